@@ -1,0 +1,44 @@
+# Set-up and entry points. `make demo` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint tools venv down clean
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Builds etcd, Kubernetes, kwok, helm, promtool and amtool from Go modules once (cached outside the repo).
+tools: venv
+	$(BIN)/portalis-dev build
+
+# The main job on the embedded default: the local control plane with simulated DGX nodes.
+demo: tools
+	$(BIN)/portalis-dev up --spot 3 --on-demand 1
+	$(BIN)/portalis-dev nodes
+
+down: venv
+	$(BIN)/portalis-dev down
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# The whole suite: lint, types, unit, integration and e2e tests against a real control plane.
+# GPU tests are skipped here; tests/gpu/run_all.sh runs them on a machine with a GPU.
+test: tools lint
+	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; \
+	exit $$rc
+
+clean: down
+	rm -rf .state

@@ -1,0 +1,1 @@
+"""Local development control plane: real etcd, kube-apiserver, controller-manager, scheduler and kwok."""

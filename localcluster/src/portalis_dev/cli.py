@@ -1,0 +1,142 @@
+"""`portalis-dev`: build, start, stop and inspect the local control plane and its simulated DGX nodes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from portalis_dev import nodes
+from portalis_dev.cluster import ClusterError, LocalCluster
+from portalis_dev.layout import default_state_dir
+from portalis_dev.toolchain import BuildError, binary, ensure_built
+
+
+def _cluster(args: argparse.Namespace) -> LocalCluster:
+    return LocalCluster(Path(args.state_dir) if args.state_dir else default_state_dir())
+
+
+def _core_api(c: LocalCluster) -> Any:
+    from kubernetes import client, config
+
+    return client.CoreV1Api(config.new_client_from_config(str(c.kubeconfig)))
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    ensure_built(args.tools or None)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    c = _cluster(args)
+    c.up(apiserver_port=args.port)
+    if args.spot or args.on_demand:
+        api = _core_api(c)
+        current = nodes.list_simulated(api)
+        wanted: tuple[tuple[nodes.CapacityType, int], ...] = (
+            ("spot", args.spot),
+            ("on-demand", args.on_demand),
+        )
+        for ct, want in wanted:
+            have = sum(1 for n in current if n.metadata.labels[nodes.CAPACITY_TYPE_LABEL] == ct)
+            if want > have:
+                nodes.add_nodes(api, ct, want - have)
+    print(f"export KUBECONFIG={c.kubeconfig}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    _cluster(args).down()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    st = _cluster(args).status()
+    print(f"state:  {st.state_dir}")
+    print(f"server: {st.server or '-'}  ready: {st.ready}")
+    for name, running in st.running.items():
+        print(f"  {name:<24} {'running' if running else 'stopped'}")
+    return 0 if st.up else 3
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    for k, v in _cluster(args).env().items():
+        print(f"export {k}={shlex.quote(v)}")
+    return 0
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    c = _cluster(args)
+    api = _core_api(c)
+    if args.action == "add":
+        names = nodes.add_nodes(api, args.capacity_type, args.count, pool=args.pool)
+        print("\n".join(names))
+    elif args.action == "remove":
+        for name in args.names:
+            nodes.remove_node(api, name)
+            print(f"removed {name}")
+    return _kubectl(c, ["get", "nodes", "-L", f"{nodes.CAPACITY_TYPE_LABEL},{nodes.ZONE_LABEL}"])
+
+
+def _kubectl(c: LocalCluster, argv: list[str]) -> int:
+    env = dict(os.environ)
+    env.update(c.env())
+    return subprocess.call([str(binary("kubectl")), *argv], env=env)
+
+
+def cmd_kubectl(args: argparse.Namespace) -> int:
+    return _kubectl(_cluster(args), args.argv)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="portalis-dev", description=__doc__)
+    p.add_argument("--state-dir", help="control-plane state directory (default: .state/cluster in the repo)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build the pinned binaries from Go modules (cached; no-op when built)")
+    b.add_argument("tools", nargs="*", help="tools to build (default: all)")
+    b.set_defaults(func=cmd_build)
+
+    u = sub.add_parser("up", help="start the control plane (builds first if needed)")
+    u.add_argument("--port", type=int, help="API server port (default: a free one)")
+    u.add_argument("--spot", type=int, default=0, help="ensure at least this many simulated spot DGX nodes")
+    u.add_argument("--on-demand", type=int, default=0, help="ensure at least this many on-demand DGX nodes")
+    u.set_defaults(func=cmd_up)
+
+    sub.add_parser("down", help="stop every process of the control plane").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="show which components run (exit 3 when not up)").set_defaults(
+        func=cmd_status
+    )
+    sub.add_parser("env", help="print KUBECONFIG and PATH exports for a shell").set_defaults(func=cmd_env)
+
+    n = sub.add_parser("nodes", help="list, add or remove simulated DGX nodes")
+    nsub = n.add_subparsers(dest="action")
+    add = nsub.add_parser("add")
+    add.add_argument("capacity_type", choices=["spot", "on-demand"])
+    add.add_argument("count", type=int, nargs="?", default=1)
+    add.add_argument("--pool", default="default")
+    rm = nsub.add_parser("remove")
+    rm.add_argument("names", nargs="+")
+    n.set_defaults(func=cmd_nodes, action="list")
+
+    k = sub.add_parser("kubectl", help="run the built kubectl against this control plane")
+    k.add_argument("argv", nargs=argparse.REMAINDER)
+    k.set_defaults(func=cmd_kubectl)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ClusterError, BuildError) as exc:
+        print(f"portalis-dev: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Builds the pinned control-plane binaries from Go modules once, and finds them afterwards.
+
+Each tool lands in its own cache folder named by version and a key over everything that affects the
+build (wrapper go.mod/go.sum, ldflags, Go version), so a pinned-version change rebuilds and nothing else
+does. Builds go to a temporary folder first and are renamed into place, so an interrupted build never
+leaves a half-filled folder that looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from portalis_dev.layout import GOMOD_DIR, cache_dir
+from portalis_dev.versions import KWOK, TOOLS, Tool, tool
+
+Progress = Callable[[str], None]
+
+# The kwok stages (shipped inside the kwok module) that give simulated nodes and pods their lifecycle.
+KWOK_STAGES = (
+    "kustomize/stage/node/fast/node-initialize.yaml",
+    "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "kustomize/stage/pod/fast/pod-ready.yaml",
+    "kustomize/stage/pod/fast/pod-complete.yaml",
+    "kustomize/stage/pod/fast/pod-delete.yaml",
+)
+KWOK_STAGES_FILE = "kwok-stages.yaml"
+
+
+class BuildError(RuntimeError):
+    """A tool failed to build; the message names the tool and the log to read."""
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _go_version() -> str:
+    try:
+        out = subprocess.run(["go", "env", "GOVERSION"], check=True, capture_output=True, text=True)
+    except FileNotFoundError as exc:
+        raise BuildError(
+            "the Go toolchain ('go') is not on PATH; it is needed once to build the tools"
+        ) from exc
+    return out.stdout.strip()
+
+
+def build_key(t: Tool, go_version: str) -> str:
+    h = hashlib.sha256()
+    h.update(f"{t.version}|{go_version}|{' '.join(t.ldflags)}|{t.packages}|{t.install}".encode())
+    if t.wrapper:
+        for name in ("go.mod", "go.sum"):
+            h.update((GOMOD_DIR / t.wrapper / name).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def tool_dir(t: Tool, go_version: str | None = None) -> Path:
+    return cache_dir() / "bin" / f"{t.name}-{t.version}-{build_key(t, go_version or _go_version())}"
+
+
+def _complete(d: Path, t: Tool) -> bool:
+    return all((d / b).is_file() and os.access(d / b, os.X_OK) for b in t.binaries)
+
+
+def _go_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["CGO_ENABLED"] = "0"
+    return env
+
+
+def _run_logged(
+    cmd: list[str], cwd: Path | None, env: dict[str, str], log: Path, label: str, progress: Progress
+) -> None:
+    started = time.monotonic()
+    with log.open("w") as fh:
+        fh.write("$ " + " ".join(cmd) + "\n")
+        fh.flush()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        last_report = started
+        while proc.poll() is None:
+            time.sleep(1)
+            if time.monotonic() - last_report >= 60:
+                last_report = time.monotonic()
+                progress(f"  ... still building {label} ({int(last_report - started)} s so far)")
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        raise BuildError(f"building {label} failed (exit {proc.returncode}); log: {log}\n" + "\n".join(tail))
+
+
+def _copy_kwok_stages(dest: Path, env: dict[str, str]) -> None:
+    out = subprocess.run(
+        ["go", "mod", "download", "-json", f"sigs.k8s.io/kwok@{KWOK}"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+    module_dir = Path(json.loads(out.stdout)["Dir"])
+    docs = [(module_dir / rel).read_text().strip() for rel in KWOK_STAGES]
+    (dest / KWOK_STAGES_FILE).write_text("\n---\n".join(docs) + "\n")
+
+
+def build_tool(t: Tool, progress: Progress = _stderr) -> Path:
+    """Build one tool into its cache folder (no-op when already there) and return the folder."""
+    go_version = _go_version()
+    final = tool_dir(t, go_version)
+    if _complete(final, t):
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.parent / f".{final.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    log = cache_dir() / "logs" / f"build-{t.name}-{t.version}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = _go_env()
+    ldflags = " ".join(("-s", "-w", *t.ldflags))
+    progress(f"portalis-dev: building {t.name} {t.version} from Go modules (one-time; log: {log})")
+    started = time.monotonic()
+    if t.wrapper:
+        cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(staging) + "/", *t.packages]
+        _run_logged(cmd, GOMOD_DIR / t.wrapper, env, log, f"{t.name} {t.version}", progress)
+    else:
+        assert t.install is not None
+        env["GOBIN"] = str(staging)
+        cmd = ["go", "install", "-trimpath", "-ldflags", ldflags, f"{t.install}@{t.version}"]
+        _run_logged(cmd, None, env, log, f"{t.name} {t.version}", progress)
+    for src, dst in t.renames:
+        (staging / src).rename(staging / dst)
+    if t.name == "kwok":
+        _copy_kwok_stages(staging, env)
+    if not _complete(staging, t):
+        raise BuildError(f"building {t.name} produced no {', '.join(t.binaries)}; log: {log}")
+    shutil.rmtree(final, ignore_errors=True)
+    staging.rename(final)
+    progress(f"portalis-dev: built {t.name} {t.version} in {time.monotonic() - started:.0f} s")
+    return final
+
+
+def ensure_built(names: Iterable[str] | None = None, progress: Progress = _stderr) -> dict[str, Path]:
+    """Make sure the named tools (all by default) are built; return binary name -> path."""
+    wanted = [tool(n) for n in names] if names is not None else list(TOOLS)
+    paths: dict[str, Path] = {}
+    for t in wanted:
+        d = build_tool(t, progress)
+        for b in t.binaries:
+            paths[b] = d / b
+    return paths
+
+
+def binary(name: str) -> Path:
+    """Path of one built binary; raises BuildError naming the command to run when it is missing."""
+    go_version = _go_version()
+    for t in TOOLS:
+        if name in t.binaries:
+            path = tool_dir(t, go_version) / name
+            if not path.is_file():
+                raise BuildError(f"{name} is not built yet: run `portalis-dev build`")
+            return path
+    raise KeyError(f"no pinned tool provides {name!r}")
+
+
+def kwok_stages_file() -> Path:
+    return tool_dir(tool("kwok")) / KWOK_STAGES_FILE
+
+
+def bin_dirs() -> list[Path]:
+    go_version = _go_version()
+    return [tool_dir(t, go_version) for t in TOOLS]

@@ -1,0 +1,90 @@
+"""Pinned versions of every binary the local control plane builds.
+
+Changing a version here (and, for the wrapper modules, their go.mod) is the only thing that makes
+`portalis-dev build` rebuild; the cache key also covers the wrapper modules' go.mod and go.sum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KUBERNETES = "v1.35.4"
+ETCD = "v3.6.16"
+KWOK = "v0.8.0"
+HELM = "v3.21.4"
+ALERTMANAGER = "v0.34.0"
+PROMETHEUS = "v0.316.0"  # module v0.3XX.Y is Prometheus release v3.XX.Y
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One cached build: a set of binaries that come from one Go module at one version."""
+
+    name: str
+    version: str
+    binaries: tuple[str, ...]
+    # Either a wrapper module under localcluster/gomod/<wrapper> ...
+    wrapper: str | None = None
+    packages: tuple[str, ...] = ()
+    # ... or a plain `go install <install>@<version>`.
+    install: str | None = None
+    ldflags: tuple[str, ...] = ()
+    # Go names a binary after the last path element that is not a major version (server/v3 -> server).
+    renames: tuple[tuple[str, str], ...] = ()
+
+
+def _kubernetes_version_ldflags(version: str) -> tuple[str, ...]:
+    major, minor = version.lstrip("v").split(".")[:2]
+    flags: list[str] = []
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [
+            f"-X {pkg}.gitVersion={version}",
+            f"-X {pkg}.gitMajor={major}",
+            f"-X {pkg}.gitMinor={minor}",
+            f"-X {pkg}.gitTreeState=clean",
+        ]
+    return tuple(flags)
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool(
+        name="kubernetes",
+        version=KUBERNETES,
+        binaries=("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"),
+        wrapper="kubernetes",
+        packages=tuple(
+            f"k8s.io/kubernetes/cmd/{b}"
+            for b in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+        ),
+        ldflags=_kubernetes_version_ldflags(KUBERNETES),
+    ),
+    Tool(
+        name="etcd",
+        version=ETCD,
+        binaries=("etcd", "etcdctl"),
+        wrapper="etcd",
+        packages=("go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/etcdctl/v3"),
+        renames=(("server", "etcd"),),
+    ),
+    Tool(name="kwok", version=KWOK, binaries=("kwok",), install="sigs.k8s.io/kwok/cmd/kwok"),
+    Tool(name="helm", version=HELM, binaries=("helm",), install="helm.sh/helm/v3/cmd/helm"),
+    Tool(
+        name="amtool",
+        version=ALERTMANAGER,
+        binaries=("amtool",),
+        install="github.com/prometheus/alertmanager/cmd/amtool",
+    ),
+    Tool(
+        name="promtool",
+        version=PROMETHEUS,
+        binaries=("promtool",),
+        install="github.com/prometheus/prometheus/cmd/promtool",
+    ),
+)
+
+
+def tool(name: str) -> Tool:
+    for t in TOOLS:
+        if t.name == name:
+            return t
+    raise KeyError(f"no pinned tool named {name!r}")

@@ -1,0 +1,1 @@
+"""Portalis DGX operator: TranslationJob queueing, admission and recovery on GPU pools."""

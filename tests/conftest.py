@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
+from harness import wait_for
 from portalis_dev.cluster import LocalCluster
 from portalis_dev.layout import REPO_ROOT
-
-from harness import wait_for
 
 
 def _gpu_present() -> bool:
@@ -67,6 +66,36 @@ def core(api_client: Any) -> Any:
     from kubernetes import client
 
     return client.CoreV1Api(api_client)
+
+
+@pytest.fixture(scope="session")
+def crds(cluster: LocalCluster, api_client: Any) -> list[str]:
+    """The project's CRDs, installed server-side and Established; returns their names."""
+    import yaml
+    from kubernetes import client
+
+    ext = client.ApiextensionsV1Api(api_client)
+    names: list[str] = []
+    for path in sorted((REPO_ROOT / "crds").glob("*.yaml")):
+        body = yaml.safe_load(path.read_text())
+        name = body["metadata"]["name"]
+        try:
+            current = ext.read_custom_resource_definition(name)
+            body["metadata"]["resourceVersion"] = current.metadata.resource_version
+            ext.replace_custom_resource_definition(name, body)
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+            ext.create_custom_resource_definition(body)
+        names.append(name)
+
+    def established(name: str) -> bool:
+        conds = ext.read_custom_resource_definition(name).status.conditions or []
+        return any(c.type == "Established" and c.status == "True" for c in conds)
+
+    for name in names:
+        wait_for(lambda n=name: established(n), timeout=30, what=f"CRD {name} Established")
+    return names
 
 
 @pytest.fixture

@@ -38,14 +38,16 @@ def wait_for(
             last = value
             if value:
                 return value
-        except Exception as exc:  # noqa: BLE001 - reported on timeout
+        except Exception as exc:  # reported on timeout
             last = exc
         if time.monotonic() >= deadline:
             extra = ""
             if describe is not None:
                 with contextlib.suppress(Exception):
                     extra = f"\ncontext: {describe()!r}"
-            raise WaitTimeout(f"timed out after {timeout:.0f} s waiting for {what}; last saw: {last!r}{extra}")
+            raise WaitTimeout(
+                f"timed out after {timeout:.0f} s waiting for {what}; last saw: {last!r}{extra}"
+            )
         time.sleep(interval)
 
 

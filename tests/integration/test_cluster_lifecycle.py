@@ -20,9 +20,11 @@ def test_second_instance_crash_recovery_and_clean_down(cluster: LocalCluster, tm
     other.up(progress=lambda m: None)
     try:
         first_ports, second_ports = cluster.ports(), other.ports()
-        assert first_ports is not None and second_ports is not None
+        assert first_ports is not None
+        assert second_ports is not None
         assert not set(vars(first_ports).values()) & set(vars(second_ports).values())
-        assert other.status().up and cluster.status().up
+        assert other.status().up
+        assert cluster.status().up
 
         # Crash: kill the API server hard. A second `up` must clean up and start fresh, not fail.
         [apiserver] = [r for r in processes.recorded(other.state_dir) if r.name == "kube-apiserver"]

@@ -1,0 +1,124 @@
+"""Admission: which queued jobs start now, which preempt, and why the others wait.
+
+A job is admitted only when *all* its shards fit (packing.fit) in free GPUs; jobs are considered in
+queue order. When a job that would fit an empty pool does not fit now, it blocks: the GPUs it could use
+(on its eligible nodes, whole multiples of its shard size) are reserved for it, and jobs behind it
+(same or lower effective priority) may only backfill into what is left: other capacity types and the
+per-node remainders too small for its shards. So backfill never delays the blocked job, and the blocked
+job cannot starve: the capacity it can use only grows as running jobs finish. A job too big for the
+pool even when empty does not block anyone (ExceedsPoolCapacity: the autoscaler's problem).
+
+With a PreemptionPolicy, the first blocked job for which preemption.plan_preemption finds victims (in
+the capacity not held by jobs ahead of it) gets reason Preempting: its future placements are held, the
+victims' GPUs stay held until they are gone, and the cycle goes on for the jobs behind it. One
+preemption per cycle: evictions take a grace period and the next cycle re-plans from what happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from portalis_operator.packing import FreeGPUs, Node, capacity, eligible_nodes, fit, free_gpus, give, take
+from portalis_operator.preemption import PreemptionPlan, PreemptionPolicy, plan_preemption
+from portalis_operator.queueing import DEFAULT_AGING, AgingPolicy, effective_priority, queue_order
+from portalis_operator.workload import JobRequest, Priority, RunningJob, ShardPlacement
+
+
+class WaitReason(StrEnum):
+    SUSPENDED = "Suspended"
+    INSUFFICIENT_CAPACITY = "InsufficientCapacity"
+    WAITING_FOR_HIGHER_PRIORITY = "WaitingForHigherPriority"
+    EXCEEDS_POOL_CAPACITY = "ExceedsPoolCapacity"
+    PREEMPTING = "Preempting"
+
+
+@dataclass(frozen=True)
+class Admitted:
+    job: JobRequest
+    placements: tuple[ShardPlacement, ...]
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A job left in the queue. `position` is 1-based among non-suspended waiting jobs, else None.
+    `blocked_by` names the first blocked job, whose reservation keeps this one out."""
+
+    job: JobRequest
+    reason: WaitReason
+    position: int | None
+    effective_priority: Priority
+    blocked_by: str | None = None
+
+
+@dataclass(frozen=True)
+class AdmissionResult:
+    admitted: tuple[Admitted, ...]
+    waiting: tuple[Waiting, ...]
+    preemption: PreemptionPlan | None = None
+
+    def waiting_for(self, key: str) -> Waiting | None:
+        return next((w for w in self.waiting if w.job.key == key), None)
+
+    def admitted_keys(self) -> list[str]:
+        return [a.job.key for a in self.admitted]
+
+
+def _reserve(job: JobRequest, avail: FreeGPUs, nodes: Sequence[Node]) -> dict[str, int]:
+    """The GPUs on `job`'s eligible nodes that its shards could use."""
+    g = job.gpus_per_shard
+    return {n.name: (avail.get(n.name, 0) // g) * g for n in eligible_nodes(job, nodes)}
+
+
+def admit(
+    queued: Sequence[JobRequest],
+    nodes: Sequence[Node],
+    running: Sequence[RunningJob],
+    now: datetime,
+    aging: AgingPolicy = DEFAULT_AGING,
+    preemption: PreemptionPolicy | None = None,
+) -> AdmissionResult:
+    free = free_gpus(nodes, running)
+    empty = capacity(nodes)
+    reserved: dict[str, int] = dict.fromkeys(free, 0)
+    first_blocker: str | None = None
+    plan: PreemptionPlan | None = None
+    admitted: list[Admitted] = []
+    waiting: list[Waiting] = []
+    position = 0
+
+    for job in queue_order(queued, now, aging):
+        level = effective_priority(job, now, aging)
+        if job.suspended:
+            waiting.append(Waiting(job, WaitReason.SUSPENDED, None, level))
+            continue
+        avail = {name: free[name] - reserved[name] for name in free}
+        placements = fit(job, avail, nodes)
+        if placements is not None:
+            admitted.append(Admitted(job, placements))
+            free = take(free, placements)
+            continue
+        position += 1
+        if fit(job, empty, nodes) is None:
+            waiting.append(Waiting(job, WaitReason.EXCEEDS_POOL_CAPACITY, position, level))
+            continue
+        if preemption is not None and plan is None:
+            plan = plan_preemption(job, nodes, running, now, preemption, free=avail)
+            if plan is not None:
+                waiting.append(Waiting(job, WaitReason.PREEMPTING, position, level))
+                after = take(give(free, [p for v in plan.victims for p in v.placements]), plan.placements)
+                free = {name: min(free[name], after[name]) for name in free}
+                continue
+        if fit(job, free, nodes) is not None:
+            waiting.append(
+                Waiting(job, WaitReason.WAITING_FOR_HIGHER_PRIORITY, position, level, first_blocker)
+            )
+        else:
+            waiting.append(Waiting(job, WaitReason.INSUFFICIENT_CAPACITY, position, level))
+        for name, gpus in _reserve(job, avail, nodes).items():
+            reserved[name] += gpus
+        first_blocker = first_blocker or job.key
+
+    return AdmissionResult(tuple(admitted), tuple(waiting), plan)

@@ -1,0 +1,280 @@
+"""Pure builders of the objects the operator creates. No I/O: handlers create what these return."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from portalis_operator.api import API_VERSION, TranslationJob
+from portalis_operator.placement import SPOT_TAINT_KEY, SPOT_TAINT_VALUE
+from portalis_operator.workload import CapacityType, SpotMode
+
+GPU_RESOURCE = "nvidia.com/gpu"
+JOB_LABEL = "portalis.dev/job"
+SHARD_LABEL = "portalis.dev/shard"
+PROGRESS_ANNOTATION = "portalis.dev/progress"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+MAX_NAME = 63
+
+SOURCE_DIR = "/var/lib/portalis/source"
+OUTPUT_DIR = "/var/lib/portalis/output"
+LEDGER_DIR = "/var/lib/portalis/ledger"
+SCRATCH_DIR = "/tmp"
+
+
+@dataclass(frozen=True)
+class WorkerPodSettings:
+    """Operator-wide settings for worker pods (from the operator's settings object)."""
+
+    image: str
+    capacity_type_label: str = "karpenter.sh/capacity-type"
+    termination_grace_seconds: int = 120
+    service_account: str | None = None
+    image_pull_policy: str = "IfNotPresent"
+    cpu_request: str = "2"
+    memory_request: str = "8Gi"
+    memory_limit: str = "32Gi"
+    run_as_user: int = 65532
+    ledger_claim_name: str | None = None
+    """PVC for checkpoint ledgers when the output is a ConfigMap; without it they use an emptyDir,
+    which does not survive a reclaim (the shard then restarts from scratch)."""
+
+
+def safe_name(base: str, suffix: str = "", limit: int = MAX_NAME) -> str:
+    """`base + suffix`, or when longer than `limit`: a truncated base, a hash of the full base, suffix.
+
+    Deterministic, unique per base, and a valid DNS label (no trailing '-' or '.' before the hash)."""
+    name = base + suffix
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+    head = base[: limit - len(suffix) - len(digest) - 1].rstrip("-.")
+    return f"{head}-{digest}{suffix}"
+
+
+def worker_pod_name(job_name: str, shard: int) -> str:
+    return safe_name(job_name, f"-w{shard}")
+
+
+def job_labels(job: TranslationJob) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "portalis-worker",
+        "app.kubernetes.io/instance": safe_name(job.metadata.name),
+        "app.kubernetes.io/component": "worker",
+        "app.kubernetes.io/part-of": "portalis",
+        "app.kubernetes.io/managed-by": "portalis-operator",
+        JOB_LABEL: safe_name(job.metadata.name),
+    }
+
+
+def owner_reference(job: TranslationJob) -> dict[str, Any]:
+    if not job.metadata.uid:
+        raise ValueError(f"{job.metadata.name}: an owner reference needs the job's uid")
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "TranslationJob",
+        "name": job.metadata.name,
+        "uid": job.metadata.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _affinity(mode: SpotMode, label: str, node: str | None) -> dict[str, Any]:
+    required: list[dict[str, Any]] = []
+    preferred: list[dict[str, Any]] = []
+    if mode is SpotMode.NEVER:
+        required.append({"key": label, "operator": "In", "values": [CapacityType.ON_DEMAND.value]})
+    elif mode is SpotMode.REQUIRED:
+        required.append({"key": label, "operator": "In", "values": [CapacityType.SPOT.value]})
+    else:
+        required.append(
+            {
+                "key": label,
+                "operator": "In",
+                "values": [CapacityType.SPOT.value, CapacityType.ON_DEMAND.value],
+            }
+        )
+        preferred.append(
+            {
+                "weight": 100,
+                "preference": {
+                    "matchExpressions": [
+                        {"key": label, "operator": "In", "values": [CapacityType.SPOT.value]}
+                    ]
+                },
+            }
+        )
+    if node is not None:
+        required.append({"key": HOSTNAME_LABEL, "operator": "In", "values": [node]})
+    affinity: dict[str, Any] = {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": required}]
+        }
+    }
+    if preferred:
+        affinity["preferredDuringSchedulingIgnoredDuringExecution"] = preferred
+    return {"nodeAffinity": affinity}
+
+
+def _tolerations(mode: SpotMode) -> list[dict[str, Any]]:
+    tolerations = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    if mode is not SpotMode.NEVER:
+        tolerations.append(
+            {"key": SPOT_TAINT_KEY, "operator": "Equal", "value": SPOT_TAINT_VALUE, "effect": "NoSchedule"}
+        )
+    return tolerations
+
+
+def _volumes(
+    job: TranslationJob, settings: WorkerPodSettings
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(volumes, mounts). Source read-only; output and ledger on the output PVC when there is one."""
+    spec = job.spec
+    volumes: list[dict[str, Any]] = [{"name": "scratch", "emptyDir": {}}]
+    mounts: list[dict[str, Any]] = [{"name": "scratch", "mountPath": SCRATCH_DIR}]
+    src = spec.source
+    if src.config_map is not None:
+        volumes.append({"name": "source", "configMap": {"name": src.config_map.name}})
+        mounts.append({"name": "source", "mountPath": SOURCE_DIR, "readOnly": True})
+    elif src.persistent_volume_claim is not None:
+        claim = src.persistent_volume_claim
+        volumes.append(
+            {"name": "source", "persistentVolumeClaim": {"claimName": claim.claim_name, "readOnly": True}}
+        )
+        mount: dict[str, Any] = {"name": "source", "mountPath": SOURCE_DIR, "readOnly": True}
+        if claim.path.strip("/"):
+            mount["subPath"] = claim.path.strip("/")
+        mounts.append(mount)
+    else:  # git: the worker clones into an emptyDir
+        volumes.append({"name": "source", "emptyDir": {}})
+        mounts.append({"name": "source", "mountPath": SOURCE_DIR})
+
+    out = spec.output.persistent_volume_claim
+    if out is not None:
+        volumes.append({"name": "output", "persistentVolumeClaim": {"claimName": out.claim_name}})
+        sub = out.path.strip("/")
+        mounts.append({"name": "output", "mountPath": OUTPUT_DIR, **({"subPath": sub} if sub else {})})
+        ledger_sub = f"{sub}/.portalis/ledger" if sub else ".portalis/ledger"
+        mounts.append({"name": "output", "mountPath": LEDGER_DIR, "subPath": ledger_sub})
+    else:
+        volumes.append({"name": "output", "emptyDir": {}})
+        mounts.append({"name": "output", "mountPath": OUTPUT_DIR})
+        if settings.ledger_claim_name is not None:
+            volumes.append(
+                {"name": "ledger", "persistentVolumeClaim": {"claimName": settings.ledger_claim_name}}
+            )
+            ledger_path = f"{job.metadata.namespace or 'default'}/{job.metadata.name}"
+            mounts.append({"name": "ledger", "mountPath": LEDGER_DIR, "subPath": ledger_path})
+        else:
+            volumes.append({"name": "ledger", "emptyDir": {}})
+            mounts.append({"name": "ledger", "mountPath": LEDGER_DIR})
+    return volumes, mounts
+
+
+def _env(job: TranslationJob, shard: int) -> list[dict[str, Any]]:
+    spec = job.spec
+    values: dict[str, str] = {
+        "PORTALIS_JOB_NAME": job.metadata.name,
+        "PORTALIS_JOB_NAMESPACE": job.metadata.namespace or "default",
+        "PORTALIS_JOB_UID": job.metadata.uid or "",
+        "PORTALIS_SHARD_INDEX": str(shard),
+        "PORTALIS_SHARD_COUNT": str(spec.parallelism),
+        "PORTALIS_BACKEND": spec.translation.backend,
+        "PORTALIS_CHECKPOINT_INTERVAL_SECONDS": str(spec.checkpoint.interval_seconds),
+        "PORTALIS_MODEL_NAME": spec.model.name,
+        "PORTALIS_MODEL_VERSION": str(spec.model.version or ""),
+        "PORTALIS_CRATE_NAME": spec.target.crate_name,
+        "PORTALIS_RUST_EDITION": spec.target.edition,
+        "PORTALIS_SOURCE_DIR": SOURCE_DIR,
+        "PORTALIS_OUTPUT_DIR": OUTPUT_DIR,
+        "PORTALIS_LEDGER_DIR": LEDGER_DIR,
+        "PORTALIS_INCLUDE": json.dumps(spec.source.include),
+        "PORTALIS_EXCLUDE": json.dumps(spec.source.exclude),
+    }
+    git = spec.source.git
+    if git is not None:
+        values["PORTALIS_GIT_URL"] = git.url
+        values["PORTALIS_GIT_REF"] = git.ref or ""
+        values["PORTALIS_GIT_PATH"] = git.path
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in values.items()]
+    env += [
+        {"name": "PORTALIS_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "PORTALIS_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+    ]
+    return env
+
+
+def build_worker_pod(
+    job: TranslationJob,
+    shard: int,
+    *,
+    spot_mode: SpotMode,
+    settings: WorkerPodSettings,
+    node: str | None = None,
+) -> dict[str, Any]:
+    """The pod of one worker shard.
+
+    `spot_mode` is the effective mode (placement.effective_spot_mode). `node` is where admission placed
+    the shard: it is pinned there by node affinity (not spec.nodeName, so taints and the scheduler's
+    checks still apply), keeping the admission's bin-packing and the real placement the same.
+    """
+    spec = job.spec
+    if not 0 <= shard < spec.parallelism:
+        raise ValueError(f"shard {shard} outside 0..{spec.parallelism - 1}")
+    gpus = str(spec.gpus_per_worker)
+    labels = {**job_labels(job), SHARD_LABEL: str(shard)}
+    volumes, mounts = _volumes(job, settings)
+    container: dict[str, Any] = {
+        "name": "worker",
+        "image": settings.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "args": ["portalis-worker"],
+        "env": _env(job, shard),
+        "ports": [{"name": "metrics", "containerPort": 9400, "protocol": "TCP"}],
+        "resources": {
+            "requests": {GPU_RESOURCE: gpus, "cpu": settings.cpu_request, "memory": settings.memory_request},
+            "limits": {GPU_RESOURCE: gpus, "memory": settings.memory_limit},
+        },
+        "volumeMounts": mounts,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": settings.termination_grace_seconds,
+        "enableServiceLinks": False,
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": settings.run_as_user,
+            "runAsGroup": settings.run_as_user,
+            "fsGroup": settings.run_as_user,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "affinity": _affinity(spot_mode, settings.capacity_type_label, node),
+        "tolerations": _tolerations(spot_mode),
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if settings.service_account is not None:
+        pod_spec["serviceAccountName"] = settings.service_account
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": worker_pod_name(job.metadata.name, shard),
+            "namespace": job.metadata.namespace or "default",
+            "labels": labels,
+            "annotations": {"portalis.dev/spot-mode": spot_mode.value},
+            "ownerReferences": [owner_reference(job)],
+        },
+        "spec": pod_spec,
+    }

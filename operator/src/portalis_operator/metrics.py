@@ -1,0 +1,147 @@
+"""Every Prometheus metric the operator exports, in one place.
+
+Names follow `portalis_<subsystem>_<name>_<unit>`. Labels are bounded sets (priority, phase, capacity
+type, pool, reason): never job names or UIDs, which would make series unbounded.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+# --- scheduler: queue, admission, preemption -------------------------------------------------------------
+QUEUE_DEPTH = Gauge(
+    "portalis_scheduler_queue_depth_jobs",
+    "TranslationJobs waiting for admission, by priority.",
+    ["priority"],
+    registry=REGISTRY,
+)
+OLDEST_QUEUED = Gauge(
+    "portalis_scheduler_oldest_queued_seconds",
+    "Age of the longest-waiting queued TranslationJob, by priority (0 when none waits).",
+    ["priority"],
+    registry=REGISTRY,
+)
+ADMISSION_WAIT = Histogram(
+    "portalis_scheduler_admission_wait_seconds",
+    "Time from creation (or requeue) to admission.",
+    ["priority"],
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200),
+    registry=REGISTRY,
+)
+ADMISSIONS = Counter(
+    "portalis_scheduler_admissions_total",
+    "TranslationJobs admitted, by priority.",
+    ["priority"],
+    registry=REGISTRY,
+)
+PREEMPTIONS = Counter(
+    "portalis_scheduler_preemptions_total",
+    "TranslationJobs evicted to make room for higher-priority work, by the victim's priority.",
+    ["priority"],
+    registry=REGISTRY,
+)
+SCHEDULING_CYCLE = Histogram(
+    "portalis_scheduler_cycle_duration_seconds",
+    "Wall time of one scheduling cycle (snapshot, decide, apply).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+
+# --- jobs ----------------------------------------------------------------------------------------------
+JOBS = Gauge(
+    "portalis_jobs_phase_jobs",
+    "TranslationJobs by phase.",
+    ["phase"],
+    registry=REGISTRY,
+)
+JOBS_FINISHED = Counter(
+    "portalis_jobs_finished_total",
+    "TranslationJobs that reached a final phase, by result (succeeded, failed) and priority.",
+    ["result", "priority"],
+    registry=REGISTRY,
+)
+LAST_CHECKPOINT_AGE = Gauge(
+    "portalis_jobs_checkpoint_age_max_seconds",
+    "The oldest 'last checkpoint' among running TranslationJobs.",
+    registry=REGISTRY,
+)
+
+# --- recovery ------------------------------------------------------------------------------------------
+RECLAIMS = Counter(
+    "portalis_recovery_reclaims_total",
+    "Worker pods lost to spot reclaims or node loss, by signal (deleted, notready, taint).",
+    ["signal"],
+    registry=REGISTRY,
+)
+ERROR_RETRIES = Counter(
+    "portalis_recovery_error_retries_total",
+    "Worker pods restarted after an error (these spend the job's error budget).",
+    registry=REGISTRY,
+)
+
+# --- pool and autoscaling ------------------------------------------------------------------------------
+POOL_NODES = Gauge(
+    "portalis_pool_nodes",
+    "Nodes in the GPU pool, by capacity type.",
+    ["pool", "capacity_type"],
+    registry=REGISTRY,
+)
+POOL_DESIRED_NODES = Gauge(
+    "portalis_pool_desired_nodes",
+    "Nodes the autoscaler wants, by capacity type.",
+    ["pool", "capacity_type"],
+    registry=REGISTRY,
+)
+POOL_MAX_NODES = Gauge(
+    "portalis_pool_max_nodes",
+    "The pool's configured maximum size.",
+    ["pool"],
+    registry=REGISTRY,
+)
+POOL_SPOT_TARGET_RATIO = Gauge(
+    "portalis_pool_spot_target_ratio",
+    "The pool's configured spot share target (0..1).",
+    ["pool"],
+    registry=REGISTRY,
+)
+POOL_GPUS = Gauge(
+    "portalis_pool_gpus",
+    "GPUs in the pool: total and used.",
+    ["pool", "state"],
+    registry=REGISTRY,
+)
+SCALE_ACTIONS = Counter(
+    "portalis_pool_scale_actions_total",
+    "Scale actions taken, by direction (up, down) and capacity type.",
+    ["pool", "direction", "capacity_type"],
+    registry=REGISTRY,
+)
+
+# --- cost ----------------------------------------------------------------------------------------------
+GPU_SECONDS = Counter(
+    "portalis_cost_gpu_seconds_total",
+    "GPU-seconds consumed by worker pods, by capacity type.",
+    ["capacity_type"],
+    registry=REGISTRY,
+)
+ESTIMATED_USD = Counter(
+    "portalis_cost_estimated_usd_total",
+    "Estimated spend from GPU-seconds and the pool's prices, by capacity type.",
+    ["capacity_type"],
+    registry=REGISTRY,
+)
+
+# --- operator health -----------------------------------------------------------------------------------
+RECONCILE_ERRORS = Counter(
+    "portalis_operator_reconcile_errors_total",
+    "Errors while reconciling, by stage (snapshot, admit, preempt, status, pods).",
+    ["stage"],
+    registry=REGISTRY,
+)
+LAST_SYNC = Gauge(
+    "portalis_operator_last_sync_timestamp_seconds",
+    "Unix time of the last completed scheduling cycle; a stale value means the watch or loop is stuck.",
+    registry=REGISTRY,
+)

@@ -1,0 +1,36 @@
+"""One scheduling cycle over a snapshot: the entry point the handlers call.
+
+Handlers build the snapshot (queued jobs, pool nodes, running jobs with their placements) from the API,
+call `schedule`, and apply the decision: create pods for `admitted`, write `status.queue` for `waiting`,
+and checkpoint-and-evict `preemption.victims` (which are then requeued). The rules live in queueing.py
+(order and aging), admission.py (fit, reservation, backfill) and preemption.py (victims).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from portalis_operator.admission import AdmissionResult, admit
+from portalis_operator.packing import Node
+from portalis_operator.preemption import PreemptionPolicy
+from portalis_operator.queueing import AgingPolicy
+from portalis_operator.workload import JobRequest, RunningJob
+
+
+@dataclass(frozen=True)
+class SchedulingPolicy:
+    aging: AgingPolicy = field(default_factory=AgingPolicy)
+    preemption: PreemptionPolicy = field(default_factory=PreemptionPolicy)
+
+
+def schedule(
+    queued: Sequence[JobRequest],
+    nodes: Sequence[Node],
+    running: Sequence[RunningJob],
+    now: datetime,
+    policy: SchedulingPolicy | None = None,
+) -> AdmissionResult:
+    policy = policy or SchedulingPolicy()
+    return admit(queued, nodes, running, now, policy.aging, policy.preemption)

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from builders import tj
+from hypothesis import given
+from hypothesis import strategies as st
+
+from portalis_operator.manifests import (
+    GPU_RESOURCE,
+    JOB_LABEL,
+    SHARD_LABEL,
+    WorkerPodSettings,
+    build_worker_pod,
+    safe_name,
+    worker_pod_name,
+)
+from portalis_operator.workload import SpotMode
+
+pytestmark = pytest.mark.unit
+
+SETTINGS = WorkerPodSettings(
+    image="registry.invalid/portalis/worker:test", capacity_type_label="example.com/capacity"
+)
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def required_terms(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    terms = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert len(terms["nodeSelectorTerms"]) == 1  # ORed terms would loosen the constraints
+    result: list[dict[str, Any]] = terms["nodeSelectorTerms"][0]["matchExpressions"]
+    return result
+
+
+def spot_toleration(pod: dict[str, Any]) -> bool:
+    return any(t.get("key") == "portalis.dev/spot" for t in pod["spec"]["tolerations"])
+
+
+@pytest.mark.parametrize(
+    ("mode", "values", "tolerates_spot", "prefers_spot"),
+    [
+        (SpotMode.NEVER, ["on-demand"], False, False),
+        (SpotMode.REQUIRED, ["spot"], True, False),
+        (SpotMode.PREFERRED, ["spot", "on-demand"], True, True),
+    ],
+)
+def test_spot_mode_to_affinity_and_tolerations(
+    mode: SpotMode, values: list[str], tolerates_spot: bool, prefers_spot: bool
+) -> None:
+    pod = build_worker_pod(tj("a").obj(), 0, spot_mode=mode, settings=SETTINGS)
+    (expr,) = required_terms(pod)
+    assert expr == {"key": "example.com/capacity", "operator": "In", "values": values}
+    assert spot_toleration(pod) is tolerates_spot
+    preferred = pod["spec"]["affinity"]["nodeAffinity"].get("preferredDuringSchedulingIgnoredDuringExecution")
+    assert bool(preferred) is prefers_spot
+
+
+def test_pinned_to_the_admitted_node() -> None:
+    pod = build_worker_pod(tj("a").obj(), 0, spot_mode=SpotMode.NEVER, settings=SETTINGS, node="dgx-3")
+    assert {"key": "kubernetes.io/hostname", "operator": "In", "values": ["dgx-3"]} in required_terms(pod)
+    assert "nodeName" not in pod["spec"]
+
+
+def test_env_carries_the_assignment() -> None:
+    job = (
+        tj("demo")
+        .parallelism(4, gpus=2)
+        .spec(translation={"backend": "rules"}, checkpoint={"interval": "5m"})
+        .obj()
+    )
+    pod = build_worker_pod(job, 3, spot_mode=SpotMode.PREFERRED, settings=SETTINGS)
+    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+    assert env["PORTALIS_JOB_NAME"] == "demo"
+    assert env["PORTALIS_JOB_NAMESPACE"] == "team-a"
+    assert env["PORTALIS_SHARD_INDEX"] == "3"
+    assert env["PORTALIS_SHARD_COUNT"] == "4"
+    assert env["PORTALIS_BACKEND"] == "rules"
+    assert env["PORTALIS_CHECKPOINT_INTERVAL_SECONDS"] == "300"
+    assert env["PORTALIS_GIT_URL"] == "https://example.com/repo.git"
+
+
+def test_output_pvc_holds_the_ledger() -> None:
+    pod = build_worker_pod(tj("a").obj(), 0, spot_mode=SpotMode.NEVER, settings=SETTINGS)
+    mounts = {m["mountPath"]: m for m in pod["spec"]["containers"][0]["volumeMounts"]}
+    assert mounts["/var/lib/portalis/ledger"]["subPath"] == "crates/demo/.portalis/ledger"
+    assert mounts["/var/lib/portalis/output"]["subPath"] == "crates/demo"
+
+
+def test_shard_out_of_range() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        build_worker_pod(tj("a").parallelism(2).obj(), 2, spot_mode=SpotMode.NEVER, settings=SETTINGS)
+
+
+def test_safe_name() -> None:
+    assert worker_pod_name("short", 1) == "short-w1"
+    long = "a" * 63
+    name = worker_pod_name(long, 12)
+    assert len(name) == 63
+    assert name.endswith("-w12")
+    assert name != worker_pod_name("a" * 62 + "b", 12)  # the hash keeps them apart
+    truncated = safe_name("x-" * 40)
+    assert len(truncated) <= 63
+    assert DNS_LABEL.match(truncated)
+
+
+names = st.from_regex(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", fullmatch=True)
+sources = st.sampled_from(
+    [
+        {"git": {"url": "git@example.com:team/repo.git"}},
+        {"configMap": {"name": "src"}},
+        {"persistentVolumeClaim": {"claimName": "src", "path": "/py"}},
+    ]
+)
+outputs = st.sampled_from([{"persistentVolumeClaim": {"claimName": "out"}}, {"configMap": {"name": "out"}}])
+
+
+@given(
+    name=names,
+    parallelism=st.integers(1, 64),
+    gpus=st.integers(1, 8),
+    mode=st.sampled_from(list(SpotMode)),
+    source=sources,
+    output=outputs,
+)
+def test_every_pod_is_well_formed(
+    name: str, parallelism: int, gpus: int, mode: SpotMode, source: dict[str, Any], output: dict[str, Any]
+) -> None:
+    job = tj(name).parallelism(parallelism, gpus).spec(source=source, output=output).obj()
+    pods = [build_worker_pod(job, s, spot_mode=mode, settings=SETTINGS) for s in range(parallelism)]
+    assert len({p["metadata"]["name"] for p in pods}) == parallelism
+    for shard, pod in enumerate(pods):
+        meta, spec = pod["metadata"], pod["spec"]
+        assert len(meta["name"]) <= 63
+        assert DNS_LABEL.match(meta["name"]), meta["name"]
+        assert all(len(v) <= 63 for v in meta["labels"].values())
+        assert meta["labels"][SHARD_LABEL] == str(shard)
+        assert meta["labels"][JOB_LABEL]
+        (owner,) = meta["ownerReferences"]
+        assert owner["kind"] == "TranslationJob"
+        assert owner["uid"] == job.metadata.uid
+        assert owner["controller"] is True
+        assert spec["terminationGracePeriodSeconds"] > 0
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in spec["containers"]:
+            res = container["resources"]
+            assert res["requests"][GPU_RESOURCE] == res["limits"][GPU_RESOURCE] == str(gpus)
+            sc = container["securityContext"]
+            assert sc["runAsNonRoot"] is True
+            assert sc["readOnlyRootFilesystem"] is True
+            assert sc["allowPrivilegeEscalation"] is False
+            assert sc["capabilities"] == {"drop": ["ALL"]}
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+            mounted = {m["name"] for m in container["volumeMounts"]}
+            assert mounted <= {v["name"] for v in spec["volumes"]}

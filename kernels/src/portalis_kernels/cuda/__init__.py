@@ -1,0 +1,1 @@
+"""CUDA C sources of the kernels (package data, compiled at run time by cupy or NVRTC)."""

@@ -1,0 +1,314 @@
+"""humaneval-rs: the rule-based translator on HumanEval's Python, judged by MultiPL-E's Rust tests.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/humaneval_rs.py [--data PATH] [--jobs 2]
+
+For each problem the Python reference solution is translated with ``translate_module``, MultiPL-E's
+``rust_tests`` are appended, the program is compiled with ``rustc --edition 2021`` (and, recorded
+separately, with MultiPL-E's own default-edition invocation) and run with a 10 s timeout; exit 0 is
+a pass. Many HumanEval functions carry no type hints; where a parameter or return annotation is
+missing (or is a bare ``list``/``dict``), it is filled in from the Rust signature line of the
+problem's ``rust_prompt``, i.e. the interface the tests require. Nothing else about a problem
+is used. HumanEval/92 has contradictory tests, so it is reported separately and left out of rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "humaneval-rs" / "humaneval-rs-even.jsonl"
+RESULTS = REPO / "benchmarks" / "results" / "humaneval_rs.json"
+IMPOSSIBLE = frozenset({"HumanEval/92"})
+RUN_TIMEOUT_S = 10
+COMPILE_TIMEOUT_S = 120
+PY2MANY = (38, 57)
+LLM_PASS_PCT = 74.0
+
+
+@dataclass
+class Outcome:
+    """What happened to one problem."""
+
+    task_id: str
+    translated: bool
+    compiled: bool
+    passed: bool
+    compiled_default_edition: bool
+    passed_default_edition: bool
+    category: str
+    detail: str
+    hinted: bool = False
+
+
+def rust_to_python(rust: str) -> str:
+    """A Python annotation for a MultiPL-E Rust type (the inverse of the translator's mapping)."""
+    rust = rust.strip()
+    simple = {"isize": "int", "i64": "int", "f64": "float", "bool": "bool", "String": "str", "&str": "str"}
+    if rust in simple:
+        return simple[rust]
+    if rust.startswith("(") and rust.endswith(")"):
+        inner = _split_top(rust[1:-1])
+        return f"Tuple[{', '.join(rust_to_python(p) for p in inner if p.strip())}]"
+    match = re.fullmatch(r"(\w+)<(.*)>", rust)
+    if match is None:
+        raise ValueError(f"unknown Rust type {rust}")
+    base, args = match.group(1), [rust_to_python(a) for a in _split_top(match.group(2))]
+    generic = {"Vec": "List", "HashMap": "Dict", "HashSet": "Set", "Option": "Optional"}
+    return f"{generic[base]}[{', '.join(args)}]"
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas that are not nested in <> or ()."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "<(":
+            depth += 1
+        elif ch in ">)":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        parts.append(cur)
+    return parts
+
+
+def signature_types(rust_prompt: str) -> tuple[list[str], str | None]:
+    """Parameter and return Python annotations from the last ``fn`` line of the prompt."""
+    line = [x for x in rust_prompt.splitlines() if x.startswith("fn ")][-1]
+    start = line.index("(")
+    depth, end = 0, start
+    for i in range(start, len(line)):
+        depth += {"(": 1, ")": -1}.get(line[i], 0)
+        if depth == 0:
+            end = i
+            break
+    params = [p.split(":", 1)[1] for p in _split_top(line[start + 1 : end])]
+    rest = line[end + 1 :].strip().rstrip("{").strip()
+    ret = rest[2:].strip() if rest.startswith("->") else None
+    return [rust_to_python(p) for p in params], (rust_to_python(ret) if ret else None)
+
+
+def add_missing_hints(python: str, entry_point: str, rust_prompt: str) -> str:
+    """Fill in missing or bare-container annotations of the entry point from the Rust signature."""
+    tree = ast.parse(python)
+    params, ret = signature_types(rust_prompt)
+    bare = {"list", "dict", "set", "tuple", "List", "Dict"}
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or node.name != entry_point:
+            continue
+        for arg, hint in zip(node.args.args, params, strict=False):
+            if arg.annotation is None or (isinstance(arg.annotation, ast.Name) and arg.annotation.id in bare):
+                arg.annotation = ast.parse(hint, mode="eval").body
+        if ret is not None and node.returns is None:
+            node.returns = ast.parse(ret, mode="eval").body
+    header = "from typing import Dict, List, Optional, Set, Tuple\n"
+    return header + ast.unparse(tree) + "\n"
+
+
+def _compile_and_run(source: str, workdir: Path, edition: str | None) -> tuple[bool, bool, str]:
+    """(compiled, passed, detail) for one program under one rustc invocation."""
+    tag = edition or "default"
+    src = workdir / f"prog_{tag}.rs"
+    binary = workdir / f"prog_{tag}"
+    src.write_text(source)
+    cmd = (
+        ["rustc", "--edition", edition, "-o", str(binary), str(src)]
+        if edition
+        else ["rustc", str(src), "-o", str(binary)]
+    )
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        return False, False, "compile timeout"
+    if done.returncode != 0:
+        first = next((ln for ln in done.stderr.splitlines() if ln.startswith("error")), done.stderr[:200])
+        return False, False, first
+    try:
+        run = subprocess.run(
+            [str(binary)], capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return True, False, "timeout"
+    if run.returncode == 0:
+        return True, True, ""
+    last = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    return True, False, last[0][:200] if last else f"exit {run.returncode}"
+
+
+def judge(record: dict[str, str]) -> Outcome:
+    """Translate, build and run one problem."""
+    sys.path.insert(0, str(REPO / "workers" / "src"))
+    from portalis_worker.rules import Unsupported, translate_module
+
+    task = record["task_id"]
+    hinted = False
+    try:
+        python = add_missing_hints(record["python"], record["entry_point"], record["rust_prompt"])
+        before = [ast.dump(a) for a in _entry(record["python"], record["entry_point"])]
+        hinted = before != [ast.dump(a) for a in _entry(python, record["entry_point"])]
+        rust = translate_module(python)
+    except Unsupported as exc:
+        return Outcome(task, False, False, False, False, False, f"unsupported: {exc.construct}", str(exc))
+    except SyntaxError as exc:
+        return Outcome(task, False, False, False, False, False, "syntax error", str(exc))
+    except Exception as exc:  # a translator bug must show up in the table, not abort the run
+        return Outcome(
+            task, False, False, False, False, False, f"translator crash: {type(exc).__name__}", repr(exc)
+        )
+    program = rust + "\n" + record["rust_tests"]
+    with tempfile.TemporaryDirectory(prefix="herss-") as tmp:
+        workdir = Path(tmp)
+        compiled, passed, detail = _compile_and_run(program, workdir, "2021")
+        compiled_d, passed_d, _ = _compile_and_run(program, workdir, None)
+    if not compiled:
+        category = "compile error"
+    elif not passed:
+        category = "timeout" if detail == "timeout" else "wrong answer/panic"
+    else:
+        category = "pass"
+    return Outcome(task, True, compiled, passed, compiled_d, passed_d, category, detail, hinted)
+
+
+def _entry(python: str, name: str) -> list[ast.AST]:
+    """The annotations of function ``name`` (to tell whether hints were added)."""
+    for node in ast.parse(python).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            anns: list[ast.AST] = [a.annotation or ast.Constant(None) for a in node.args.args]
+            return [*anns, node.returns or ast.Constant(None)]
+    return []
+
+
+def pct(n: int, d: int) -> float:
+    """Percentage rounded to one decimal."""
+    return round(100.0 * n / d, 1) if d else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print a markdown summary, write the JSON results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="humaneval-rs JSONL file")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON records")
+    parser.add_argument("--only", nargs="*", default=None, help="task ids to run (for debugging)")
+    parser.add_argument("--verbose", action="store_true", help="print each failure's detail")
+    args = parser.parse_args(argv)
+    records = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
+    if args.only:
+        records = [r for r in records if r["task_id"] in args.only or r["task_id"].split("/")[1] in args.only]
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        outcomes = list(pool.map(judge, records))
+    scored = [o for o in outcomes if o.task_id not in IMPOSSIBLE]
+    excluded = [o for o in outcomes if o.task_id in IMPOSSIBLE]
+    n = len(scored)
+    translated = sum(o.translated for o in scored)
+    compiled = sum(o.compiled for o in scored)
+    passed = sum(o.passed for o in scored)
+    passed_default = sum(o.passed_default_edition for o in scored)
+    failures = Counter(o.category for o in scored if not o.passed)
+    hinted = [o for o in scored if o.hinted]
+    hinted_passed = sum(o.passed for o in hinted)
+
+    print(f"## humaneval-rs ({n} scored problems; {len(excluded)} reported separately)\n")
+    print("| measure | value |")
+    print("| --- | --- |")
+    print(f"| translated | {translated}/{n} ({pct(translated, n)}%) |")
+    print(f"| compiled (rustc --edition 2021) | {compiled}/{n} ({pct(compiled, n)}%) |")
+    print(f"| passed (rustc --edition 2021) | {passed}/{n} ({pct(passed, n)}%) |")
+    print(
+        f"| passed (MultiPL-E: rustc, default edition) | {passed_default}/{n} ({pct(passed_default, n)}%) |"
+    )
+    print(
+        f"| entry points given hints from the Rust signature | {len(hinted)}/{n}"
+        f" ({hinted_passed} of them pass) |"
+    )
+    print(f"| passed, fully annotated Python only | {passed - hinted_passed}/{n - len(hinted)} |")
+    print(f"| py2many (reference) | {PY2MANY[0]}/{PY2MANY[1]} ({pct(*PY2MANY)}%) |")
+    print(f"| LLM translation (reference) | ~{LLM_PASS_PCT}% |")
+    for o in excluded:
+        print(f"| {o.task_id} (cannot pass: contradictory tests) | {o.category} |")
+    print("\n| failure category | count |")
+    print("| --- | --- |")
+    for category, count in sorted(failures.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"| {category} | {count} |")
+    if args.verbose:
+        print()
+        for o in outcomes:
+            if not o.passed:
+                print(f"- {o.task_id}: {o.category}: {o.detail}")
+
+    compared = f"py2many {PY2MANY[0]}/{PY2MANY[1]} = {pct(*PY2MANY)}%; LLM ~{LLM_PASS_PCT}%"
+    records_out = [
+        {
+            "metric": "humaneval_rs_translate_rate",
+            "value": pct(translated, n),
+            "unit": "%",
+            "compared_with": None,
+        },
+        {
+            "metric": "humaneval_rs_compile_rate",
+            "value": pct(compiled, n),
+            "unit": "%",
+            "compared_with": None,
+        },
+        {"metric": "humaneval_rs_pass_rate", "value": pct(passed, n), "unit": "%", "compared_with": compared},
+        {
+            "metric": "humaneval_rs_passed",
+            "value": passed,
+            "unit": f"problems of {n}",
+            "compared_with": compared,
+        },
+        {
+            "metric": "humaneval_rs_hinted_entry_points",
+            "value": len(hinted),
+            "unit": f"problems of {n}",
+            "compared_with": "annotations filled in from the rust_prompt signature",
+        },
+        {
+            "metric": "humaneval_rs_pass_rate_default_edition",
+            "value": pct(passed_default, n),
+            "unit": "%",
+            "compared_with": "same programs, MultiPL-E's plain `rustc FILE.rs` invocation",
+        },
+    ]
+    for category, count in sorted(failures.items()):
+        records_out.append(
+            {
+                "metric": f"humaneval_rs_failures[{category}]",
+                "value": count,
+                "unit": "problems",
+                "compared_with": None,
+            }
+        )
+    for o in excluded:
+        records_out.append(
+            {
+                "metric": f"humaneval_rs_excluded[{o.task_id}]",
+                "value": o.category,
+                "unit": "outcome",
+                "compared_with": None,
+            }
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(records_out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("RUST_BACKTRACE", "0")
+    sys.exit(main())

@@ -1,0 +1,685 @@
+"""Python built-in functions and the ``math`` module, mapped to Rust with Python's semantics."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from portalis_worker.rules.context import PREC_ADD, PREC_ATOM, PREC_CAST, PREC_LOWEST, Val
+from portalis_worker.rules.types import (
+    BOOL,
+    FLOAT,
+    INT,
+    NONE,
+    STR,
+    UNKNOWN,
+    Ty,
+    dict_of,
+    is_copy,
+    is_hashable,
+    list_of,
+    set_of,
+    tuple_of,
+)
+
+if TYPE_CHECKING:
+    from portalis_worker.rules.expressions import ExpressionTranslator
+
+BUILTIN_NAMES = frozenset(
+    [
+        "len",
+        "abs",
+        "sum",
+        "min",
+        "max",
+        "sorted",
+        "reversed",
+        "range",
+        "enumerate",
+        "zip",
+        "list",
+        "set",
+        "dict",
+        "tuple",
+        "str",
+        "int",
+        "float",
+        "bool",
+        "ord",
+        "chr",
+        "bin",
+        "hex",
+        "oct",
+        "round",
+        "divmod",
+        "pow",
+        "any",
+        "all",
+        "isinstance",
+        "print",
+        "map",
+        "filter",
+    ]
+)
+
+SUPPORTED_MODULES = frozenset({"math"})
+
+_Handler = Callable[["ExpressionTranslator", ast.Call, Ty | None], Val]
+
+
+def _one(tx: ExpressionTranslator, name: str, node: ast.Call, count: tuple[int, ...] = (1,)) -> None:
+    """Check the positional argument count (and no keywords) for simple builtins."""
+    if len(node.args) not in count or node.keywords:
+        tx.fail(f"{name}() with these arguments", node)
+
+
+def _collect(tx: ExpressionTranslator, code: str, elem: Ty, kind: str, node: ast.AST) -> Val:
+    """Collect an iterator into a Vec or HashSet."""
+    if kind == "set":
+        if not tx.vague(elem) and not is_hashable(elem):
+            tx.fail(f"set of {elem}", node)
+        return Val(f"{code}.collect::<HashSet<{tx.rtype(elem, node)}>>()", set_of(elem))
+    return Val(f"{code}.collect::<Vec<{tx.rtype(elem, node)}>>()", list_of(elem))
+
+
+def call_builtin(tx: ExpressionTranslator, name: str, node: ast.Call, expected: Ty | None) -> Val:
+    """Dispatch one built-in call."""
+    handler = _HANDLERS.get(name)
+    if handler is None:
+        if name in ("range", "enumerate", "zip", "reversed", "map", "filter"):
+            found = iterate_call(tx, name, node)
+            if found is None:
+                tx.fail(f"{name}() with these arguments", node)
+            code, elem = found
+            return _collect(tx, code, elem, "list", node)
+        tx.fail(f"builtin {name}", node)
+    return handler(tx, node, expected)
+
+
+def _len(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``len``: characters for str, elements otherwise."""
+    _one(tx, "len", node)
+    val = tx.unwrap_option(tx.expr(node.args[0]))
+    kind = val.ty.kind
+    if kind == "unknown":
+        return Val("0", INT)
+    if kind == "str":
+        return Val(f"{tx.wrap(val, PREC_ATOM)}.chars().count() as isize", INT, "temp", PREC_CAST)
+    if kind in ("list", "dict", "set"):
+        return Val(f"{tx.wrap(val, PREC_ATOM)}.len() as isize", INT, "temp", PREC_CAST)
+    if kind == "tuple":
+        return Val(str(len(val.ty.args)), INT)
+    tx.fail(f"len() of {val.ty}", node)
+
+
+def _abs(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``abs`` on int/float (bool promotes to int)."""
+    _one(tx, "abs", node)
+    val = tx.unwrap_option(tx.expr(node.args[0]))
+    if tx.vague(val.ty):
+        return tx.unknown()
+    if val.ty == BOOL:
+        val = Val(tx.coerce(val, INT, node), INT, "temp", PREC_CAST)
+    if val.ty.kind not in ("int", "float"):
+        tx.fail(f"abs() of {val.ty}", node)
+    return Val(f"{tx.wrap(val, PREC_ATOM)}.abs()", val.ty)
+
+
+def _sum(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``sum``: bools count as ints, an int start promotes with float items as in Python."""
+    if len(node.args) not in (1, 2) or node.keywords:
+        tx.fail("sum() with these arguments", node)
+    code, elem = tx.iterate(node.args[0])
+    if tx.vague(elem):
+        return tx.unknown()
+    if elem == BOOL:
+        code, elem = f"{code}.map(|b| b as isize)", INT
+    if elem.kind not in ("int", "float"):
+        tx.fail(f"sum() of {elem}", node)
+    total = Val(f"{code}.sum::<{tx.rtype(elem, node)}>()", elem)
+    if len(node.args) == 2:
+        start = tx.expr(node.args[1])
+        a, b, ty = tx.numeric_pair(start, total, node)
+        return Val(f"{tx.wrap(a, PREC_ADD)} + {tx.wrap(b, PREC_ADD + 1)}", ty, "temp", PREC_ADD)
+    return total
+
+
+def _minmax(tx: ExpressionTranslator, node: ast.Call, which: str) -> Val:
+    """``min``/``max`` over an iterable (optionally with key=) or over several arguments."""
+    key = None
+    for kw in node.keywords:
+        if kw.arg == "key":
+            key = kw.value
+        else:
+            tx.fail(f"{which}() with {kw.arg}=", node)
+    if len(node.args) == 1:
+        code, elem = tx.iterate(node.args[0])
+        if tx.vague(elem):
+            return tx.unknown()
+    elif len(node.args) >= 2:
+        vals = [tx.expr(a) for a in node.args]
+        elem = UNKNOWN
+        for v in vals:
+            elem = tx.unify_at(elem, v.ty, node)
+        if tx.vague(elem):
+            return tx.unknown()
+        codes = [tx.coerce(v, elem, node) for v in vals]
+        if key is None and len(vals) == 2 and elem.kind in ("int", "float"):
+            first = Val(codes[0], elem, "temp", vals[0].prec if vals[0].ty == elem else PREC_CAST)
+            return Val(f"{tx.wrap(first, PREC_ATOM)}.{which}({codes[1]})", elem)
+        code = f"[{', '.join(codes)}].into_iter()"
+    else:
+        tx.fail(f"{which}() with no arguments", node)
+    if key is None:
+        tx.module.helpers.add(f"py_{which}")
+        return Val(f"py_{which}({code})", elem)
+    pname, body = tx.lambda_body(key, elem, node)
+    tx.module.helpers.add(f"py_{which}_by")
+    return Val(f"py_{which}_by({code}, |{pname}: {tx.rtype(elem, node)}| {tx.owned(body)})", elem)
+
+
+def _min(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``min``."""
+    return _minmax(tx, node, "min")
+
+
+def _max(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``max``."""
+    return _minmax(tx, node, "max")
+
+
+def is_ord(ty: Ty) -> bool:
+    """Whether Rust's total ``Ord`` exists (no f64 inside), allowing ``sort``/``sort_by_key``."""
+    if ty.kind == "float":
+        return False
+    return all(is_ord(a) for a in ty.args)
+
+
+def sort_statements(
+    tx: ExpressionTranslator,
+    target: str,
+    elem: Ty,
+    key: ast.expr | None,
+    reverse: ast.expr | None,
+    node: ast.AST,
+) -> str:
+    """Statements sorting the Vec named ``target`` in place, stable like Python's sort."""
+    rev_code = "false"
+    if reverse is not None:
+        rev_code = tx.cond(reverse)
+    if key is None:
+        if rev_code == "false":
+            if is_ord(elem):
+                return f"{target}.sort();"
+            return f'{target}.sort_by(|a, b| a.partial_cmp(b).expect("unorderable values"));'
+        if rev_code == "true":
+            if is_ord(elem):
+                return f"{target}.sort_by(|a, b| b.cmp(a));"
+            return f'{target}.sort_by(|a, b| b.partial_cmp(a).expect("unorderable values"));'
+        cmp = 'a.partial_cmp(b).expect("unorderable values")'
+        return f"let rev = {rev_code}; {target}.sort_by(|a, b| {_maybe_reversed(cmp)});"
+    pname, body = tx.lambda_body(key, elem, node)
+    key_fn = tx.fresh("key")
+    decl = f"let {key_fn} = |{pname}: {tx.rtype(elem, node)}| {tx.owned(body)};"
+    arg_a = "a.clone()" if not is_copy(elem) else "*a"
+    arg_b = "b.clone()" if not is_copy(elem) else "*b"
+    if is_ord(body.ty):
+        cmp = f"{key_fn}({arg_a}).cmp(&{key_fn}({arg_b}))"
+    else:
+        cmp = f'{key_fn}({arg_a}).partial_cmp(&{key_fn}({arg_b})).expect("unorderable values")'
+    if rev_code == "false":
+        if is_ord(body.ty):
+            return f"{decl} {target}.sort_by_key(|a| {key_fn}({arg_a}));"
+        return f"{decl} {target}.sort_by(|a, b| {cmp});"
+    return f"{decl} let rev = {rev_code}; {target}.sort_by(|a, b| {_maybe_reversed(cmp)});"
+
+
+def _maybe_reversed(cmp: str) -> str:
+    """A comparator body honouring a run-time ``reverse`` flag (still a stable sort)."""
+    return f"{{ let o = {cmp}; if rev {{ o.reverse() }} else {{ o }} }}"
+
+
+def _sorted(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``sorted(it, key=..., reverse=...)`` -> a block that collects and sorts a Vec."""
+    if len(node.args) != 1:
+        tx.fail("sorted() with these arguments", node)
+    kws = {kw.arg: kw.value for kw in node.keywords}
+    if set(kws) - {"key", "reverse"}:
+        tx.fail("sorted() with these keywords", node)
+    code, elem = tx.iterate(node.args[0])
+    if tx.vague(elem):
+        return Val("Vec::new()", list_of(elem))
+    key, reverse = kws.get("key"), kws.get("reverse")
+    tmp = tx.fresh("v")
+    sort = sort_statements(tx, tmp, elem, key, reverse, node)
+    rust = tx.rtype(elem, node)
+    return Val(f"{{ let mut {tmp}: Vec<{rust}> = {code}.collect(); {sort} {tmp} }}", list_of(elem))
+
+
+def _list(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``list()`` / ``list(iterable)``."""
+    if not node.args and not node.keywords:
+        elem = expected.args[0] if expected is not None and expected.kind == "list" else UNKNOWN
+        return Val("Vec::new()", list_of(elem))
+    _one(tx, "list", node)
+    code, elem = tx.iterate(node.args[0])
+    return _collect(tx, code, elem, "list", node)
+
+
+def _set(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``set()`` / ``set(iterable)``."""
+    if not node.args and not node.keywords:
+        elem = expected.args[0] if expected is not None and expected.kind == "set" else UNKNOWN
+        return Val("HashSet::new()", set_of(elem))
+    _one(tx, "set", node)
+    code, elem = tx.iterate(node.args[0])
+    return _collect(tx, code, elem, "set", node)
+
+
+def _dict(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``dict()`` / ``dict(pairs)``."""
+    if not node.args and not node.keywords:
+        if expected is not None and expected.kind == "dict":
+            return Val("HashMap::new()", expected)
+        return Val("HashMap::new()", dict_of(UNKNOWN, UNKNOWN))
+    _one(tx, "dict", node)
+    code, elem = tx.iterate(node.args[0])
+    if tx.vague(elem):
+        return Val("HashMap::new()", dict_of(UNKNOWN, UNKNOWN))
+    if elem.kind != "tuple" or len(elem.args) != 2:
+        tx.fail(f"dict() of {elem}", node)
+    key, value = elem.args
+    if not is_hashable(key):
+        tx.fail(f"dict keyed by {key}", node)
+    rust = f"HashMap<{tx.rtype(key, node)}, {tx.rtype(value, node)}>"
+    return Val(f"{code}.collect::<{rust}>()", dict_of(key, value))
+
+
+def static_length(node: ast.expr) -> int | None:
+    """The length of a sequence known from the source (a literal, possibly sorted/reversed)."""
+    if isinstance(node, ast.List | ast.Tuple):
+        return len(node.elts) if not any(isinstance(e, ast.Starred) for e in node.elts) else None
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("sorted", "list", "reversed", "tuple")
+        and len(node.args) == 1
+    ):
+        return static_length(node.args[0])
+    return None
+
+
+def _tuple(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``tuple(seq)`` only when the length is visible in the source (Rust tuples are fixed-size)."""
+    _one(tx, "tuple", node)
+    length = static_length(node.args[0])
+    if length is None:
+        tx.fail("tuple() of a sequence of unknown length", node)
+    code, elem = tx.iterate(node.args[0])
+    tmp = tx.fresh("v")
+    items = [f"{tmp}[{i}]" + ("" if is_copy(elem) else ".clone()") for i in range(length)]
+    rust = tx.rtype(elem, node)
+    trail = "," if length == 1 else ""
+    return Val(
+        f"{{ let {tmp}: Vec<{rust}> = {code}.collect(); ({', '.join(items)}{trail}) }}",
+        tuple_of(*([elem] * length)),
+    )
+
+
+def _str(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``str(x)`` with Python's text for floats and bools."""
+    if not node.args:
+        return Val("String::new()", STR)
+    _one(tx, "str", node)
+    val = tx.unwrap_option(tx.expr(node.args[0]))
+    if val.ty == STR:
+        return val
+    return Val(tx.static_str(val, node), STR)
+
+
+def _int(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``int(x)``: parses str (ValueError -> panic), truncates float toward zero."""
+    _one(tx, "int", node, (1, 2))
+    val = tx.unwrap_option(tx.expr(node.args[0]))
+    kind = val.ty.kind
+    if kind == "unknown":
+        return Val("0", INT)
+    if len(node.args) == 2:
+        if kind != "str":
+            tx.fail("int() with a base on a non-string", node)
+        base = tx.coerce(tx.expr(node.args[1]), INT, node)
+        return Val(
+            f"isize::from_str_radix({tx.as_str(val)}.trim(), {base} as u32)"
+            '.expect("ValueError: invalid literal")',
+            INT,
+        )
+    if kind == "str":
+        tx.module.helpers.add("py_int")
+        return Val(f"py_int({tx.borrow(val)})", INT)
+    if kind == "int":
+        return val
+    if kind in ("float", "bool"):
+        return Val(f"{tx.wrap(val, PREC_CAST + 1)} as isize", INT, "temp", PREC_CAST)
+    tx.fail(f"int() of {val.ty}", node)
+
+
+def _float(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``float(x)``."""
+    _one(tx, "float", node)
+    val = tx.unwrap_option(tx.expr(node.args[0]))
+    if val.ty.kind == "str":
+        tx.module.helpers.add("py_float")
+        return Val(f"py_float({tx.borrow(val)})", FLOAT)
+    if val.ty.kind in ("int", "bool", "float"):
+        return Val(tx.coerce(val, FLOAT, node), FLOAT, "temp", PREC_CAST if val.ty != FLOAT else val.prec)
+    if tx.vague(val.ty):
+        return tx.unknown()
+    tx.fail(f"float() of {val.ty}", node)
+
+
+def _bool(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``bool(x)`` is truthiness."""
+    _one(tx, "bool", node)
+    return Val(tx.cond(node.args[0]), BOOL, "temp", PREC_LOWEST)
+
+
+def _ord(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``ord(c)``."""
+    _one(tx, "ord", node)
+    val = tx.expr(node.args[0])
+    tx.module.helpers.add("py_ord")
+    return Val(f"py_ord({tx.borrow(val)})", INT)
+
+
+def _chr(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``chr(i)``."""
+    _one(tx, "chr", node)
+    tx.module.helpers.add("py_chr")
+    return Val(f"py_chr({tx.coerce(tx.expr(node.args[0]), INT, node)})", STR)
+
+
+def _radix(prefix: str, name: str) -> _Handler:
+    """``bin``/``oct``/``hex`` share one helper."""
+
+    def handler(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+        _one(tx, name, node)
+        tx.module.helpers.add("py_radix")
+        return Val(f'py_radix({tx.coerce(tx.expr(node.args[0]), INT, node)}, "{prefix}")', STR)
+
+    return handler
+
+
+def _round(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``round``: half to even, as Python 3."""
+    _one(tx, "round", node, (1, 2))
+    val = tx.unwrap_option(tx.expr(node.args[0]))
+    if val.ty.kind in ("int", "bool"):
+        return Val(tx.coerce(val, INT, node), INT)
+    if len(node.args) == 1:
+        tx.module.helpers.add("py_round")
+        return Val(f"py_round({tx.coerce(val, FLOAT, node)})", INT)
+    digits = tx.expr(node.args[1])
+    if (
+        isinstance(node.args[1], ast.Constant)
+        and isinstance(node.args[1].value, int)
+        and node.args[1].value < 0
+    ):
+        tx.fail("round() to negative digits", node)
+    tx.module.helpers.add("py_round_digits")
+    return Val(f"py_round_digits({tx.coerce(val, FLOAT, node)}, {tx.coerce(digits, INT, node)})", FLOAT)
+
+
+def _divmod(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``divmod(a, b)`` -> ``(a // b, a % b)``."""
+    _one(tx, "divmod", node, (2,))
+    a, b, ty = tx.numeric_pair(tx.expr(node.args[0]), tx.expr(node.args[1]), node)
+    if ty != INT:
+        tx.fail("divmod() of floats", node)
+    tx.module.helpers.update({"py_floordiv", "py_mod"})
+    return Val(f"(py_floordiv({a.code}, {b.code}), py_mod({a.code}, {b.code}))", tuple_of(INT, INT))
+
+
+def _pow(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``pow(a, b)`` like ``**``; ``pow(a, b, m)`` modular."""
+    _one(tx, "pow", node, (2, 3))
+    if len(node.args) == 2:
+        return tx.expr(
+            ast.copy_location(ast.BinOp(left=node.args[0], op=ast.Pow(), right=node.args[1]), node)
+        )
+    codes = [tx.coerce(tx.expr(a), INT, node) for a in node.args]
+    tx.module.helpers.add("py_modpow")
+    return Val(f"py_modpow({', '.join(codes)})", INT)
+
+
+def _any_all(tx: ExpressionTranslator, node: ast.Call, which: str) -> Val:
+    """``any``/``all`` short-circuit over a generator without materialising it."""
+    _one(tx, which, node)
+    arg = node.args[0]
+    if isinstance(arg, ast.GeneratorExp | ast.ListComp) and len(arg.generators) == 1:
+        gen = arg.generators[0]
+        code, elem = tx.iterate(gen.iter)
+        pattern, names = tx.bind_target(gen.target, elem, node)
+        tx.scopes.append(names)
+        try:
+            conds = [tx.cond(c) for c in gen.ifs]
+            test = tx.cond(arg.elt)
+        finally:
+            tx.scopes.pop()
+        if conds:
+            guard = " && ".join(f"({c})" for c in conds)
+            test = f"{guard} && ({test})" if which == "any" else f"!({guard}) || ({test})"
+        return Val(f"{code}.{which}(|{pattern}| {test})", BOOL)
+    code, elem = tx.iterate(arg)
+    name = tx.fresh("x")
+    test = tx.truthy(Val(name, elem, "place"), node)
+    return Val(f"{code}.{which}(|{name}| {test})", BOOL)
+
+
+def _any(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``any``."""
+    return _any_all(tx, node, "any")
+
+
+def _all(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``all``."""
+    return _any_all(tx, node, "all")
+
+
+def _isinstance(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``isinstance`` is decided statically from the inferred type (values have one static type)."""
+    _one(tx, "isinstance", node, (2,))
+    val = tx.expr(node.args[0])
+    spec = node.args[1]
+    names = [e for e in spec.elts] if isinstance(spec, ast.Tuple) else [spec]
+    kinds = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "list", "dict": "dict"}
+    wanted = set()
+    for n in names:
+        if not isinstance(n, ast.Name) or n.id not in kinds:
+            tx.fail("isinstance() with this type", node)
+        wanted.add(kinds[n.id])
+        if n.id == "int":
+            wanted.add("bool")
+    return Val("true" if val.ty.kind in wanted else "false", BOOL)
+
+
+def _print(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``print(a, b)`` -> ``println!`` with Python's ``str()`` of each argument."""
+    if node.keywords:
+        tx.fail("print() with keywords", node)
+    args = []
+    for a in node.args:
+        val = tx.unwrap_option(tx.expr(a))
+        args.append(val.code if val.ty.kind in ("str", "int") else tx.static_str(val, node))
+    fmt = " ".join(["{}"] * len(args))
+    return Val(f'println!("{fmt}"{"".join(", " + a for a in args)})', NONE)
+
+
+_HANDLERS: dict[str, _Handler] = {
+    "len": _len,
+    "abs": _abs,
+    "sum": _sum,
+    "min": _min,
+    "max": _max,
+    "sorted": _sorted,
+    "list": _list,
+    "set": _set,
+    "dict": _dict,
+    "tuple": _tuple,
+    "str": _str,
+    "int": _int,
+    "float": _float,
+    "bool": _bool,
+    "ord": _ord,
+    "chr": _chr,
+    "bin": _radix("0b", "bin"),
+    "oct": _radix("0o", "oct"),
+    "hex": _radix("0x", "hex"),
+    "round": _round,
+    "divmod": _divmod,
+    "pow": _pow,
+    "any": _any,
+    "all": _all,
+    "isinstance": _isinstance,
+    "print": _print,
+}
+
+
+def iterate_call(tx: ExpressionTranslator, name: str, node: ast.Call) -> tuple[str, Ty] | None:
+    """Lazy iterators for range/enumerate/zip/reversed/map/filter/sorted in loops and generators."""
+    if name == "range":
+        if node.keywords or not 1 <= len(node.args) <= 3:
+            tx.fail("range() with these arguments", node)
+        vals = [tx.coerce(tx.expr(a), INT, node) for a in node.args]
+        if len(vals) == 1:
+            return f"(0..{_range_bound(vals[0])})", INT
+        start, stop = _range_bound(vals[0]), _range_bound(vals[1])
+        if len(vals) == 2:
+            return f"({start}..{stop})", INT
+        step = node.args[2]
+        if isinstance(step, ast.Constant) and isinstance(step.value, int) and step.value > 0:
+            return f"({start}..{stop}).step_by({step.value})", INT
+        tx.module.helpers.add("py_range")
+        return f"py_range({vals[0]}, {vals[1]}, {vals[2]}).into_iter()", INT
+    if name == "enumerate":
+        if not 1 <= len(node.args) <= 2 or any(k.arg != "start" for k in node.keywords):
+            tx.fail("enumerate() with these arguments", node)
+        code, elem = tx.iterate(node.args[0])
+        start_node = (
+            node.args[1] if len(node.args) == 2 else (node.keywords[0].value if node.keywords else None)
+        )
+        offset = ""
+        if start_node is not None:
+            start_val = Val(tx.coerce(tx.expr(start_node), INT, node), INT, "temp", PREC_CAST)
+            offset = f" + {tx.wrap(start_val, PREC_ADD + 1)}"
+        return f"{code}.enumerate().map(|(i, x)| (i as isize{offset}, x))", tuple_of(INT, elem)
+    if name == "zip":
+        if len(node.args) < 2 or node.keywords:
+            tx.fail("zip() with these arguments", node)
+        parts = [tx.iterate(a) for a in node.args]
+        code = parts[0][0]
+        for other, _ in parts[1:]:
+            code = f"{code}.zip({other})"
+        if len(parts) > 2:
+            names = [f"z{i}" for i in range(len(parts))]
+            nested = f"({names[0]}, {names[1]})"
+            for n in names[2:]:
+                nested = f"({nested}, {n})"
+            code = f"{code}.map(|{nested}| ({', '.join(names)}))"
+        return code, tuple_of(*(t for _, t in parts))
+    if name == "reversed":
+        _one(tx, "reversed", node)
+        code, elem = tx.iterate(node.args[0])
+        return f"{code}.rev()", elem
+    if name == "sorted":
+        val = _sorted(tx, node, None)
+        return f"{val.code}.into_iter()", val.ty.args[0] if val.ty.args else UNKNOWN
+    if name in ("map", "filter"):
+        if len(node.args) != 2 or node.keywords:
+            tx.fail(f"{name}() with these arguments", node)
+        code, elem = tx.iterate(node.args[1])
+        if name == "filter" and isinstance(node.args[0], ast.Constant) and node.args[0].value is None:
+            pname = tx.fresh("x")
+            test = tx.truthy(Val(pname, elem, "place"), node)
+            return f"{code}.filter_map(|{pname}| if {test} {{ Some({pname}) }} else {{ None }})", elem
+        pname, body = tx.lambda_body(node.args[0], elem, node)
+        if name == "map":
+            return f"{code}.map(|{pname}| {tx.owned(body)})", body.ty
+        test = tx.truthy(body, node)
+        if is_copy(elem):
+            return f"{code}.filter(|&{pname}| {test})", elem
+        return f"{code}.filter_map(|{pname}| if {test} {{ Some({pname}) }} else {{ None }})", elem
+    if name == "list" and len(node.args) == 1 and not node.keywords:
+        return tx.iterate(node.args[0])
+    return None
+
+
+def _range_bound(code: str) -> str:
+    """Range bounds need parentheses when they are not simple (``0..(n + 1)`` reads better)."""
+    simple = code.replace("_", "").replace(".", "").isalnum() or code.lstrip("-").isdigit()
+    return code if simple else f"({code})"
+
+
+# ----------------------------------------------------------------------------- math
+
+_MATH_UNARY = {
+    "sqrt": "sqrt",
+    "exp": "exp",
+    "sin": "sin",
+    "cos": "cos",
+    "tan": "tan",
+    "asin": "asin",
+    "acos": "acos",
+    "atan": "atan",
+    "log2": "log2",
+    "log10": "log10",
+    "fabs": "abs",
+}
+
+
+def module_attribute(tx: ExpressionTranslator, module: str, attr: str, node: ast.AST) -> Val:
+    """``math.pi`` and friends."""
+    consts = {"pi": "std::f64::consts::PI", "e": "std::f64::consts::E", "tau": "std::f64::consts::TAU"}
+    consts.update({"inf": "f64::INFINITY", "nan": "f64::NAN"})
+    if module == "math" and attr in consts:
+        return Val(consts[attr], FLOAT)
+    tx.fail(f"{module}.{attr}", node)
+
+
+def call_module(tx: ExpressionTranslator, module: str, attr: str, node: ast.Call) -> Val:
+    """``math.f(x)`` -> the f64 method or a helper with Python's result type."""
+    if module != "math" or node.keywords:
+        tx.fail(f"{module}.{attr}", node)
+    args = [tx.unwrap_option(tx.expr(a)) for a in node.args]
+    if any(tx.vague(a.ty) for a in args):
+        return tx.unknown()
+
+    def as_float(v: Val) -> str:
+        code = tx.coerce(v, FLOAT, node)
+        return code if v.ty == FLOAT and v.prec >= PREC_ATOM else f"({code})"
+
+    if attr in _MATH_UNARY and len(args) == 1:
+        return Val(f"{as_float(args[0])}.{_MATH_UNARY[attr]}()", FLOAT)
+    if attr in ("floor", "ceil", "trunc") and len(args) == 1:
+        if args[0].ty.kind in ("int", "bool"):
+            return Val(tx.coerce(args[0], INT, node), INT)
+        return Val(f"{as_float(args[0])}.{attr}() as isize", INT, "temp", PREC_CAST)
+    if attr == "log" and len(args) in (1, 2):
+        if len(args) == 1:
+            return Val(f"{as_float(args[0])}.ln()", FLOAT)
+        return Val(f"{as_float(args[0])}.log({tx.coerce(args[1], FLOAT, node)})", FLOAT)
+    if attr in ("pow", "atan2", "hypot") and len(args) == 2:
+        method = {"pow": "powf", "atan2": "atan2", "hypot": "hypot"}[attr]
+        return Val(f"{as_float(args[0])}.{method}({tx.coerce(args[1], FLOAT, node)})", FLOAT)
+    if attr in ("gcd", "isqrt", "factorial"):
+        if (attr == "gcd" and len(args) != 2) or (attr != "gcd" and len(args) != 1):
+            tx.fail(f"math.{attr} with these arguments", node)
+        tx.module.helpers.add(f"py_{attr}")
+        codes = [tx.coerce(a, INT, node) for a in args]
+        return Val(f"py_{attr}({', '.join(codes)})", INT)
+    if attr == "prod" and len(node.args) == 1:
+        code, elem = tx.iterate(node.args[0])
+        if elem.kind not in ("int", "float"):
+            tx.fail(f"math.prod of {elem}", node)
+        return Val(f"{code}.product::<{tx.rtype(elem, node)}>()", elem)
+    tx.fail(f"math.{attr}", node)

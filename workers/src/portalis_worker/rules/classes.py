@@ -1,0 +1,129 @@
+"""Dataclasses and simple classes become a struct plus an ``impl`` block.
+
+Fields come from class-level annotations and from ``self.x = ...`` in ``__init__``; the
+constructor is ``Type::new(...)``; a method that assigns to ``self`` (or calls one that does)
+takes ``&mut self``, any other ``&self``. Inheritance, properties and class attributes are
+outside the subset.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+from portalis_worker.rules.context import ClassInfo, FuncSig, ModuleContext
+from portalis_worker.rules.errors import Unsupported
+from portalis_worker.rules.types import UNKNOWN, annotation_to_ty, class_ty
+
+SigFactory = Callable[[ast.FunctionDef, str | None, bool], FuncSig]
+
+
+def _decorator_name(node: ast.expr) -> str:
+    """``dataclass`` for ``@dataclass``, ``@dataclasses.dataclass`` and ``@dataclass(...)``."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return ast.unparse(node)
+
+
+def declare_class(module: ModuleContext, node: ast.ClassDef) -> ClassInfo:
+    """Register the class name first so annotations elsewhere can refer to it."""
+    if node.bases and not all(isinstance(b, ast.Name) and b.id == "object" for b in node.bases):
+        raise Unsupported("class inheritance", node.lineno)
+    if node.keywords:
+        raise Unsupported("class keywords", node.lineno)
+    decorators = [_decorator_name(d) for d in node.decorator_list]
+    if any(d != "dataclass" for d in decorators):
+        raise Unsupported(f"class decorator {decorators[0]}", node.lineno)
+    for d in node.decorator_list:
+        if isinstance(d, ast.Call) and (d.args or d.keywords):
+            raise Unsupported("dataclass options", node.lineno)
+    info = ClassInfo(name=node.name, node=node, is_dataclass=bool(decorators))
+    module.classes[node.name] = info
+    return info
+
+
+def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory) -> list[FuncSig]:
+    """Fields and method signatures of a declared class."""
+    node = info.node
+    classes = module.class_names()
+    methods: list[FuncSig] = []
+    for stmt in node.body:
+        if (
+            isinstance(stmt, ast.Expr)
+            and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str)
+        ):
+            continue
+        if isinstance(stmt, ast.Pass):
+            continue
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            info.fields[stmt.target.id] = annotation_to_ty(stmt.annotation, classes)
+            if stmt.value is not None:
+                if not info.is_dataclass:
+                    raise Unsupported("class attribute with a default", stmt.lineno)
+                info.field_defaults[stmt.target.id] = stmt.value
+            elif info.field_defaults and info.is_dataclass:
+                raise Unsupported("dataclass field without default after one with a default", stmt.lineno)
+            continue
+        if isinstance(stmt, ast.FunctionDef):
+            decorators = [_decorator_name(d) for d in stmt.decorator_list]
+            is_static = decorators == ["staticmethod"]
+            if decorators and not is_static:
+                raise Unsupported(f"method decorator {decorators[0]}", stmt.lineno)
+            if stmt.name.startswith("__") and stmt.name != "__init__":
+                raise Unsupported(f"special method {stmt.name}", stmt.lineno)
+            if not is_static and (not stmt.args.args or stmt.args.args[0].arg != "self"):
+                raise Unsupported("method without self", stmt.lineno)
+            sig = sig_for(stmt, info.name, is_static)
+            info.methods[stmt.name] = sig
+            methods.append(sig)
+            continue
+        raise Unsupported("class body statement", stmt.lineno)
+    if info.is_dataclass and "__init__" not in info.methods:
+        init = _dataclass_init(info)
+        sig = sig_for(init, info.name, False)
+        info.methods["__init__"] = sig
+        methods.insert(0, sig)
+    if "__init__" in info.methods:
+        init_sig = info.methods["__init__"]
+        init_sig.ret = class_ty(info.name)
+        init_sig.ret_annotated = True
+    for sub in ast.walk(node):
+        if (
+            isinstance(sub, ast.Attribute)
+            and isinstance(sub.ctx, ast.Store)
+            and isinstance(sub.value, ast.Name)
+            and sub.value.id == "self"
+        ):
+            info.fields.setdefault(sub.attr, UNKNOWN)
+    return methods
+
+
+def _dataclass_init(info: ClassInfo) -> ast.FunctionDef:
+    """The ``__init__`` a dataclass would have, as Python source parsed back to an AST."""
+    params = []
+    body = []
+    for name in info.fields:
+        annotation = _annotation_source(info, name)
+        default = info.field_defaults.get(name)
+        params.append(f"{name}: {annotation}" + (f" = {ast.unparse(default)}" if default is not None else ""))
+        body.append(f"    self.{name} = {name}")
+    source = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "    pass") + "\n"
+    func = ast.parse(source).body[0]
+    assert isinstance(func, ast.FunctionDef)
+    for sub in ast.walk(func):
+        if hasattr(sub, "lineno"):
+            sub.lineno = info.node.lineno
+    return func
+
+
+def _annotation_source(info: ClassInfo, name: str) -> str:
+    """The annotation text of a dataclass field."""
+    for stmt in info.node.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == name:
+            return ast.unparse(stmt.annotation)
+    raise Unsupported(f"field {name} without annotation", info.node.lineno)

@@ -1,0 +1,388 @@
+"""Module assembly: collect definitions, run inference to a fixpoint, emit and format Rust."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import shutil
+import subprocess
+
+from portalis_worker.rules import runtime
+from portalis_worker.rules.builtins import BUILTIN_NAMES, SUPPORTED_MODULES
+from portalis_worker.rules.classes import collect_members, declare_class
+from portalis_worker.rules.context import ClassInfo, FuncSig, ModuleContext, ident
+from portalis_worker.rules.errors import Unsupported
+from portalis_worker.rules.expressions import float_literal, rust_str_literal
+from portalis_worker.rules.statements import FunctionTranslator, walk_statements
+from portalis_worker.rules.types import (
+    FLOAT,
+    INT,
+    NONE,
+    STR,
+    UNKNOWN,
+    Ty,
+    annotation_to_ty,
+    class_ty,
+    has_unknown,
+    rust_type,
+)
+
+MAX_MODULE_ROUNDS = 8
+IGNORED_MODULES = frozenset(
+    {"typing", "typing_extensions", "__future__", "dataclasses", "collections.abc", "abc"}
+)
+
+
+def register_import(module: ModuleContext, node: ast.Import | ast.ImportFrom) -> None:
+    """Accept imports with a Rust counterpart (``math``) or none needed (``typing``)."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.name in IGNORED_MODULES:
+                continue
+            if alias.name in SUPPORTED_MODULES and alias.asname in (None, alias.name):
+                module.modules.add(alias.name)
+                continue
+            raise Unsupported(f"import {alias.name}", node.lineno)
+        return
+    if node.module in IGNORED_MODULES and node.level == 0:
+        return
+    raise Unsupported(f"from {node.module} import", node.lineno)
+
+
+def _signature(module: ModuleContext, node: ast.FunctionDef, owner: str | None, is_static: bool) -> FuncSig:
+    """A FuncSig from the def's annotations; untyped nested parameters are left to inference."""
+    args = node.args
+    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+        raise Unsupported("*args, **kwargs or keyword-only parameters", node.lineno)
+    classes = module.class_names()
+    params = list(args.args)
+    if owner is not None and not is_static:
+        params = params[1:]
+    typed: list[tuple[str, Ty]] = []
+    for p in params:
+        if p.annotation is None:
+            typed.append((p.arg, UNKNOWN))
+        else:
+            typed.append((p.arg, annotation_to_ty(p.annotation, classes)))
+    defaults: list[ast.expr | None] = [None] * (len(params) - len(args.defaults)) + list(args.defaults)
+    ret = UNKNOWN if node.returns is None else annotation_to_ty(node.returns, classes)
+    if node.decorator_list and owner is None:
+        raise Unsupported("function decorator", node.lineno)
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Yield | ast.YieldFrom):
+            raise Unsupported("generator function (yield)", sub.lineno)
+    return FuncSig(
+        name=node.name,
+        node=node,
+        params=typed,
+        ret=ret,
+        ret_annotated=node.returns is not None,
+        defaults=defaults,
+        owner=owner,
+        is_static=is_static,
+    )
+
+
+def _check_no_capture(module: ModuleContext, outer: ast.FunctionDef, inner: ast.FunctionDef) -> None:
+    """A nested function can be lifted only if it reads nothing from the enclosing function."""
+    own = {a.arg for a in inner.args.args}
+    for stmt in walk_statements(inner.body):
+        for name in _bound_names(stmt):
+            own.add(name)
+    outer_locals = {a.arg for a in outer.args.args}
+    for stmt in walk_statements(outer.body):
+        outer_locals.update(_bound_names(stmt))
+    for sub in ast.walk(inner):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+            name = sub.id
+            if name in own or name not in outer_locals:
+                continue
+            if _comprehension_bound(inner, name) or _lambda_bound(inner, name):
+                continue
+            raise Unsupported(f"nested function {inner.name} capturing {name}", sub.lineno)
+    if not module:
+        return
+
+
+def _bound_names(stmt: ast.stmt) -> list[str]:
+    """Names a statement binds, including nested defs."""
+    from portalis_worker.rules.statements import bound_by
+
+    names = bound_by(stmt)
+    if isinstance(stmt, ast.FunctionDef):
+        names = [*names, stmt.name]
+    return names
+
+
+def _comprehension_bound(root: ast.AST, name: str) -> bool:
+    """Whether ``name`` is a comprehension variable somewhere in ``root``."""
+    for sub in ast.walk(root):
+        if isinstance(sub, ast.comprehension):
+            for t in ast.walk(sub.target):
+                if isinstance(t, ast.Name) and t.id == name:
+                    return True
+    return False
+
+
+def _lambda_bound(root: ast.AST, name: str) -> bool:
+    """Whether ``name`` is a lambda parameter somewhere in ``root``."""
+    return any(
+        isinstance(sub, ast.Lambda) and any(a.arg == name for a in sub.args.args) for sub in ast.walk(root)
+    )
+
+
+class ModuleTranslator:
+    """Owns one module's definitions through collection, inference and emission."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.tree = tree
+        self.module = ModuleContext()
+        self.order: list[FuncSig] = []
+        self.constants: list[str] = []
+        self.translators: dict[int, FunctionTranslator] = {}
+
+    def sig_factory(self, node: ast.FunctionDef, owner: str | None, is_static: bool) -> FuncSig:
+        """Signatures for methods (passed to ``classes.collect_members``)."""
+        sig = _signature(self.module, node, owner, is_static)
+        if owner is not None:
+            untyped = [name for name, ty in sig.params if ty == UNKNOWN]
+            if untyped:
+                raise Unsupported(f"untyped parameter {untyped[0]}", node.lineno)
+            if sig.ret == UNKNOWN and node.name != "__init__":
+                sig.ret = UNKNOWN
+        return sig
+
+    def collect(self) -> None:
+        """First pass over the module's top level."""
+        body = self.tree.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]
+        classes: list[ClassInfo] = []
+        functions: list[ast.FunctionDef] = []
+        for stmt in body:
+            if isinstance(stmt, ast.Import | ast.ImportFrom):
+                register_import(self.module, stmt)
+            elif isinstance(stmt, ast.ClassDef):
+                classes.append(declare_class(self.module, stmt))
+            elif isinstance(stmt, ast.FunctionDef):
+                functions.append(stmt)
+            elif isinstance(stmt, ast.Assign | ast.AnnAssign):
+                self.constant(stmt)
+            elif _is_main_guard(stmt) or _is_docstring_like(stmt):
+                continue
+            else:
+                raise Unsupported(f"top-level {type(stmt).__name__}", stmt.lineno)
+        for info in classes:
+            for sig in collect_members(self.module, info, self.sig_factory):
+                self.order.append(sig)
+                self.lift_nested(sig.node)
+        for func in functions:
+            self.add_function(func)
+
+    def add_function(self, node: ast.FunctionDef) -> None:
+        """Register a function and, recursively, the nested functions it defines."""
+        if node.name in self.module.functions or node.name in self.module.classes:
+            raise Unsupported(f"second definition of {node.name}", node.lineno)
+        if node.name in BUILTIN_NAMES:
+            raise Unsupported(f"function shadowing builtin {node.name}", node.lineno)
+        sig = _signature(self.module, node, None, False)
+        self.module.functions[node.name] = sig
+        self.order.append(sig)
+        self.lift_nested(node)
+
+    def lift_nested(self, node: ast.FunctionDef) -> None:
+        """Nested defs become module-level functions when they capture nothing."""
+        for stmt in walk_statements(node.body):
+            if isinstance(stmt, ast.FunctionDef):
+                _check_no_capture(self.module, node, stmt)
+                self.add_function(stmt)
+            elif isinstance(stmt, ast.ClassDef | ast.AsyncFunctionDef):
+                raise Unsupported(
+                    "nested class" if isinstance(stmt, ast.ClassDef) else "async def", stmt.lineno
+                )
+
+    def constant(self, stmt: ast.Assign | ast.AnnAssign) -> None:
+        """Module-level constants of scalar type become Rust ``const`` items."""
+        target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else None
+        if isinstance(stmt, ast.AnnAssign):
+            target = stmt.target
+        value = stmt.value
+        if not isinstance(target, ast.Name) or value is None:
+            raise Unsupported("top-level assignment", stmt.lineno)
+        negative = isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub)
+        literal = value.operand if isinstance(value, ast.UnaryOp) and negative else value
+        if not isinstance(literal, ast.Constant) or isinstance(literal.value, bool | type(None) | bytes):
+            if isinstance(literal, ast.Constant) and isinstance(literal.value, bool):
+                self.module.constants[target.id] = Ty("bool")
+                self.constants.append(f"const {target.id}: bool = {'true' if literal.value else 'false'};")
+                return
+            raise Unsupported("top-level assignment of a non-literal", stmt.lineno)
+        sign = "-" if negative else ""
+        if isinstance(literal.value, str) and not negative:
+            self.module.constants[target.id] = STR
+            self.constants.append(f"const {target.id}: &str = {rust_str_literal(literal.value)};")
+        elif isinstance(literal.value, int):
+            self.module.constants[target.id] = INT
+            self.constants.append(f"const {target.id}: isize = {sign}{literal.value};")
+        elif isinstance(literal.value, float):
+            self.module.constants[target.id] = FLOAT
+            self.constants.append(f"const {target.id}: f64 = {sign}{float_literal(literal.value)};")
+        else:
+            raise Unsupported("top-level assignment of a non-literal", stmt.lineno)
+
+    def translator(self, sig: FuncSig, inferring: bool) -> FunctionTranslator:
+        """The (persistent) translator of one function."""
+        key = id(sig)
+        if key not in self.translators:
+            self_ty = class_ty(sig.owner) if sig.owner is not None else None
+            ft = FunctionTranslator(self.module, sig, inferring, self_ty)
+            ft.locals = dict(sig.params)
+            if self_ty is not None and not sig.is_static:
+                ft.locals["self"] = self_ty
+                if sig.name == "__init__":
+                    ft.self_code = "this"
+            self.translators[key] = ft
+        ft = self.translators[key]
+        for name, ty in sig.params:
+            if has_unknown(ft.locals.get(name, UNKNOWN)):
+                ft.locals[name] = ty
+        return ft
+
+    def infer(self) -> None:
+        """Run every function's inference until signatures, fields and locals settle."""
+        for _ in range(MAX_MODULE_ROUNDS):
+            self.module.changed = False
+            for sig in self.order:
+                ft = self.translator(sig, True)
+                ft.infer()
+                if sig.owner is not None and not sig.is_static and sig.name != "__init__":
+                    self_mut = "self" in ft.mutated
+                    if self_mut != sig.self_mut:
+                        sig.self_mut = self_mut
+                        self.module.changed = True
+            if not self.module.changed:
+                break
+
+    def emit_function(self, sig: FuncSig, in_impl: bool) -> str:
+        """One ``fn`` item (a method when ``in_impl``)."""
+        ft = self.translator(sig, False)
+        node = sig.node
+        for name, ty in sig.params:
+            if has_unknown(ty):
+                raise Unsupported(f"untyped parameter {name} of {sig.name}", node.lineno)
+        if has_unknown(sig.ret):
+            raise Unsupported(f"could not infer the return type of {sig.name}", node.lineno)
+        is_init = in_impl and sig.name == "__init__"
+        if is_init:
+            if any(isinstance(s, ast.Return) for s in walk_statements(node.body)):
+                raise Unsupported("return in __init__", node.lineno)
+            sig.ret = NONE
+        try:
+            body = ft.body_lines()
+        finally:
+            if is_init and sig.owner is not None:
+                sig.ret = class_ty(sig.owner)
+        params = []
+        if in_impl and not sig.is_static and not is_init:
+            params.append("&mut self" if sig.self_mut else "&self")
+        for name, ty in sig.params:
+            params.append(f"{ft.resolve_mut(ft.mut(name))}{ident(name)}: {rust_type(ty, node.lineno)}")
+        lines = _doc_lines(node)
+        vis = "pub " if in_impl else ""
+        if is_init and sig.owner is not None:
+            lines.append(f"{vis}fn new({', '.join(params)}) -> Self {{")
+            lines.append("    let mut this = Self::default();")
+            lines.extend(body)
+            lines.append("    this")
+        else:
+            ret = "" if sig.ret == NONE else f" -> {rust_type(sig.ret, node.lineno)}"
+            lines.append(f"{vis}fn {ident(sig.name)}({', '.join(params)}){ret} {{")
+            lines.extend(body)
+        lines.append("}")
+        return "\n".join(lines)
+
+    def emit_class(self, info: ClassInfo) -> str:
+        """``struct`` + ``impl``."""
+        fields = []
+        for name, ty in info.fields.items():
+            if has_unknown(ty):
+                raise Unsupported(f"could not infer the type of field {name}", info.node.lineno)
+            fields.append(f"    pub {ident(name)}: {rust_type(ty, info.node.lineno)},")
+        lines = _doc_lines(info.node)
+        lines.append("#[derive(Debug, Clone, PartialEq, Default)]")
+        lines.append(f"pub struct {info.name} {{")
+        lines.extend(fields)
+        lines.append("}")
+        methods = [self.emit_function(sig, True) for sig in info.methods.values()]
+        if methods:
+            lines.append("")
+            lines.append(f"impl {info.name} {{")
+            lines.append("\n\n".join(methods))
+            lines.append("}")
+        return "\n".join(lines)
+
+    def emit(self) -> str:
+        """The whole Rust file."""
+        items: list[str] = []
+        if self.constants:
+            items.append("\n".join(self.constants))
+        for info in self.module.classes.values():
+            items.append(self.emit_class(info))
+        for sig in self.order:
+            if sig.owner is None:
+                items.append(self.emit_function(sig, False))
+        items.extend(runtime.expand(self.module.helpers))
+        text = "\n\n".join(items) + "\n"
+        uses = [f"use std::collections::{name};" for name in ("HashMap", "HashSet") if name in text]
+        if uses:
+            text = "\n".join(uses) + "\n\n" + text
+        return text
+
+
+def _doc_lines(node: ast.FunctionDef | ast.ClassDef) -> list[str]:
+    """The docstring as ``///`` comments."""
+    doc = ast.get_docstring(node)
+    if not doc:
+        return []
+    return [f"/// {line}".rstrip() for line in inspect.cleandoc(doc).splitlines()]
+
+
+def _is_docstring_like(stmt: ast.stmt) -> bool:
+    """A bare literal statement (module docstring or comment string)."""
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+
+
+def _is_main_guard(stmt: ast.stmt) -> bool:
+    """``if __name__ == "__main__":`` (a script entry point, not part of the library)."""
+    return (
+        isinstance(stmt, ast.If)
+        and isinstance(stmt.test, ast.Compare)
+        and isinstance(stmt.test.left, ast.Name)
+        and stmt.test.left.id == "__name__"
+    )
+
+
+def format_rust(text: str) -> str:
+    """Run rustfmt when it is installed; the unformatted text is valid Rust either way."""
+    exe = shutil.which("rustfmt")
+    if exe is None:
+        return text
+    try:
+        done = subprocess.run(
+            [exe, "--edition", "2021"], input=text, capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return text
+    return done.stdout if done.returncode == 0 and done.stdout else text
+
+
+def translate_tree(tree: ast.Module, fmt: bool = True) -> str:
+    """Collect, infer, emit, format."""
+    mt = ModuleTranslator(tree)
+    mt.collect()
+    mt.infer()
+    text = mt.emit()
+    return format_rust(text) if fmt else text
+
+
+__all__ = ["ModuleTranslator", "format_rust", "register_import", "translate_tree"]

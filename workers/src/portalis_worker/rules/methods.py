@@ -1,0 +1,420 @@
+"""Methods of str, list, dict and set (and of translated classes) mapped to Rust."""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+from portalis_worker.rules.context import PREC_ATOM, PREC_CAST, PREC_UNARY, Val, ident
+from portalis_worker.rules.types import (
+    BOOL,
+    INT,
+    NONE,
+    STR,
+    Ty,
+    has_unknown,
+    is_copy,
+    list_of,
+    option_of,
+    tuple_of,
+    unify,
+)
+
+if TYPE_CHECKING:
+    from portalis_worker.rules.expressions import ExpressionTranslator
+
+_STR_PREDICATES = {
+    "isdigit": "c.is_ascii_digit()",
+    "isdecimal": "c.is_ascii_digit()",
+    "isnumeric": "c.is_numeric()",
+    "isalpha": "c.is_alphabetic()",
+    "isalnum": "c.is_alphanumeric()",
+    "isspace": "c.is_whitespace()",
+}
+
+
+def mark_mutated(tx: ExpressionTranslator, node: ast.expr) -> None:
+    """Record the variable at the root of ``node`` as mutated, so it is declared ``mut``."""
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    if isinstance(node, ast.Name):
+        tx.mutated.add(node.id)
+
+
+def _args(tx: ExpressionTranslator, node: ast.Call, name: str, counts: tuple[int, ...]) -> list[ast.expr]:
+    """Positional arguments, checked against the accepted counts."""
+    if node.keywords or len(node.args) not in counts or any(isinstance(a, ast.Starred) for a in node.args):
+        tx.fail(f"{name}() with these arguments", node)
+    return list(node.args)
+
+
+_MUTATING = frozenset(
+    {
+        "append",
+        "extend",
+        "insert",
+        "pop",
+        "remove",
+        "sort",
+        "reverse",
+        "clear",
+        "add",
+        "discard",
+        "update",
+        "setdefault",
+    }
+)
+
+
+def call_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call, expected: Ty | None) -> Val:
+    """Dispatch on the receiver's static type; mutating calls on elements get a mutable place."""
+    receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
+    if attr in _MUTATING and isinstance(receiver, ast.Subscript) and recv.ty.kind in ("list", "dict", "set"):
+        setup: list[str] = []
+        place = tx.mutable_place(receiver, setup)
+        mark_mutated(tx, receiver)
+        inner = call_method_on(tx, Val(place, recv.ty, "place"), attr, node, expected)
+        if not setup:
+            return inner
+        return Val(f"{{ {' '.join(setup)} {inner.code} }}", inner.ty)
+    return call_method_on(tx, recv, attr, node, expected)
+
+
+def call_method_on(
+    tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call, expected: Ty | None
+) -> Val:
+    """Dispatch on the receiver's static type."""
+    recv = tx.unwrap_option(recv)
+    kind = recv.ty.kind
+    if kind == "unknown":
+        for a in node.args:
+            tx.expr(a)
+        return tx.unknown()
+    receiver_node = node.func.value if isinstance(node.func, ast.Attribute) else node
+    if kind == "str":
+        return _str_method(tx, recv, attr, node)
+    if kind == "list":
+        return _list_method(tx, recv, attr, node, receiver_node)
+    if kind == "dict":
+        return _dict_method(tx, recv, attr, node, receiver_node)
+    if kind == "set":
+        return _set_method(tx, recv, attr, node, receiver_node)
+    if kind == "class":
+        info = tx.module.classes[recv.ty.name]
+        sig = info.methods.get(attr)
+        if sig is None or attr.startswith("__"):
+            tx.fail(f"method {attr} of {recv.ty.name}", node)
+        if sig.is_static:
+            tx.fail("static method called on an instance", node)
+        if sig.self_mut:
+            mark_mutated(tx, receiver_node)
+        call = tx.call_user(sig, node, ident(attr))
+        return Val(f"{tx.wrap(recv, PREC_ATOM)}.{call.code}", sig.ret)
+    tx.fail(f"method {attr} of {recv.ty}", node)
+
+
+def _str_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call) -> Val:
+    """str methods; Python str is immutable, so these all produce new values."""
+    base = tx.wrap(recv, PREC_ATOM)
+    if attr in ("lower", "upper"):
+        _args(tx, node, attr, (0,))
+        return Val(f"{base}.to_{attr}case()", STR)
+    if attr in ("strip", "lstrip", "rstrip"):
+        args = _args(tx, node, attr, (0, 1))
+        rust = {"strip": "trim", "lstrip": "trim_start", "rstrip": "trim_end"}[attr]
+        if not args or (isinstance(args[0], ast.Constant) and args[0].value is None):
+            return Val(f"{base}.{rust}().to_string()", STR)
+        chars = tx.expr(args[0])
+        return Val(f"{base}.{rust}_matches(|c: char| {tx.as_str(chars)}.contains(c)).to_string()", STR)
+    if attr == "split":
+        args = _args(tx, node, attr, (0, 1, 2))
+        if not args or (isinstance(args[0], ast.Constant) and args[0].value is None):
+            if len(args) == 2:
+                tx.fail("split(None, maxsplit)", node)
+            return Val(f"{base}.split_whitespace().map(String::from).collect::<Vec<String>>()", list_of(STR))
+        sep = tx.expr(args[0])
+        if len(args) == 2:
+            count = tx.coerce(tx.expr(args[1]), INT, node)
+            return Val(
+                f"{base}.splitn(({count} + 1).max(0) as usize, {tx.as_str(sep)})"
+                ".map(String::from).collect::<Vec<String>>()",
+                list_of(STR),
+            )
+        tx.module.helpers.add("py_split")
+        return Val(f"py_split({tx.borrow(recv)}, {tx.as_str(sep)})", list_of(STR))
+    if attr == "splitlines":
+        _args(tx, node, attr, (0,))
+        return Val(f"{base}.lines().map(String::from).collect::<Vec<String>>()", list_of(STR))
+    if attr == "join":
+        (arg,) = _args(tx, node, attr, (1,))
+        val = tx.expr(arg)
+        if val.ty == list_of(STR):
+            return Val(f"{tx.wrap(val, PREC_ATOM)}.join({tx.as_str(recv)})", STR)
+        code, elem = tx.iterate(arg)
+        if tx.vague(elem):
+            return Val("String::new()", STR)
+        if elem != STR:
+            tx.fail(f"str.join of {elem}", node)
+        return Val(f"{code}.collect::<Vec<String>>().join({tx.as_str(recv)})", STR)
+    if attr in ("startswith", "endswith"):
+        (arg,) = _args(tx, node, attr, (1,))
+        rust = "starts_with" if attr == "startswith" else "ends_with"
+        if isinstance(arg, ast.Tuple):
+            tests = [f"{base}.{rust}({tx.as_str(tx.expr(e))})" for e in arg.elts]
+            return Val(" || ".join(tests), BOOL, "temp", 20)
+        return Val(f"{base}.{rust}({tx.as_str(tx.expr(arg))})", BOOL)
+    if attr == "replace":
+        args = _args(tx, node, attr, (2, 3))
+        old, new = tx.as_str(tx.expr(args[0])), tx.as_str(tx.expr(args[1]))
+        if len(args) == 3:
+            count = tx.coerce(tx.expr(args[2]), INT, node)
+            return Val(f"{base}.replacen({old}, {new}, {count} as usize)", STR)
+        return Val(f"{base}.replace({old}, {new})", STR)
+    if attr in ("find", "rfind", "count", "index"):
+        (arg,) = _args(tx, node, attr, (1,))
+        sub = tx.as_str(tx.expr(arg))
+        helper = {"find": "py_find", "rfind": "py_rfind", "count": "py_str_count", "index": "py_find"}[attr]
+        tx.module.helpers.add(helper)
+        call = f"{helper}({tx.borrow(recv)}, {sub})"
+        if attr == "index":
+            tmp = tx.fresh("i")
+            return Val(
+                f"{{ let {tmp} = {call}; "
+                f'if {tmp} < 0 {{ panic!("ValueError: substring not found") }} {tmp} }}',
+                INT,
+            )
+        return Val(call, INT)
+    if attr in _STR_PREDICATES:
+        _args(tx, node, attr, (0,))
+        test = _STR_PREDICATES[attr]
+        return Val(f"!{base}.is_empty() && {base}.chars().all(|c| {test})", BOOL, "temp", 30)
+    if attr in ("isupper", "islower", "swapcase", "capitalize"):
+        _args(tx, node, attr, (0,))
+        tx.module.helpers.add(f"py_{attr}")
+        return Val(f"py_{attr}({tx.borrow(recv)})", BOOL if attr.startswith("is") else STR)
+    if attr == "zfill":
+        (arg,) = _args(tx, node, attr, (1,))
+        width = tx.coerce(tx.expr(arg), INT, node)
+        return Val(f'format!("{{:0>w$}}", {base}, w = ({width}).max(0) as usize)', STR)
+    tx.fail(f"str.{attr}", node)
+
+
+def _list_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call, target: ast.expr) -> Val:
+    """list methods; mutating ones need the receiver to be a variable (or element/field)."""
+    elem = recv.ty.args[0]
+    base = tx.wrap(recv, PREC_ATOM)
+    mutating = {"append", "extend", "insert", "pop", "remove", "sort", "reverse", "clear"}
+    if attr in mutating:
+        if recv.kind != "place":
+            tx.fail(f"list.{attr} on a temporary", node)
+        mark_mutated(tx, target)
+    if attr == "append":
+        (arg,) = _args(tx, node, attr, (1,))
+        val = tx.expr(arg, elem if not has_unknown(elem) else None)
+        _refine(tx, target, list_of(val.ty))
+        return Val(f"{base}.push({tx.coerce(val, elem, node)})", NONE)
+    if attr == "extend":
+        (arg,) = _args(tx, node, attr, (1,))
+        code, item = tx.iterate(arg)
+        _refine(tx, target, list_of(item))
+        if item != elem and not tx.vague(item, elem):
+            tx.fail(f"extending list[{elem}] with {item}", node)
+        return Val(f"{base}.extend({code})", NONE)
+    if attr == "insert":
+        index_node, value_node = _args(tx, node, attr, (2,))
+        val = tx.expr(value_node, elem)
+        _refine(tx, target, list_of(val.ty))
+        idx = tx.coerce(tx.expr(index_node), INT, node)
+        n, i = tx.fresh("n"), tx.fresh("i")
+        return Val(
+            f"{{ let {n} = {base}.len() as isize; let {i} = {idx}; "
+            f"let {i} = if {i} < 0 {{ ({i} + {n}).max(0) }} else {{ {i}.min({n}) }}; "
+            f"{base}.insert({i} as usize, {tx.coerce(val, elem, node)}) }}",
+            NONE,
+        )
+    if attr == "pop":
+        args = _args(tx, node, attr, (0, 1))
+        if not args:
+            return Val(f'{base}.pop().expect("IndexError: pop from empty list")', elem)
+        index = tx.coerce(tx.expr(args[0]), INT, node)
+        if index == "0":
+            return Val(f"{base}.remove(0)", elem)
+        tx.module.helpers.add("py_pop")
+        return Val(f"py_pop(&mut {tx.wrap(recv, PREC_UNARY)}, {index})", elem)
+    if attr in ("remove", "index", "count"):
+        (arg,) = _args(tx, node, attr, (1,))
+        val = tx.expr(arg, elem)
+        if tx.vague(val.ty, elem):
+            return Val("0", INT) if attr != "remove" else Val("()", NONE)
+        item_ref = tx.ref_arg(val) if val.ty == elem else f"&{tx.coerce(val, elem, node)}"
+        if attr == "count":
+            return Val(f"{base}.iter().filter(|e| *e == {item_ref}).count() as isize", INT, "temp", PREC_CAST)
+        helper = "py_list_remove" if attr == "remove" else "py_list_index"
+        tx.module.helpers.add(helper)
+        first = f"&mut {tx.wrap(recv, PREC_UNARY)}" if attr == "remove" else tx.borrow(recv)
+        return Val(f"{helper}({first}, {item_ref})", NONE if attr == "remove" else INT)
+    if attr == "sort":
+        from portalis_worker.rules.builtins import sort_statements
+
+        if node.args:
+            tx.fail("list.sort() with positional arguments", node)
+        kws = {kw.arg: kw.value for kw in node.keywords}
+        if set(kws) - {"key", "reverse"}:
+            tx.fail("list.sort() with these keywords", node)
+        if tx.vague(elem):
+            return Val("()", NONE)
+        stmts = sort_statements(tx, base, elem, kws.get("key"), kws.get("reverse"), node)
+        return Val(f"{{ {stmts} }}", NONE)
+    if attr in ("reverse", "clear"):
+        _args(tx, node, attr, (0,))
+        return Val(f"{base}.{attr}()", NONE)
+    if attr == "copy":
+        _args(tx, node, attr, (0,))
+        return Val(f"{base}.clone()", recv.ty)
+    tx.fail(f"list.{attr}", node)
+
+
+def _refine(tx: ExpressionTranslator, target: ast.expr, ty: Ty) -> None:
+    """During inference, learn a container's element type from what is put into it."""
+    if not tx.inferring or not isinstance(target, ast.Name):
+        return
+    current = tx.locals.get(target.id)
+    if current is None or not has_unknown(current):
+        return
+    try:
+        tx.locals[target.id] = unify(current, ty)
+    except Exception:  # a clash is reported when the emit pass meets it
+        return
+
+
+def _dict_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call, target: ast.expr) -> Val:
+    """dict methods; keys/values/items as values are materialised (their order is HashMap order)."""
+    key, value = recv.ty.args
+    base = tx.wrap(recv, PREC_ATOM)
+    if attr in ("pop", "setdefault", "update", "clear"):
+        if recv.kind != "place":
+            tx.fail(f"dict.{attr} on a temporary", node)
+        mark_mutated(tx, target)
+    if attr == "get":
+        args = _args(tx, node, attr, (1, 2))
+        k = tx.expr(args[0], key)
+        kref = (
+            k.code if k.kind == "strlit" else tx.ref_arg(k) if k.ty == key else f"&{tx.coerce(k, key, node)}"
+        )
+        got = f"{base}.get({kref}).{'copied' if is_copy(value) else 'cloned'}()"
+        if len(args) == 1:
+            return Val(got, option_of(value))
+        default = tx.expr(args[1], value)
+        return Val(f"{got}.unwrap_or({tx.coerce(default, value, node)})", value)
+    if attr in ("keys", "values", "items"):
+        _args(tx, node, attr, (0,))
+        found = (
+            iterate_method(tx, node.func.value, attr, node) if isinstance(node.func, ast.Attribute) else None
+        )
+        if found is None:
+            tx.fail(f"dict.{attr} here", node)
+        code, elem = found
+        return Val(f"{code}.collect::<Vec<{tx.rtype(elem, node)}>>()", list_of(elem))
+    if attr == "pop":
+        args = _args(tx, node, attr, (1, 2))
+        k = tx.expr(args[0], key)
+        kref = k.code if k.kind == "strlit" else f"&{tx.coerce(k, key, node)}"
+        if len(args) == 1:
+            return Val(f'{base}.remove({kref}).expect("KeyError")', value)
+        default = tx.expr(args[1], value)
+        return Val(f"{base}.remove({kref}).unwrap_or({tx.coerce(default, value, node)})", value)
+    if attr == "setdefault":
+        k_node, d_node = _args(tx, node, attr, (2,))
+        k, d = tx.expr(k_node, key), tx.expr(d_node, value)
+        entry = f"{base}.entry({tx.coerce(k, key, node)}).or_insert({tx.coerce(d, value, node)})"
+        return Val(f"{entry}.clone()" if not is_copy(value) else f"*{entry}", value)
+    if attr == "update":
+        (arg,) = _args(tx, node, attr, (1,))
+        other = tx.expr(arg, recv.ty)
+        return Val(f"{base}.extend({tx.coerce(other, recv.ty, node)})", NONE)
+    if attr in ("clear", "copy"):
+        _args(tx, node, attr, (0,))
+        return Val(f"{base}.clear()", NONE) if attr == "clear" else Val(f"{base}.clone()", recv.ty)
+    tx.fail(f"dict.{attr}", node)
+
+
+def _set_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call, target: ast.expr) -> Val:
+    """set methods."""
+    elem = recv.ty.args[0]
+    base = tx.wrap(recv, PREC_ATOM)
+    if attr in ("add", "remove", "discard", "clear", "update"):
+        if recv.kind != "place":
+            tx.fail(f"set.{attr} on a temporary", node)
+        mark_mutated(tx, target)
+    if attr == "add":
+        (arg,) = _args(tx, node, attr, (1,))
+        val = tx.expr(arg, elem if not has_unknown(elem) else None)
+        _refine(tx, target, Ty("set", (val.ty,)))
+        return Val(f"{base}.insert({tx.coerce(val, elem, node)})", NONE)
+    if attr in ("remove", "discard"):
+        (arg,) = _args(tx, node, attr, (1,))
+        val = tx.expr(arg, elem)
+        item = (
+            val.code
+            if val.kind == "strlit"
+            else tx.ref_arg(val)
+            if val.ty == elem
+            else f"&{tx.coerce(val, elem, node)}"
+        )
+        if attr == "remove":
+            return Val(f'assert!({base}.remove({item}), "KeyError")', NONE)
+        return Val(f"{base}.remove({item})", NONE)
+    if attr == "update":
+        (arg,) = _args(tx, node, attr, (1,))
+        code, item_ty = tx.iterate(arg)
+        _refine(tx, target, Ty("set", (item_ty,)))
+        return Val(f"{base}.extend({code})", NONE)
+    if attr in ("union", "intersection", "difference", "symmetric_difference"):
+        (arg,) = _args(tx, node, attr, (1,))
+        other = tx.expr(arg, recv.ty)
+        if other.ty.kind != "set":
+            code, item_ty = tx.iterate(arg)
+            other = Val(f"{code}.collect::<{tx.rtype(recv.ty, node)}>()", Ty("set", (item_ty,)))
+        return Val(
+            f"{base}.{attr}(&{tx.wrap(other, PREC_UNARY)}).cloned().collect::<{tx.rtype(recv.ty, node)}>()",
+            recv.ty,
+        )
+    if attr in ("issubset", "issuperset", "isdisjoint"):
+        (arg,) = _args(tx, node, attr, (1,))
+        other = tx.expr(arg, recv.ty)
+        rust = {"issubset": "is_subset", "issuperset": "is_superset", "isdisjoint": "is_disjoint"}[attr]
+        return Val(f"{base}.{rust}(&{tx.wrap(other, PREC_UNARY)})", BOOL)
+    if attr in ("clear", "copy"):
+        _args(tx, node, attr, (0,))
+        return Val(f"{base}.clear()", NONE) if attr == "clear" else Val(f"{base}.clone()", recv.ty)
+    tx.fail(f"set.{attr}", node)
+
+
+def iterate_method(
+    tx: ExpressionTranslator, recv_node: ast.expr, attr: str, node: ast.AST
+) -> tuple[str, Ty] | None:
+    """Lazy iteration over ``d.items()``/``d.keys()``/``d.values()``."""
+    if attr not in ("items", "keys", "values"):
+        return None
+    recv = tx.unwrap_option(tx.expr(recv_node))
+    if recv.ty.kind != "dict":
+        return None
+    key, value = recv.ty.args
+    base = tx.wrap(recv, PREC_ATOM)
+    owned = recv.kind != "place"
+
+    def take(ty: Ty, name: str) -> str:
+        return name if owned else f"*{name}" if is_copy(ty) else f"{name}.clone()"
+
+    if attr == "keys":
+        return (
+            f"{base}.into_keys()" if owned else f"{base}.keys().{'copied' if is_copy(key) else 'cloned'}()"
+        ), key
+    if attr == "values":
+        if owned:
+            return f"{base}.into_values()", value
+        return f"{base}.values().{'copied' if is_copy(value) else 'cloned'}()", value
+    source = f"{base}.into_iter()" if owned else f"{base}.iter()"
+    if owned:
+        return source, tuple_of(key, value)
+    return f"{source}.map(|(k, v)| ({take(key, 'k')}, {take(value, 'v')}))", tuple_of(key, value)

@@ -1,0 +1,231 @@
+"""Python type hints to Rust types, and the small type algebra the inference pass works in.
+
+The mapping follows MultiPL-E's Rust prompts: ``int`` -> ``isize``, ``float`` -> ``f64``,
+``str`` -> ``String``, ``List[T]`` -> ``Vec<T>``, ``Dict[K, V]`` -> ``HashMap<K, V>``,
+``Set[T]`` -> ``HashSet<T>``, ``Tuple[A, B]`` -> ``(A, B)``, ``Optional[T]`` -> ``Option<T>``.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from portalis_worker.rules.errors import Unsupported
+
+
+@dataclass(frozen=True)
+class Ty:
+    """A static type: ``kind`` is int/float/bool/str/none/list/dict/set/tuple/option/class/unknown."""
+
+    kind: str
+    args: tuple[Ty, ...] = ()
+    name: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "class":
+            return self.name
+        if not self.args:
+            return self.kind
+        return f"{self.kind}[{', '.join(str(a) for a in self.args)}]"
+
+
+INT = Ty("int")
+FLOAT = Ty("float")
+BOOL = Ty("bool")
+STR = Ty("str")
+NONE = Ty("none")
+UNKNOWN = Ty("unknown")
+
+
+def list_of(elem: Ty) -> Ty:
+    """``List[elem]``."""
+    return Ty("list", (elem,))
+
+
+def set_of(elem: Ty) -> Ty:
+    """``Set[elem]``."""
+    return Ty("set", (elem,))
+
+
+def dict_of(key: Ty, value: Ty) -> Ty:
+    """``Dict[key, value]``."""
+    return Ty("dict", (key, value))
+
+
+def tuple_of(*elems: Ty) -> Ty:
+    """``Tuple[elems...]`` (fixed length, heterogeneous)."""
+    return Ty("tuple", tuple(elems))
+
+
+def option_of(inner: Ty) -> Ty:
+    """``Optional[inner]``; Optional of Optional collapses, as in Python."""
+    if inner.kind in ("option", "none"):
+        return inner if inner.kind == "option" else Ty("option", (UNKNOWN,))
+    return Ty("option", (inner,))
+
+
+def class_ty(name: str) -> Ty:
+    """A user class translated to a struct."""
+    return Ty("class", (), name)
+
+
+class TypeClash(Exception):
+    """Two types that have no common Rust type; callers turn this into ``Unsupported``."""
+
+
+def has_unknown(ty: Ty) -> bool:
+    """True while inference has not yet pinned down some part of ``ty``."""
+    return ty.kind == "unknown" or any(has_unknown(a) for a in ty.args)
+
+
+def is_numeric(ty: Ty) -> bool:
+    """int, float or bool: the operands Python arithmetic accepts."""
+    return ty.kind in ("int", "float", "bool")
+
+
+def is_copy(ty: Ty) -> bool:
+    """Whether the Rust type is ``Copy``, so values need no ``.clone()``."""
+    if ty.kind in ("int", "float", "bool", "none"):
+        return True
+    if ty.kind in ("tuple", "option"):
+        return all(is_copy(a) for a in ty.args)
+    return False
+
+
+def is_hashable(ty: Ty) -> bool:
+    """Whether the Rust type implements ``Hash + Eq`` (f64 does not), for set and dict keys."""
+    if ty.kind in ("int", "bool", "str", "unknown"):
+        return True
+    if ty.kind in ("tuple", "option"):
+        return all(is_hashable(a) for a in ty.args)
+    return False
+
+
+def unify(a: Ty, b: Ty) -> Ty:
+    """The least type holding both ``a`` and ``b`` values (int+float -> float, None+T -> Optional[T])."""
+    if a == b:
+        return a
+    if a.kind == "unknown":
+        return b
+    if b.kind == "unknown":
+        return a
+    if a.kind == "none":
+        return option_of(b)
+    if b.kind == "none":
+        return option_of(a)
+    if a.kind == "option" or b.kind == "option":
+        inner_a = a.args[0] if a.kind == "option" else a
+        inner_b = b.args[0] if b.kind == "option" else b
+        return option_of(unify(inner_a, inner_b))
+    if {a.kind, b.kind} == {"int", "float"}:
+        return FLOAT
+    if {a.kind, b.kind} == {"int", "bool"}:
+        return INT
+    if a.kind == b.kind and a.kind in ("list", "set", "dict") and len(a.args) == len(b.args):
+        return Ty(a.kind, tuple(unify(x, y) for x, y in zip(a.args, b.args, strict=True)))
+    if a.kind == b.kind == "tuple" and len(a.args) == len(b.args):
+        return Ty("tuple", tuple(unify(x, y) for x, y in zip(a.args, b.args, strict=True)))
+    raise TypeClash(f"{a} vs {b}")
+
+
+def rust_type(ty: Ty, line: int) -> str:
+    """Render ``ty`` as Rust, or raise ``Unsupported`` when inference left a hole."""
+    kind = ty.kind
+    simple = {"int": "isize", "float": "f64", "bool": "bool", "str": "String", "none": "()"}
+    if kind in simple:
+        return simple[kind]
+    if kind == "list":
+        return f"Vec<{rust_type(ty.args[0], line)}>"
+    if kind == "set":
+        if not is_hashable(ty.args[0]):
+            raise Unsupported(f"set of {ty.args[0]}", line)
+        return f"HashSet<{rust_type(ty.args[0], line)}>"
+    if kind == "dict":
+        if not is_hashable(ty.args[0]):
+            raise Unsupported(f"dict keyed by {ty.args[0]}", line)
+        return f"HashMap<{rust_type(ty.args[0], line)}, {rust_type(ty.args[1], line)}>"
+    if kind == "tuple":
+        parts = [rust_type(a, line) for a in ty.args]
+        return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
+    if kind == "option":
+        return f"Option<{rust_type(ty.args[0], line)}>"
+    if kind == "class":
+        return ty.name
+    raise Unsupported("value of unknown type", line)
+
+
+_SCALARS = {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "None": NONE}
+_GENERIC = {
+    "List": "list",
+    "list": "list",
+    "Sequence": "list",
+    "Iterable": "list",
+    "Set": "set",
+    "set": "set",
+    "FrozenSet": "set",
+    "frozenset": "set",
+    "Dict": "dict",
+    "dict": "dict",
+    "Mapping": "dict",
+    "Tuple": "tuple",
+    "tuple": "tuple",
+}
+
+
+def _type_name(node: ast.expr) -> str | None:
+    """``List`` for ``List``, ``typing.List`` and ``t.List``."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def annotation_to_ty(node: ast.expr, classes: frozenset[str] = frozenset()) -> Ty:
+    """Map a Python annotation expression to a ``Ty``; bare containers get unknown elements."""
+    line = getattr(node, "lineno", 0)
+    if isinstance(node, ast.Constant):
+        if node.value is None:
+            return NONE
+        if isinstance(node.value, str):
+            return annotation_to_ty(ast.parse(node.value, mode="eval").body, classes)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _union([node.left, node.right], classes, line)
+    name = _type_name(node)
+    if name is not None:
+        if name in _SCALARS:
+            return _SCALARS[name]
+        if name in _GENERIC:
+            kind = _GENERIC[name]
+            arity = {"list": 1, "set": 1, "dict": 2, "tuple": 0}[kind]
+            return Ty(kind, (UNKNOWN,) * arity)
+        if name in classes:
+            return class_ty(name)
+        raise Unsupported(f"type {name}", line)
+    if isinstance(node, ast.Subscript):
+        base = _type_name(node.value)
+        items = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if base == "Optional" and len(items) == 1:
+            return option_of(annotation_to_ty(items[0], classes))
+        if base == "Union":
+            return _union(items, classes, line)
+        if base in _GENERIC:
+            kind = _GENERIC[base]
+            if kind == "tuple":
+                if len(items) == 2 and isinstance(items[1], ast.Constant) and items[1].value is Ellipsis:
+                    raise Unsupported("variable-length tuple", line)
+                return tuple_of(*(annotation_to_ty(i, classes) for i in items))
+            args = tuple(annotation_to_ty(i, classes) for i in items)
+            if (kind in ("list", "set") and len(args) == 1) or (kind == "dict" and len(args) == 2):
+                return Ty(kind, args)
+        raise Unsupported(f"type {ast.unparse(node)}", line)
+    raise Unsupported(f"type {ast.unparse(node)}", line)
+
+
+def _union(items: list[ast.expr], classes: frozenset[str], line: int) -> Ty:
+    """Only ``Union[T, None]`` (= Optional) has a Rust counterpart without an enum."""
+    tys = [annotation_to_ty(i, classes) for i in items]
+    rest = [t for t in tys if t.kind != "none"]
+    if len(rest) == 1 and len(tys) == 2:
+        return option_of(rest[0])
+    raise Unsupported("Union type", line)

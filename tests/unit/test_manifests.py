@@ -144,9 +144,13 @@ def test_every_pod_is_well_formed(
         assert spec["terminationGracePeriodSeconds"] > 0
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-        for container in spec["containers"]:
+        everything = spec["containers"] + spec.get("initContainers", [])
+        # The pod holds exactly the job's GPUs per shard, requests equal to limits, in one container.
+        held = [c["resources"]["limits"].get(GPU_RESOURCE) for c in everything]
+        assert [g for g in held if g is not None] == [str(gpus)]
+        for container in everything:
             res = container["resources"]
-            assert res["requests"][GPU_RESOURCE] == res["limits"][GPU_RESOURCE] == str(gpus)
+            assert res["requests"].get(GPU_RESOURCE) == res["limits"].get(GPU_RESOURCE)
             sc = container["securityContext"]
             assert sc["runAsNonRoot"] is True
             assert sc["readOnlyRootFilesystem"] is True
@@ -155,3 +159,25 @@ def test_every_pod_is_well_formed(
             assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
             mounted = {m["name"] for m in container["volumeMounts"]}
             assert mounted <= {v["name"] for v in spec["volumes"]}
+
+
+def test_model_backends_get_a_triton_sidecar_holding_the_gpus() -> None:
+    job = tj("m").parallelism(1, gpus=4).spec(translation={"backend": "auto"}).obj()
+    pod = build_worker_pod(job, 0, spot_mode=SpotMode.NEVER, settings=SETTINGS)
+    (sidecar,) = pod["spec"]["initContainers"]
+    (worker,) = pod["spec"]["containers"]
+    assert sidecar["name"] == "triton"
+    assert sidecar["restartPolicy"] == "Always"
+    assert sidecar["resources"]["limits"][GPU_RESOURCE] == "4"
+    assert GPU_RESOURCE not in worker["resources"]["limits"]
+    env = {e["name"]: e.get("value") for e in worker["env"]}
+    assert env["PORTALIS_TRITON_URL"] == "localhost:8001"
+
+
+def test_rules_backend_runs_no_triton_and_the_worker_holds_the_gpus() -> None:
+    job = tj("r").parallelism(1, gpus=2).spec(translation={"backend": "rules"}).obj()
+    pod = build_worker_pod(job, 0, spot_mode=SpotMode.NEVER, settings=SETTINGS)
+    assert "initContainers" not in pod["spec"]
+    (worker,) = pod["spec"]["containers"]
+    assert worker["resources"]["limits"][GPU_RESOURCE] == "2"
+    assert "PORTALIS_TRITON_URL" not in {e["name"] for e in worker["env"]}

@@ -325,6 +325,7 @@ class ObjectMeta(ApiModel):
     name: str
     namespace: str | None = None
     uid: str | None = None
+    resource_version: str | None = None
     generation: int | None = None
     creation_timestamp: datetime | None = None
     labels: dict[str, str] = Field(default_factory=dict)

@@ -22,6 +22,8 @@ SOURCE_DIR = "/var/lib/portalis/source"
 OUTPUT_DIR = "/var/lib/portalis/output"
 LEDGER_DIR = "/var/lib/portalis/ledger"
 SCRATCH_DIR = "/tmp"
+MODEL_REPO_DIR = "/models"
+TRITON_GRPC = "localhost:8001"
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class WorkerPodSettings:
     """Operator-wide settings for worker pods (from the operator's settings object)."""
 
     image: str
+    triton_image: str = "portalis/triton:0.1.0"
     capacity_type_label: str = "karpenter.sh/capacity-type"
     termination_grace_seconds: int = 120
     service_account: str | None = None
@@ -207,6 +210,55 @@ def _env(job: TranslationJob, shard: int) -> list[dict[str, Any]]:
     return env
 
 
+def _restricted() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _worker_resources(gpus: str | None, settings: WorkerPodSettings) -> dict[str, Any]:
+    requests: dict[str, str] = {"cpu": settings.cpu_request, "memory": settings.memory_request}
+    limits: dict[str, str] = {"memory": settings.memory_limit}
+    if gpus is not None:
+        requests[GPU_RESOURCE] = gpus
+        limits[GPU_RESOURCE] = gpus
+    return {"requests": requests, "limits": limits}
+
+
+def _triton_sidecar(gpus: str, settings: WorkerPodSettings) -> dict[str, Any]:
+    """Triton as a native sidecar (an init container that keeps running): it starts before the worker
+    and is stopped after it, so the pod still completes when the worker exits."""
+    return {
+        "name": "triton",
+        "image": settings.triton_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "restartPolicy": "Always",
+        "command": ["tritonserver"],
+        "args": [
+            f"--model-repository={MODEL_REPO_DIR}",
+            f"--grpc-port={TRITON_GRPC.rsplit(':', 1)[1]}",
+            "--http-port=8000",
+            "--metrics-port=8002",
+            "--allow-http=true",
+        ],
+        "ports": [
+            {"name": "triton-grpc", "containerPort": int(TRITON_GRPC.rsplit(":", 1)[1]), "protocol": "TCP"},
+            {"name": "triton-metrics", "containerPort": 8002, "protocol": "TCP"},
+        ],
+        "startupProbe": {"httpGet": {"path": "/v2/health/ready", "port": 8000}, "failureThreshold": 60},
+        "resources": {
+            "requests": {GPU_RESOURCE: gpus, "cpu": "2", "memory": "16Gi"},
+            "limits": {GPU_RESOURCE: gpus, "memory": "64Gi"},
+        },
+        "securityContext": _restricted(),
+        "volumeMounts": [{"name": "scratch", "mountPath": SCRATCH_DIR}],
+    }
+
+
 def build_worker_pod(
     job: TranslationJob,
     shard: int,
@@ -227,31 +279,29 @@ def build_worker_pod(
     gpus = str(spec.gpus_per_worker)
     labels = {**job_labels(job), SHARD_LABEL: str(shard)}
     volumes, mounts = _volumes(job, settings)
+    # The Triton sidecar serves the translator model and our kernels (the embedder model), so it holds
+    # the GPUs; the worker itself is CPU work (parsing, rustc, ledger). A rules-only job runs no Triton
+    # and its GPUs go to the worker, whose kernels then run in-process through cupy.
+    sidecar = _triton_sidecar(gpus, settings) if spec.translation.backend != "rules" else None
     container: dict[str, Any] = {
         "name": "worker",
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
         "args": ["portalis-worker"],
-        "env": _env(job, shard),
+        "env": _env(job, shard)
+        + ([{"name": "PORTALIS_TRITON_URL", "value": TRITON_GRPC}] if sidecar else []),
         "ports": [{"name": "metrics", "containerPort": 9400, "protocol": "TCP"}],
-        "resources": {
-            "requests": {GPU_RESOURCE: gpus, "cpu": settings.cpu_request, "memory": settings.memory_request},
-            "limits": {GPU_RESOURCE: gpus, "memory": settings.memory_limit},
-        },
+        "resources": _worker_resources(gpus if sidecar is None else None, settings),
         "volumeMounts": mounts,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": _restricted(),
     }
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": settings.termination_grace_seconds,
         "enableServiceLinks": False,
-        "automountServiceAccountToken": False,
+        # The worker reports progress by patching its own pod's annotation (docs/api.md), so it needs
+        # its service account's token; the chart binds that account to get/patch on pods only.
+        "automountServiceAccountToken": settings.service_account is not None,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": settings.run_as_user,
@@ -262,6 +312,7 @@ def build_worker_pod(
         "affinity": _affinity(spot_mode, settings.capacity_type_label, node),
         "tolerations": _tolerations(spot_mode),
         "containers": [container],
+        **({"initContainers": [sidecar]} if sidecar is not None else {}),
         "volumes": volumes,
     }
     if settings.service_account is not None:

@@ -1,0 +1,423 @@
+"""The scheduling loop: snapshot the cluster, decide (pure policies), apply. Kubernetes I/O lives here.
+
+One cycle runs after any relevant event (debounced) and at least every `resync_seconds` (time-based
+rules: aging, deadlines, TTLs, backoff). Every cycle starts from a fresh LIST, so there is no cache to
+drift and a restarted operator continues exactly where the previous one stopped. A status write carries
+the resourceVersion it was computed from, so a decision made on stale data is refused by the API server
+(409) instead of being applied; pods are only created after the status that records them is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections import Counter as Tally
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from portalis_operator import metrics
+from portalis_operator.admission import Admitted, Waiting
+from portalis_operator.api import GROUP, VERSION, GPUPool, TranslationJob
+from portalis_operator.lifecycle import (
+    Context,
+    JobPlan,
+    JobView,
+    NodeView,
+    holds_capacity,
+    plan_job,
+    replace_displaced,
+    request_of,
+    running_of,
+    spot_mode_of,
+)
+from portalis_operator.manifests import JOB_LABEL, build_worker_pod
+from portalis_operator.patches import merge_diff
+from portalis_operator.scheduling import schedule
+from portalis_operator.settings import Settings
+from portalis_operator.snapshot import PoolConfig, build_jobs, build_nodes, capacity
+from portalis_operator.workload import ShardPlacement
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+JOBS = "translationjobs"
+POOLS = "gpupools"
+FINAL = ("Succeeded", "Failed")
+
+
+class Controller:
+    def __init__(self, settings: Settings, api: client.ApiClient) -> None:
+        self.settings = settings
+        self.api = api
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+        self.rbac = client.RbacAuthorizationV1Api(api)
+        self._wake = asyncio.Event()
+        self._limit = asyncio.Semaphore(settings.api_concurrency)
+        self._worker_accounts: set[str] = set()
+        self.last_sync: float | None = None
+
+    def trigger(self) -> None:
+        self._wake.set()
+
+    async def run(self, stopped: Callable[[], bool]) -> None:
+        """Cycle until `stopped()`; errors are counted and logged, never fatal."""
+        while not stopped():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.resync_seconds)
+            if self.settings.debounce_seconds:
+                await asyncio.sleep(self.settings.debounce_seconds)
+            self._wake.clear()
+            try:
+                await self.cycle()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                metrics.RECONCILE_ERRORS.labels("cycle").inc()
+                log.exception("scheduling cycle failed; retrying")
+                await asyncio.sleep(1)
+
+    # ---- one cycle -----------------------------------------------------------------------------------
+
+    async def cycle(self) -> None:
+        started = time.monotonic()
+        now = datetime.now(UTC)
+        pool_spec, raw_jobs, our_pods, other_pods = await asyncio.gather(
+            self._pool(), self._list_jobs(), self._list_pods(f"{JOB_LABEL}"), self._other_pods()
+        )
+        pool = PoolConfig.from_spec(self.settings.pool, pool_spec, self.settings.pool_label)
+        raw_nodes = await self._list_raw(
+            self.core.list_node(label_selector=pool.label_selector(), _preload_content=False)
+        )
+        nodes = build_nodes(raw_nodes, other_pods, pool, now)
+        views = build_jobs(raw_jobs, our_pods)
+
+        running = [running_of(v, nodes) for v in views if holds_capacity(v)]
+        replacements = replace_displaced(views, nodes, running)
+        running = [_with_replacements(r, replacements.get(r.job.key, {})) for r in running]
+        holding = {r.job.key for r in running}
+        queued = [
+            request_of(v.job)
+            for v in views
+            if v.key not in holding and v.job.status.phase not in (*FINAL, "Preempted")
+        ]
+        result = schedule(queued, capacity(nodes), running, now, self.settings.scheduling_policy())
+        decisions: dict[str, Admitted | Waiting] = {a.job.key: a for a in result.admitted}
+        decisions.update({w.job.key: w for w in result.waiting})
+        evicted_by: dict[str, str] = {}
+        if result.preemption is not None:
+            for victim in result.preemption.victims:
+                if not victim.evicting:
+                    evicted_by[victim.job.key] = result.preemption.preemptor.key
+
+        plans = [
+            (
+                v,
+                plan_job(
+                    v,
+                    decisions.get(v.key),
+                    evicted_by.get(v.key),
+                    Context(nodes=nodes, now=now, replacements=replacements.get(v.key, {})),
+                ),
+            )
+            for v in views
+        ]
+        await asyncio.gather(*(self._apply(v, p, pool) for v, p in plans))
+        self._observe(views, plans, result.waiting, nodes, now)
+        metrics.SCHEDULING_CYCLE.observe(time.monotonic() - started)
+        self.last_sync = time.time()
+        metrics.LAST_SYNC.set(self.last_sync)
+
+    # ---- applying a plan ----------------------------------------------------------------------------
+
+    async def _apply(self, view: JobView, plan: JobPlan, pool: PoolConfig) -> None:
+        job = view.job
+        ns, name = job.metadata.namespace or "default", job.metadata.name
+        status = job.status
+        if plan.status is not None:
+            ok = await self._patch_status(view, plan)
+            if not ok:
+                return
+            status = plan.status
+        if plan.delete:
+            await asyncio.gather(*(self._delete_pod(ns, pod, grace) for pod, grace in plan.delete))
+        if plan.create:
+            await self._ensure_worker_account(ns)
+            spot = spot_mode_of(job)
+            nodes = {w.shard: w.node for w in status.workers or ()}
+            pod_settings = self.settings.worker_pod_settings(pool.capacity_type_label)
+            bodies = [
+                build_worker_pod(job, shard, spot_mode=spot, settings=pod_settings, node=nodes.get(shard))
+                for shard in plan.create
+            ]
+            await asyncio.gather(*(self._create_pod(ns, body) for body in bodies))
+        for ev in plan.events:
+            await self._post_event(job, ev.type, ev.reason, ev.message)
+        if plan.delete_job:
+            await self._call(
+                "delete",
+                self.custom.delete_namespaced_custom_object(
+                    GROUP, VERSION, ns, JOBS, name, propagation_policy="Background"
+                ),
+            )
+
+    async def _patch_status(self, view: JobView, plan: JobPlan) -> bool:
+        job = view.job
+        assert plan.status is not None
+        old = job.status.to_wire()
+        new = plan.status.to_wire()
+        body = {
+            "metadata": {"resourceVersion": job.metadata.resource_version},
+            "status": merge_diff(old, new),
+        }
+        try:
+            async with self._limit:
+                await self.custom.patch_namespaced_custom_object_status(
+                    GROUP,
+                    VERSION,
+                    job.metadata.namespace,
+                    JOBS,
+                    job.metadata.name,
+                    body,
+                    _content_type="application/merge-patch+json",
+                )
+        except ApiException as exc:
+            if exc.status in (404, 409):  # deleted, or changed since the snapshot: next cycle decides again
+                self.trigger()
+                return False
+            metrics.RECONCILE_ERRORS.labels("status").inc()
+            log.error("status of %s/%s not written: %s", job.metadata.namespace, job.metadata.name, exc)
+            return False
+        return True
+
+    async def _create_pod(self, ns: str, body: dict[str, Any]) -> None:
+        try:
+            async with self._limit:
+                await self.core.create_namespaced_pod(ns, body)
+        except ApiException as exc:
+            if exc.status == 409:  # created by an earlier cycle or an earlier operator: same name, same pod
+                return
+            metrics.RECONCILE_ERRORS.labels("pods").inc()
+            log.error("pod %s/%s not created: %s", ns, body["metadata"]["name"], _reason(exc))
+            self.trigger()
+
+    async def _delete_pod(self, ns: str, name: str, grace: int | None) -> None:
+        await self._call(
+            "pods",
+            self.core.delete_namespaced_pod(name, ns, grace_period_seconds=grace)
+            if grace is not None
+            else self.core.delete_namespaced_pod(name, ns),
+        )
+
+    async def _ensure_worker_account(self, ns: str) -> None:
+        """The worker's ServiceAccount in a job's namespace, allowed only to read and patch pods there
+        (to report progress). Created once per namespace and operator run; existing objects are kept."""
+        if ns in self._worker_accounts:
+            return
+        sa = self.settings.worker_service_account
+        labels = {"app.kubernetes.io/managed-by": "portalis-operator"}
+        objects: list[Callable[[], Awaitable[Any]]] = [
+            lambda: self.core.create_namespaced_service_account(
+                ns, {"metadata": {"name": sa, "labels": labels}}
+            ),
+            lambda: self.rbac.create_namespaced_role(
+                ns,
+                {
+                    "metadata": {"name": sa, "labels": labels},
+                    "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "patch"]}],
+                },
+            ),
+            lambda: self.rbac.create_namespaced_role_binding(
+                ns,
+                {
+                    "metadata": {"name": sa, "labels": labels},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
+                    "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
+                },
+            ),
+        ]
+        for create in objects:
+            try:
+                async with self._limit:
+                    await create()
+            except ApiException as exc:
+                if exc.status != 409:
+                    metrics.RECONCILE_ERRORS.labels("pods").inc()
+                    log.error("worker service account in %s: %s", ns, _reason(exc))
+                    return
+        self._worker_accounts.add(ns)
+
+    async def _post_event(self, job: TranslationJob, type_: str, reason: str, message: str) -> None:
+        now = datetime.now(UTC)
+        ns = job.metadata.namespace or "default"
+        body = {
+            "metadata": {"name": f"{job.metadata.name}.{uuid.uuid4().hex[:12]}", "namespace": ns},
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "TranslationJob",
+                "name": job.metadata.name,
+                "namespace": ns,
+                "uid": job.metadata.uid,
+                "resourceVersion": job.metadata.resource_version,
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": "portalis-operator"},
+            "reportingComponent": "portalis.dev/operator",
+            "reportingInstance": "portalis-operator",
+            "firstTimestamp": now.isoformat(),
+            "lastTimestamp": now.isoformat(),
+            "count": 1,
+        }
+        await self._call("events", self.core.create_namespaced_event(ns, body))
+
+    async def _call(self, stage: str, coro: Awaitable[T]) -> T | None:
+        try:
+            async with self._limit:
+                return await coro
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            metrics.RECONCILE_ERRORS.labels(stage).inc()
+            log.error("%s call failed: %s", stage, _reason(exc))
+            return None
+
+    # ---- reading ------------------------------------------------------------------------------------
+
+    async def _pool(self) -> Any:
+        try:
+            raw = await self.custom.get_cluster_custom_object(GROUP, VERSION, POOLS, self.settings.pool)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        try:
+            return GPUPool.model_validate(raw).spec
+        except ValidationError as exc:
+            log.error("GPUPool %s unreadable, using defaults: %s", self.settings.pool, exc)
+            return None
+
+    async def _list_jobs(self) -> list[dict[str, Any]]:
+        if not self.settings.namespaces:
+            raw = await self.custom.list_cluster_custom_object(GROUP, VERSION, JOBS)
+            return list(raw["items"])
+        out: list[dict[str, Any]] = []
+        for ns in self.settings.namespaces:
+            raw = await self.custom.list_namespaced_custom_object(GROUP, VERSION, ns, JOBS)
+            out += raw["items"]
+        return out
+
+    async def _list_pods(self, selector: str) -> list[dict[str, Any]]:
+        if not self.settings.namespaces:
+            return await self._list_raw(
+                self.core.list_pod_for_all_namespaces(label_selector=selector, _preload_content=False)
+            )
+        out: list[dict[str, Any]] = []
+        for ns in self.settings.namespaces:
+            out += await self._list_raw(
+                self.core.list_namespaced_pod(ns, label_selector=selector, _preload_content=False)
+            )
+        return out
+
+    async def _other_pods(self) -> list[dict[str, Any]]:
+        """Pods that are not our workers but may hold GPUs on pool nodes (any namespace)."""
+        return await self._list_raw(
+            self.core.list_pod_for_all_namespaces(
+                label_selector=f"!{JOB_LABEL}",
+                field_selector="status.phase!=Succeeded,status.phase!=Failed",
+                _preload_content=False,
+            )
+        )
+
+    @staticmethod
+    async def _list_raw(call: Awaitable[Any]) -> list[dict[str, Any]]:
+        resp = await call
+        try:
+            data = json.loads(await resp.read())
+        finally:
+            resp.release()
+        return list(data.get("items") or [])
+
+    # ---- metrics ------------------------------------------------------------------------------------
+
+    def _observe(
+        self,
+        views: Sequence[JobView],
+        plans: Sequence[tuple[JobView, JobPlan]],
+        waiting: Sequence[Waiting],
+        nodes: Mapping[str, NodeView],
+        now: datetime,
+    ) -> None:
+        for view, plan in plans:
+            prio = view.job.spec.priority
+            if plan.admission_wait is not None and plan.status is not None:
+                metrics.ADMISSIONS.labels(prio).inc()
+                metrics.ADMISSION_WAIT.labels(prio).observe(plan.admission_wait)
+            if plan.preempted:
+                metrics.PREEMPTIONS.labels(prio).inc()
+            if plan.finished:
+                metrics.JOBS_FINISHED.labels(plan.finished, prio).inc()
+            if plan.reclaims:
+                metrics.RECLAIMS.labels("node").inc(plan.reclaims)
+            if plan.error_retries:
+                metrics.ERROR_RETRIES.inc(plan.error_retries)
+        depth = Tally(w.job.priority.wire for w in waiting if not w.job.suspended)
+        oldest: dict[str, float] = {}
+        for w in waiting:
+            if not w.job.suspended:
+                age = (now - w.job.waiting_since).total_seconds()
+                oldest[w.job.priority.wire] = max(oldest.get(w.job.priority.wire, 0.0), age)
+        for prio in ("critical", "high", "normal", "low", "background"):
+            metrics.QUEUE_DEPTH.labels(prio).set(depth.get(prio, 0))
+            metrics.OLDEST_QUEUED.labels(prio).set(oldest.get(prio, 0.0))
+        phases = Tally((p.status or v.job.status).phase or "Pending" for v, p in plans)
+        for phase in (
+            "Pending",
+            "Queued",
+            "Admitted",
+            "Running",
+            "Preempted",
+            "Recovering",
+            "Suspended",
+            "Succeeded",
+            "Failed",
+        ):
+            metrics.JOBS.labels(phase).set(phases.get(phase, 0))
+        checkpoints = [
+            (now - v.job.status.last_checkpoint_time).total_seconds()
+            for v in views
+            if v.job.status.phase == "Running" and v.job.status.last_checkpoint_time is not None
+        ]
+        metrics.LAST_CHECKPOINT_AGE.set(max(checkpoints, default=0.0))
+        pool = self.settings.pool
+        by_type = Tally(v.node.capacity_type.value for v in nodes.values())
+        for ct in ("spot", "on-demand"):
+            metrics.POOL_NODES.labels(pool, ct).set(by_type.get(ct, 0))
+        total = sum(v.node.gpus for v in nodes.values())
+        metrics.POOL_GPUS.labels(pool, "total").set(total)
+
+
+def _with_replacements(running: Any, replacements: Mapping[int, str]) -> Any:
+    if not replacements:
+        return running
+    from dataclasses import replace
+
+    extra = tuple(ShardPlacement(s, n, running.job.gpus_per_shard) for s, n in replacements.items())
+    return replace(running, placements=running.placements + extra)
+
+
+def _reason(exc: ApiException) -> str:
+    try:
+        return str(json.loads(exc.body or b"{}").get("message", exc.reason))
+    except (ValueError, TypeError, AttributeError):
+        return str(exc.reason)

@@ -1,0 +1,543 @@
+"""What one scheduling cycle does to one TranslationJob: pure, from a snapshot to a plan.
+
+The controller gathers the cluster state into views (jobs with their worker pods, pool nodes), asks
+scheduling.schedule for admissions and preemptions, then calls `plan_job` for every job. The plan says
+which status to write, which pods to create or delete, which events to post and which metrics to move;
+the controller applies it. All state lives in the API server (conditions, status.workers, the pods), so
+an operator killed at any point rebuilds the same views and neither duplicates pods nor forgets work.
+
+Per-shard state machine (status.workers[shard]): a `node` is where the shard is placed; the pod is
+`<job>-w<shard>`, pinned there. When the node is lost (deleted, NotReady too long, interruption taint)
+the shard is *displaced*: its node is cleared, the loss counts as a reclaim (never as an error), and the
+pod is deleted (at once on a hard loss, gracefully on a notice so the worker can flush its ledger). A
+displaced shard gets a new node as soon as one fits (recovery placements are made before admissions);
+its new pod is created once the old one is gone, and the worker resumes from its ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from portalis_operator import conditions as c
+from portalis_operator.admission import Admitted, Waiting
+from portalis_operator.api import (
+    CapacityTypeName,
+    Condition,
+    ProgressStatus,
+    QueueStatus,
+    RecoveriesStatus,
+    TranslationJob,
+    TranslationJobStatus,
+    WorkerStatus,
+)
+from portalis_operator.manifests import worker_pod_name
+from portalis_operator.packing import Node, fit, free_gpus, take
+from portalis_operator.placement import effective_spot_mode
+from portalis_operator.progress import ShardProgress, aggregate
+from portalis_operator.workload import (
+    CapacityType,
+    JobRequest,
+    Priority,
+    RunningJob,
+    ShardPlacement,
+    SpotMode,
+)
+
+# --------------------------------------------------------------------------------------------------------
+# Views: the snapshot, as plain values
+
+
+class NodeHealth(StrEnum):
+    USABLE = "usable"
+    NOTICE = "notice"  # an interruption taint: the node will go soon; drain gracefully
+    LOST = "lost"  # deleted, or NotReady beyond the grace period: processes are gone
+
+
+@dataclass(frozen=True)
+class NodeView:
+    node: Node
+    health: NodeHealth = NodeHealth.USABLE
+
+
+@dataclass(frozen=True)
+class PodView:
+    name: str
+    shard: int
+    phase: str  # Pending | Running | Succeeded | Failed | Unknown
+    node: str | None = None
+    terminating: bool = False
+    exit_code: int | None = None
+    reason: str | None = None
+    progress: ShardProgress | None = None
+
+
+@dataclass(frozen=True)
+class JobView:
+    job: TranslationJob
+    pods: Mapping[int, PodView] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.job.metadata.namespace}/{self.job.metadata.name}"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Plans: what to change
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass
+class JobPlan:
+    status: TranslationJobStatus | None = None  # None: unchanged
+    create: list[int] = field(default_factory=list)  # shards whose pod to create (at status.workers node)
+    delete: list[tuple[str, int | None]] = field(default_factory=list)  # (pod, grace seconds; None: pod's)
+    events: list[Event] = field(default_factory=list)
+    delete_job: bool = False
+    admission_wait: float | None = None  # seconds, when admitted this cycle
+    preempted: bool = False
+    finished: str | None = None  # "succeeded" | "failed", when it happened this cycle
+    reclaims: int = 0
+    error_retries: int = 0
+
+
+ACTIVE_PHASES = ("Pending", "Running", "Unknown")
+
+
+def priority_of(job: TranslationJob) -> Priority:
+    return Priority.parse(job.spec.priority)
+
+
+def reclaims_of(job: TranslationJob) -> int:
+    rec = job.status.recoveries
+    return (rec.reclaims or 0) if rec else 0
+
+
+def spot_mode_of(job: TranslationJob) -> SpotMode:
+    return effective_spot_mode(
+        job.spec.capacity.spot if job.spec.capacity else None,
+        priority_of(job),
+        reclaims_of(job),
+        job.spec.recovery.on_demand_after_reclaims,
+    )
+
+
+def _queued_since(job: TranslationJob) -> datetime | None:
+    cond = c.find(job.status.conditions, c.QUEUED)
+    return cond.last_transition_time if cond is not None and cond.status == "True" else None
+
+
+def request_of(job: TranslationJob) -> JobRequest:
+    created = job.metadata.creation_timestamp
+    assert created is not None, "objects read from the API server have a creationTimestamp"
+    return JobRequest(
+        key=f"{job.metadata.namespace}/{job.metadata.name}",
+        priority=priority_of(job),
+        created_at=created,
+        shards=job.spec.parallelism,
+        gpus_per_shard=job.spec.gpus_per_worker,
+        spot=spot_mode_of(job),
+        suspended=job.spec.suspend,
+        queued_since=_queued_since(job),
+    )
+
+
+def _finished(job: TranslationJob) -> bool:
+    return c.is_true(job.status.conditions, c.SUCCEEDED) or c.is_true(job.status.conditions, c.FAILED)
+
+
+def holds_capacity(view: JobView) -> bool:
+    """Admitted jobs, and jobs whose pods are still leaving (preempted, suspended), hold their GPUs."""
+    if _finished(view.job):
+        return any(p.phase in ACTIVE_PHASES for p in view.pods.values())
+    return c.is_true(view.job.status.conditions, c.ADMITTED) or any(
+        p.phase in ACTIVE_PHASES for p in view.pods.values()
+    )
+
+
+def _usable(nodes: Mapping[str, NodeView], name: str | None) -> bool:
+    return name is not None and name in nodes and nodes[name].health is NodeHealth.USABLE
+
+
+def running_of(view: JobView, nodes: Mapping[str, NodeView]) -> RunningJob:
+    """The GPUs a job holds: placements on usable nodes of shards not yet finished."""
+    job = view.job
+    placements = []
+    for w in job.status.workers or ():
+        pod = view.pods.get(w.shard)
+        if pod is not None and pod.phase == "Succeeded":
+            continue
+        if _usable(nodes, w.node):
+            assert w.node is not None
+            placements.append(ShardPlacement(w.shard, w.node, job.spec.gpus_per_worker))
+        elif pod is not None and pod.phase in ACTIVE_PHASES and pod.node is not None and pod.node in nodes:
+            # Still draining on a node with a notice: its GPUs are busy until the pod is gone.
+            placements.append(ShardPlacement(w.shard, pod.node, job.spec.gpus_per_worker))
+    started = job.status.admitted_at or job.metadata.creation_timestamp
+    assert started is not None
+    evicting = (c.is_true(job.status.conditions, c.PREEMPTED) or job.spec.suspend or _finished(job)) and any(
+        p.phase in ACTIVE_PHASES for p in view.pods.values()
+    )
+    return RunningJob(
+        job=request_of(job),
+        placements=tuple(placements),
+        started_at=started,
+        last_checkpoint_at=job.status.last_checkpoint_time,
+        evicting=evicting,
+    )
+
+
+def displaced_shards(view: JobView, nodes: Mapping[str, NodeView]) -> list[int]:
+    """Shards of an admitted job that need a (new) node: never placed, or placed on a node now unusable."""
+    job = view.job
+    if not c.is_true(job.status.conditions, c.ADMITTED) or job.spec.suspend or _finished(job):
+        return []
+    if c.is_true(job.status.conditions, c.PREEMPTED):
+        return []
+    out = []
+    for w in job.status.workers or ():
+        pod = view.pods.get(w.shard)
+        if pod is not None and pod.phase == "Succeeded":
+            continue
+        if not _usable(nodes, w.node):
+            out.append(w.shard)
+    return out
+
+
+def replace_displaced(
+    views: Sequence[JobView], nodes: Mapping[str, NodeView], running: Sequence[RunningJob]
+) -> dict[str, dict[int, str]]:
+    """New nodes for displaced shards, highest priority first, before any new admission.
+
+    A job keeps its own effective spot mode (so after N reclaims its shards go to on-demand nodes). Shards
+    that fit nowhere stay displaced: the job is Recovering until capacity appears.
+    """
+    pool = [v.node for v in nodes.values()]
+    free = free_gpus(pool, running)
+    out: dict[str, dict[int, str]] = {}
+    order = sorted(views, key=lambda v: (-priority_of(v.job), v.job.metadata.creation_timestamp or 0))
+    for view in order:
+        job = view.job
+        for shard in displaced_shards(view, nodes):
+            one = JobRequest(
+                key=f"{view.key}#{shard}",
+                priority=priority_of(job),
+                created_at=job.metadata.creation_timestamp or datetime.min,
+                shards=1,
+                gpus_per_shard=job.spec.gpus_per_worker,
+                spot=spot_mode_of(job),
+            )
+            placed = fit(one, free, [n for n in pool if n.schedulable])
+            if placed is None:
+                continue
+            free = take(free, placed)
+            out.setdefault(view.key, {})[shard] = placed[0].node
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------
+# The per-job plan
+
+
+@dataclass(frozen=True)
+class Context:
+    nodes: Mapping[str, NodeView]
+    now: datetime
+    replacements: Mapping[int, str] = field(default_factory=dict)  # shard -> node, from replace_displaced
+
+
+class _Builder:
+    """Accumulates condition changes and the plan for one job."""
+
+    def __init__(self, job: TranslationJob, now: datetime) -> None:
+        self.job = job
+        self.now = now
+        self.status = job.status.model_copy(deep=True)
+        self.plan = JobPlan()
+
+    def cond(self, type_: str, status: bool, reason: str, message: str) -> None:
+        self.status.conditions = c.set_condition(
+            self.status.conditions,
+            type_,
+            "True" if status else "False",
+            reason,
+            message,
+            self.now,
+            self.job.metadata.generation,
+        )
+
+    def clear(self, type_: str, reason: str, message: str) -> None:
+        if c.find(self.status.conditions, type_) is not None:
+            self.cond(type_, False, reason, message)
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        self.plan.events.append(Event(type_, reason, message))
+
+    def delete_active(self, pods: Mapping[int, PodView], grace: int | None = None) -> None:
+        for p in pods.values():
+            if p.phase in ACTIVE_PHASES and not p.terminating:
+                self.plan.delete.append((p.name, grace))
+
+    def finish(self, succeeded: bool, reason: str, message: str) -> None:
+        self.cond(c.SUCCEEDED if succeeded else c.FAILED, True, reason, message)
+        for t in (c.RUNNING, c.ADMITTED, c.QUEUED, c.RECOVERING):
+            self.clear(t, reason, message)
+        self.status.completion_time = self.now
+        self.status.queue = None
+        self.plan.finished = "succeeded" if succeeded else "failed"
+        self.event("Normal" if succeeded else "Warning", reason, message)
+
+    def done(self) -> JobPlan:
+        self.status.phase = c.derive_phase(self.status.conditions)
+        self.status.observed_generation = self.job.metadata.generation
+        workers = self.status.workers or []
+        self.status.active_workers = sum(1 for w in workers if w.phase == "Running")
+        if self.status != self.job.status:
+            self.plan.status = self.status
+        return self.plan
+
+
+def _recoveries(status: TranslationJobStatus) -> RecoveriesStatus:
+    if status.recoveries is None:
+        status.recoveries = RecoveriesStatus(reclaims=0, error_retries=0)
+    return status.recoveries
+
+
+def plan_job(
+    view: JobView, decision: Admitted | Waiting | None, evicted_by: str | None, ctx: Context
+) -> JobPlan:
+    job, now = view.job, ctx.now
+    b = _Builder(job, now)
+    conds = job.status.conditions
+    spec = job.spec
+    active = {s: p for s, p in view.pods.items() if p.phase in ACTIVE_PHASES}
+
+    if _finished(job):
+        ttl = spec.ttl_seconds_after_finished
+        done_at = job.status.completion_time
+        if ttl is not None and done_at is not None and now >= done_at + timedelta(seconds=ttl):
+            b.plan.delete_job = True
+        b.delete_active(active)
+        return b.done()
+
+    started = job.status.start_time or job.status.admitted_at
+    deadline = spec.deadline_seconds
+    if deadline is not None and started is not None and now - started > timedelta(seconds=deadline):
+        b.finish(False, "DeadlineExceeded", f"running longer than deadlineSeconds={deadline}")
+        b.delete_active(active)
+        return b.done()
+
+    if spec.suspend:
+        if not c.is_true(conds, c.SUSPENDED):
+            b.cond(c.SUSPENDED, True, "Suspended", "spec.suspend is true; workers checkpoint and stop")
+            for t in (c.ADMITTED, c.RUNNING, c.RECOVERING, c.QUEUED):
+                b.clear(t, "Suspended", "spec.suspend is true")
+            b.status.queue = QueueStatus(reason="Suspended")
+            b.event("Normal", "Suspended", "spec.suspend is true; workers checkpoint and stop")
+        b.delete_active(active)
+        if not active:
+            b.status.workers = None
+        return b.done()
+    if c.is_true(conds, c.SUSPENDED):
+        b.cond(c.SUSPENDED, False, "Resumed", "spec.suspend is false")
+        b.cond(c.QUEUED, True, "Resumed", "waiting for admission")
+        b.event("Normal", "Resumed", "spec.suspend is false; back in the queue")
+        return b.done()
+
+    if c.is_true(conds, c.PREEMPTED):
+        b.delete_active(active)
+        if not active and not any(p.terminating for p in view.pods.values()):
+            b.cond(c.PREEMPTED, False, "Requeued", "evicted workers are gone; back in the queue")
+            b.cond(c.QUEUED, True, "Requeued", "waiting for admission after preemption")
+            b.status.workers = None
+            b.event("Normal", "Requeued", "back in the queue; it resumes from its checkpoints")
+        return b.done()
+
+    if evicted_by is not None:
+        msg = f"evicted to make room for higher-priority job {evicted_by}"
+        b.cond(c.PREEMPTED, True, "PreemptedByHigherPriority", msg)
+        for t in (c.ADMITTED, c.RUNNING, c.RECOVERING):
+            b.clear(t, "Preempted", msg)
+        b.delete_active(active)
+        b.plan.preempted = True
+        b.event("Warning", "Preempted", msg)
+        return b.done()
+
+    if not c.is_true(conds, c.ADMITTED):
+        return _plan_queued(b, view, decision)
+    return _plan_admitted(b, view, ctx)
+
+
+def _plan_queued(b: _Builder, view: JobView, decision: Admitted | Waiting | None) -> JobPlan:
+    job = view.job
+    if isinstance(decision, Admitted):
+        queued_since = _queued_since(job) or job.metadata.creation_timestamp or b.now
+        nodes = sorted({p.node for p in decision.placements})
+        msg = f"{len(decision.placements)} worker(s) placed on {', '.join(nodes)}"
+        b.cond(c.QUEUED, False, "Admitted", msg)
+        b.cond(c.ADMITTED, True, "Admitted", msg)
+        b.status.admitted_at = b.now
+        b.status.queue = None
+        b.status.workers = [
+            WorkerStatus(shard=p.shard, pod=worker_pod_name(job.metadata.name, p.shard), node=p.node)
+            for p in sorted(decision.placements, key=lambda p: p.shard)
+        ]
+        b.plan.create = [p.shard for p in decision.placements]
+        b.plan.admission_wait = max(0.0, (b.now - queued_since).total_seconds())
+        b.event("Normal", "Admitted", msg)
+        return b.done()
+    if not c.is_true(job.status.conditions, c.QUEUED):
+        b.event("Normal", "Queued", "waiting for admission")
+    if isinstance(decision, Waiting):
+        msg = _wait_message(decision)
+        b.cond(c.QUEUED, True, decision.reason.value, msg)
+        b.status.queue = QueueStatus(
+            position=decision.position,
+            reason=decision.reason.value,
+            effective_priority=decision.effective_priority.wire,  # type: ignore[arg-type]
+        )
+    else:
+        b.cond(c.QUEUED, True, "Created", "waiting for admission")
+    return b.done()
+
+
+def _wait_message(w: Waiting) -> str:
+    where = f"position {w.position} in the queue" if w.position is not None else "in the queue"
+    extra = f"; blocked by {w.blocked_by}" if w.blocked_by else ""
+    return f"{where}: {w.reason.value}{extra}"
+
+
+def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
+    job, now = view.job, ctx.now
+    spec = job.spec
+    workers = {w.shard: w.model_copy() for w in job.status.workers or ()}
+    recovering: list[str] = []
+    for shard in range(spec.parallelism):
+        w = workers.setdefault(
+            shard, WorkerStatus(shard=shard, pod=worker_pod_name(job.metadata.name, shard))
+        )
+        pod = view.pods.get(shard)
+        if pod is not None and pod.phase == "Succeeded":
+            w.phase = "Succeeded"
+            continue
+        lost = w.node is not None and not _usable(ctx.nodes, w.node)
+        if lost:
+            known = ctx.nodes.get(w.node) if w.node is not None else None
+            health = known.health if known is not None else NodeHealth.LOST
+            _recoveries(b.status).reclaims = (_recoveries(b.status).reclaims or 0) + 1
+            b.plan.reclaims += 1
+            b.event("Warning", "Reclaimed", f"shard {shard}: node {w.node} {_health_words(health)}")
+            if pod is not None and not (pod.terminating and health is not NodeHealth.LOST):
+                # A lost node runs nothing any more: finish the deletion at once. A notice leaves the
+                # worker its grace period to flush.
+                b.plan.delete.append((pod.name, 0 if health is NodeHealth.LOST else None))
+            w.node = None
+            w.phase = "Pending"
+        if w.node is None and shard in ctx.replacements:
+            w.node = ctx.replacements[shard]
+        if w.node is None:
+            recovering.append(f"shard {shard} waits for a node")
+            continue
+        w.capacity_type = _capacity_type(ctx.nodes, w.node)
+        if pod is None:
+            if _backoff_over(b.status, job, now):
+                b.plan.create.append(shard)
+            w.phase = "Pending"
+        elif pod.terminating or lost:
+            recovering.append(f"shard {shard} waits for its old pod to stop")
+        elif pod.phase == "Failed":
+            rec = _recoveries(b.status)
+            if (rec.error_retries or 0) >= spec.recovery.max_error_retries:
+                b.status.workers = sorted(workers.values(), key=lambda w: w.shard)
+                b.finish(
+                    False, "WorkerFailed", f"shard {shard} failed ({_exit(pod)}); error retries exhausted"
+                )
+                b.delete_active({s: p for s, p in view.pods.items() if s != shard})
+                return b.done()
+            rec.error_retries = (rec.error_retries or 0) + 1
+            b.plan.error_retries += 1
+            b.plan.delete.append((pod.name, 0))
+            b.cond(c.RECOVERING, True, "ErrorRetry", f"shard {shard} failed ({_exit(pod)}); retrying")
+            b.event(
+                "Warning", "WorkerFailed", f"shard {shard} failed ({_exit(pod)}); retry {rec.error_retries}"
+            )
+            w.phase = "Failed"
+        else:
+            w.phase = "Running" if pod.phase == "Running" else "Pending"
+            w.node = pod.node or w.node
+    reclaims = _recoveries(b.status).reclaims if b.status.recoveries else 0
+    b.status.workers = sorted(workers.values(), key=lambda w: w.shard)
+
+    if reclaims and reclaims > spec.recovery.max_reclaims:
+        b.finish(False, "TooManyReclaims", f"{reclaims} spot reclaims exceed recovery.maxReclaims")
+        b.delete_active(view.pods)
+        return b.done()
+    if all(w.phase == "Succeeded" for w in b.status.workers):
+        _progress(b, view, now)
+        b.finish(True, "Succeeded", f"all {spec.parallelism} worker(s) succeeded")
+        return b.done()
+    if any(w.phase == "Running" for w in b.status.workers):
+        if not c.is_true(b.status.conditions, c.RUNNING):
+            b.cond(c.RUNNING, True, "WorkersRunning", "workers are translating")
+            b.event("Normal", "Running", "workers are translating")
+        b.status.start_time = b.status.start_time or now
+    if recovering:
+        b.cond(c.RECOVERING, True, "Recovering", "; ".join(recovering))
+    elif c.is_true(b.status.conditions, c.RECOVERING) and not b.plan.error_retries:
+        b.cond(c.RECOVERING, False, "Recovered", "every shard has a node")
+    _progress(b, view, now)
+    return b.done()
+
+
+def _progress(b: _Builder, view: JobView, now: datetime) -> None:
+    shards = [view.pods[s].progress if s in view.pods else None for s in range(view.job.spec.parallelism)]
+    agg = aggregate(shards, view.job.spec.parallelism, b.status.start_time, now)
+    if any(s is not None for s in shards):
+        b.status.progress = ProgressStatus(
+            units_total=agg.units_total,
+            units_done=agg.units_done,
+            units_failed=agg.units_failed,
+            percent=agg.percent,
+            eta=agg.eta,
+        )
+        b.status.last_checkpoint_time = agg.last_checkpoint_time or b.status.last_checkpoint_time
+
+
+def _backoff_over(status: TranslationJobStatus, job: TranslationJob, now: datetime) -> bool:
+    """Error retries wait backoffSeconds * 2^(n-1) (capped at an hour) after the Recovering transition."""
+    retries = status.recoveries.error_retries if status.recoveries else 0
+    if not retries:
+        return True
+    cond: Condition | None = c.find(status.conditions, c.RECOVERING)
+    if cond is None or cond.reason != "ErrorRetry" or cond.status != "True":
+        return True
+    delay = min(3600, job.spec.recovery.backoff_seconds * 2 ** ((retries or 1) - 1))
+    return now >= cond.last_transition_time + timedelta(seconds=delay)
+
+
+def _capacity_type(nodes: Mapping[str, NodeView], name: str) -> CapacityTypeName | None:
+    view = nodes.get(name)
+    if view is None:
+        return None
+    return "spot" if view.node.capacity_type is CapacityType.SPOT else "on-demand"
+
+
+def _health_words(h: NodeHealth) -> str:
+    return "received an interruption notice" if h is NodeHealth.NOTICE else "was lost"
+
+
+def _exit(pod: PodView) -> str:
+    parts = []
+    if pod.exit_code is not None:
+        parts.append(f"exit code {pod.exit_code}")
+    if pod.reason:
+        parts.append(pod.reason)
+    return ", ".join(parts) or "no exit code"

@@ -1,0 +1,34 @@
+"""`portalis-operator`: validate the settings, then run kopf with our handlers."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import kopf
+from pydantic import ValidationError
+
+from portalis_operator.settings import Settings
+
+
+def main() -> int:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"portalis-operator: invalid settings (PORTALIS_OPERATOR_*):\n{exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import portalis_operator.handlers  # noqa: F401  (registers the handlers)
+
+    kopf.run(
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces,
+        liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None,
+        standalone=settings.peering is None,
+        peering_name=settings.peering,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The operator's one settings object, read from the environment once at start-up and passed down.
+
+Every variable is `PORTALIS_OPERATOR_<FIELD>`; an invalid value stops the operator at start-up with a
+message naming the variable, instead of failing later deep inside a handler.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from portalis_operator.manifests import WorkerPodSettings
+from portalis_operator.preemption import PreemptionPolicy
+from portalis_operator.queueing import AgingPolicy
+from portalis_operator.scheduling import SchedulingPolicy
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTALIS_OPERATOR_", frozen=True, extra="ignore")
+
+    namespaces: list[str] = Field(default_factory=list, description="watched namespaces; empty: all")
+    pool: str = Field(default="default", min_length=1, description="GPUPool this operator schedules onto")
+    pool_label: str = Field(default="portalis.dev/pool", description="node label naming a node's pool")
+    resync_seconds: float = Field(default=5.0, gt=0, le=300, description="scheduling cycle without events")
+    debounce_seconds: float = Field(default=0.05, ge=0, le=5, description="coalesce bursts of events")
+    api_concurrency: int = Field(default=32, ge=1, le=512, description="parallel pod creations/deletions")
+    aging_interval_seconds: int = Field(default=900, ge=1, description="wait that lifts a job one level")
+    preemption_min_runtime_seconds: int = Field(default=300, ge=0)
+    metrics_port: int = Field(default=9090, ge=0, le=65535, description="0 disables the metrics server")
+    health_port: int = Field(default=8080, ge=0, le=65535, description="liveness/readiness; 0 disables")
+    peering: str | None = Field(default=None, description="kopf peering name for an active/standby pair")
+    stale_after_seconds: float = Field(default=120, gt=0, description="loop older than this is not live")
+    worker_image: str = Field(default="portalis/worker:0.1.0", min_length=1)
+    triton_image: str = Field(default="portalis/triton:0.1.0", min_length=1)
+    worker_service_account: str = Field(default="portalis-worker", min_length=1)
+    worker_grace_seconds: int = Field(default=120, ge=1, le=3600, description="checkpoint flush time")
+    ledger_claim_name: str | None = None
+
+    @field_validator("pool")
+    @classmethod
+    def _dns_label(cls, v: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", v) or len(v) > 63:
+            raise ValueError("must be a DNS label (lower-case letters, digits and '-', at most 63)")
+        return v
+
+    def scheduling_policy(self) -> SchedulingPolicy:
+        return SchedulingPolicy(
+            aging=AgingPolicy(interval=timedelta(seconds=self.aging_interval_seconds)),
+            preemption=PreemptionPolicy(min_runtime=timedelta(seconds=self.preemption_min_runtime_seconds)),
+        )
+
+    def worker_pod_settings(self, capacity_type_label: str) -> WorkerPodSettings:
+        return WorkerPodSettings(
+            image=self.worker_image,
+            triton_image=self.triton_image,
+            capacity_type_label=capacity_type_label,
+            termination_grace_seconds=self.worker_grace_seconds,
+            service_account=self.worker_service_account,
+            ledger_claim_name=self.ledger_claim_name,
+        )

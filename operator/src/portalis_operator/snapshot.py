@@ -1,0 +1,202 @@
+"""Turn raw API objects (JSON dicts) into the plain views the policies take. Pure: no I/O here.
+
+Raw dicts rather than the client's generated models: deserialising thousands of pods into models costs
+more than the scheduling itself, and the views keep only what decisions need.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from portalis_operator.api import GPUPoolSpec, Interruption, SpotMix, TranslationJob
+from portalis_operator.lifecycle import JobView, NodeHealth, NodeView, PodView
+from portalis_operator.manifests import GPU_RESOURCE, JOB_LABEL, SHARD_LABEL
+from portalis_operator.packing import Node
+from portalis_operator.placement import capacity_type_from_label
+from portalis_operator.progress import parse_report
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """What the snapshot needs from the GPUPool (defaults when the pool object does not exist)."""
+
+    name: str
+    node_selector: Mapping[str, str]
+    capacity_type_label: str = SpotMix().capacity_type_label
+    interruption_taints: tuple[str, ...] = tuple(Interruption().taints)
+    not_ready_grace: timedelta = timedelta(seconds=Interruption().not_ready_grace_seconds)
+
+    @classmethod
+    def from_spec(cls, name: str, spec: GPUPoolSpec | None, pool_label: str) -> PoolConfig:
+        selector: Mapping[str, str] = {pool_label: name}
+        if spec is None:
+            return cls(name=name, node_selector=selector)
+        if spec.provider.type == "static" and spec.provider.static is not None:
+            selector = dict(spec.provider.static.node_selector)
+        return cls(
+            name=name,
+            node_selector=selector,
+            capacity_type_label=spec.spot.capacity_type_label,
+            interruption_taints=tuple(spec.interruption.taints),
+            not_ready_grace=timedelta(seconds=spec.interruption.not_ready_grace_seconds),
+        )
+
+    def label_selector(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in sorted(self.node_selector.items()))
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def gpu_quantity(resources: Mapping[str, Any] | None) -> int:
+    if not resources:
+        return 0
+    value = (resources.get("limits") or {}).get(GPU_RESOURCE) or (resources.get("requests") or {}).get(
+        GPU_RESOURCE
+    )
+    return int(value) if value is not None else 0
+
+
+def pod_gpus(pod: Mapping[str, Any]) -> int:
+    """GPUs a pod holds: its containers' sum, or an init container's if larger (Kubernetes' rule; native
+    sidecars, which keep running, add to the containers)."""
+    spec = pod.get("spec") or {}
+    total = sum(gpu_quantity(ct.get("resources")) for ct in spec.get("containers") or ())
+    init_peak = 0
+    for ct in spec.get("initContainers") or ():
+        if ct.get("restartPolicy") == "Always":
+            total += gpu_quantity(ct.get("resources"))
+        else:
+            init_peak = max(init_peak, gpu_quantity(ct.get("resources")))
+    return max(total, init_peak)
+
+
+def parse_pod(pod: Mapping[str, Any]) -> PodView | None:
+    meta = pod.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    try:
+        shard = int(labels[SHARD_LABEL])
+    except (KeyError, ValueError):
+        return None
+    status = pod.get("status") or {}
+    exit_code: int | None = None
+    reason: str | None = status.get("reason")
+    for cs in status.get("containerStatuses") or ():
+        if cs.get("name") != "worker":
+            continue
+        term = (cs.get("state") or {}).get("terminated")
+        if term:
+            exit_code = term.get("exitCode")
+            reason = term.get("reason") or reason
+    return PodView(
+        name=meta.get("name", ""),
+        shard=shard,
+        phase=status.get("phase") or "Pending",
+        node=(pod.get("spec") or {}).get("nodeName"),
+        terminating=meta.get("deletionTimestamp") is not None,
+        exit_code=exit_code,
+        reason=reason,
+        progress=parse_report(meta.get("annotations")),
+    )
+
+
+def parse_node(node: Mapping[str, Any], pool: PoolConfig, gpus_other: int, now: datetime) -> NodeView | None:
+    """A pool node; None when it has no recognisable capacity type (not a pool node)."""
+    meta = node.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    ct = capacity_type_from_label(labels.get(pool.capacity_type_label))
+    if ct is None:
+        return None
+    status = node.get("status") or {}
+    spec = node.get("spec") or {}
+    alloc = (status.get("allocatable") or {}).get(GPU_RESOURCE, "0")
+    health = NodeHealth.USABLE
+    if meta.get("deletionTimestamp"):
+        health = NodeHealth.LOST
+    ready = next((cd for cd in status.get("conditions") or () if cd.get("type") == "Ready"), None)
+    if ready is not None and ready.get("status") != "True":
+        since = parse_time(ready.get("lastTransitionTime")) or now
+        if now - since >= pool.not_ready_grace:
+            health = NodeHealth.LOST
+    if health is NodeHealth.USABLE and any(
+        t.get("key") in pool.interruption_taints for t in spec.get("taints") or ()
+    ):
+        health = NodeHealth.NOTICE
+    schedulable = (
+        health is NodeHealth.USABLE
+        and not spec.get("unschedulable")
+        and (ready is None or ready.get("status") == "True")
+    )
+    return NodeView(
+        node=Node(
+            name=meta.get("name", ""),
+            capacity_type=ct,
+            gpus=int(alloc),
+            gpus_other=gpus_other,
+            schedulable=schedulable,
+        ),
+        health=health,
+    )
+
+
+def build_nodes(
+    nodes: Iterable[Mapping[str, Any]],
+    other_pods: Iterable[Mapping[str, Any]],
+    pool: PoolConfig,
+    now: datetime,
+) -> dict[str, NodeView]:
+    """Pool nodes by name, each charged with the GPUs of pods that are not our workers."""
+    other: dict[str, int] = defaultdict(int)
+    for pod in other_pods:
+        name = (pod.get("spec") or {}).get("nodeName")
+        phase = (pod.get("status") or {}).get("phase")
+        if name and phase not in ("Succeeded", "Failed"):
+            other[name] += pod_gpus(pod)
+    out: dict[str, NodeView] = {}
+    for raw in nodes:
+        view = parse_node(raw, pool, other.get((raw.get("metadata") or {}).get("name", ""), 0), now)
+        if view is not None:
+            out[view.node.name] = view
+    return out
+
+
+def build_jobs(jobs: Iterable[Mapping[str, Any]], pods: Iterable[Mapping[str, Any]]) -> list[JobView]:
+    """Jobs with their worker pods (matched by owner UID; the newest pod per shard wins)."""
+    by_uid: dict[str, dict[int, PodView]] = defaultdict(dict)
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        if JOB_LABEL not in (meta.get("labels") or {}):
+            continue
+        owner = next(
+            (o for o in meta.get("ownerReferences") or () if o.get("kind") == "TranslationJob"), None
+        )
+        view = parse_pod(pod)
+        if owner is None or view is None:
+            continue
+        by_uid[owner["uid"]][view.shard] = view
+    out: list[JobView] = []
+    for raw in jobs:
+        try:
+            job = TranslationJob.model_validate(raw)
+        except ValidationError as exc:  # the API server validated it; only a newer CRD gets here
+            name = (raw.get("metadata") or {}).get("name")
+            log.error("skipping TranslationJob %s that this operator cannot read: %s", name, exc)
+            continue
+        out.append(JobView(job=job, pods=by_uid.get(job.metadata.uid or "", {})))
+    return out
+
+
+def capacity(nodes: Mapping[str, NodeView]) -> Sequence[Node]:
+    return [v.node for v in nodes.values()]

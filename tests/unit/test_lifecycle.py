@@ -1,0 +1,248 @@
+"""The per-job plan of one cycle (lifecycle.plan_job) and the status merge patches, without a cluster."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from portalis_operator.admission import Admitted, Waiting, WaitReason
+from portalis_operator.api import TranslationJob
+from portalis_operator.lifecycle import (
+    Context,
+    JobView,
+    NodeHealth,
+    NodeView,
+    PodView,
+    displaced_shards,
+    plan_job,
+    replace_displaced,
+    running_of,
+)
+from portalis_operator.packing import Node
+from portalis_operator.patches import apply_merge, merge_diff
+from portalis_operator.workload import CapacityType, Priority, ShardPlacement
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def make_job(
+    name: str = "j", shards: int = 2, status: dict[str, Any] | None = None, **spec: Any
+) -> TranslationJob:
+    return TranslationJob.model_validate(
+        {
+            "metadata": {
+                "name": name,
+                "namespace": "ns",
+                "uid": f"uid-{name}",
+                "generation": 1,
+                "resourceVersion": "1",
+                "creationTimestamp": T0.isoformat(),
+            },
+            "spec": {
+                "source": {"configMap": {"name": "src"}},
+                "output": {"configMap": {"name": "out"}},
+                "target": {"crateName": "c"},
+                "parallelism": shards,
+                "gpusPerWorker": 4,
+                **spec,
+            },
+            "status": status or {},
+        }
+    )
+
+
+def cond(type_: str, status: str = "True", reason: str = "R", at: datetime = T0) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": "",
+        "lastTransitionTime": at.isoformat(),
+    }
+
+
+def admitted_status(nodes: list[str], **extra: Any) -> dict[str, Any]:
+    return {
+        "conditions": [cond("Admitted"), cond("Running")],
+        "admittedAt": T0.isoformat(),
+        "startTime": T0.isoformat(),
+        "workers": [{"shard": i, "pod": f"j-w{i}", "node": n} for i, n in enumerate(nodes)],
+        **extra,
+    }
+
+
+def node(
+    name: str, ct: CapacityType = CapacityType.ON_DEMAND, health: NodeHealth = NodeHealth.USABLE
+) -> NodeView:
+    return NodeView(Node(name, ct, 8, schedulable=health is NodeHealth.USABLE), health)
+
+
+def pod(shard: int, phase: str = "Running", node_name: str = "n1", **kw: Any) -> PodView:
+    return PodView(name=f"j-w{shard}", shard=shard, phase=phase, node=node_name, **kw)
+
+
+def ctx(*views: NodeView, now: datetime = T0 + timedelta(minutes=5), **kw: Any) -> Context:
+    return Context(nodes={v.node.name: v for v in views}, now=now, **kw)
+
+
+def test_admission_records_placements_before_any_pod_exists() -> None:
+    job = make_job()
+    view = JobView(job)
+    decision = Admitted(
+        job=running_of(JobView(make_job(status=admitted_status(["n1", "n1"]))), {}).job,
+        placements=(ShardPlacement(0, "n1", 4), ShardPlacement(1, "n2", 4)),
+    )
+    plan = plan_job(view, decision, None, ctx(node("n1"), node("n2")))
+    assert plan.status is not None
+    assert plan.status.phase == "Admitted"
+    assert [(w.shard, w.node) for w in plan.status.workers or []] == [(0, "n1"), (1, "n2")]
+    assert plan.create == [0, 1]
+    assert [e.reason for e in plan.events] == ["Admitted"]
+    assert plan.admission_wait == pytest.approx(300)
+
+
+def test_a_waiting_job_gets_its_position_and_reason() -> None:
+    job = make_job()
+    req = running_of(JobView(make_job(status=admitted_status(["n1", "n1"]))), {}).job
+    plan = plan_job(
+        JobView(job), Waiting(req, WaitReason.INSUFFICIENT_CAPACITY, 3, Priority.NORMAL), None, ctx()
+    )
+    assert plan.status is not None
+    assert plan.status.phase == "Queued"
+    assert plan.status.queue is not None
+    assert (plan.status.queue.position, plan.status.queue.reason) == (3, "InsufficientCapacity")
+    assert plan.create == []
+
+
+def test_a_lost_node_counts_a_reclaim_and_moves_the_shard() -> None:
+    job = make_job(status=admitted_status(["gone", "n1"]))
+    view = JobView(job, {0: pod(0, node_name="gone"), 1: pod(1)})
+    nodes = {"n1": node("n1"), "n2": node("n2")}
+    assert displaced_shards(view, nodes) == [0]
+    plan = plan_job(view, None, None, ctx(node("n1"), node("n2"), replacements={0: "n2"}))
+    assert plan.status is not None
+    assert plan.status.recoveries is not None
+    assert plan.status.recoveries.reclaims == 1
+    assert plan.status.recoveries.error_retries in (None, 0)
+    assert ("j-w0", 0) in plan.delete  # hard loss: finish the deletion at once
+    assert plan.create == []  # the old pod must be gone before its replacement starts
+    workers = {w.shard: w.node for w in plan.status.workers or []}
+    assert workers == {0: "n2", 1: "n1"}
+    assert "Reclaimed" in [e.reason for e in plan.events]
+
+
+def test_an_interruption_notice_drains_gracefully() -> None:
+    job = make_job(status=admitted_status(["n1", "n1"]))
+    view = JobView(job, {0: pod(0), 1: pod(1)})
+    plan = plan_job(view, None, None, ctx(node("n1", health=NodeHealth.NOTICE), node("n2")))
+    assert set(plan.delete) == {("j-w0", None), ("j-w1", None)}
+    assert plan.reclaims == 2
+
+
+def test_replacements_prefer_nothing_over_capacity() -> None:
+    job = make_job(status=admitted_status(["gone", "gone"]))
+    view = JobView(job, {})
+    nodes = {"n1": node("n1")}
+    # one node of 8 GPUs fits both 4-GPU shards; a second job's shards would not fit
+    out = replace_displaced([view], nodes, [])
+    assert out == {"ns/j": {0: "n1", 1: "n1"}}
+
+
+def test_failed_worker_is_retried_with_backoff_then_fails_the_job() -> None:
+    job = make_job(shards=1, status=admitted_status(["n1"]), recovery={"maxErrorRetries": 1})
+    failed = {0: pod(0, phase="Failed", exit_code=3)}
+    plan = plan_job(JobView(job, failed), None, None, ctx(node("n1")))
+    assert plan.status is not None
+    assert plan.status.recoveries is not None
+    assert plan.status.recoveries.error_retries == 1
+    assert ("j-w0", 0) in plan.delete
+    retried = make_job(shards=1, status=plan.status.to_wire(), recovery={"maxErrorRetries": 1})
+    again = plan_job(JobView(retried, failed), None, None, ctx(node("n1")))
+    assert again.status is not None
+    assert again.status.phase == "Failed"
+    assert again.finished == "failed"
+
+
+def test_backoff_delays_the_recreated_pod() -> None:
+    status = admitted_status(["n1"], recoveries={"errorRetries": 1})
+    status["conditions"].append(cond("Recovering", reason="ErrorRetry", at=T0))
+    job = make_job(shards=1, status=status, recovery={"backoffSeconds": 60})
+    early = plan_job(JobView(job, {}), None, None, ctx(node("n1"), now=T0 + timedelta(seconds=30)))
+    late = plan_job(JobView(job, {}), None, None, ctx(node("n1"), now=T0 + timedelta(seconds=61)))
+    assert early.create == []
+    assert late.create == [0]
+
+
+def test_all_shards_succeeded_finishes_the_job() -> None:
+    job = make_job(status=admitted_status(["n1", "n1"]))
+    plan = plan_job(
+        JobView(job, {0: pod(0, "Succeeded"), 1: pod(1, "Succeeded")}), None, None, ctx(node("n1"))
+    )
+    assert plan.status is not None
+    assert plan.status.phase == "Succeeded"
+    assert plan.status.completion_time is not None
+    assert plan.finished == "succeeded"
+
+
+def test_deadline_fails_a_running_job_and_stops_its_workers() -> None:
+    job = make_job(status=admitted_status(["n1", "n1"]), deadlineSeconds=60)
+    plan = plan_job(JobView(job, {0: pod(0), 1: pod(1)}), None, None, ctx(node("n1")))
+    assert plan.status is not None
+    assert plan.status.phase == "Failed"
+    assert {d[0] for d in plan.delete} == {"j-w0", "j-w1"}
+
+
+def test_ttl_deletes_a_finished_job_only_after_it_expires() -> None:
+    done = {"conditions": [cond("Succeeded")], "completionTime": T0.isoformat()}
+    job = make_job(status=done, ttlSecondsAfterFinished=600)
+    assert not plan_job(JobView(job), None, None, ctx(now=T0 + timedelta(seconds=599))).delete_job
+    assert plan_job(JobView(job), None, None, ctx(now=T0 + timedelta(seconds=600))).delete_job
+
+
+def test_a_victim_is_marked_preempted_and_requeued_once_its_pods_are_gone() -> None:
+    job = make_job(status=admitted_status(["n1", "n1"]))
+    plan = plan_job(JobView(job, {0: pod(0), 1: pod(1)}), None, "ns/urgent", ctx(node("n1")))
+    assert plan.status is not None
+    assert plan.status.phase == "Preempted"
+    assert plan.preempted
+    assert len(plan.delete) == 2
+    gone = plan_job(JobView(make_job(status=plan.status.to_wire())), None, None, ctx(node("n1")))
+    assert gone.status is not None
+    assert gone.status.phase == "Queued"
+    assert gone.status.workers is None
+
+
+def test_an_unchanged_job_writes_nothing() -> None:
+    job = make_job(status=admitted_status(["n1", "n1"]))
+    first = plan_job(JobView(job, {0: pod(0), 1: pod(1)}), None, None, ctx(node("n1")))
+    assert first.status is not None
+    settled = make_job(status=first.status.to_wire())
+    again = plan_job(JobView(settled, {0: pod(0), 1: pod(1)}), None, None, ctx(node("n1")))
+    assert again.status is None
+    assert again.create == []
+    assert again.delete == []
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3),
+    max_leaves=10,
+)
+docs = st.dictionaries(st.text(max_size=2), json_values.filter(lambda v: v is not None), max_size=4)
+
+
+@given(old=docs, new=docs)
+def test_merge_diff_turns_old_into_new(old: dict[str, Any], new: dict[str, Any]) -> None:
+    def strip_nones(d: Any) -> Any:  # merge patch cannot store null values; neither do we
+        if isinstance(d, dict):
+            return {k: strip_nones(v) for k, v in d.items() if v is not None}
+        return d
+
+    old, new = strip_nones(old), strip_nones(new)
+    assert apply_merge(old, merge_diff(old, new)) == new

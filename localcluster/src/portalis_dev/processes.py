@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+_PF_KTHREAD = 0x00200000  # /proc/<pid>/stat flags bit of kernel threads (which have no command line)
+
+
 @dataclass(frozen=True)
 class Recorded:
     name: str
@@ -62,10 +65,14 @@ def alive(rec: Recorded) -> bool:
         cmdline = Path(f"/proc/{rec.pid}/cmdline").read_bytes().split(b"\0")
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return False
-    state = stat.rsplit(")", 1)[-1].split()[0]
-    if state in ("Z", "X"):
+    fields = stat.rsplit(")", 1)[-1].split()
+    state, flags = fields[0], int(fields[6])
+    if state in ("Z", "X") or flags & _PF_KTHREAD:
         return False
-    return bool(cmdline) and cmdline[0].decode(errors="replace") == rec.exe
+    argv0 = cmdline[0].decode(errors="replace") if cmdline else ""
+    # Right after exec (while a large binary is being mapped) the kernel shows an empty command line
+    # for a moment: the process exists and is ours.
+    return argv0 in ("", rec.exe)
 
 
 def _reap(pid: int) -> None:

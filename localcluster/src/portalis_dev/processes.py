@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-
 _PF_KTHREAD = 0x00200000  # /proc/<pid>/stat flags bit of kernel threads (which have no command line)
 
 

@@ -92,6 +92,12 @@ def cmd_kubectl(args: argparse.Namespace) -> int:
     return _kubectl(_cluster(args), args.argv)
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    from portalis_dev.agent.managed import main as agent_main
+
+    return agent_main(args)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="portalis-dev", description=__doc__)
     p.add_argument("--state-dir", help="control-plane state directory (default: .state/cluster in the repo)")
@@ -122,6 +128,13 @@ def parser() -> argparse.ArgumentParser:
     rm = nsub.add_parser("remove")
     rm.add_argument("names", nargs="+")
     n.set_defaults(func=cmd_nodes, action="list")
+
+    from portalis_dev.agent.config import add_arguments as add_agent_arguments
+
+    a = sub.add_parser("agent", help="run the local node agent (nodes whose pods run as local processes)")
+    a.add_argument("--state-dir", default=argparse.SUPPRESS, help="as the global --state-dir")
+    add_agent_arguments(a)
+    a.set_defaults(func=cmd_agent)
 
     k = sub.add_parser("kubectl", help="run the built kubectl against this control plane")
     k.add_argument("argv", nargs=argparse.REMAINDER)

@@ -1,0 +1,316 @@
+"""Admission throughput, create-to-pods latency and peak RSS of the operator, against the raw ceiling.
+
+Run: .venv/bin/python benchmarks/operator_admission.py [--jobs 1000] [--rss-jobs 5000]
+
+On a private local control plane (its own state directory), with enough simulated DGX capacity for
+every job (1 shard x 1 GPU each), it:
+  1. creates N worker pods directly with the Python client, as fast as it can (the ceiling);
+  2. runs the operator as a subprocess and submits N TranslationJobs the same way, timing admission
+     (job created -> its worker pod seen by a watch) and throughput (jobs admitted per second);
+  3. repeats 2 with --rss-jobs jobs and reads the operator's peak RSS (VmHWM) at the end.
+Both runs share the machine at the same moment in time, so their ratio is what to read.
+Writes benchmarks/results/operator_admission.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client, config, watch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "localcluster" / "src"))
+
+from portalis_dev import nodes  # noqa: E402
+from portalis_dev.cluster import LocalCluster  # noqa: E402
+
+GROUP, VERSION, PLURAL = "portalis.dev", "v1alpha1", "translationjobs"
+THREADS = 16
+
+
+def job(i: int) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "TranslationJob",
+        "metadata": {"name": f"bench-{i:05d}"},
+        "spec": {
+            "source": {"configMap": {"name": "src"}},
+            "output": {"configMap": {"name": "out"}},
+            "target": {"crateName": "bench"},
+            "parallelism": 1,
+            "gpusPerWorker": 1,
+            "translation": {"backend": "rules"},
+            "capacity": {"spot": "never"},
+        },
+    }
+
+
+def plain_pod(i: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"raw-{i:05d}", "labels": {"bench": "raw"}},
+        "spec": {
+            "nodeSelector": {nodes.POOL_LABEL: "bench"},
+            "containers": [
+                {"name": "w", "image": "registry.invalid/x", "resources": {"limits": {"nvidia.com/gpu": "1"}}}
+            ],
+        },
+    }
+
+
+class PodWatcher:
+    """Records the local time at which each pod (by name) is first seen."""
+
+    def __init__(self, core: Any, ns: str, selector: str) -> None:
+        self.seen: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._w = watch.Watch()
+        self._t = threading.Thread(target=self._run, args=(core, ns, selector), daemon=True)
+        self._t.start()
+
+    def _run(self, core: Any, ns: str, selector: str) -> None:
+        while not self._stop.is_set():
+            for ev in self._w.stream(
+                core.list_namespaced_pod, ns, label_selector=selector, timeout_seconds=30
+            ):
+                name = ev["object"].metadata.name
+                self.seen.setdefault(name, time.monotonic())
+                if self._stop.is_set():
+                    return
+
+    def wait_for(self, count: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.seen) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if len(self.seen) < count:
+            raise RuntimeError(f"only {len(self.seen)} of {count} pods appeared in {timeout:.0f} s")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._w.stop()
+
+
+def ensure_namespace(core: Any, ns: str) -> None:
+    try:
+        core.create_namespace({"metadata": {"name": ns}})
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            core.read_namespaced_service_account("default", ns)
+            return
+        except client.ApiException:
+            time.sleep(0.2)
+
+
+def install_crds(api: Any) -> None:
+    ext = client.ApiextensionsV1Api(api)
+    for path in sorted((REPO / "crds").glob("*.yaml")):
+        body = yaml.safe_load(path.read_text())
+        try:
+            ext.create_custom_resource_definition(body)
+        except client.ApiException as exc:
+            if exc.status != 409:
+                raise
+    time.sleep(2)  # CRDs become servable shortly after creation (no Established poll needed for a bench)
+
+
+def raw_ceiling(core: Any, ns: str, n: int) -> dict[str, float]:
+    watcher = PodWatcher(core, ns, "bench=raw")
+    started: dict[str, float] = {}
+
+    def create(i: int) -> None:
+        body = plain_pod(i)
+        started[body["metadata"]["name"]] = time.monotonic()
+        core.create_namespaced_pod(ns, body)
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(create, range(n)))
+    watcher.wait_for(n, timeout=600)
+    elapsed = max(watcher.seen.values()) - t0
+    watcher.stop()
+    lat = [watcher.seen[k] - v for k, v in started.items()]
+    return {"throughput": n / elapsed, "p50": _pct(lat, 50), "p99": _pct(lat, 99)}
+
+
+def operator_run(cluster: LocalCluster, api: Any, ns: str, n: int) -> dict[str, float]:
+    core = client.CoreV1Api(api)
+    custom = client.CustomObjectsApi(api)
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "PORTALIS_OPERATOR_NAMESPACES": json.dumps([ns]),
+        "PORTALIS_OPERATOR_POOL": "bench",
+        "PORTALIS_OPERATOR_METRICS_PORT": "0",
+        "PORTALIS_OPERATOR_HEALTH_PORT": "0",
+    }
+    log = open(cluster.state_dir / "logs" / f"operator-bench-{n}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(REPO / ".venv" / "bin" / "portalis-operator")], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    watcher = PodWatcher(core, ns, "portalis.dev/job")
+    started: dict[str, float] = {}
+    try:
+        time.sleep(3)  # let the operator connect and finish its first (empty) cycle
+
+        def create(i: int) -> None:
+            body = job(i)
+            started[f"{body['metadata']['name']}-w0"] = time.monotonic()
+            custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
+
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(create, range(n)))
+        submitted = time.monotonic() - t0
+        watcher.wait_for(n, timeout=1200)
+        elapsed = max(watcher.seen.values()) - t0
+        rss = _peak_rss_mb(proc.pid)
+    finally:
+        watcher.stop()
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+    lat = [watcher.seen[k] - v for k, v in started.items() if k in watcher.seen]
+    return {
+        "throughput": n / elapsed,
+        "submit_rate": n / submitted,
+        "p50": _pct(lat, 50),
+        "p99": _pct(lat, 99),
+        "peak_rss_mb": rss,
+    }
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _pct(values: list[float], p: int) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--jobs", type=int, default=1000)
+    ap.add_argument("--rss-jobs", type=int, default=5000)
+    ap.add_argument("--state-dir", default=str(REPO / ".state" / "bench"))
+    args = ap.parse_args()
+
+    cluster = LocalCluster(Path(args.state_dir))
+    cluster.up(progress=lambda m: print(f"[control plane] {m}", flush=True))
+    api = config.new_client_from_config(str(cluster.kubeconfig))
+    core = client.CoreV1Api(api)
+    install_crds(api)
+    gpus_needed = max(args.jobs, args.rss_jobs)
+    have = len(nodes.list_simulated(core, pool="bench"))
+    want = (gpus_needed + 7) // 8
+    if want > have:
+        print(f"adding {want - have} simulated DGX nodes", flush=True)
+        nodes.add_nodes(core, "on-demand", want - have, pool="bench")
+
+    results: list[dict[str, Any]] = []
+    try:
+        ensure_namespace(core, "bench-raw")
+        raw = raw_ceiling(core, "bench-raw", args.jobs)
+        print(
+            f"raw pod creation: {raw['throughput']:.1f} pods/s, p50 {raw['p50']:.3f} s, p99 {raw['p99']:.3f} s"
+        )
+        core.delete_namespace("bench-raw")
+
+        ensure_namespace(core, "bench-op")
+        op = operator_run(cluster, api, "bench-op", args.jobs)
+        print(
+            f"operator: {op['throughput']:.1f} jobs/s admitted ({op['throughput'] / raw['throughput']:.2f}x of raw), "
+            f"create-to-pod p50 {op['p50']:.3f} s p99 {op['p99']:.3f} s, peak RSS {op['peak_rss_mb']:.0f} MB"
+        )
+        core.delete_namespace("bench-op")
+
+        big: dict[str, float] | None = None
+        if args.rss_jobs:
+            ensure_namespace(core, "bench-rss")
+            big = operator_run(cluster, api, "bench-rss", args.rss_jobs)
+            print(
+                f"operator at {args.rss_jobs} jobs: peak RSS {big['peak_rss_mb']:.0f} MB, {big['throughput']:.1f} jobs/s"
+            )
+            core.delete_namespace("bench-rss")
+
+        results = [
+            {
+                "metric": "raw_pod_creation_throughput",
+                "value": raw["throughput"],
+                "unit": "pods/s",
+                "compared_with": "ceiling: the same pods created directly with the Python client, 16 threads",
+            },
+            {
+                "metric": "admission_throughput",
+                "value": op["throughput"],
+                "unit": "jobs/s",
+                "compared_with": f"raw ceiling {raw['throughput']:.1f} pods/s (ratio "
+                f"{op['throughput'] / raw['throughput']:.2f}); Kueue's perf test ~42 workloads/s",
+            },
+            {
+                "metric": "admission_to_raw_ratio",
+                "value": op["throughput"] / raw["throughput"],
+                "unit": "ratio",
+                "compared_with": "target >= 0.5",
+            },
+            {
+                "metric": "create_to_pod_p50",
+                "value": op["p50"],
+                "unit": "s",
+                "compared_with": f"raw create-to-seen p50 {raw['p50']:.3f} s",
+            },
+            {
+                "metric": "create_to_pod_p99",
+                "value": op["p99"],
+                "unit": "s",
+                "compared_with": f"target < 2 s; raw p99 {raw['p99']:.3f} s",
+            },
+            {
+                "metric": f"operator_peak_rss_{args.jobs}_jobs",
+                "value": op["peak_rss_mb"],
+                "unit": "MB",
+                "compared_with": "target < 300 MB at 5000 jobs",
+            },
+        ]
+        if big is not None:
+            results.append(
+                {
+                    "metric": f"operator_peak_rss_{args.rss_jobs}_jobs",
+                    "value": big["peak_rss_mb"],
+                    "unit": "MB",
+                    "compared_with": "target < 300 MB",
+                }
+            )
+    finally:
+        out = REPO / "benchmarks" / "results" / "operator_admission.json"
+        if results:
+            out.write_text(json.dumps(results, indent=2) + "\n")
+            print(f"wrote {out.relative_to(REPO)}")
+        cluster.down(progress=lambda m: None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

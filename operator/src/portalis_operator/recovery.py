@@ -1,0 +1,278 @@
+"""Recovery: what to do with a job's worker pods when their node goes away or the worker fails.
+
+Pure policy with the clock passed in. The handler gathers, per running job, its worker pods and the
+health of the nodes they are bound to, calls `plan_recovery`, and applies the actions: delete pods
+(with the given grace period), create replacements (placed with the returned spot mode), persist
+the new counters into status.recoveries, fail the job when a budget is spent, and requeue itself
+after `recheck_after` seconds.
+
+Two budgets, counted apart: reclaims (node deleted, lost, or carrying an interruption taint: not the
+job's fault) and error retries (the worker failed on a healthy node). Reclaims never spend the error
+budget. The rules, with examples, are in docs/recovery.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from portalis_operator.placement import effective_spot_mode
+from portalis_operator.workload import Priority, SpotMode
+
+if TYPE_CHECKING:
+    from portalis_operator import api
+
+
+class NodeTrouble(StrEnum):
+    """What is wrong with a node, as far as its workers are concerned."""
+
+    NONE = "none"
+    NOT_READY = "not-ready"  # NotReady within the grace period: wait, it may come back
+    NOTICE = "notice"  # interruption taint: going away soon, there is time to checkpoint
+    LOST = "lost"  # NotReady beyond the grace period: treat as gone
+    DELETED = "deleted"  # the Node object is gone (or being deleted)
+
+
+class Signal(StrEnum):
+    """Label values of metrics.RECLAIMS."""
+
+    DELETED = "deleted"
+    NOT_READY = "notready"
+    TAINT = "taint"
+
+
+class ActionKind(StrEnum):
+    EVICT = "Evict"  # delete with a grace period (the worker checkpoints on SIGTERM), then recreate
+    RECREATE = "Recreate"  # delete now (grace 0: the kubelet is gone) and recreate at once
+    RETRY = "Retry"  # the worker failed: delete and recreate (the backoff has passed)
+
+
+class FailureReason(StrEnum):
+    RECLAIM_LIMIT = "ReclaimLimitExceeded"
+    ERROR_RETRY_LIMIT = "ErrorRetryLimitExceeded"
+
+
+@dataclass(frozen=True)
+class RecoveryPolicy:
+    """Pool and operator knobs; the job's own budgets come with each job (`JobRecoveryState`).
+
+    `notice_grace_seconds`: termination grace given to workers on an interruption notice (they flush
+    their checkpoint on SIGTERM); cloud notices give 30 s (GCP) to 2 min (AWS), so stay under the
+    shortest. `max_backoff_seconds` caps the exponential error backoff.
+    """
+
+    interruption_taints: frozenset[str] = frozenset(
+        {
+            "karpenter.sh/disrupted",
+            "cloud.google.com/impending-node-termination",
+            "aws-node-termination-handler/spot-itn",
+            "portalis.dev/reclaim",
+        }
+    )
+    not_ready_grace_seconds: int = 60
+    notice_grace_seconds: int = 25
+    max_backoff_seconds: int = 3600
+
+    @classmethod
+    def from_spec(cls, spec: api.GPUPoolSpec, **overrides: int) -> RecoveryPolicy:
+        return cls(
+            interruption_taints=frozenset(spec.interruption.taints),
+            not_ready_grace_seconds=spec.interruption.not_ready_grace_seconds,
+            **overrides,
+        )
+
+
+@dataclass(frozen=True)
+class NodeHealth:
+    """The parts of a Node that recovery reads.
+
+    `ready`: the Ready condition is True; `not_ready_since`: its lastTransitionTime when not True.
+    `taints`: taint keys. `deleting`: metadata.deletionTimestamp is set.
+    """
+
+    name: str
+    ready: bool = True
+    not_ready_since: datetime | None = None
+    taints: frozenset[str] = frozenset()
+    deleting: bool = False
+
+
+@dataclass(frozen=True)
+class WorkerPod:
+    """A worker pod of the job. `node` is None while unbound; `terminating`: deletionTimestamp set;
+    `failed_at`: when the worker container terminated with an error (phase Failed)."""
+
+    name: str
+    shard: int
+    node: str | None
+    phase: str = "Running"
+    terminating: bool = False
+    failed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class JobRecoveryState:
+    """The job's spec knobs and the counters from status.recoveries."""
+
+    priority: Priority
+    requested_spot: SpotMode | None
+    reclaims: int = 0
+    error_retries: int = 0
+    max_reclaims: int = 10
+    max_error_retries: int = 3
+    backoff_seconds: int = 30
+    on_demand_after_reclaims: int = 3
+
+    @classmethod
+    def from_job(cls, job: api.TranslationJob) -> JobRecoveryState:
+        rec = job.status.recoveries
+        spec = job.spec
+        return cls(
+            priority=Priority.parse(spec.priority),
+            requested_spot=SpotMode(spec.capacity.spot) if spec.capacity.spot else None,
+            reclaims=(rec.reclaims or 0) if rec else 0,
+            error_retries=(rec.error_retries or 0) if rec else 0,
+            max_reclaims=spec.recovery.max_reclaims,
+            max_error_retries=spec.recovery.max_error_retries,
+            backoff_seconds=spec.recovery.backoff_seconds,
+            on_demand_after_reclaims=spec.recovery.on_demand_after_reclaims,
+        )
+
+
+@dataclass(frozen=True)
+class PodAction:
+    """Delete `pod` with `grace_seconds` and create its replacement (same shard) once it is gone."""
+
+    kind: ActionKind
+    pod: str
+    shard: int
+    grace_seconds: int
+    signal: Signal | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecoveryPlan:
+    """The handler's to-do list for one job.
+
+    `reclaims`/`error_retries`: the new totals for status.recoveries (write them before or with the
+    deletes, so a crash in between cannot count twice: the deleted pods are then terminating or gone
+    and are not counted again). `new_reclaims`: signals for metrics.RECLAIMS. `spot_mode`: the effective
+    mode for replacements. `failed`: set when a budget is spent; the job fails instead of recovering.
+    `recheck_after`: seconds until a waiting pod (NotReady grace, backoff) needs another look.
+    """
+
+    actions: tuple[PodAction, ...]
+    reclaims: int
+    error_retries: int
+    new_reclaims: tuple[Signal, ...]
+    spot_mode: SpotMode
+    failed: FailureReason | None = None
+    recheck_after: float | None = None
+
+    @property
+    def recovering(self) -> bool:
+        return bool(self.actions) and self.failed is None
+
+
+def classify_node(node: NodeHealth | None, policy: RecoveryPolicy, now: datetime) -> NodeTrouble:
+    """Deleted (or missing) beats lost beats notice beats not-ready: the hardest signal decides."""
+    if node is None or node.deleting:
+        return NodeTrouble.DELETED
+    if not node.ready:
+        since = node.not_ready_since or now
+        if (now - since).total_seconds() >= policy.not_ready_grace_seconds:
+            return NodeTrouble.LOST
+    if node.taints & policy.interruption_taints:
+        return NodeTrouble.NOTICE
+    if not node.ready:
+        return NodeTrouble.NOT_READY
+    return NodeTrouble.NONE
+
+
+def backoff_seconds(base: int, retries_done: int, cap: int) -> int:
+    """Delay before error retry number `retries_done + 1`: base * 2^retries_done, capped."""
+    return min(cap, base << min(retries_done, 40))
+
+
+_SIGNALS = {NodeTrouble.DELETED: Signal.DELETED, NodeTrouble.LOST: Signal.NOT_READY}
+
+
+def plan_recovery(
+    job: JobRecoveryState,
+    pods: Sequence[WorkerPod],
+    nodes: Mapping[str, NodeHealth],
+    now: datetime,
+    policy: RecoveryPolicy | None = None,
+) -> RecoveryPlan:
+    """Actions for one job's worker pods.
+
+    - A pod on a deleted or lost node is deleted at once (grace 0) and recreated: a hard loss.
+    - A pod on a node with an interruption taint is evicted with `notice_grace_seconds`, so it can
+      checkpoint, and recreated once gone.
+    - Each node a job loses counts one reclaim (not one per shard on it); pods already terminating were
+      counted when they were deleted, so handling is idempotent across cycles. A terminating pod on a
+      dead node is still force-deleted (its kubelet will never confirm), without counting.
+    - A Failed pod on a healthy node is an error: retried after `backoffSeconds * 2^n` (n = retries
+      already spent), counted when it is retried. NotReady nodes within their grace period: wait.
+    - More than `max_reclaims` reclaims, or more than `max_error_retries` retries, fail the job.
+    """
+    policy = policy or RecoveryPolicy()
+    actions: list[PodAction] = []
+    reclaimed_nodes: dict[str, Signal] = {}
+    retries = 0
+    waits: list[float] = []
+
+    for pod in sorted(pods, key=lambda p: p.shard):
+        if pod.node is None or pod.phase == "Succeeded":
+            continue
+        node = nodes.get(pod.node)
+        trouble = classify_node(node, policy, now)
+        if trouble in (NodeTrouble.DELETED, NodeTrouble.LOST):
+            signal = _SIGNALS[trouble]
+            actions.append(PodAction(ActionKind.RECREATE, pod.name, pod.shard, 0, signal, f"node {trouble}"))
+            if not pod.terminating:
+                reclaimed_nodes.setdefault(pod.node, signal)
+        elif trouble is NodeTrouble.NOTICE:
+            if not pod.terminating:
+                grace = policy.notice_grace_seconds
+                actions.append(
+                    PodAction(
+                        ActionKind.EVICT, pod.name, pod.shard, grace, Signal.TAINT, "interruption notice"
+                    )
+                )
+                reclaimed_nodes.setdefault(pod.node, Signal.TAINT)
+        elif trouble is NodeTrouble.NOT_READY and node is not None:
+            since = node.not_ready_since or now
+            waits.append(policy.not_ready_grace_seconds - (now - since).total_seconds())
+        elif pod.phase == "Failed" and not pod.terminating:
+            delay = backoff_seconds(
+                job.backoff_seconds, job.error_retries + retries, policy.max_backoff_seconds
+            )
+            due = (pod.failed_at or now) + timedelta(seconds=delay)
+            if now < due:
+                waits.append((due - now).total_seconds())
+                continue
+            actions.append(PodAction(ActionKind.RETRY, pod.name, pod.shard, 0, None, "worker failed"))
+            retries += 1
+
+    reclaims = job.reclaims + len(reclaimed_nodes)
+    error_retries = job.error_retries + retries
+    failed: FailureReason | None = None
+    if reclaims > job.max_reclaims:
+        failed = FailureReason.RECLAIM_LIMIT
+    elif error_retries > job.max_error_retries:
+        failed = FailureReason.ERROR_RETRY_LIMIT
+    mode = effective_spot_mode(job.requested_spot, job.priority, reclaims, job.on_demand_after_reclaims)
+    return RecoveryPlan(
+        actions=tuple(actions),
+        reclaims=reclaims,
+        error_retries=error_retries,
+        new_reclaims=tuple(reclaimed_nodes.values()),
+        spot_mode=mode,
+        failed=failed,
+        recheck_after=max(0.0, min(waits)) if waits else None,
+    )

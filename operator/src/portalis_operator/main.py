@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import sys
 
 import kopf
@@ -17,10 +18,22 @@ def main() -> int:
     except ValidationError as exc:
         print(f"portalis-operator: invalid settings (PORTALIS_OPERATOR_*):\n{exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    levels = {
+        "quiet": logging.WARNING,
+        "info": logging.INFO,
+        "verbose": logging.DEBUG,
+        "debug": logging.DEBUG,
+    }
+    logging.basicConfig(
+        level=levels[settings.log_level], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    kopf.configure(verbose=settings.log_level == "verbose", debug=settings.log_level == "debug")
     import portalis_operator.handlers  # noqa: F401  (registers the handlers)
 
     kopf.run(
+        # Peers compare priorities: a random one per replica means exactly one is active (equal ones
+        # would pause each other).
+        priority=random.randint(1, 2**31 - 1),
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
         liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None,

@@ -7,6 +7,7 @@ message naming the variable, instead of failing later deep inside a handler.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,7 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9090, ge=0, le=65535, description="0 disables the metrics server")
     health_port: int = Field(default=8080, ge=0, le=65535, description="liveness/readiness; 0 disables")
     peering: str | None = Field(default=None, description="kopf peering name for an active/standby pair")
+    log_level: Literal["quiet", "info", "verbose", "debug"] = "info"
     stale_after_seconds: float = Field(default=120, gt=0, description="loop older than this is not live")
     worker_image: str = Field(default="portalis/worker:0.1.0", min_length=1)
     triton_image: str = Field(default="portalis/triton:0.1.0", min_length=1)

@@ -1,0 +1,372 @@
+"""The Helm chart against the local control plane: lint, render, server-side dry run, and real RBAC.
+
+The monitoring.coreos.com CRDs (ServiceMonitor, PodMonitor, PrometheusRule) are not part of the local
+control plane: the `monitoring_crds` fixture installs minimal copies (schema-less, preserve unknown
+fields) when they are missing, so the dry run checks those objects' metadata but not their spec. kopf's
+peering CRDs are applied for real from the chart (the rendered ClusterKopfPeering needs its kind), and the
+project's CRDs come from the `crds` fixture.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness import wait_for
+from portalis_dev.layout import REPO_ROOT
+from portalis_dev.toolchain import binary
+
+pytestmark = pytest.mark.integration
+
+CHART = REPO_ROOT / "charts" / "portalis"
+VALUES = sorted((Path(__file__).parent / "chart_values").glob("*.yaml"))
+KUBE_VERSION = "1.35.0"
+
+
+def run(*args: str, stdin: str | None = None) -> str:
+    proc = subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, f"{' '.join(map(str, args[:4]))}...: {proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def kubectl(*args: str, stdin: str | None = None) -> str:
+    return run(binary("kubectl"), *args, stdin=stdin)
+
+
+def render(release: str, namespace: str, values: Path | None = None, *extra: str) -> list[dict[str, Any]]:
+    args = [binary("helm"), "template", release, str(CHART), "-n", namespace, "--kube-version", KUBE_VERSION]
+    if values is not None:
+        args += ["-f", str(values)]
+    return [d for d in yaml.safe_load_all(run(*args, *extra)) if d]
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def _minimal_crd(plural: str, kind: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.monitoring.coreos.com"},
+        "spec": {
+            "group": "monitoring.coreos.com",
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": kind.lower(), "kind": kind, "listKind": f"{kind}List"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
+                }
+            ],
+        },
+    }
+
+
+def _established(name: str) -> bool:
+    out = kubectl("get", "crd", name, "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}")
+    return out == "True"
+
+
+@pytest.fixture(scope="module")
+def monitoring_crds(cluster: Any) -> None:
+    for plural, kind in (
+        ("servicemonitors", "ServiceMonitor"),
+        ("podmonitors", "PodMonitor"),
+        ("prometheusrules", "PrometheusRule"),
+    ):
+        name = f"{plural}.monitoring.coreos.com"
+        present = subprocess.run([binary("kubectl"), "get", "crd", name], capture_output=True).returncode == 0
+        if not present:  # never replace a real prometheus-operator CRD
+            kubectl("create", "-f", "-", stdin=yaml.safe_dump(_minimal_crd(plural, kind)))
+        wait_for(lambda n=name: _established(n), timeout=30, what=f"CRD {name} Established")
+
+
+@pytest.fixture(scope="module")
+def peering_crds(cluster: Any) -> None:
+    for path in sorted((CHART / "files" / "crds").glob("kopf.dev_*.yaml")):
+        kubectl("apply", "--server-side", "--field-manager=portalis-tests", "-f", str(path))
+        name = yaml.safe_load(path.read_text())["metadata"]["name"]
+        wait_for(lambda n=name: _established(n), timeout=30, what=f"CRD {name} Established")
+
+
+def test_helm_lint_with_every_values_file() -> None:
+    for values in VALUES:
+        out = run(
+            binary("helm"), "lint", str(CHART), "--strict", "-f", str(values), "--kube-version", KUBE_VERSION
+        )
+        assert "1 chart(s) linted, 0 chart(s) failed" in out, values.name
+
+
+def test_schema_rejects_a_typo() -> None:
+    proc = subprocess.run(
+        [
+            binary("helm"),
+            "template",
+            "x",
+            str(CHART),
+            "--kube-version",
+            KUBE_VERSION,
+            "--set",
+            "operator.replica=3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "replica" in proc.stderr
+    assert "additional properties" in proc.stderr.lower() or "not allowed" in proc.stderr.lower()
+
+
+@pytest.mark.parametrize("values", VALUES, ids=lambda p: p.stem)
+def test_rendered_chart_passes_server_side_dry_run(
+    values: Path, namespace: str, crds: list[str], monitoring_crds: None, peering_crds: None
+) -> None:
+    docs = render(f"dry-{uuid.uuid4().hex[:6]}", namespace, values)
+    # The helm test Pod's admission looks its ServiceAccount up, which a dry run does not create: create
+    # it for real (it goes with the test namespace).
+    accounts = by_kind(docs, "ServiceAccount")
+    if accounts:
+        kubectl(
+            "apply",
+            "--server-side",
+            "--field-manager=portalis-tests",
+            "-f",
+            "-",
+            stdin=yaml.safe_dump_all(accounts),
+        )
+    out = kubectl(
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "--field-manager=portalis-tests",
+        "--force-conflicts",
+        "-f",
+        "-",
+        stdin=yaml.safe_dump_all(docs),
+    )
+    assert out.count("(server dry run)") == len(docs), out
+
+
+def test_defaults_render_what_the_platform_team_expects() -> None:
+    docs = render("portalis", "portalis-system")
+    (deploy,) = by_kind(docs, "Deployment")
+    spec = deploy["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert deploy["spec"]["replicas"] == 2
+    assert (
+        container["image"]
+        == "portalis/operator:" + yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    )
+    assert container["command"] == ["portalis-operator"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["PORTALIS_OPERATOR_PEERING"] == "portalis"  # active/standby through kopf peering
+    assert env["PORTALIS_OPERATOR_HEALTH_PORT"] == "8080"
+    assert env["PORTALIS_OPERATOR_METRICS_PORT"] == "9090"
+    assert env["PORTALIS_OPERATOR_POOL"] == "dgx"  # the GPUPool the chart creates
+    # every variable the chart sets is one the operator's settings object knows
+    from portalis_operator.settings import Settings
+
+    known = {f"PORTALIS_OPERATOR_{name.upper()}" for name in Settings.model_fields}
+    assert set(env) <= known, set(env) - known
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"metrics": 9090, "health": 8080}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    sc = container["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    (pdb,) = by_kind(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    crds = by_kind(docs, "CustomResourceDefinition")
+    names = {c["metadata"]["name"] for c in crds}
+    assert names == {
+        "translationjobs.portalis.dev",
+        "gpupools.portalis.dev",
+        "clusterkopfpeerings.kopf.dev",
+        "kopfpeerings.kopf.dev",
+    }
+    assert all(c["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for c in crds)
+    for c in crds:  # the rendered CRD is the source of truth, plus Helm's labels and annotations
+        if c["metadata"]["name"].endswith("portalis.dev"):
+            source = yaml.safe_load(
+                (REPO_ROOT / "crds" / f"portalis.dev_{c['spec']['names']['plural']}.yaml").read_text()
+            )
+            assert c["spec"] == source["spec"]
+    (rule,) = by_kind(docs, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    source = yaml.safe_load((REPO_ROOT / "monitoring" / "rules" / "portalis.rules.yaml").read_text())
+    assert rule["spec"]["groups"] == source["groups"]
+    (cm,) = by_kind(docs, "ConfigMap")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert (
+        cm["data"]["portalis.json"] == (REPO_ROOT / "monitoring/dashboards/portalis.json").read_text().strip()
+    )
+    (sm,) = by_kind(docs, "ServiceMonitor")
+    assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert sm["spec"]["endpoints"][0]["relabelings"][0]["replacement"] == "portalis-operator"
+    (peering,) = by_kind(docs, "ClusterKopfPeering")
+    assert peering["metadata"]["name"] == "portalis"
+    (test_pod,) = by_kind(docs, "Pod")
+    assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+
+
+def test_runbook_base_url_is_a_value() -> None:
+    docs = render(
+        "p", "ns", None, "--set", "monitoring.prometheusRule.runbookBaseURL=https://wiki.example.org/rb/"
+    )
+    (rule,) = by_kind(docs, "PrometheusRule")
+    urls = [
+        r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r
+    ]
+    assert urls
+    assert all(u.startswith("https://wiki.example.org/rb/") for u in urls)
+    assert all(u.endswith(".md") for u in urls)
+
+
+def test_own_custom_resources_are_hooks_only_until_their_api_exists() -> None:
+    first = render("p", "ns")
+    for kind in ("GPUPool", "ClusterKopfPeering"):
+        (obj,) = by_kind(first, kind)
+        ann = obj["metadata"]["annotations"]
+        assert ann["helm.sh/hook"] == "post-install"
+        assert ann["meta.helm.sh/release-name"] == "p"  # so that a later upgrade adopts it
+    later = render(
+        "p",
+        "ns",
+        None,
+        "--api-versions",
+        "portalis.dev/v1alpha1/GPUPool",
+        "--api-versions",
+        "kopf.dev/v1/ClusterKopfPeering",
+    )
+    for kind in ("GPUPool", "ClusterKopfPeering"):
+        (obj,) = by_kind(later, kind)
+        assert "helm.sh/hook" not in obj["metadata"].get("annotations", {})
+
+
+def test_switches_remove_what_they_should() -> None:
+    values = {p.stem: p for p in VALUES}
+    off = render("p", "ns", values["monitoring-off"])
+    kinds = {d["kind"] for d in off}
+    assert not kinds & {"Service", "ServiceMonitor", "PodMonitor", "PrometheusRule", "ConfigMap"}
+    external = render("p", "ns", values["crds-external"])
+    kinds = {d["kind"] for d in external}
+    assert not kinds & {"CustomResourceDefinition", "GPUPool", "PodDisruptionBudget", "Pod"}
+    no_keep = render("p", "ns", None, "--set", "crds.keep=false")
+    for crd in by_kind(no_keep, "CustomResourceDefinition"):
+        assert "helm.sh/resource-policy" not in crd["metadata"].get("annotations", {})
+
+
+@pytest.fixture
+def rbac(namespace: str, cluster: Any) -> Iterator[Any]:
+    """Apply the rendered ServiceAccount, ClusterRole and ClusterRoleBinding for real; remove them after."""
+    applied: list[tuple[str, str]] = []
+
+    def apply(values: Path) -> str:
+        release = f"rbac-{uuid.uuid4().hex[:6]}"
+        docs = render(release, namespace, values)
+        keep = [d for d in docs if d["kind"] in {"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}]
+        kubectl(
+            "apply",
+            "--server-side",
+            "--field-manager=portalis-tests",
+            "-f",
+            "-",
+            stdin=yaml.safe_dump_all(keep),
+        )
+        for d in keep:
+            if d["kind"] != "ServiceAccount":
+                applied.append((d["kind"].lower(), d["metadata"]["name"]))
+        (sa,) = by_kind(keep, "ServiceAccount")
+        return f"system:serviceaccount:{namespace}:{sa['metadata']['name']}"
+
+    yield apply
+    for kind, name in applied:
+        kubectl("delete", kind, name, "--ignore-not-found")
+
+
+def can_i(user: str, verb: str, resource: str, namespace: str | None = None) -> bool:
+    # `kubectl auth can-i VERB a/b` would ask about the object named b: pass subresources apart.
+    resource, _, sub = resource.partition("/")
+    args = [binary("kubectl"), "auth", "can-i", verb, resource, f"--as={user}"]
+    if sub:
+        args.append(f"--subresource={sub}")
+    args += ["-n", namespace] if namespace else ["--all-namespaces"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60).stdout.strip()
+    return out == "yes"
+
+
+def test_rbac_static_provider_is_least_privilege(rbac: Any) -> None:
+    values = {p.stem: p for p in VALUES}
+    user = rbac(values["defaults"])
+    allowed = [
+        ("patch", "translationjobs.portalis.dev/status"),
+        ("update", "translationjobs.portalis.dev/status"),
+        ("watch", "translationjobs.portalis.dev"),
+        ("update", "gpupools.portalis.dev/status"),
+        ("create", "pods"),
+        ("delete", "pods"),
+        ("create", "events"),
+        ("list", "nodes"),
+        ("create", "serviceaccounts"),
+        ("patch", "clusterkopfpeerings.kopf.dev"),
+        # the worker's Role (get/patch pods, which the operator itself holds) in each job namespace
+        ("create", "roles.rbac.authorization.k8s.io"),
+        ("create", "rolebindings.rbac.authorization.k8s.io"),
+    ]
+    denied = [
+        ("get", "secrets"),
+        ("list", "secrets"),
+        ("watch", "secrets"),
+        ("delete", "nodes"),
+        ("create", "nodes"),
+        ("delete", "translationjobs.portalis.dev"),
+        ("create", "translationjobs.portalis.dev"),
+        ("delete", "pods/status"),
+        ("patch", "nodes/status"),
+        ("escalate", "clusterroles.rbac.authorization.k8s.io"),
+        ("escalate", "roles.rbac.authorization.k8s.io"),
+        ("bind", "clusterroles.rbac.authorization.k8s.io"),
+        ("delete", "roles.rbac.authorization.k8s.io"),
+        ("patch", "machinedeployments.cluster.x-k8s.io/scale"),
+        ("create", "pods/exec"),
+        ("delete", "serviceaccounts"),
+    ]
+    wait_for(lambda: can_i(user, "create", "pods", "default"), timeout=30, what="RBAC to take effect")
+    for verb, resource in allowed:
+        assert can_i(user, verb, resource), f"should be allowed: {verb} {resource}"
+        assert can_i(user, verb, resource, "some-team-ns"), (
+            f"should be allowed in a job namespace: {verb} {resource}"
+        )
+    for verb, resource in denied:
+        assert not can_i(user, verb, resource), f"should be denied: {verb} {resource}"
+        assert not can_i(user, verb, resource, "kube-system"), (
+            f"should be denied in kube-system: {verb} {resource}"
+        )
+
+
+def test_rbac_kwok_and_cluster_api_add_only_their_provider_verbs(rbac: Any) -> None:
+    values = {p.stem: p for p in VALUES}
+    kwok = rbac(values["kwok"])
+    capi = rbac(values["cluster-api"])
+    wait_for(lambda: can_i(kwok, "create", "nodes") and can_i(capi, "list", "nodes"), timeout=30, what="RBAC")
+    assert can_i(kwok, "delete", "nodes")
+    assert not can_i(kwok, "patch", "machinedeployments.cluster.x-k8s.io/scale")
+    assert can_i(capi, "patch", "machinedeployments.cluster.x-k8s.io/scale")
+    assert can_i(capi, "patch", "machines.cluster.x-k8s.io")
+    assert not can_i(capi, "delete", "nodes")
+    for user in (kwok, capi):
+        assert not can_i(user, "get", "secrets")

@@ -15,13 +15,15 @@ from portalis_worker.rules.errors import Unsupported
 __all__ = ["RulesBackend", "Unsupported", "translate_module", "translate_unit"]
 
 
-def translate_module(source: str) -> str:
-    """Translate a Python module (functions, classes, mappable imports) to one Rust source text."""
+def translate_module(source: str, fmt: bool = True) -> str:
+    """Translate a Python module (functions, classes, mappable imports) to one Rust source text.
+
+    `fmt=False` skips rustfmt (a process per call); callers that assemble many units format once."""
     tree = ast.parse(source)
-    return translate_tree(tree)
+    return translate_tree(tree, fmt)
 
 
-def translate_unit(source: str) -> str:
+def translate_unit(source: str, fmt: bool = True) -> str:
     """Translate one top-level function or class definition, with the imports it needs."""
     tree = ast.parse(source)
     units = [s for s in tree.body if isinstance(s, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)]
@@ -40,7 +42,7 @@ def translate_unit(source: str) -> str:
         raise Unsupported("unit that is not exactly one function or class", line)
     if others:
         raise Unsupported(f"top-level {type(others[0]).__name__} in a unit", others[0].lineno)
-    return translate_tree(tree)
+    return translate_tree(tree, fmt)
 
 
 class RulesBackend:

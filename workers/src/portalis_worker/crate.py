@@ -1,0 +1,305 @@
+"""Assembling the output Rust crate from the ledgers' unit records, and publishing it atomically.
+
+The crate is a pure function of the unit records and the assignment: modules, items and report
+entries are sorted, nothing carries a timestamp or a backend name, so any shard (or a rerun) that
+assembles the same ledgers writes the same bytes, whatever faults and timing came before.
+
+Layout, under `<output>/<crate name>/`:
+- `Cargo.toml` (no dependencies), `src/lib.rs` (crate root: lint allowances, top-level modules and
+  the root `__init__.py`'s units);
+- one Rust module per Python module, mirroring packages: `a/b.py` -> `src/a/b.rs`, a package with
+  children -> `src/a/mod.rs` (its `__init__.py` units, `pub mod` lines for its children);
+- `TRANSLATION_REPORT.md` and `translation_report.json`: counts and every failed unit with reason.
+
+Publishing: the crate is built in a temporary directory beside the target, fsync'd, then renamed
+into place. An existing identical crate is left alone; a different one is swapped out (rename away,
+rename in, delete), so a reader sees the old crate, briefly none, or the new one: never a mix.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from portalis_worker.rustcheck import compose
+
+LOG = logging.getLogger(__name__)
+
+RUST_KEYWORDS = frozenset(
+    [
+        "as",
+        "break",
+        "const",
+        "continue",
+        "crate",
+        "else",
+        "enum",
+        "extern",
+        "false",
+        "fn",
+        "for",
+        "if",
+        "impl",
+        "in",
+        "let",
+        "loop",
+        "match",
+        "mod",
+        "move",
+        "mut",
+        "pub",
+        "ref",
+        "return",
+        "self",
+        "Self",
+        "static",
+        "struct",
+        "super",
+        "trait",
+        "true",
+        "type",
+        "unsafe",
+        "use",
+        "where",
+        "while",
+        "async",
+        "await",
+        "dyn",
+        "abstract",
+        "become",
+        "box",
+        "do",
+        "final",
+        "macro",
+        "override",
+        "priv",
+        "typeof",
+        "unsized",
+        "virtual",
+        "yield",
+        "try",
+        "gen",
+        "union",
+    ]
+)
+RESERVED_MODULES = frozenset({"lib", "main", "bin", "std", "core", "alloc", "proc_macro", "test"})
+"""`lib`/`main`/`bin` would collide with Cargo's target files; the others would shadow crates."""
+LINT_ALLOWANCES = "#![allow(dead_code, unused, non_snake_case, non_camel_case_types, non_upper_case_globals)]"
+STALE_TEMP_SECONDS = 3600
+
+
+def rust_ident(name: str) -> str:
+    ident = re.sub(r"[^A-Za-z0-9_]", "_", name) or "_"
+    if ident[0].isdigit():
+        ident = "_" + ident
+    if ident in RUST_KEYWORDS or ident in RESERVED_MODULES or ident == "_":
+        ident += "_"
+    return ident
+
+
+def module_path(source_path: str) -> tuple[str, ...]:
+    """The Python module path of a source file: `a/b.py` -> (a, b); `a/__init__.py` -> (a,)."""
+    parts = list(PurePosixPath(source_path).parts)
+    last = parts.pop()
+    stem = last.split(".", 1)[0] if not last.startswith(".") else last
+    if stem != "__init__":
+        parts.append(stem)
+    return tuple(parts)
+
+
+def rust_module_paths(source_paths: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Rust module path of each source path; sanitising collisions get a short hash, deterministically."""
+    taken: dict[tuple[str, ...], str] = {}
+    result: dict[str, tuple[str, ...]] = {}
+    for path in sorted(set(source_paths)):
+        rust = tuple(rust_ident(p) for p in module_path(path))
+        if rust in taken and rust:
+            digest = hashlib.sha256(path.encode()).hexdigest()[:6]
+            rust = (*rust[:-1], f"{rust[-1]}_{digest}")
+        taken[rust] = path
+        result[path] = rust
+    return result
+
+
+@dataclass
+class _Node:
+    children: set[str] = field(default_factory=set)
+    sources: list[str] = field(default_factory=list)
+    units: list[Mapping[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CrateInputs:
+    crate_name: str
+    edition: str
+    files: list[str]
+    """Every source path of every shard (files without units still get a module)."""
+    units: list[Mapping[str, Any]]
+    """Unit records (first wins per id)."""
+
+
+def _comment(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def render(inputs: CrateInputs, fmt: Callable[[str], str] = lambda text: text) -> dict[str, bytes]:
+    """Relative path -> content of every file of the crate; `fmt` formats each Rust module's text."""
+    paths = rust_module_paths([*inputs.files, *(str(u["path"]) for u in inputs.units)])
+    nodes: dict[tuple[str, ...], _Node] = {(): _Node()}
+    for src, rust in paths.items():
+        for depth in range(len(rust)):
+            nodes.setdefault(rust[:depth], _Node()).children.add(rust[depth])
+            nodes.setdefault(rust[: depth + 1], _Node())
+        nodes[rust].sources.append(src)
+    for unit in inputs.units:
+        nodes[paths[str(unit["path"])]].units.append(unit)
+
+    files: dict[str, bytes] = {}
+    failures: list[Mapping[str, Any]] = []
+    for rust_path, node in sorted(nodes.items()):
+        lines: list[str] = []
+        if not rust_path:
+            lines += [
+                f"//! Crate `{inputs.crate_name}`, translated from Python by Portalis.",
+                "//! Units that were not translated are listed in TRANSLATION_REPORT.md.",
+                "",
+                LINT_ALLOWANCES,
+                "",
+            ]
+        else:
+            origin = ", ".join(f"`{s}`" for s in sorted(node.sources)) or "a namespace package"
+            lines += [f"//! Translated from {origin}.", ""]
+        if node.children:
+            lines += [f"pub mod {child};" for child in sorted(node.children)] + [""]
+        ordered = sorted(node.units, key=lambda u: (str(u["path"]), int(u["order"]), str(u["id"])))
+        translated = [(str(u["id"]), str(u["rust"])) for u in ordered if u.get("status") == "translated"]
+        body = compose(translated).text
+        if body:
+            lines.append(body.rstrip("\n"))
+            lines.append("")
+        for unit in ordered:
+            if unit.get("status") != "translated":
+                failures.append(unit)
+                lines.append(
+                    f"// Not translated: `{unit['path']}` `{unit['name']}` ({unit.get('reason')}): "
+                    f"{_comment(str(unit.get('message', '')))}"
+                )
+        text = fmt("\n".join(lines).rstrip("\n") + "\n")
+        if not rust_path:
+            rel = "src/lib.rs"
+        elif node.children:
+            rel = "src/" + "/".join(rust_path) + "/mod.rs"
+        else:
+            rel = "src/" + "/".join(rust_path) + ".rs"
+        files[rel] = text.encode("utf-8")
+
+    files["Cargo.toml"] = (
+        f'[package]\nname = "{inputs.crate_name}"\nversion = "0.1.0"\nedition = "{inputs.edition}"\n'
+        "publish = false\nautobins = false\nautoexamples = false\nautotests = false\nautobenches = false\n"
+        '\n[lib]\npath = "src/lib.rs"\n\n[dependencies]\n'
+    ).encode()
+    total = len(inputs.units)
+    failures.sort(key=lambda u: (str(u["path"]), int(u["order"]), str(u["name"])))
+    report = {
+        "crate": inputs.crate_name,
+        "edition": inputs.edition,
+        "files": len(set(inputs.files)),
+        "units": {"total": total, "translated": total - len(failures), "failed": len(failures)},
+        "failures": [
+            {"path": u["path"], "unit": u["name"], "reason": u.get("reason"), "message": u.get("message")}
+            for u in failures
+        ],
+    }
+    files["translation_report.json"] = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
+    md = [
+        f"# Translation report: `{inputs.crate_name}`",
+        "",
+        f"{total} units in {report['files']} files: {total - len(failures)} translated, "
+        f"{len(failures)} failed.",
+        "",
+    ]
+    if failures:
+        md += ["| file | unit | reason | message |", "| --- | --- | --- | --- |"]
+        md += [
+            f"| `{u['path']}` | `{u['name']}` | {u.get('reason')} | "
+            f"{_comment(str(u.get('message', ''))).replace('|', chr(92) + '|')} |"
+            for u in failures
+        ]
+    files["TRANSLATION_REPORT.md"] = ("\n".join(md) + "\n").encode()
+    return files
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_tree(root: Path, files: Mapping[str, bytes]) -> None:
+    dirs = {root}
+    for rel, content in sorted(files.items()):
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        dirs.update(p for p in target.parents if root in (p, *p.parents))
+        with open(target, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+    for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
+        _fsync_path(d)
+
+
+def _same_tree(a: Path, b: Path) -> bool:
+    cmp = filecmp.dircmp(a, b)
+    if cmp.left_only or cmp.right_only or cmp.funny_files:
+        return False
+    _, mismatch, errors = filecmp.cmpfiles(a, b, cmp.common_files, shallow=False)
+    if mismatch or errors:
+        return False
+    return all(_same_tree(a / d, b / d) for d in cmp.common_dirs)
+
+
+def _remove_stale_temps(parent: Path, name: str) -> None:
+    for entry in parent.glob(f".{name}.*-*"):
+        try:
+            if time.time() - entry.stat().st_mtime > STALE_TEMP_SECONDS:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def publish(files: Mapping[str, bytes], target: Path) -> bool:
+    """Put the crate at `target` atomically. Returns False when an identical crate was already there."""
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(parent, target.name)
+    tmp = parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+    try:
+        _write_tree(tmp, files)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if target.is_dir() and _same_tree(tmp, target):
+                return False
+            old = parent / f".{target.name}.old-{uuid.uuid4().hex[:12]}"
+            os.rename(target, old)
+            os.rename(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        _fsync_path(parent)
+        return True
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,257 @@
+"""The shard's main loop: plan, resume from the ledger, translate file by file, finish, assemble.
+
+Ledger records (JSON objects; see ledger.py for the framing):
+- `header`: `{kind, fp, shard, commit?}` first in every ledger; `fp` is the assignment's fingerprint.
+  A ledger whose header has another fingerprint belongs to another job and is moved aside.
+- `unit`: `{kind, id, key, path, name, order, lines, status: translated|failed, backend, rust |
+  reason+message}`, appended whole files at a time in one durable write (group commit; see
+  `Worker.commit_window`).
+- `done`: `{kind, fp, shard, files, units}` once every unit of the shard is recorded.
+
+Assembly: after writing `done`, the shard reads every shard's ledger; when all have a `done` record
+with its fingerprint, it assembles the crate. Every shard does this, so the last one to finish always
+sees all done (it wrote its own `done` after the others wrote theirs); two finishing together both
+assemble the same bytes, and publishing is idempotent. `portalis-worker assemble` runs the same step.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from portalis_worker import metrics
+from portalis_worker.assignment import Assignment
+from portalis_worker.backends import Backend, CacheBackend, cache_from_records
+from portalis_worker.crate import CrateInputs, publish, render
+from portalis_worker.ledger import CheckpointStore, Record, first_wins, read_shard_ledgers
+from portalis_worker.pipeline import Result, Stopped, translate_file
+from portalis_worker.progress import Progress, ProgressReporter
+from portalis_worker.rules.emitter import format_rust
+from portalis_worker.rustcheck import Checker
+from portalis_worker.sharding import shard_of
+from portalis_worker.sources import SourceFile
+from portalis_worker.units import Unit, file_failure, split_file
+
+LOG = logging.getLogger(__name__)
+
+MIN_COMMIT_WINDOW = 0.0
+MAX_COMMIT_WINDOW = 1.0
+
+
+def plan_shard(files: Sequence[SourceFile], shard: int, shard_count: int, max_bytes: int) -> list[list[Unit]]:
+    """The units of this shard's files, file by file, in path order."""
+    planned: list[list[Unit]] = []
+    for f in files:
+        if shard_of(f.path, shard_count) != shard:
+            continue
+        if f.escapes:
+            escape = file_failure(f.path, "path-escape", "resolves outside the source root", "escape")
+            planned.append([escape])
+        else:
+            planned.append(split_file(f.path, f.absolute, max_bytes))
+    return planned
+
+
+def unit_record(result: Result) -> Record:
+    unit = result.unit
+    record: Record = {
+        "kind": "unit",
+        "id": unit.id,
+        "key": unit.key,
+        "path": unit.path,
+        "name": unit.name,
+        "order": unit.order,
+        "lines": unit.lines,
+        "time": round(time.time(), 3),
+    }
+    if result.failure is None:
+        record.update(status="translated", backend=result.backend, rust=result.rust)
+    else:
+        record.update(
+            status="failed",
+            backend=result.backend,
+            reason=result.failure.reason,
+            message=result.failure.message,
+        )
+    return record
+
+
+@dataclass
+class ShardState:
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    last_checkpoint: float | None = None
+
+    def progress(self) -> Progress:
+        return Progress(self.total, self.done, self.failed, self.last_checkpoint)
+
+
+@dataclass
+class Worker:
+    assignment: Assignment
+    store: CheckpointStore
+    chain: Sequence[Backend]
+    cache: CacheBackend
+    checker: Checker | None
+    reporter: ProgressReporter
+    stop: threading.Event = field(default_factory=threading.Event)
+    clock: Callable[[], float] = time.time
+    state: ShardState = field(default_factory=ShardState)
+    redone: list[str] = field(default_factory=list)
+    """Ids of units translated by this run (tests check no unit is done twice across a crash)."""
+    _last_report: float = float("-inf")
+    _pending: list[Record] = field(default_factory=list)
+    _last_flush: float = field(default_factory=time.monotonic)
+    _append_seconds: float = 0.0
+
+    def open_ledger(self, commit: str | None = None) -> dict[str, Record]:
+        """Unit records already in this shard's ledger; starts a fresh one for another job's ledger."""
+        fp = self.assignment.fingerprint()
+        records = self.store.read()
+        header = next((r for r in records if r.get("kind") == "header"), None)
+        if header is not None and header.get("fp") != fp:
+            LOG.warning(
+                "ledger belongs to another job or configuration; moving it aside",
+                extra={"found": header.get("fp"), "expected": fp},
+            )
+            self.store.discard("stale")
+            records, header = [], None
+        if header is None:
+            head: Record = {"kind": "header", "fp": fp, "shard": self.assignment.shard_index}
+            if commit is not None:
+                head["commit"] = commit
+            self.store.append([head])
+        return first_wins(records)
+
+    def run(self, files: Sequence[SourceFile], existing: dict[str, Record]) -> bool:
+        """Translate every unit of the shard not in `existing`. True when the shard finished."""
+        a = self.assignment
+        plan = plan_shard(files, a.shard_index, a.shard_count, a.max_file_bytes)
+        self.cache.entries.update(
+            {k: v for k, v in cache_from_records(existing).items() if k not in self.cache.entries}
+        )
+        all_units = [u for units in plan for u in units]
+        self.state.total = len(all_units)
+        for unit in all_units:
+            record = existing.get(unit.id)
+            if record is not None:
+                if record.get("status") == "translated":
+                    self.state.done += 1
+                else:
+                    self.state.failed += 1
+        LOG.info(
+            "shard planned",
+            extra={
+                "files": len(plan),
+                "units": self.state.total,
+                "resumed": self.state.done + self.state.failed,
+            },
+        )
+        self._report(force=True)
+        try:
+            for units in plan:
+                if self.stop.is_set():
+                    return False
+                pending = [u for u in units if u.id not in existing]
+                if not pending:
+                    continue
+                context = [
+                    (u.order, str(existing[u.id]["rust"]))
+                    for u in units
+                    if u.id in existing and existing[u.id].get("status") == "translated"
+                ]
+                results = translate_file(pending, self.chain, self.checker, context, self.stop.is_set)
+                self._commit(results, existing)
+        except Stopped:
+            return False
+        finally:
+            self.flush()
+            self._report(force=True)
+        self.store.append(
+            [
+                {
+                    "kind": "done",
+                    "fp": a.fingerprint(),
+                    "shard": a.shard_index,
+                    "files": sorted({u.path for u in all_units}),
+                    "units": len(all_units),
+                }
+            ]
+        )
+        return True
+
+    def commit_window(self) -> float:
+        """Seconds of finished work to gather before a durable append.
+
+        Twenty times the last append's latency keeps the ledger (write + fsync) near 5% of run time
+        whatever the disk; bounded so that a hard kill loses at most MAX_COMMIT_WINDOW of finished work.
+        """
+        return min(MAX_COMMIT_WINDOW, max(MIN_COMMIT_WINDOW, 20 * self._append_seconds))
+
+    def flush(self) -> None:
+        """Make every finished unit durable (group commit)."""
+        if not self._pending:
+            return
+        started = time.monotonic()
+        self.store.append(self._pending)
+        self._pending = []
+        self._last_flush = time.monotonic()
+        self._append_seconds = self._last_flush - started
+        self.state.last_checkpoint = self.clock()
+        self._report()
+
+    def _commit(self, results: list[Result], existing: dict[str, Record]) -> None:
+        records = [unit_record(r) for r in results]
+        self._pending.extend(records)
+        for result, record in zip(results, records, strict=True):
+            existing.setdefault(result.unit.id, record)
+            self.redone.append(result.unit.id)
+            backend = result.backend or "none"
+            if result.translated:
+                self.state.done += 1
+                metrics.UNITS.labels(result="translated", backend=backend).inc()
+                metrics.LINES.labels(backend=backend).inc(result.unit.lines)
+                if result.rust is not None:
+                    self.cache.remember(result.unit.key, result.rust)
+            else:
+                self.state.failed += 1
+                metrics.UNITS.labels(result="failed", backend=backend).inc()
+        if time.monotonic() - self._last_flush >= self.commit_window():
+            self.flush()
+
+    def _report(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_report >= self.assignment.checkpoint_interval_seconds:
+            self._last_report = now
+            self.reporter.report(self.state.progress())
+
+
+def assemble_if_complete(assignment: Assignment) -> bool:
+    """Assemble and publish the crate when every shard's ledger is done. True when all were done."""
+    fp = assignment.fingerprint()
+    files: set[str] = set()
+    records: list[Record] = []
+    for shard, shard_records in read_shard_ledgers(assignment.ledger_dir, assignment.shard_count):
+        done = [r for r in shard_records if r.get("kind") == "done" and r.get("fp") == fp]
+        header = next((r for r in shard_records if r.get("kind") == "header"), None)
+        if not done or header is None or header.get("fp") != fp:
+            LOG.info("not assembling yet: a shard is not done", extra={"waiting_for": shard})
+            return False
+        files.update(str(p) for p in done[0].get("files", []))
+        records.extend(shard_records)
+    units: list[Mapping[str, Any]] = list(first_wins(records).values())
+    crate = render(
+        CrateInputs(assignment.crate_name, assignment.rust_edition, sorted(files), units), fmt=format_rust
+    )
+    target = assignment.output_dir / assignment.crate_name
+    changed = publish(crate, target)
+    LOG.info(
+        "crate assembled",
+        extra={"crate": assignment.crate_name, "changed": changed, "files": len(crate), "units": len(units)},
+    )
+    return True

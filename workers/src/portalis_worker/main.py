@@ -1,0 +1,142 @@
+"""`portalis-worker`: run one shard (default) or `portalis-worker assemble` (the idempotent final step).
+
+Exit codes: 0 finished, or stopped by SIGTERM/SIGINT after flushing (the pod is being replaced and will
+resume); 1 unexpected error; 2 invalid configuration (bad environment, rustc missing, `model` backend
+without a model client): retrying cannot help; 3 transient (source fetch failed, model server
+unavailable): the operator retries with backoff. `assemble` exits 1 while some shard is not done.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from prometheus_client import start_http_server
+
+from portalis_worker import logs, metrics
+from portalis_worker.assignment import Assignment, AssignmentError, load_assignment
+from portalis_worker.backends import BackendUnavailable, CacheBackend, ModelClient, build_chain
+from portalis_worker.ledger import LocalFileStore, ledger_path
+from portalis_worker.loop import Worker, assemble_if_complete
+from portalis_worker.progress import reporter_for
+from portalis_worker.rustcheck import Checker, RustcChecker
+from portalis_worker.sources import SourceError, fetch_git, list_sources, resolve_root
+
+LOG = logging.getLogger("portalis_worker")
+
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_TRANSIENT = 0, 1, 2, 3
+GIT_CHECKOUT = "repo"
+
+ModelClientFactory = Callable[[Assignment], ModelClient | None]
+
+
+def no_model_client(assignment: Assignment) -> ModelClient | None:
+    """Default factory until the Triton client is wired in: `auto` then runs cache -> rules."""
+    return None
+
+
+def _install_signals(stop: threading.Event) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if not stop.is_set():
+            LOG.info("stop requested; finishing the units in flight", extra={"signal": signum})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def run_shard(assignment: Assignment, model_client_factory: ModelClientFactory) -> int:
+    stop = threading.Event()
+    _install_signals(stop)
+    if assignment.metrics_port:
+        start_http_server(assignment.metrics_port, registry=metrics.REGISTRY)
+    try:
+        checker: Checker | None = (
+            RustcChecker(assignment.rustc, assignment.rust_edition, assignment.scratch_dir)
+            if assignment.rust_check
+            else None
+        )
+        cache = CacheBackend()
+        chain = build_chain(assignment.backend, cache, model_client_factory(assignment))
+    except (FileNotFoundError, ValueError) as exc:
+        LOG.error("invalid configuration", extra={"error": str(exc)})
+        return EXIT_CONFIG
+
+    store = LocalFileStore(ledger_path(assignment.ledger_dir, assignment.shard_index))
+    worker = Worker(assignment, store, chain, cache, checker, reporter_for(assignment), stop=stop)
+    try:
+        commit = None
+        if assignment.git_url is not None:
+            pinned = next(
+                (
+                    str(r["commit"])
+                    for r in store.read()
+                    if r.get("kind") == "header"
+                    and r.get("fp") == assignment.fingerprint()
+                    and r.get("commit")
+                ),
+                None,
+            )
+            checkout = assignment.source_dir / GIT_CHECKOUT
+            commit = fetch_git(assignment.git_url, assignment.git_ref, checkout, pinned)
+            root = resolve_root(checkout, assignment.git_path)
+        else:
+            root = resolve_root(assignment.source_dir, "/")
+        files = list_sources(root, assignment.include, assignment.exclude)
+        existing = worker.open_ledger(commit)
+        finished = worker.run(files, existing)
+        if finished:
+            LOG.info("shard finished", extra={"done": worker.state.done, "failed": worker.state.failed})
+            assemble_if_complete(assignment)
+        else:
+            LOG.info(
+                "shard stopped; it resumes from the ledger",
+                extra={"done": worker.state.done, "failed": worker.state.failed},
+            )
+        return EXIT_OK
+    except (SourceError, BackendUnavailable) as exc:
+        LOG.error("transient failure; the shard will be retried", extra={"error": str(exc)})
+        return EXIT_TRANSIENT
+    finally:
+        store.close()
+
+
+def main(
+    argv: Sequence[str] | None = None, model_client_factory: ModelClientFactory = no_model_client
+) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["portalis-worker"], ["run"]):
+        args = args[1:]  # `args: [portalis-worker]` on an image whose entrypoint is already the worker
+    logs.configure()
+    try:
+        assignment = load_assignment(os.environ)
+    except AssignmentError as exc:
+        LOG.error(str(exc))
+        return EXIT_CONFIG
+    logs.configure(
+        assignment.log_level,
+        {
+            "job": f"{assignment.job_namespace}/{assignment.job_name}",
+            "shard": assignment.shard_index,
+            "pod": assignment.pod_name,
+        },
+    )
+    try:
+        if args[:1] == ["assemble"]:
+            return EXIT_OK if assemble_if_complete(assignment) else EXIT_ERROR
+        if args:
+            LOG.error("unknown arguments", extra={"args": args})
+            return EXIT_CONFIG
+        return run_shard(assignment, model_client_factory)
+    except Exception:
+        LOG.exception("worker failed")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Translating the pending units of one file: backend chain, rustc check, fallback.
+
+A file is the unit of checking (its units form one Rust module) and of group commit (its results are
+appended to the ledger together). Rounds: every unit without a candidate asks the next backend of its
+chain; then the whole module (the file's units already in the ledger plus all candidates) is checked
+once; units whose candidates broke it move on to their next backend; repeat until it compiles. A
+unit that runs out of backends fails with the last reason. Each round removes or replaces at least
+one candidate, so the rounds are bounded by units x chain length.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from portalis_worker.backends import Backend, BackendUnavailable, Outcome
+from portalis_worker.rustcheck import Checker
+from portalis_worker.units import Failure, Unit
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    unit: Unit
+    backend: str | None
+    rust: str | None
+    failure: Failure | None
+
+    @property
+    def translated(self) -> bool:
+        return self.failure is None
+
+
+class Stopped(Exception):
+    """The worker was asked to stop; the file's in-flight units are abandoned (redone on resume)."""
+
+
+def translate_file(
+    units: Sequence[Unit],
+    chain: Sequence[Backend],
+    checker: Checker | None,
+    context: Sequence[tuple[int, str]] = (),
+    should_stop: Callable[[], bool] = lambda: False,
+) -> list[Result]:
+    """Results for `units` (in their order). `context` is (order, rust) of the file's units done before.
+
+    Raises `Stopped` when `should_stop()` turns true, and `BackendUnavailable` when the last backend
+    of the chain is unavailable.
+    """
+    results: dict[str, Result] = {}
+    position: dict[str, int] = {}
+    last_failure: dict[str, Failure] = {}
+    candidates: dict[str, tuple[str, str]] = {}
+    for unit in units:
+        if unit.failure is not None:
+            results[unit.id] = Result(unit, None, None, unit.failure)
+        else:
+            position[unit.id] = 0
+    by_id = {u.id: u for u in units}
+
+    def give_up(unit: Unit) -> None:
+        failure = last_failure.get(unit.id, Failure("unsupported", "no backend produced a translation"))
+        results[unit.id] = Result(unit, None, None, failure)
+
+    def fill(need: list[Unit]) -> None:
+        while need:
+            if should_stop():
+                raise Stopped
+            step = position[need[0].id]
+            batch = [u for u in need if position[u.id] == step]
+            backend = chain[step]
+            try:
+                outcomes: list[Outcome] = backend.translate_batch(batch)
+            except BackendUnavailable as exc:
+                if step == len(chain) - 1:
+                    raise
+                LOG.warning(
+                    "backend unavailable; falling back", extra={"backend": backend.name, "error": str(exc)}
+                )
+                outcomes = [Failure("model-error", str(exc))] * len(batch)
+            for unit, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, str):
+                    candidates[unit.id] = (backend.name, outcome)
+                    continue
+                if isinstance(outcome, Failure):
+                    last_failure[unit.id] = outcome
+                position[unit.id] += 1
+                if position[unit.id] >= len(chain):
+                    give_up(unit)
+            need = [u for u in need if u.id not in candidates and u.id not in results]
+
+    need = [u for u in units if u.id in position]
+    while True:
+        fill(need)
+        if checker is None or not candidates:
+            break
+        if should_stop():
+            raise Stopped
+        parts = sorted(
+            [(order, "", rust) for order, rust in context]
+            + [(by_id[uid].order, uid, rust) for uid, (_, rust) in candidates.items()]
+        )
+        errors = checker.check([(owner, rust) for _, owner, rust in parts])
+        broken = [uid for uid in errors if uid in candidates]
+        if not broken:
+            if errors:
+                LOG.warning(
+                    "rustc errors not attributable to a candidate; accepting the module",
+                    extra={"path": units[0].path, "error": next(iter(errors.values()))},
+                )
+            break
+        need = []
+        for uid in broken:
+            unit = by_id[uid]
+            del candidates[uid]
+            last_failure[uid] = Failure("rustc", errors[uid])
+            position[uid] += 1
+            if position[uid] >= len(chain):
+                give_up(unit)
+            else:
+                need.append(unit)
+        need.sort(key=lambda u: u.order)
+    for uid, (backend_name, rust) in candidates.items():
+        results[uid] = Result(by_id[uid], backend_name, rust, None)
+    return [results[u.id] for u in units]

@@ -1,0 +1,122 @@
+"""Reporting progress to the operator: the pod annotation `portalis.dev/progress` (docs/api.md).
+
+`KubernetesProgressReporter` patches the worker's own pod with in-cluster credentials (the service
+account token, re-read on every patch because it rotates, its CA and namespace) at the API address in
+`KUBERNETES_SERVICE_HOST`/`_PORT`. Reporting is best-effort: a failed patch is logged and the next
+checkpoint tries again; it never stops the translation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote
+
+from portalis_worker.assignment import Assignment
+
+LOG = logging.getLogger(__name__)
+
+PROGRESS_ANNOTATION = "portalis.dev/progress"
+PATCH_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    units_total: int
+    units_done: int
+    units_failed: int
+    last_checkpoint: float | None
+    """Unix time of the last durable ledger append, None before the first."""
+
+    def to_annotation(self) -> str:
+        when = (
+            None
+            if self.last_checkpoint is None
+            else datetime.fromtimestamp(self.last_checkpoint, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+        return json.dumps(
+            {
+                "unitsTotal": self.units_total,
+                "unitsDone": self.units_done,
+                "unitsFailed": self.units_failed,
+                "lastCheckpointTime": when,
+            },
+            separators=(",", ":"),
+        )
+
+
+class ProgressReporter(Protocol):
+    def report(self, progress: Progress) -> None:
+        """Publish `progress`; never raises (a failed report is retried at the next checkpoint)."""
+        ...
+
+
+class NullReporter:
+    def __init__(self) -> None:
+        self.reports: list[Progress] = []
+
+    def report(self, progress: Progress) -> None:
+        self.reports.append(progress)
+
+
+class KubernetesProgressReporter:
+    def __init__(self, host: str, port: int, sa_dir: Path, namespace: str, pod_name: str) -> None:
+        self.url = (
+            f"https://{host if ':' not in host else f'[{host}]'}:{port}"
+            f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod_name)}"
+        )
+        self.sa_dir = sa_dir
+        self._context = ssl.create_default_context(cafile=str(sa_dir / "ca.crt"))
+
+    def report(self, progress: Progress) -> None:
+        body = {"metadata": {"annotations": {PROGRESS_ANNOTATION: progress.to_annotation()}}}
+        try:
+            token = (self.sa_dir / "token").read_text().strip()
+            request = urllib.request.Request(
+                self.url,
+                data=json.dumps(body).encode(),
+                method="PATCH",
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/merge-patch+json",
+                    "Accept": "application/json",
+                },
+            )
+            with urllib.request.urlopen(
+                request, timeout=PATCH_TIMEOUT_SECONDS, context=self._context
+            ) as resp:
+                resp.read()
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            LOG.warning("progress patch failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+
+
+def reporter_for(assignment: Assignment) -> ProgressReporter:
+    """The Kubernetes reporter when in-cluster credentials are present, else a no-op (logged once)."""
+    sa = assignment.service_account_dir
+    missing: list[str] = []
+    if assignment.kubernetes_host is None:
+        missing.append("KUBERNETES_SERVICE_HOST")
+    if assignment.pod_name is None:
+        missing.append("PORTALIS_POD_NAME")
+    missing += [f"{sa.name}/{f}" for f in ("token", "ca.crt") if not (sa / f).is_file()]
+    if missing:
+        LOG.info("progress reporting disabled", extra={"missing": missing})
+        return NullReporter()
+    namespace_file = sa / "namespace"
+    namespace = namespace_file.read_text().strip() if namespace_file.is_file() else assignment.job_namespace
+    assert assignment.kubernetes_host is not None
+    assert assignment.pod_name is not None
+    try:
+        return KubernetesProgressReporter(
+            assignment.kubernetes_host, assignment.kubernetes_port, sa, namespace, assignment.pod_name
+        )
+    except (OSError, ssl.SSLError) as exc:
+        LOG.warning("progress reporting disabled: bad CA", extra={"error": str(exc)})
+        return NullReporter()

@@ -11,7 +11,8 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,serving]'
+	$(BIN)/pip install --quiet --no-deps 'nvidia-pytriton==0.7.0'
 	touch $@
 
 venv: $(VENV)/.installed

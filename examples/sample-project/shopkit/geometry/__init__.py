@@ -1,0 +1,1 @@
+"""Geometry for shelf layouts and delivery zones: points, shapes, polygons and grids."""

@@ -1,0 +1,1 @@
+"""Inventory: items, stock levels, warehouse bins and reorder planning."""

@@ -1,0 +1,1 @@
+"""Pricing: discounts, tax, currency conversion and quotes."""

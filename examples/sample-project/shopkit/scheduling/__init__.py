@@ -1,0 +1,1 @@
+"""Scheduling: shift intervals, calendars, task queues and dependency ordering."""

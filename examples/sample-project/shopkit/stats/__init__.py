@@ -1,0 +1,1 @@
+"""Statistics over sales figures: descriptive stats, histograms, rankings and time series."""

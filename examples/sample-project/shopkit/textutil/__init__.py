@@ -1,0 +1,1 @@
+"""Text utilities: case conversion, tokenising, wrapping, slugs and toy ciphers."""

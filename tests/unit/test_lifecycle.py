@@ -14,7 +14,6 @@ from portalis_operator.api import TranslationJob
 from portalis_operator.lifecycle import (
     Context,
     JobView,
-    NodeHealth,
     NodeView,
     PodView,
     displaced_shards,
@@ -24,6 +23,7 @@ from portalis_operator.lifecycle import (
 )
 from portalis_operator.packing import Node
 from portalis_operator.patches import apply_merge, merge_diff
+from portalis_operator.recovery import NodeTrouble
 from portalis_operator.workload import CapacityType, Priority, ShardPlacement
 
 pytestmark = pytest.mark.unit
@@ -78,9 +78,9 @@ def admitted_status(nodes: list[str], **extra: Any) -> dict[str, Any]:
 
 
 def node(
-    name: str, ct: CapacityType = CapacityType.ON_DEMAND, health: NodeHealth = NodeHealth.USABLE
+    name: str, ct: CapacityType = CapacityType.ON_DEMAND, trouble: NodeTrouble = NodeTrouble.NONE
 ) -> NodeView:
-    return NodeView(Node(name, ct, 8, schedulable=health is NodeHealth.USABLE), health)
+    return NodeView(Node(name, ct, 8, schedulable=trouble is NodeTrouble.NONE), trouble)
 
 
 def pod(shard: int, phase: str = "Running", node_name: str = "n1", **kw: Any) -> PodView:
@@ -140,9 +140,13 @@ def test_a_lost_node_counts_a_reclaim_and_moves_the_shard() -> None:
 def test_an_interruption_notice_drains_gracefully() -> None:
     job = make_job(status=admitted_status(["n1", "n1"]))
     view = JobView(job, {0: pod(0), 1: pod(1)})
-    plan = plan_job(view, None, None, ctx(node("n1", health=NodeHealth.NOTICE), node("n2")))
-    assert set(plan.delete) == {("j-w0", None), ("j-w1", None)}
-    assert plan.reclaims == 2
+    plan = plan_job(view, None, None, ctx(node("n1", trouble=NodeTrouble.NOTICE), node("n2")))
+    # recovery.py's rules: the notice grace (25 s) and one reclaim per node lost, not per shard on it
+    assert set(plan.delete) == {("j-w0", 25), ("j-w1", 25)}
+    assert plan.reclaims == 1
+    assert plan.status is not None
+    assert plan.status.recoveries is not None
+    assert plan.status.recoveries.reclaims == 1
 
 
 def test_replacements_prefer_nothing_over_capacity() -> None:
@@ -156,7 +160,7 @@ def test_replacements_prefer_nothing_over_capacity() -> None:
 
 def test_failed_worker_is_retried_with_backoff_then_fails_the_job() -> None:
     job = make_job(shards=1, status=admitted_status(["n1"]), recovery={"maxErrorRetries": 1})
-    failed = {0: pod(0, phase="Failed", exit_code=3)}
+    failed = {0: pod(0, phase="Failed", exit_code=3, failed_at=T0)}
     plan = plan_job(JobView(job, failed), None, None, ctx(node("n1")))
     assert plan.status is not None
     assert plan.status.recoveries is not None
@@ -169,14 +173,20 @@ def test_failed_worker_is_retried_with_backoff_then_fails_the_job() -> None:
     assert again.finished == "failed"
 
 
-def test_backoff_delays_the_recreated_pod() -> None:
+def test_backoff_delays_the_retry_of_a_failed_worker() -> None:
+    # recovery.py's rule: the failed pod is retried (deleted, then recreated) once
+    # failedAt + backoffSeconds * 2^n has passed, n = retries already spent.
     status = admitted_status(["n1"], recoveries={"errorRetries": 1})
-    status["conditions"].append(cond("Recovering", reason="ErrorRetry", at=T0))
     job = make_job(shards=1, status=status, recovery={"backoffSeconds": 60})
-    early = plan_job(JobView(job, {}), None, None, ctx(node("n1"), now=T0 + timedelta(seconds=30)))
-    late = plan_job(JobView(job, {}), None, None, ctx(node("n1"), now=T0 + timedelta(seconds=61)))
-    assert early.create == []
-    assert late.create == [0]
+    failed = {0: pod(0, phase="Failed", exit_code=1, failed_at=T0)}
+    early = plan_job(JobView(job, failed), None, None, ctx(node("n1"), now=T0 + timedelta(seconds=90)))
+    late = plan_job(JobView(job, failed), None, None, ctx(node("n1"), now=T0 + timedelta(seconds=121)))
+    assert early.delete == []
+    assert early.error_retries == 0
+    assert late.delete == [("j-w0", 0)]
+    assert late.error_retries == 1
+    gone = plan_job(JobView(job, {}), None, None, ctx(node("n1"), now=T0 + timedelta(seconds=122)))
+    assert gone.create == [0]
 
 
 def test_all_shards_succeeded_finishes_the_job() -> None:

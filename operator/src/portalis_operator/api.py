@@ -187,10 +187,22 @@ class RecoveriesStatus(ApiModel):
     error_retries: int | None = Field(default=None, ge=0)
 
 
+class PodRun(ApiModel):
+    uid: str = Field(min_length=1, max_length=128)
+    capacity_type: CapacityTypeName
+    gpus: int = Field(ge=0)
+    start: datetime
+    end: datetime | None = None
+
+
 class CostStatus(ApiModel):
     gpu_seconds_spot: float | None = Field(default=None, ge=0)
     gpu_seconds_on_demand: float | None = Field(default=None, ge=0)
     estimated_usd: float | None = Field(default=None, ge=0, alias="estimatedUSD")
+    closed_gpu_seconds_spot: float | None = Field(default=None, ge=0, alias="closedGPUSecondsSpot")
+    closed_gpu_seconds_on_demand: float | None = Field(default=None, ge=0, alias="closedGPUSecondsOnDemand")
+    as_of: datetime | None = None
+    pods: list[PodRun] | None = Field(default=None, max_length=128)
 
 
 class UnitFailure(ApiModel):
@@ -314,6 +326,8 @@ class GPUPoolStatus(ApiModel):
     gpus: GPUCounts | None = None
     last_scale_time: datetime | None = None
     last_scale_reason: str | None = Field(default=None, max_length=1024)
+    last_scale_up_time: datetime | None = None
+    last_scale_down_time: datetime | None = None
     conditions: list[Condition] | None = Field(default=None, max_length=16)
 
 

@@ -24,14 +24,18 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from portalis_operator import conditions as c
 from portalis_operator import metrics
 from portalis_operator.admission import Admitted, Waiting
 from portalis_operator.api import GROUP, VERSION, GPUPool, TranslationJob
+from portalis_operator.cost import GPUSeconds, estimate_usd
 from portalis_operator.lifecycle import (
+    ACTIVE_PHASES,
     Context,
     JobPlan,
     JobView,
     NodeView,
+    displaced_shards,
     holds_capacity,
     plan_job,
     replace_displaced,
@@ -41,10 +45,11 @@ from portalis_operator.lifecycle import (
 )
 from portalis_operator.manifests import JOB_LABEL, build_worker_pod
 from portalis_operator.patches import merge_diff
+from portalis_operator.pool import PoolReconciler, PoolSnapshot
 from portalis_operator.scheduling import schedule
 from portalis_operator.settings import Settings
 from portalis_operator.snapshot import PoolConfig, build_jobs, build_nodes, capacity
-from portalis_operator.workload import ShardPlacement
+from portalis_operator.workload import CapacityType, RunningJob, ShardPlacement
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,6 +69,7 @@ class Controller:
         self._wake = asyncio.Event()
         self._limit = asyncio.Semaphore(settings.api_concurrency)
         self._worker_accounts: set[str] = set()
+        self.pool = PoolReconciler(api, settings.pool)
         self.last_sync: float | None = None
 
     def trigger(self) -> None:
@@ -91,9 +97,10 @@ class Controller:
     async def cycle(self) -> None:
         started = time.monotonic()
         now = datetime.now(UTC)
-        pool_spec, raw_jobs, our_pods, other_pods = await asyncio.gather(
+        gpupool, raw_jobs, our_pods, other_pods = await asyncio.gather(
             self._pool(), self._list_jobs(), self._list_pods(f"{JOB_LABEL}"), self._other_pods()
         )
+        pool_spec = gpupool.spec if gpupool is not None else None
         pool = PoolConfig.from_spec(self.settings.pool, pool_spec, self.settings.pool_label)
         raw_nodes = await self._list_raw(
             self.core.list_node(label_selector=pool.label_selector(), _preload_content=False)
@@ -126,13 +133,30 @@ class Controller:
                     v,
                     decisions.get(v.key),
                     evicted_by.get(v.key),
-                    Context(nodes=nodes, now=now, replacements=replacements.get(v.key, {})),
+                    Context(
+                        nodes=nodes,
+                        now=now,
+                        replacements=replacements.get(v.key, {}),
+                        recovery=pool.recovery,
+                        pricing=pool.pricing,
+                    ),
                 ),
             )
             for v in views
         ]
         await asyncio.gather(*(self._apply(v, p, pool) for v, p in plans))
         self._observe(views, plans, result.waiting, nodes, now)
+        admitted = [RunningJob(a.job, a.placements, now) for a in result.admitted]
+        await self.pool.reconcile(
+            gpupool,
+            PoolSnapshot(
+                nodes=nodes,
+                running=[*running, *admitted],
+                waiting=result.waiting,
+                busy=_busy_nodes(views, [*running, *admitted], nodes),
+                pending_since=_pending_since(views, nodes, replacements, now),
+            ),
+        )
         metrics.SCHEDULING_CYCLE.observe(time.monotonic() - started)
         self.last_sync = time.time()
         metrics.LAST_SYNC.set(self.last_sync)
@@ -148,6 +172,7 @@ class Controller:
             if not ok:
                 return
             status = plan.status
+            _count_cost(plan.cost_closed, pool)
         if plan.delete:
             await asyncio.gather(*(self._delete_pod(ns, pod, grace) for pod, grace in plan.delete))
         if plan.create:
@@ -294,7 +319,7 @@ class Controller:
 
     # ---- reading ------------------------------------------------------------------------------------
 
-    async def _pool(self) -> Any:
+    async def _pool(self) -> GPUPool | None:
         try:
             raw = await self.custom.get_cluster_custom_object(GROUP, VERSION, POOLS, self.settings.pool)
         except ApiException as exc:
@@ -302,7 +327,7 @@ class Controller:
                 return None
             raise
         try:
-            return GPUPool.model_validate(raw).spec
+            return GPUPool.model_validate(raw)
         except ValidationError as exc:
             log.error("GPUPool %s unreadable, using defaults: %s", self.settings.pool, exc)
             return None
@@ -367,8 +392,8 @@ class Controller:
                 metrics.PREEMPTIONS.labels(prio).inc()
             if plan.finished:
                 metrics.JOBS_FINISHED.labels(plan.finished, prio).inc()
-            if plan.reclaims:
-                metrics.RECLAIMS.labels("node").inc(plan.reclaims)
+            for signal in plan.reclaim_signals:
+                metrics.RECLAIMS.labels(signal.value).inc()
             if plan.error_retries:
                 metrics.ERROR_RETRIES.inc(plan.error_retries)
         depth = Tally(w.job.priority.wire for w in waiting if not w.job.suspended)
@@ -405,6 +430,47 @@ class Controller:
             metrics.POOL_NODES.labels(pool, ct).set(by_type.get(ct, 0))
         total = sum(v.node.gpus for v in nodes.values())
         metrics.POOL_GPUS.labels(pool, "total").set(total)
+
+
+def _busy_nodes(
+    views: Sequence[JobView], running: Sequence[RunningJob], nodes: Mapping[str, NodeView]
+) -> set[str]:
+    """Nodes the autoscaler must not remove: worker pods, placements, or GPUs held by other pods."""
+    busy = {p.node for r in running for p in r.placements}
+    busy |= {p.node for v in views for p in v.pods.values() if p.node and p.phase in ACTIVE_PHASES}
+    busy |= {name for name, v in nodes.items() if v.node.gpus_other > 0}
+    return busy
+
+
+def _pending_since(
+    views: Sequence[JobView],
+    nodes: Mapping[str, NodeView],
+    replacements: Mapping[str, Mapping[int, str]],
+    now: datetime,
+) -> datetime | None:
+    """When the longest-waiting displaced shard (recovery) started waiting for a node: it counts as
+    queued demand for the scale-up delay."""
+    out: datetime | None = None
+    for v in views:
+        unplaced = [s for s in displaced_shards(v, nodes) if s not in replacements.get(v.key, {})]
+        if not unplaced:
+            continue
+        cond = c.find(v.job.status.conditions, c.RECOVERING)
+        since = cond.last_transition_time if cond is not None and cond.status == "True" else now
+        out = since if out is None else min(out, since)
+    return out
+
+
+def _count_cost(closed: GPUSeconds, pool: PoolConfig) -> None:
+    for ct in CapacityType:
+        used = closed.of(ct)
+        if used <= 0:
+            continue
+        metrics.GPU_SECONDS.labels(ct.value).inc(used)
+        only = GPUSeconds(used, 0.0) if ct is CapacityType.SPOT else GPUSeconds(0.0, used)
+        usd = estimate_usd(only, pool.pricing)
+        if usd:
+            metrics.ESTIMATED_USD.labels(ct.value).inc(usd)
 
 
 def _with_replacements(running: Any, replacements: Mapping[int, str]) -> Any:

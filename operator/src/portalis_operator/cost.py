@@ -9,9 +9,9 @@ configured means no estimate: the operator never makes up prices.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from portalis_operator import api
@@ -111,6 +111,14 @@ def run_interval(pod: Mapping[str, Any], capacity_type: CapacityType, gpus: int)
     `status.startTime` once the pod is Running. End: the latest container `terminated.finishedAt`, when
     every container has terminated; otherwise the interval is open.
     """
+    times = run_times(pod)
+    if times is None:
+        return None
+    return RunInterval(capacity_type, gpus, times[0], times[1])
+
+
+def run_times(pod: Mapping[str, Any]) -> tuple[datetime, datetime | None] | None:
+    """(start, end) of `run_interval`, before the node's capacity type is known."""
     status = pod.get("status") or {}
     states = [(c.get("state") or {}) for c in status.get("containerStatuses") or []]
     starts: list[datetime] = []
@@ -129,4 +137,99 @@ def run_interval(pod: Mapping[str, Any], capacity_type: CapacityType, gpus: int)
     if start is None:
         return None
     end = max(ends) if states and len(ends) == len(states) else None
-    return RunInterval(capacity_type, gpus, start, end)
+    return start, end
+
+
+# ------------------------------------------------------------------------------------------------------
+# Accounting across pod lifetimes: the state lives in status.cost (closed totals + tracked pods)
+
+
+@dataclass(frozen=True)
+class PodSample:
+    """A worker pod seen this cycle: `start`/`end` from `run_times` (start None: it never ran);
+    `capacity_type` of its node (None when unknown: the node is gone and was never recorded)."""
+
+    uid: str
+    capacity_type: CapacityType | None
+    gpus: int
+    start: datetime | None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """The new status.cost (None: leave it as it is) and what was closed this cycle (for metrics)."""
+
+    cost: api.CostStatus | None
+    closed_now: GPUSeconds
+
+
+def _wire_type(ct: CapacityType) -> api.CapacityTypeName:
+    return "spot" if ct is CapacityType.SPOT else "on-demand"
+
+
+def _interval(run: api.PodRun, end: datetime | None = None) -> RunInterval:
+    ct = CapacityType.SPOT if run.capacity_type == "spot" else CapacityType.ON_DEMAND
+    return RunInterval(ct, run.gpus, run.start, end or run.end)
+
+
+def account(
+    previous: api.CostStatus | None,
+    pods: Sequence[PodSample],
+    pricing: api.Pricing | None,
+    now: datetime,
+    refresh_seconds: float = 30.0,
+) -> Accounting:
+    """One cycle of cost accounting for a job.
+
+    Each pod's interval is added to the closed totals exactly once: when it ends (all containers
+    terminated) or, if the pod vanished while running, up to `now` (errs high by at most one cycle).
+    A tracked pod stays listed until it is gone, so a finished pod still present is never added twice.
+    The running pods' GPU-seconds are refreshed at most every `refresh_seconds` unless pods changed, so
+    a running job does not write its status every cycle.
+    """
+    tracked = {p.uid: p for p in (previous.pods if previous and previous.pods else [])}
+    closed_before = GPUSeconds(
+        (previous.closed_gpu_seconds_spot or 0.0) if previous else 0.0,
+        (previous.closed_gpu_seconds_on_demand or 0.0) if previous else 0.0,
+    )
+    closing: list[RunInterval] = []
+    out: dict[str, api.PodRun] = {}
+    for pod in pods:
+        known = tracked.get(pod.uid)
+        if known is not None and known.end is not None:
+            out[pod.uid] = known  # closed already
+            continue
+        ct_name = known.capacity_type if known else None
+        if ct_name is None and pod.capacity_type is not None:
+            ct_name = _wire_type(pod.capacity_type)
+        start = known.start if known else pod.start
+        if ct_name is None or start is None:
+            continue  # never ran, or ran on a node we know nothing about
+        run = api.PodRun(uid=pod.uid, capacity_type=ct_name, gpus=pod.gpus, start=start, end=pod.end)
+        if pod.end is not None:
+            closing.append(_interval(run))
+        out[pod.uid] = run
+    seen = {p.uid for p in pods}
+    for uid, run in tracked.items():
+        if uid not in seen and run.end is None:
+            closing.append(_interval(run, now))  # vanished while running
+    closed_now = gpu_seconds(closing, now)
+    changed = set(out) != set(tracked) or bool(closing)
+    fresh = (
+        previous is not None
+        and previous.as_of is not None
+        and now - previous.as_of < timedelta(seconds=refresh_seconds)
+    )
+    if not changed and (fresh or not out or all(r.end is not None for r in out.values())):
+        return Accounting(None, closed_now)
+    if previous is None and not out and not closing:
+        return Accounting(None, closed_now)
+    closed = closed_before + closed_now
+    running = [_interval(r) for r in out.values() if r.end is None]
+    total = job_cost(closed, running, pricing, now)
+    total.closed_gpu_seconds_spot = round(closed.spot, 3)
+    total.closed_gpu_seconds_on_demand = round(closed.on_demand, 3)
+    total.as_of = now
+    total.pods = sorted(out.values(), key=lambda r: r.uid) or None
+    return Accounting(total, closed_now)

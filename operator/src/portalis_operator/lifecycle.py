@@ -7,11 +7,12 @@ the controller applies it. All state lives in the API server (conditions, status
 an operator killed at any point rebuilds the same views and neither duplicates pods nor forgets work.
 
 Per-shard state machine (status.workers[shard]): a `node` is where the shard is placed; the pod is
-`<job>-w<shard>`, pinned there. When the node is lost (deleted, NotReady too long, interruption taint)
-the shard is *displaced*: its node is cleared, the loss counts as a reclaim (never as an error), and the
-pod is deleted (at once on a hard loss, gracefully on a notice so the worker can flush its ledger). A
-displaced shard gets a new node as soon as one fits (recovery placements are made before admissions);
-its new pod is created once the old one is gone, and the worker resumes from its ledger.
+`<job>-w<shard>`, pinned there. When the node is no longer usable (recovery.classify_node: deleted, lost,
+or an interruption notice) the shard is *displaced*: its node is cleared. What happens to its pod, what
+counts as a reclaim or an error retry, grace periods and backoff are recovery.py's rules (`plan_pods`);
+this module only applies them to the job's status. A displaced shard gets a new node as soon as one fits
+(recovery placements are made before admissions); its new pod is created once the old one is gone, and
+the worker resumes from its ledger.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from portalis_operator import conditions as c
 from portalis_operator.admission import Admitted, Waiting
 from portalis_operator.api import (
     CapacityTypeName,
-    Condition,
+    Pricing,
     ProgressStatus,
     QueueStatus,
     RecoveriesStatus,
@@ -33,10 +33,23 @@ from portalis_operator.api import (
     TranslationJobStatus,
     WorkerStatus,
 )
+from portalis_operator.cost import GPUSeconds, PodSample, account
 from portalis_operator.manifests import worker_pod_name
 from portalis_operator.packing import Node, fit, free_gpus, take
-from portalis_operator.placement import effective_spot_mode
+from portalis_operator.placement import eligible_capacity_types
 from portalis_operator.progress import ShardProgress, aggregate
+from portalis_operator.recovery import (
+    ActionKind,
+    JobRecoveryState,
+    NodeTrouble,
+    PodAction,
+    RecoveryPlan,
+    RecoveryPolicy,
+    Signal,
+    WorkerPod,
+    plan_pods,
+    usable,
+)
 from portalis_operator.workload import (
     CapacityType,
     JobRequest,
@@ -50,16 +63,14 @@ from portalis_operator.workload import (
 # Views: the snapshot, as plain values
 
 
-class NodeHealth(StrEnum):
-    USABLE = "usable"
-    NOTICE = "notice"  # an interruption taint: the node will go soon; drain gracefully
-    LOST = "lost"  # deleted, or NotReady beyond the grace period: processes are gone
-
-
 @dataclass(frozen=True)
 class NodeView:
+    """A pool node and its trouble (recovery.classify_node, once per cycle in snapshot.parse_node).
+    `not_ready_left`: seconds until a NotReady node counts as lost."""
+
     node: Node
-    health: NodeHealth = NodeHealth.USABLE
+    trouble: NodeTrouble = NodeTrouble.NONE
+    not_ready_left: float | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,9 @@ class PodView:
     exit_code: int | None = None
     reason: str | None = None
     progress: ShardProgress | None = None
+    failed_at: datetime | None = None  # the worker container's finishedAt, when it failed
+    uid: str | None = None
+    run: tuple[datetime, datetime | None] | None = None  # cost.run_times: (start, end); None: never ran
 
 
 @dataclass(frozen=True)
@@ -105,8 +119,13 @@ class JobPlan:
     admission_wait: float | None = None  # seconds, when admitted this cycle
     preempted: bool = False
     finished: str | None = None  # "succeeded" | "failed", when it happened this cycle
-    reclaims: int = 0
+    cost_closed: GPUSeconds = field(default_factory=GPUSeconds)  # GPU-seconds closed this cycle
+    reclaim_signals: tuple[Signal, ...] = ()  # reclaims counted this cycle (one per node lost), by signal
     error_retries: int = 0
+
+    @property
+    def reclaims(self) -> int:
+        return len(self.reclaim_signals)
 
 
 ACTIVE_PHASES = ("Pending", "Running", "Unknown")
@@ -116,18 +135,8 @@ def priority_of(job: TranslationJob) -> Priority:
     return Priority.parse(job.spec.priority)
 
 
-def reclaims_of(job: TranslationJob) -> int:
-    rec = job.status.recoveries
-    return (rec.reclaims or 0) if rec else 0
-
-
 def spot_mode_of(job: TranslationJob) -> SpotMode:
-    return effective_spot_mode(
-        job.spec.capacity.spot if job.spec.capacity else None,
-        priority_of(job),
-        reclaims_of(job),
-        job.spec.recovery.on_demand_after_reclaims,
-    )
+    return JobRecoveryState.from_job(job).spot_mode
 
 
 def _queued_since(job: TranslationJob) -> datetime | None:
@@ -164,7 +173,7 @@ def holds_capacity(view: JobView) -> bool:
 
 
 def _usable(nodes: Mapping[str, NodeView], name: str | None) -> bool:
-    return name is not None and name in nodes and nodes[name].health is NodeHealth.USABLE
+    return name is not None and name in nodes and usable(nodes[name].trouble)
 
 
 def running_of(view: JobView, nodes: Mapping[str, NodeView]) -> RunningJob:
@@ -252,6 +261,8 @@ class Context:
     nodes: Mapping[str, NodeView]
     now: datetime
     replacements: Mapping[int, str] = field(default_factory=dict)  # shard -> node, from replace_displaced
+    recovery: RecoveryPolicy = field(default_factory=RecoveryPolicy)
+    pricing: Pricing | None = None
 
 
 class _Builder:
@@ -305,13 +316,38 @@ class _Builder:
         return self.plan
 
 
-def _recoveries(status: TranslationJobStatus) -> RecoveriesStatus:
-    if status.recoveries is None:
-        status.recoveries = RecoveriesStatus(reclaims=0, error_retries=0)
-    return status.recoveries
-
-
 def plan_job(
+    view: JobView, decision: Admitted | Waiting | None, evicted_by: str | None, ctx: Context
+) -> JobPlan:
+    plan = _plan(view, decision, evicted_by, ctx)
+    _account(plan, view, ctx)
+    return plan
+
+
+def _account(plan: JobPlan, view: JobView, ctx: Context) -> None:
+    """status.cost from the pods' run intervals (cost.account keeps the state in status.cost)."""
+    job = view.job
+    types = {w.shard: w.capacity_type for w in (plan.status or job.status).workers or ()}
+    samples = []
+    for shard, pod in view.pods.items():
+        if pod.uid is None:
+            continue
+        ct: CapacityType | None = None
+        if pod.node is not None and pod.node in ctx.nodes:
+            ct = ctx.nodes[pod.node].node.capacity_type
+        elif types.get(shard) is not None:
+            ct = CapacityType.SPOT if types[shard] == "spot" else CapacityType.ON_DEMAND
+        start, end = pod.run if pod.run is not None else (None, None)
+        samples.append(PodSample(pod.uid, ct, job.spec.gpus_per_worker, start, end))
+    acc = account(job.status.cost, samples, ctx.pricing, ctx.now)
+    plan.cost_closed = acc.closed_now
+    if acc.cost is not None:
+        status = plan.status or job.status.model_copy(deep=True)
+        status.cost = acc.cost
+        plan.status = status
+
+
+def _plan(
     view: JobView, decision: Admitted | Waiting | None, evicted_by: str | None, ctx: Context
 ) -> JobPlan:
     job, now = view.job, ctx.now
@@ -415,9 +451,49 @@ def _wait_message(w: Waiting) -> str:
     return f"{where}: {w.reason.value}{extra}"
 
 
+def _recover(b: _Builder, view: JobView, ctx: Context) -> RecoveryPlan:
+    """recovery.plan_pods on this job's pods (each at its bound node, else the node it is pinned to), and
+    the new totals written into status.recoveries (with the deletes, so a crash cannot count twice)."""
+    placed = {w.shard: w.node for w in view.job.status.workers or ()}
+    pods = [
+        WorkerPod(p.name, s, p.node or placed.get(s), p.phase, p.terminating, p.failed_at)
+        for s, p in view.pods.items()
+    ]
+    state = JobRecoveryState.from_job(view.job)
+    troubles = {name: v.trouble for name, v in ctx.nodes.items()}
+    waits = {name: v.not_ready_left for name, v in ctx.nodes.items() if v.not_ready_left is not None}
+    rp = plan_pods(state, pods, troubles, ctx.now, ctx.recovery, waits)
+    if (rp.reclaims, rp.error_retries) != (state.reclaims, state.error_retries):
+        b.status.recoveries = RecoveriesStatus(reclaims=rp.reclaims, error_retries=rp.error_retries)
+    b.plan.reclaim_signals = rp.new_reclaims
+    b.plan.error_retries = rp.error_retries - state.error_retries
+    for a in rp.actions:
+        b.plan.delete.append((a.pod, a.grace_seconds))
+        pod = view.pods.get(a.shard)
+        if a.kind is ActionKind.RETRY:
+            b.event("Warning", "WorkerFailed", f"shard {a.shard} failed ({_exit(pod)}); retrying")
+        elif pod is not None and not pod.terminating:
+            b.event("Warning", "Reclaimed", f"shard {a.shard}: {_trouble_words(a)}")
+    return rp
+
+
 def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
     job, now = view.job, ctx.now
     spec = job.spec
+    rp = _recover(b, view, ctx)
+    acting = {a.shard: a for a in rp.actions}
+    if rp.failed is not None:
+        b.status.workers = job.status.workers
+        what = (
+            f"{rp.reclaims} reclaims exceed recovery.maxReclaims={spec.recovery.max_reclaims}"
+            if rp.reclaims > spec.recovery.max_reclaims
+            else f"{rp.error_retries} error retries exceed recovery.maxErrorRetries="
+            f"{spec.recovery.max_error_retries}"
+        )
+        b.finish(False, rp.failed.value, what)
+        b.delete_active({s: p for s, p in view.pods.items() if s not in acting})
+        return b.done()
+
     workers = {w.shard: w.model_copy() for w in job.status.workers or ()}
     recovering: list[str] = []
     for shard in range(spec.parallelism):
@@ -428,58 +504,35 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
         if pod is not None and pod.phase == "Succeeded":
             w.phase = "Succeeded"
             continue
-        lost = w.node is not None and not _usable(ctx.nodes, w.node)
-        if lost:
-            known = ctx.nodes.get(w.node) if w.node is not None else None
-            health = known.health if known is not None else NodeHealth.LOST
-            _recoveries(b.status).reclaims = (_recoveries(b.status).reclaims or 0) + 1
-            b.plan.reclaims += 1
-            b.event("Warning", "Reclaimed", f"shard {shard}: node {w.node} {_health_words(health)}")
-            if pod is not None and not (pod.terminating and health is not NodeHealth.LOST):
-                # A lost node runs nothing any more: finish the deletion at once. A notice leaves the
-                # worker its grace period to flush.
-                b.plan.delete.append((pod.name, 0 if health is NodeHealth.LOST else None))
-            w.node = None
+        action = acting.get(shard)
+        if w.node is not None and not _usable(ctx.nodes, w.node):
+            w.node = None  # displaced: its pod (if any) is being deleted by recovery's action
             w.phase = "Pending"
         if w.node is None and shard in ctx.replacements:
-            w.node = ctx.replacements[shard]
+            candidate = ctx.replacements[shard]
+            # placed with last cycle's reclaim count: refuse a node that this cycle's count rules out
+            if _fits_mode(ctx.nodes, candidate, rp.spot_mode):
+                w.node = candidate
         if w.node is None:
             recovering.append(f"shard {shard} waits for a node")
             continue
         w.capacity_type = _capacity_type(ctx.nodes, w.node)
         if pod is None:
-            if _backoff_over(b.status, job, now):
-                b.plan.create.append(shard)
+            b.plan.create.append(shard)
             w.phase = "Pending"
-        elif pod.terminating or lost:
+        elif action is not None and action.kind is ActionKind.RETRY:
+            b.cond(c.RECOVERING, True, "ErrorRetry", f"shard {shard} failed ({_exit(pod)}); retrying")
+            w.phase = "Failed"
+        elif pod.terminating or action is not None:
             recovering.append(f"shard {shard} waits for its old pod to stop")
         elif pod.phase == "Failed":
-            rec = _recoveries(b.status)
-            if (rec.error_retries or 0) >= spec.recovery.max_error_retries:
-                b.status.workers = sorted(workers.values(), key=lambda w: w.shard)
-                b.finish(
-                    False, "WorkerFailed", f"shard {shard} failed ({_exit(pod)}); error retries exhausted"
-                )
-                b.delete_active({s: p for s, p in view.pods.items() if s != shard})
-                return b.done()
-            rec.error_retries = (rec.error_retries or 0) + 1
-            b.plan.error_retries += 1
-            b.plan.delete.append((pod.name, 0))
-            b.cond(c.RECOVERING, True, "ErrorRetry", f"shard {shard} failed ({_exit(pod)}); retrying")
-            b.event(
-                "Warning", "WorkerFailed", f"shard {shard} failed ({_exit(pod)}); retry {rec.error_retries}"
-            )
+            recovering.append(f"shard {shard} failed ({_exit(pod)}); retry after backoff")
             w.phase = "Failed"
         else:
             w.phase = "Running" if pod.phase == "Running" else "Pending"
             w.node = pod.node or w.node
-    reclaims = _recoveries(b.status).reclaims if b.status.recoveries else 0
     b.status.workers = sorted(workers.values(), key=lambda w: w.shard)
 
-    if reclaims and reclaims > spec.recovery.max_reclaims:
-        b.finish(False, "TooManyReclaims", f"{reclaims} spot reclaims exceed recovery.maxReclaims")
-        b.delete_active(view.pods)
-        return b.done()
     if all(w.phase == "Succeeded" for w in b.status.workers):
         _progress(b, view, now)
         b.finish(True, "Succeeded", f"all {spec.parallelism} worker(s) succeeded")
@@ -511,18 +564,6 @@ def _progress(b: _Builder, view: JobView, now: datetime) -> None:
         b.status.last_checkpoint_time = agg.last_checkpoint_time or b.status.last_checkpoint_time
 
 
-def _backoff_over(status: TranslationJobStatus, job: TranslationJob, now: datetime) -> bool:
-    """Error retries wait backoffSeconds * 2^(n-1) (capped at an hour) after the Recovering transition."""
-    retries = status.recoveries.error_retries if status.recoveries else 0
-    if not retries:
-        return True
-    cond: Condition | None = c.find(status.conditions, c.RECOVERING)
-    if cond is None or cond.reason != "ErrorRetry" or cond.status != "True":
-        return True
-    delay = min(3600, job.spec.recovery.backoff_seconds * 2 ** ((retries or 1) - 1))
-    return now >= cond.last_transition_time + timedelta(seconds=delay)
-
-
 def _capacity_type(nodes: Mapping[str, NodeView], name: str) -> CapacityTypeName | None:
     view = nodes.get(name)
     if view is None:
@@ -530,11 +571,23 @@ def _capacity_type(nodes: Mapping[str, NodeView], name: str) -> CapacityTypeName
     return "spot" if view.node.capacity_type is CapacityType.SPOT else "on-demand"
 
 
-def _health_words(h: NodeHealth) -> str:
-    return "received an interruption notice" if h is NodeHealth.NOTICE else "was lost"
+def _fits_mode(nodes: Mapping[str, NodeView], name: str, mode: SpotMode) -> bool:
+    view = nodes.get(name)
+    return view is not None and view.node.capacity_type in eligible_capacity_types(mode)
 
 
-def _exit(pod: PodView) -> str:
+def _trouble_words(a: PodAction) -> str:
+    what = {
+        Signal.TAINT: "received an interruption notice",
+        Signal.DELETED: "was deleted",
+        Signal.NOT_READY: "was NotReady beyond its grace period",
+    }
+    return f"node {a.node} {what.get(a.signal, 'was lost') if a.signal else 'was lost'}"
+
+
+def _exit(pod: PodView | None) -> str:
+    if pod is None:
+        return "no exit code"
     parts = []
     if pod.exit_code is not None:
         parts.append(f"exit code {pod.exit_code}")

@@ -14,7 +14,7 @@ budget. The rules, with examples, are in docs/recovery.md.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -141,6 +141,13 @@ class JobRecoveryState:
             on_demand_after_reclaims=spec.recovery.on_demand_after_reclaims,
         )
 
+    @property
+    def spot_mode(self) -> SpotMode:
+        """The effective spot mode with the reclaims counted so far (`preferred` -> `never` after N)."""
+        return effective_spot_mode(
+            self.requested_spot, self.priority, self.reclaims, self.on_demand_after_reclaims
+        )
+
 
 @dataclass(frozen=True)
 class PodAction:
@@ -152,6 +159,8 @@ class PodAction:
     grace_seconds: int
     signal: Signal | None
     reason: str
+    node: str | None = None
+    counted: bool = False  # this action's node loss counted a reclaim now (first sight of the loss)
 
 
 @dataclass(frozen=True)
@@ -201,6 +210,24 @@ def backoff_seconds(base: int, retries_done: int, cap: int) -> int:
 _SIGNALS = {NodeTrouble.DELETED: Signal.DELETED, NodeTrouble.LOST: Signal.NOT_READY}
 
 
+def usable(trouble: NodeTrouble) -> bool:
+    """Whether a node keeps the work placed on it: healthy, or NotReady still within its grace period."""
+    return trouble in (NodeTrouble.NONE, NodeTrouble.NOT_READY)
+
+
+def leaving(trouble: NodeTrouble) -> bool:
+    """Going away by itself (notice, lost, deleted): neither capacity nor a scale-down candidate."""
+    return trouble in (NodeTrouble.NOTICE, NodeTrouble.LOST, NodeTrouble.DELETED)
+
+
+def not_ready_left(node: NodeHealth, policy: RecoveryPolicy, now: datetime) -> float | None:
+    """Seconds until a NotReady node counts as lost; None when it is Ready."""
+    if node.ready:
+        return None
+    since = node.not_ready_since or now
+    return policy.not_ready_grace_seconds - (now - since).total_seconds()
+
+
 def plan_recovery(
     job: JobRecoveryState,
     pods: Sequence[WorkerPod],
@@ -208,7 +235,27 @@ def plan_recovery(
     now: datetime,
     policy: RecoveryPolicy | None = None,
 ) -> RecoveryPlan:
-    """Actions for one job's worker pods.
+    """Actions for one job's worker pods, from the nodes' raw health (classified here)."""
+    policy = policy or RecoveryPolicy()
+    troubles = {name: classify_node(h, policy, now) for name, h in nodes.items()}
+    waits = {
+        name: left
+        for name, h in nodes.items()
+        if troubles[name] is NodeTrouble.NOT_READY and (left := not_ready_left(h, policy, now)) is not None
+    }
+    return plan_pods(job, pods, troubles, now, policy, waits)
+
+
+def plan_pods(
+    job: JobRecoveryState,
+    pods: Sequence[WorkerPod],
+    troubles: Mapping[str, NodeTrouble],
+    now: datetime,
+    policy: RecoveryPolicy | None = None,
+    not_ready_waits: Mapping[str, float] | None = None,
+) -> RecoveryPlan:
+    """Actions for one job's worker pods, from nodes already classified (`classify_node`; a node missing
+    from `troubles` is deleted). The scheduling loop classifies every node once per cycle and calls this.
 
     - A pod on a deleted or lost node is deleted at once (grace 0) and recreated: a hard loss.
     - A pod on a node with an interruption taint is evicted with `notice_grace_seconds`, so it can
@@ -221,6 +268,7 @@ def plan_recovery(
     - More than `max_reclaims` reclaims, or more than `max_error_retries` retries, fail the job.
     """
     policy = policy or RecoveryPolicy()
+    waits_by_node = not_ready_waits or {}
     actions: list[PodAction] = []
     reclaimed_nodes: dict[str, Signal] = {}
     retries = 0
@@ -229,25 +277,37 @@ def plan_recovery(
     for pod in sorted(pods, key=lambda p: p.shard):
         if pod.node is None or pod.phase == "Succeeded":
             continue
-        node = nodes.get(pod.node)
-        trouble = classify_node(node, policy, now)
+        trouble = troubles.get(pod.node, NodeTrouble.DELETED)
         if trouble in (NodeTrouble.DELETED, NodeTrouble.LOST):
             signal = _SIGNALS[trouble]
-            actions.append(PodAction(ActionKind.RECREATE, pod.name, pod.shard, 0, signal, f"node {trouble}"))
+            first = not pod.terminating and pod.node not in reclaimed_nodes
+            actions.append(
+                PodAction(
+                    ActionKind.RECREATE, pod.name, pod.shard, 0, signal, f"node {trouble}", pod.node, first
+                )
+            )
             if not pod.terminating:
                 reclaimed_nodes.setdefault(pod.node, signal)
         elif trouble is NodeTrouble.NOTICE:
             if not pod.terminating:
                 grace = policy.notice_grace_seconds
+                first = pod.node not in reclaimed_nodes
                 actions.append(
                     PodAction(
-                        ActionKind.EVICT, pod.name, pod.shard, grace, Signal.TAINT, "interruption notice"
+                        ActionKind.EVICT,
+                        pod.name,
+                        pod.shard,
+                        grace,
+                        Signal.TAINT,
+                        "interruption notice",
+                        pod.node,
+                        first,
                     )
                 )
                 reclaimed_nodes.setdefault(pod.node, Signal.TAINT)
-        elif trouble is NodeTrouble.NOT_READY and node is not None:
-            since = node.not_ready_since or now
-            waits.append(policy.not_ready_grace_seconds - (now - since).total_seconds())
+        elif trouble is NodeTrouble.NOT_READY:
+            if pod.node in waits_by_node:
+                waits.append(waits_by_node[pod.node])
         elif pod.phase == "Failed" and not pod.terminating:
             delay = backoff_seconds(
                 job.backoff_seconds, job.error_retries + retries, policy.max_backoff_seconds
@@ -256,7 +316,9 @@ def plan_recovery(
             if now < due:
                 waits.append((due - now).total_seconds())
                 continue
-            actions.append(PodAction(ActionKind.RETRY, pod.name, pod.shard, 0, None, "worker failed"))
+            actions.append(
+                PodAction(ActionKind.RETRY, pod.name, pod.shard, 0, None, "worker failed", pod.node)
+            )
             retries += 1
 
     reclaims = job.reclaims + len(reclaimed_nodes)
@@ -266,7 +328,7 @@ def plan_recovery(
         failed = FailureReason.RECLAIM_LIMIT
     elif error_retries > job.max_error_retries:
         failed = FailureReason.ERROR_RETRY_LIMIT
-    mode = effective_spot_mode(job.requested_spot, job.priority, reclaims, job.on_demand_after_reclaims)
+    mode = replace(job, reclaims=reclaims).spot_mode
     return RecoveryPlan(
         actions=tuple(actions),
         reclaims=reclaims,

@@ -9,18 +9,20 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from portalis_operator.api import GPUPoolSpec, Interruption, SpotMix, TranslationJob
-from portalis_operator.lifecycle import JobView, NodeHealth, NodeView, PodView
+from portalis_operator.api import GPUPoolSpec, Pricing, SpotMix, TranslationJob
+from portalis_operator.cost import run_times
+from portalis_operator.lifecycle import JobView, NodeView, PodView
 from portalis_operator.manifests import GPU_RESOURCE, JOB_LABEL, SHARD_LABEL
 from portalis_operator.packing import Node
 from portalis_operator.placement import capacity_type_from_label
 from portalis_operator.progress import parse_report
+from portalis_operator.recovery import NodeHealth, NodeTrouble, RecoveryPolicy, classify_node, not_ready_left
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,8 @@ class PoolConfig:
     name: str
     node_selector: Mapping[str, str]
     capacity_type_label: str = SpotMix().capacity_type_label
-    interruption_taints: tuple[str, ...] = tuple(Interruption().taints)
-    not_ready_grace: timedelta = timedelta(seconds=Interruption().not_ready_grace_seconds)
+    recovery: RecoveryPolicy = field(default_factory=RecoveryPolicy)
+    pricing: Pricing | None = None
 
     @classmethod
     def from_spec(cls, name: str, spec: GPUPoolSpec | None, pool_label: str) -> PoolConfig:
@@ -46,8 +48,8 @@ class PoolConfig:
             name=name,
             node_selector=selector,
             capacity_type_label=spec.spot.capacity_type_label,
-            interruption_taints=tuple(spec.interruption.taints),
-            not_ready_grace=timedelta(seconds=spec.interruption.not_ready_grace_seconds),
+            recovery=RecoveryPolicy.from_spec(spec),
+            pricing=spec.pricing,
         )
 
     def label_selector(self) -> str:
@@ -92,6 +94,7 @@ def parse_pod(pod: Mapping[str, Any]) -> PodView | None:
         return None
     status = pod.get("status") or {}
     exit_code: int | None = None
+    finished_at: datetime | None = None
     reason: str | None = status.get("reason")
     for cs in status.get("containerStatuses") or ():
         if cs.get("name") != "worker":
@@ -100,15 +103,20 @@ def parse_pod(pod: Mapping[str, Any]) -> PodView | None:
         if term:
             exit_code = term.get("exitCode")
             reason = term.get("reason") or reason
+            finished_at = parse_time(term.get("finishedAt"))
+    phase = status.get("phase") or "Pending"
     return PodView(
         name=meta.get("name", ""),
         shard=shard,
-        phase=status.get("phase") or "Pending",
+        phase=phase,
         node=(pod.get("spec") or {}).get("nodeName"),
         terminating=meta.get("deletionTimestamp") is not None,
         exit_code=exit_code,
         reason=reason,
         progress=parse_report(meta.get("annotations")),
+        failed_at=finished_at if phase == "Failed" else None,
+        uid=meta.get("uid"),
+        run=run_times(pod),
     )
 
 
@@ -122,23 +130,9 @@ def parse_node(node: Mapping[str, Any], pool: PoolConfig, gpus_other: int, now: 
     status = node.get("status") or {}
     spec = node.get("spec") or {}
     alloc = (status.get("allocatable") or {}).get(GPU_RESOURCE, "0")
-    health = NodeHealth.USABLE
-    if meta.get("deletionTimestamp"):
-        health = NodeHealth.LOST
-    ready = next((cd for cd in status.get("conditions") or () if cd.get("type") == "Ready"), None)
-    if ready is not None and ready.get("status") != "True":
-        since = parse_time(ready.get("lastTransitionTime")) or now
-        if now - since >= pool.not_ready_grace:
-            health = NodeHealth.LOST
-    if health is NodeHealth.USABLE and any(
-        t.get("key") in pool.interruption_taints for t in spec.get("taints") or ()
-    ):
-        health = NodeHealth.NOTICE
-    schedulable = (
-        health is NodeHealth.USABLE
-        and not spec.get("unschedulable")
-        and (ready is None or ready.get("status") == "True")
-    )
+    health = node_health(node)
+    trouble = classify_node(health, pool.recovery, now)
+    schedulable = trouble is NodeTrouble.NONE and not spec.get("unschedulable")
     return NodeView(
         node=Node(
             name=meta.get("name", ""),
@@ -147,7 +141,23 @@ def parse_node(node: Mapping[str, Any], pool: PoolConfig, gpus_other: int, now: 
             gpus_other=gpus_other,
             schedulable=schedulable,
         ),
-        health=health,
+        trouble=trouble,
+        not_ready_left=not_ready_left(health, pool.recovery, now),
+    )
+
+
+def node_health(node: Mapping[str, Any]) -> NodeHealth:
+    """The parts of a raw Node that recovery.classify_node reads."""
+    meta = node.get("metadata") or {}
+    status = node.get("status") or {}
+    ready = next((cd for cd in status.get("conditions") or () if cd.get("type") == "Ready"), None)
+    is_ready = ready is None or ready.get("status") == "True"
+    return NodeHealth(
+        name=meta.get("name", ""),
+        ready=is_ready,
+        not_ready_since=None if is_ready or ready is None else parse_time(ready.get("lastTransitionTime")),
+        taints=frozenset(t.get("key") for t in (node.get("spec") or {}).get("taints") or () if t.get("key")),
+        deleting=meta.get("deletionTimestamp") is not None,
     )
 
 

@@ -163,6 +163,11 @@ def referenced_objects(pod: Mapping[str, Any]) -> tuple[set[str], set[str]]:
 def container_argv(
     container: Mapping[str, Any], env: Mapping[str, str], mounts: Sequence[Mount]
 ) -> list[str]:
-    """`command` + `args` (no image entrypoint: no command means args alone), expanded and rewritten."""
-    raw = [*(container.get("command") or []), *(container.get("args") or [])]
-    return [rewrite_arg(expand(a, env), mounts) for a in raw]
+    """`command` + `args` (no image entrypoint: no command means args alone), expanded and rewritten.
+
+    The program itself is a host program (resolved on PATH) and is never rewritten: a host path like
+    /tmp/x/.venv/bin/python must not be mapped because a volume happens to be mounted at /tmp."""
+    raw = [expand(a, env) for a in [*(container.get("command") or []), *(container.get("args") or [])]]
+    if not raw:
+        return raw
+    return [raw[0], *(rewrite_arg(a, mounts) for a in raw[1:])]

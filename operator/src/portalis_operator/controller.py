@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 from collections import Counter as Tally
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -35,6 +35,7 @@ from portalis_operator.lifecycle import (
     JobPlan,
     JobView,
     NodeView,
+    PodView,
     displaced_shards,
     holds_capacity,
     plan_job,
@@ -48,13 +49,23 @@ from portalis_operator.patches import merge_diff
 from portalis_operator.pool import PoolReconciler, PoolSnapshot
 from portalis_operator.scheduling import schedule
 from portalis_operator.settings import Settings
-from portalis_operator.snapshot import PoolConfig, build_jobs, build_nodes, capacity
+from portalis_operator.snapshot import (
+    JobParser,
+    PoolConfig,
+    build_jobs,
+    build_nodes,
+    capacity,
+    other_pod_gpus,
+    worker_pod,
+)
 from portalis_operator.workload import CapacityType, RunningJob, ShardPlacement
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 JOBS = "translationjobs"
+PAGE = 500
+EVENT_POSTERS = 4
 POOLS = "gpupools"
 FINAL = ("Succeeded", "Failed")
 
@@ -70,18 +81,36 @@ class Controller:
         self._limit = asyncio.Semaphore(settings.api_concurrency)
         self._worker_accounts: set[str] = set()
         self.pool = PoolReconciler(api, settings.pool)
+        self._jobs = JobParser()
+        self._events: asyncio.Queue[tuple[TranslationJob, str, str, str]] = asyncio.Queue()
         self.last_sync: float | None = None
+        self._last_cycle = 0.0
 
     def trigger(self) -> None:
         self._wake.set()
 
     async def run(self, stopped: Callable[[], bool]) -> None:
         """Cycle until `stopped()`; errors are counted and logged, never fatal."""
+        posters = [asyncio.create_task(self._post_events()) for _ in range(EVENT_POSTERS)]
+        try:
+            await self._loop(stopped)
+        finally:
+            for task in posters:
+                task.cancel()
+
+    async def flush_events(self) -> None:
+        """Wait (at most 10 s) until queued events are posted; called on shutdown."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                await self._events.join()
+
+    async def _loop(self, stopped: Callable[[], bool]) -> None:
         while not stopped():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.resync_seconds)
-            if self.settings.debounce_seconds:
-                await asyncio.sleep(self.settings.debounce_seconds)
+            # Under load, cycles get longer; waiting a share of the last one batches more events per
+            # cycle instead of re-listing everything for each of them.
+            await asyncio.sleep(max(self.settings.debounce_seconds, min(1.0, 0.5 * self._last_cycle)))
             self._wake.clear()
             try:
                 await self.cycle()
@@ -97,16 +126,19 @@ class Controller:
     async def cycle(self) -> None:
         started = time.monotonic()
         now = datetime.now(UTC)
-        gpupool, raw_jobs, our_pods, other_pods = await asyncio.gather(
-            self._pool(), self._list_jobs(), self._list_pods(f"{JOB_LABEL}"), self._other_pods()
+        gpupool, raw_jobs, our_pods, other_gpus = await asyncio.gather(
+            self._pool(), self._list_jobs(), self._worker_pods(), self._other_gpus()
         )
         pool_spec = gpupool.spec if gpupool is not None else None
         pool = PoolConfig.from_spec(self.settings.pool, pool_spec, self.settings.pool_label)
-        raw_nodes = await self._list_raw(
-            self.core.list_node(label_selector=pool.label_selector(), _preload_content=False)
-        )
-        nodes = build_nodes(raw_nodes, other_pods, pool, now)
-        views = build_jobs(raw_jobs, our_pods)
+        raw_nodes = [
+            n
+            async for page in self._pages(self.core.list_node, label_selector=pool.label_selector())
+            for n in page
+        ]
+        nodes = build_nodes(raw_nodes, other_gpus, pool, now)
+        views = build_jobs(self._jobs.parse(raw_jobs), our_pods)
+        del raw_jobs, raw_nodes
 
         running = [running_of(v, nodes) for v in views if holds_capacity(v)]
         replacements = replace_displaced(views, nodes, running)
@@ -157,7 +189,8 @@ class Controller:
                 pending_since=_pending_since(views, nodes, replacements, now),
             ),
         )
-        metrics.SCHEDULING_CYCLE.observe(time.monotonic() - started)
+        self._last_cycle = time.monotonic() - started
+        metrics.SCHEDULING_CYCLE.observe(self._last_cycle)
         self.last_sync = time.time()
         metrics.LAST_SYNC.set(self.last_sync)
 
@@ -185,8 +218,8 @@ class Controller:
                 for shard in plan.create
             ]
             await asyncio.gather(*(self._create_pod(ns, body) for body in bodies))
-        for ev in plan.events:
-            await self._post_event(job, ev.type, ev.reason, ev.message)
+        for ev in plan.events:  # posted in the background: they must not hold up admissions
+            self._events.put_nowait((job, ev.type, ev.reason, ev.message))
         if plan.delete_job:
             await self._call(
                 "delete",
@@ -281,6 +314,14 @@ class Controller:
                     return
         self._worker_accounts.add(ns)
 
+    async def _post_events(self) -> None:
+        while True:
+            job, type_, reason, message = await self._events.get()
+            try:
+                await self._post_event(job, type_, reason, message)
+            finally:
+                self._events.task_done()
+
     async def _post_event(self, job: TranslationJob, type_: str, reason: str, message: str) -> None:
         now = datetime.now(UTC)
         ns = job.metadata.namespace or "default"
@@ -334,44 +375,67 @@ class Controller:
 
     async def _list_jobs(self) -> list[dict[str, Any]]:
         if not self.settings.namespaces:
-            raw = await self.custom.list_cluster_custom_object(GROUP, VERSION, JOBS)
-            return list(raw["items"])
-        out: list[dict[str, Any]] = []
-        for ns in self.settings.namespaces:
-            raw = await self.custom.list_namespaced_custom_object(GROUP, VERSION, ns, JOBS)
-            out += raw["items"]
-        return out
+            return [j async for page in self._custom_pages() for j in page]
+        return [j for ns in self.settings.namespaces async for page in self._custom_pages(ns) for j in page]
 
-    async def _list_pods(self, selector: str) -> list[dict[str, Any]]:
-        if not self.settings.namespaces:
-            return await self._list_raw(
-                self.core.list_pod_for_all_namespaces(label_selector=selector, _preload_content=False)
-            )
-        out: list[dict[str, Any]] = []
-        for ns in self.settings.namespaces:
-            out += await self._list_raw(
-                self.core.list_namespaced_pod(ns, label_selector=selector, _preload_content=False)
-            )
-        return out
-
-    async def _other_pods(self) -> list[dict[str, Any]]:
-        """Pods that are not our workers but may hold GPUs on pool nodes (any namespace)."""
-        return await self._list_raw(
-            self.core.list_pod_for_all_namespaces(
-                label_selector=f"!{JOB_LABEL}",
-                field_selector="status.phase!=Succeeded,status.phase!=Failed",
-                _preload_content=False,
-            )
+    async def _worker_pods(self) -> list[tuple[str, PodView]]:
+        """Our worker pods, reduced page by page to what decisions need."""
+        out: list[tuple[str, PodView]] = []
+        calls = (
+            [(self.core.list_pod_for_all_namespaces, {})]
+            if not self.settings.namespaces
+            else [(self.core.list_namespaced_pod, {"namespace": ns}) for ns in self.settings.namespaces]
         )
+        for fn, kw in calls:
+            async for page in self._pages(fn, label_selector=JOB_LABEL, **kw):
+                out += [w for w in map(worker_pod, page) if w is not None]
+        return out
+
+    async def _other_gpus(self) -> dict[str, int]:
+        """GPUs held on each node by pods that are not our workers (any namespace)."""
+        gpus: dict[str, int] = {}
+        async for page in self._pages(
+            self.core.list_pod_for_all_namespaces,
+            label_selector=f"!{JOB_LABEL}",
+            field_selector="status.phase!=Succeeded,status.phase!=Failed",
+        ):
+            for node, n in filter(None, map(other_pod_gpus, page)):
+                gpus[node] = gpus.get(node, 0) + n
+        return gpus
+
+    async def _custom_pages(self, namespace: str | None = None) -> AsyncIterator[list[dict[str, Any]]]:
+        kw: dict[str, Any] = {"limit": PAGE, "resource_version": "0"}
+        while True:
+            if namespace is None:
+                raw = await self.custom.list_cluster_custom_object(GROUP, VERSION, JOBS, **kw)
+            else:
+                raw = await self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, JOBS, **kw)
+            yield list(raw.get("items") or [])
+            token = (raw.get("metadata") or {}).get("continue")
+            if not token:
+                return
+            kw = {"limit": PAGE, "_continue": token}
 
     @staticmethod
-    async def _list_raw(call: Awaitable[Any]) -> list[dict[str, Any]]:
-        resp = await call
-        try:
-            data = json.loads(await resp.read())
-        finally:
-            resp.release()
-        return list(data.get("items") or [])
+    async def _pages(fn: Callable[..., Awaitable[Any]], **kwargs: Any) -> AsyncIterator[list[dict[str, Any]]]:
+        """A LIST in pages of raw JSON (the client's models cost more to build than to decide on).
+
+        The first page is served from the API server's watch cache (resourceVersion=0): cheap for the
+        server, and safe here because every write this loop makes is guarded (resourceVersion
+        preconditions on status, deterministic pod names), so a decision on slightly stale data is
+        refused instead of applied."""
+        kw: dict[str, Any] = {"limit": PAGE, "resource_version": "0", **kwargs}
+        while True:
+            resp = await fn(_preload_content=False, **kw)
+            try:
+                data = json.loads(await resp.read())
+            finally:
+                resp.release()
+            yield list(data.get("items") or [])
+            token = (data.get("metadata") or {}).get("continue")
+            if not token:
+                return
+            kw = {"limit": PAGE, "_continue": token, **kwargs}
 
     # ---- metrics ------------------------------------------------------------------------------------
 

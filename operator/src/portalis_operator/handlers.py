@@ -64,6 +64,9 @@ async def startup(memo: kopf.Memo, settings: kopf.OperatorSettings, **_: Any) ->
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    controller: Controller | None = getattr(memo, "controller", None)
+    if controller is not None:
+        await controller.flush_events()
     memo.stopping = True
     task: asyncio.Task[None] | None = getattr(memo, "task", None)
     if task is not None:

@@ -161,51 +161,81 @@ def node_health(node: Mapping[str, Any]) -> NodeHealth:
     )
 
 
+def other_pod_gpus(pod: Mapping[str, Any]) -> tuple[str, int] | None:
+    """(node, GPUs) of a pod that is not one of our workers, when it holds GPUs on a node."""
+    name = (pod.get("spec") or {}).get("nodeName")
+    phase = (pod.get("status") or {}).get("phase")
+    if not name or phase in ("Succeeded", "Failed"):
+        return None
+    gpus = pod_gpus(pod)
+    return (name, gpus) if gpus else None
+
+
+def worker_pod(pod: Mapping[str, Any]) -> tuple[str, PodView] | None:
+    """(owning job's UID, view) of one of our worker pods; None for anything else."""
+    meta = pod.get("metadata") or {}
+    if JOB_LABEL not in (meta.get("labels") or {}):
+        return None
+    owner = next((o for o in meta.get("ownerReferences") or () if o.get("kind") == "TranslationJob"), None)
+    view = parse_pod(pod)
+    if owner is None or view is None:
+        return None
+    return str(owner["uid"]), view
+
+
 def build_nodes(
     nodes: Iterable[Mapping[str, Any]],
-    other_pods: Iterable[Mapping[str, Any]],
+    other_gpus: Mapping[str, int],
     pool: PoolConfig,
     now: datetime,
 ) -> dict[str, NodeView]:
-    """Pool nodes by name, each charged with the GPUs of pods that are not our workers."""
-    other: dict[str, int] = defaultdict(int)
-    for pod in other_pods:
-        name = (pod.get("spec") or {}).get("nodeName")
-        phase = (pod.get("status") or {}).get("phase")
-        if name and phase not in ("Succeeded", "Failed"):
-            other[name] += pod_gpus(pod)
+    """Pool nodes by name, each charged with the GPUs (by node) of pods that are not our workers."""
     out: dict[str, NodeView] = {}
     for raw in nodes:
-        view = parse_node(raw, pool, other.get((raw.get("metadata") or {}).get("name", ""), 0), now)
+        view = parse_node(raw, pool, other_gpus.get((raw.get("metadata") or {}).get("name", ""), 0), now)
         if view is not None:
             out[view.node.name] = view
     return out
 
 
-def build_jobs(jobs: Iterable[Mapping[str, Any]], pods: Iterable[Mapping[str, Any]]) -> list[JobView]:
-    """Jobs with their worker pods (matched by owner UID; the newest pod per shard wins)."""
+class JobParser:
+    """Parses TranslationJobs, reusing the model of any object whose resourceVersion is unchanged.
+
+    Validating thousands of unchanged jobs every cycle would cost more than the scheduling itself. The
+    cache keeps only the objects of the latest cycle, so memory follows the live set."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[str, TranslationJob]] = {}
+
+    def parse(self, raws: Iterable[Mapping[str, Any]]) -> list[TranslationJob]:
+        fresh: dict[str, tuple[str, TranslationJob]] = {}
+        out: list[TranslationJob] = []
+        for raw in raws:
+            meta = raw.get("metadata") or {}
+            uid, rv = str(meta.get("uid", "")), str(meta.get("resourceVersion", ""))
+            hit = self._cache.get(uid)
+            if hit is not None and hit[0] == rv:
+                job = hit[1]
+            else:
+                try:
+                    job = TranslationJob.model_validate(raw)
+                except ValidationError as exc:  # the API server validated it; only a newer CRD gets here
+                    log.error(
+                        "skipping TranslationJob %s that this operator cannot read: %s", meta.get("name"), exc
+                    )
+                    continue
+            fresh[uid] = (rv, job)
+            out.append(job)
+        self._cache = fresh
+        return out
+
+
+def build_jobs(jobs: Iterable[TranslationJob], pods: Iterable[tuple[str, PodView]]) -> list[JobView]:
+    """Jobs with their worker pods (matched by owner UID; one pod per shard, the last listed wins)."""
     by_uid: dict[str, dict[int, PodView]] = defaultdict(dict)
-    for pod in pods:
-        meta = pod.get("metadata") or {}
-        if JOB_LABEL not in (meta.get("labels") or {}):
-            continue
-        owner = next(
-            (o for o in meta.get("ownerReferences") or () if o.get("kind") == "TranslationJob"), None
-        )
-        view = parse_pod(pod)
-        if owner is None or view is None:
-            continue
-        by_uid[owner["uid"]][view.shard] = view
-    out: list[JobView] = []
-    for raw in jobs:
-        try:
-            job = TranslationJob.model_validate(raw)
-        except ValidationError as exc:  # the API server validated it; only a newer CRD gets here
-            name = (raw.get("metadata") or {}).get("name")
-            log.error("skipping TranslationJob %s that this operator cannot read: %s", name, exc)
-            continue
-        out.append(JobView(job=job, pods=by_uid.get(job.metadata.uid or "", {})))
-    return out
+    for uid, view in pods:
+        by_uid[uid][view.shard] = view
+    return [JobView(job=job, pods=by_uid.get(job.metadata.uid or "", {})) for job in jobs]
 
 
 def capacity(nodes: Mapping[str, NodeView]) -> Sequence[Node]:

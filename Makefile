@@ -21,10 +21,10 @@ venv: $(VENV)/.installed
 tools: venv
 	$(BIN)/portalis-dev build
 
-# The main job on the embedded default: the local control plane with simulated DGX nodes.
+# The main job on the embedded default: the local control plane, the node agent with simulated DGX
+# nodes and the operator; translates examples/sample-project and checks that its Rust crate builds.
 demo: tools
-	$(BIN)/portalis-dev up --spot 3 --on-demand 1
-	$(BIN)/portalis-dev nodes
+	$(BIN)/portalis-dev demo
 
 down: venv
 	$(BIN)/portalis-dev down

@@ -104,3 +104,15 @@ def test_alive_is_false_for_a_reused_pid(tmp_path: Path) -> None:
         assert not processes.alive(impostor)
     finally:
         processes.stop(rec, tmp_path, grace=5)
+
+
+def test_a_script_started_through_its_shebang_is_recognised(tmp_path: Path) -> None:
+    script = tmp_path / "long-running"
+    script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(600)\n")
+    script.chmod(0o755)
+    rec = processes.start("script", [str(script)], tmp_path)
+    try:
+        assert processes.alive(rec)
+    finally:
+        processes.stop(rec, tmp_path, grace=5)
+    assert not processes.alive(rec)

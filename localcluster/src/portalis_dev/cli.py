@@ -98,6 +98,13 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return agent_main(args)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from portalis_dev import demo
+
+    nodes = {"spot": args.spot, "on-demand": args.on_demand}
+    return demo.main(Path(args.state_dir) if args.state_dir else None, timeout=args.timeout, nodes=nodes)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="portalis-dev", description=__doc__)
     p.add_argument("--state-dir", help="control-plane state directory (default: .state/cluster in the repo)")
@@ -135,6 +142,14 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--state-dir", default=argparse.SUPPRESS, help="as the global --state-dir")
     add_agent_arguments(a)
     a.set_defaults(func=cmd_agent)
+
+    d = sub.add_parser(
+        "demo", help="translate examples/sample-project end to end: control plane, agent, operator, job"
+    )
+    d.add_argument("--spot", type=int, default=2, help="spot nodes of the demo's node agent")
+    d.add_argument("--on-demand", type=int, default=1, help="on-demand nodes of the demo's node agent")
+    d.add_argument("--timeout", type=float, default=240.0, help="seconds the job may take")
+    d.set_defaults(func=cmd_demo)
 
     k = sub.add_parser("kubectl", help="run the built kubectl against this control plane")
     k.add_argument("argv", nargs=argparse.REMAINDER)

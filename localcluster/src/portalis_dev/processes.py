@@ -68,10 +68,11 @@ def alive(rec: Recorded) -> bool:
     state, flags = fields[0], int(fields[6])
     if state in ("Z", "X") or flags & _PF_KTHREAD:
         return False
-    argv0 = cmdline[0].decode(errors="replace") if cmdline else ""
+    argv = [a.decode(errors="replace") for a in cmdline[:2]]
     # Right after exec (while a large binary is being mapped) the kernel shows an empty command line
-    # for a moment: the process exists and is ours.
-    return argv0 in ("", rec.exe)
+    # for a moment: the process exists and is ours. A script started through its shebang line runs as
+    # `<interpreter> <script>`, so the recorded program may also be the second word.
+    return not argv or argv[0] in ("", rec.exe) or (len(argv) > 1 and argv[1] == rec.exe)
 
 
 def _reap(pid: int) -> None:

@@ -178,13 +178,14 @@ class LocalCluster:
         self._meta.unlink(missing_ok=True)
 
     def _stop_all(self) -> None:
-        # Stop in reverse start order so clients go before the servers they talk to.
+        # Clients before the servers they talk to: first what runs on top (node agents, the operator),
+        # then the control plane in reverse start order.
         recs = {r.name: r for r in processes.recorded(self.state_dir)}
+        for rec in [r for n, r in recs.items() if n not in COMPONENTS]:
+            processes.stop(rec, self.state_dir)
         for name in reversed(COMPONENTS):
             if name in recs:
-                processes.stop(recs.pop(name), self.state_dir)
-        for rec in recs.values():
-            processes.stop(rec, self.state_dir)
+                processes.stop(recs[name], self.state_dir)
 
     def _prepare(self, apiserver_port: int | None) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)

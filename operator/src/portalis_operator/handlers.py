@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from typing import Any
 
@@ -31,7 +32,8 @@ async def _api_client() -> client.ApiClient:
     try:
         config.load_incluster_config(client_configuration=conf)
     except ConfigException:
-        await config.load_kube_config(client_configuration=conf)
+        # The client library reads KUBECONFIG once, when it is first imported; read it now instead.
+        await config.load_kube_config(config_file=os.environ.get("KUBECONFIG"), client_configuration=conf)
     conf.connection_pool_maxsize = 64
     return client.ApiClient(conf)
 

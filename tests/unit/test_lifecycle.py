@@ -256,3 +256,20 @@ def test_merge_diff_turns_old_into_new(old: dict[str, Any], new: dict[str, Any])
 
     old, new = strip_nones(old), strip_nones(new)
     assert apply_merge(old, merge_diff(old, new)) == new
+
+
+def test_progress_does_not_go_backwards_while_a_replacement_pod_has_not_reported() -> None:
+    from portalis_operator.progress import ShardProgress
+
+    reported = {s: pod(s, progress=ShardProgress(units_total=10, units_done=6)) for s in (0, 1)}
+    job = make_job(status=admitted_status(["n1", "n1"]))
+    first = plan_job(JobView(job, reported), None, None, ctx(node("n1")))
+    assert first.status is not None
+    assert first.status.progress is not None
+    assert (first.status.progress.units_total, first.status.progress.units_done) == (20, 12)
+    settled = make_job(status=first.status.to_wire())
+    replaced = {0: reported[0], 1: pod(1)}  # shard 1's new pod has no report yet
+    again = plan_job(JobView(settled, replaced), None, None, ctx(node("n1")))
+    progress = (again.status or settled.status).progress
+    assert progress is not None
+    assert (progress.units_total, progress.units_done) == (20, 12)

@@ -553,6 +553,11 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
 def _progress(b: _Builder, view: JobView, now: datetime) -> None:
     shards = [view.pods[s].progress if s in view.pods else None for s in range(view.job.spec.parallelism)]
     agg = aggregate(shards, view.job.spec.parallelism, b.status.start_time, now)
+    previous = b.status.progress
+    if agg.percent is None and previous is not None and previous.percent is not None:
+        # A replacement pod (after a reclaim or retry) has not reported yet: a partial sum would make
+        # the counts go backwards. Keep the last complete figures until every shard reports again.
+        return
     if any(s is not None for s in shards):
         b.status.progress = ProgressStatus(
             units_total=agg.units_total,

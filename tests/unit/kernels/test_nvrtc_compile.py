@@ -1,13 +1,58 @@
-"""Every CUDA source compiles to PTX with NVRTC and defines its entry points; no GPU needed."""
+"""Every CUDA source compiles to PTX with NVRTC and defines its entry points; no GPU needed.
+
+NVRTC runs in a child process: loading the CUDA libraries into the test process changed how torch
+(loaded by later tests) unpickles checkpoints, so the compile checks are kept out of its address space.
+"""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
 
 import pytest
 
 from portalis_kernels.backend import KERNEL_ENTRY_POINTS, kernel_source
-from portalis_kernels.nvrtc import NvrtcCompileError, compile_to_ptx, nvrtc_version
 
 pytestmark = pytest.mark.unit
+
+_CHILD = """
+import json, sys
+from portalis_kernels.nvrtc import NvrtcCompileError, compile_to_ptx, nvrtc_version
+req = json.load(sys.stdin)
+if req["op"] == "version":
+    print(json.dumps(list(nvrtc_version())))
+else:
+    try:
+        print(json.dumps({"ptx": compile_to_ptx(req["source"], req["name"], arch=req["arch"])}))
+    except NvrtcCompileError as exc:
+        print(json.dumps({"error": str(exc)}))
+"""
+
+
+class NvrtcCompileError(AssertionError):
+    pass
+
+
+def _child(request: dict[str, str]) -> object:
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD], input=json.dumps(request), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def nvrtc_version() -> tuple[int, int]:
+    major, minor = _child({"op": "version"})  # type: ignore[misc]
+    return int(major), int(minor)
+
+
+def compile_to_ptx(source: str, name: str = "kernel.cu", arch: str = "compute_90") -> str:
+    out = _child({"op": "compile", "source": source, "name": name, "arch": arch})
+    assert isinstance(out, dict)
+    if "error" in out:
+        raise NvrtcCompileError(out["error"])
+    return str(out["ptx"])
 
 
 def test_nvrtc_is_installed() -> None:

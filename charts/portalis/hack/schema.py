@@ -60,6 +60,13 @@ OVERRIDES: dict[str, dict[str, Any]] = {
             "additionalProperties": False,
         },
     },
+    "operator.watchNamespaces": {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
+        "uniqueItems": True,
+    },
+    "operator.metricsPort": {"minimum": 0, "maximum": 65535},
+    "operator.healthPort": {"minimum": 0, "maximum": 65535},
     "operator.resources.requests": QUANTITY_MAP,
     "operator.resources.limits": QUANTITY_MAP,
     "operator.nodeSelector": STRING_MAP,

@@ -81,6 +81,13 @@ class PodWatcher:
         self._t.start()
 
     def _run(self, core: Any, ns: str, selector: str) -> None:
+        try:
+            self._watch(core, ns, selector)
+        except Exception:
+            if not self._stop.is_set():  # closing the stream on stop() ends it with an error: expected
+                raise
+
+    def _watch(self, core: Any, ns: str, selector: str) -> None:
         while not self._stop.is_set():
             for ev in self._w.stream(
                 core.list_namespaced_pod, ns, label_selector=selector, timeout_seconds=30

@@ -323,6 +323,7 @@ def test_rbac_static_provider_is_least_privilege(rbac: Any) -> None:
         ("list", "nodes"),
         ("create", "serviceaccounts"),
         ("patch", "clusterkopfpeerings.kopf.dev"),
+        ("update", "leases.coordination.k8s.io"),  # leader election
         # the worker's Role (get/patch pods, which the operator itself holds) in each job namespace
         ("create", "roles.rbac.authorization.k8s.io"),
         ("create", "rolebindings.rbac.authorization.k8s.io"),

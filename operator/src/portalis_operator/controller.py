@@ -29,6 +29,7 @@ from portalis_operator import metrics
 from portalis_operator.admission import Admitted, Waiting
 from portalis_operator.api import GROUP, VERSION, GPUPool, TranslationJob
 from portalis_operator.cost import GPUSeconds, estimate_usd
+from portalis_operator.leadership import LeaseElector
 from portalis_operator.lifecycle import (
     ACTIVE_PHASES,
     Context,
@@ -105,6 +106,18 @@ class Controller:
                 await self._events.join()
 
     async def _loop(self, stopped: Callable[[], bool]) -> None:
+        # With several replicas (peering configured) only the holder of the Lease schedules; a
+        # standalone operator is the only scheduler by definition.
+        elector = (
+            LeaseElector(
+                self.api,
+                self.settings.lease_namespace,
+                f"portalis-{self.settings.pool}",
+                self.settings.identity,
+            )
+            if self.settings.peering
+            else None
+        )
         while not stopped():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.settings.resync_seconds)
@@ -113,6 +126,8 @@ class Controller:
             await asyncio.sleep(max(self.settings.debounce_seconds, min(1.0, 0.5 * self._last_cycle)))
             self._wake.clear()
             try:
+                if elector is not None and not await elector.ensure():
+                    continue
                 await self.cycle()
             except asyncio.CancelledError:
                 raise

@@ -271,7 +271,8 @@ class _Builder:
     def __init__(self, job: TranslationJob, now: datetime) -> None:
         self.job = job
         self.now = now
-        self.status = job.status.model_copy(deep=True)
+        # Shallow: plans only ever replace top-level status fields (lists and sub-objects are rebuilt).
+        self.status = job.status.model_copy()
         self.plan = JobPlan()
 
     def cond(self, type_: str, status: bool, reason: str, message: str) -> None:
@@ -342,7 +343,7 @@ def _account(plan: JobPlan, view: JobView, ctx: Context) -> None:
     acc = account(job.status.cost, samples, ctx.pricing, ctx.now)
     plan.cost_closed = acc.closed_now
     if acc.cost is not None:
-        status = plan.status or job.status.model_copy(deep=True)
+        status = plan.status or job.status.model_copy()
         status.cost = acc.cost
         plan.status = status
 

@@ -6,6 +6,8 @@ message naming the variable, instead of failing later deep inside a handler.
 
 from __future__ import annotations
 
+import socket
+import uuid
 from datetime import timedelta
 from typing import Literal
 
@@ -33,6 +35,11 @@ class Settings(BaseSettings):
     health_port: int = Field(default=8080, ge=0, le=65535, description="liveness/readiness; 0 disables")
     peering: str | None = Field(default=None, description="kopf peering name for an active/standby pair")
     log_level: Literal["quiet", "info", "verbose", "debug"] = "info"
+    lease_namespace: str = Field(default="default", description="where the leader-election Lease lives")
+    identity: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}",
+        description="this replica's name in the Lease (the chart sets the pod name)",
+    )
     stale_after_seconds: float = Field(default=120, gt=0, description="loop older than this is not live")
     worker_image: str = Field(default="portalis/worker:0.1.0", min_length=1)
     triton_image: str = Field(default="portalis/triton:0.1.0", min_length=1)

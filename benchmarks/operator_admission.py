@@ -89,6 +89,15 @@ class PodWatcher:
 
     def _watch(self, core: Any, ns: str, selector: str) -> None:
         while not self._stop.is_set():
+            try:
+                self._stream(core, ns, selector)
+            except client.ApiException as exc:  # 410/504 "too large resource version": list again
+                if exc.status not in (410, 504):
+                    raise
+                self._w = watch.Watch()
+
+    def _stream(self, core: Any, ns: str, selector: str) -> None:
+        if not self._stop.is_set():
             for ev in self._w.stream(
                 core.list_namespaced_pod, ns, label_selector=selector, timeout_seconds=30
             ):

@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import time
-import uuid
 from collections import Counter as Tally
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from portalis_operator import metrics
 from portalis_operator.admission import Admitted, Waiting
 from portalis_operator.api import GROUP, VERSION, GPUPool, TranslationJob
 from portalis_operator.cost import GPUSeconds, estimate_usd
+from portalis_operator.events import event_body
 from portalis_operator.leadership import LeaseElector
 from portalis_operator.lifecycle import (
     ACTIVE_PHASES,
@@ -338,28 +338,19 @@ class Controller:
                 self._events.task_done()
 
     async def _post_event(self, job: TranslationJob, type_: str, reason: str, message: str) -> None:
-        now = datetime.now(UTC)
         ns = job.metadata.namespace or "default"
-        body = {
-            "metadata": {"name": f"{job.metadata.name}.{uuid.uuid4().hex[:12]}", "namespace": ns},
-            "involvedObject": {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "TranslationJob",
-                "name": job.metadata.name,
-                "namespace": ns,
-                "uid": job.metadata.uid,
-                "resourceVersion": job.metadata.resource_version,
-            },
-            "type": type_,
-            "reason": reason,
-            "message": message[:1024],
-            "source": {"component": "portalis-operator"},
-            "reportingComponent": "portalis.dev/operator",
-            "reportingInstance": "portalis-operator",
-            "firstTimestamp": now.isoformat(),
-            "lastTimestamp": now.isoformat(),
-            "count": 1,
-        }
+        body = event_body(
+            "TranslationJob",
+            job.metadata.name,
+            job.metadata.uid,
+            type_,
+            reason,
+            message,
+            datetime.now(UTC),
+            namespace=ns,
+            object_namespace=ns,
+            resource_version=job.metadata.resource_version,
+        )
         await self._call("events", self.core.create_namespaced_event(ns, body))
 
     async def _call(self, stage: str, coro: Awaitable[T]) -> T | None:

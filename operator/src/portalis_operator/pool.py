@@ -12,7 +12,6 @@ scale-down waits the full idle time again, which errs on the side of keeping nod
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from portalis_operator.autoscaling import (
     decide,
     track_idle,
 )
+from portalis_operator.events import event_body
 from portalis_operator.lifecycle import NodeView
 from portalis_operator.patches import merge_diff
 from portalis_operator.recovery import NodeTrouble, leaving
@@ -257,28 +257,16 @@ class PoolReconciler:
             log.error("status of GPUPool %s not written: %s", pool.metadata.name, exc.reason)
 
     async def _event(self, pool: GPUPool, reason: str, message: str) -> None:
-        now = self.clock()
-        body = {
-            "metadata": {
-                "name": f"{pool.metadata.name}.{uuid.uuid4().hex[:12]}",
-                "namespace": EVENT_NAMESPACE,
-            },
-            "involvedObject": {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "GPUPool",
-                "name": pool.metadata.name,
-                "uid": pool.metadata.uid,
-            },
-            "type": "Normal",
-            "reason": reason,
-            "message": message[:1024],
-            "source": {"component": "portalis-operator"},
-            "reportingComponent": "portalis.dev/operator",
-            "reportingInstance": "portalis-operator",
-            "firstTimestamp": now.isoformat(),
-            "lastTimestamp": now.isoformat(),
-            "count": 1,
-        }
+        body = event_body(
+            "GPUPool",
+            pool.metadata.name,
+            pool.metadata.uid,
+            "Normal",
+            reason,
+            message,
+            self.clock(),
+            namespace=EVENT_NAMESPACE,
+        )
         try:
             await self.core.create_namespaced_event(EVENT_NAMESPACE, body)
         except ApiException as exc:

@@ -32,67 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from portalis_worker.rules.context import RUST_KEYWORDS
 from portalis_worker.rustcheck import compose
 
 LOG = logging.getLogger(__name__)
 
-RUST_KEYWORDS = frozenset(
-    [
-        "as",
-        "break",
-        "const",
-        "continue",
-        "crate",
-        "else",
-        "enum",
-        "extern",
-        "false",
-        "fn",
-        "for",
-        "if",
-        "impl",
-        "in",
-        "let",
-        "loop",
-        "match",
-        "mod",
-        "move",
-        "mut",
-        "pub",
-        "ref",
-        "return",
-        "self",
-        "Self",
-        "static",
-        "struct",
-        "super",
-        "trait",
-        "true",
-        "type",
-        "unsafe",
-        "use",
-        "where",
-        "while",
-        "async",
-        "await",
-        "dyn",
-        "abstract",
-        "become",
-        "box",
-        "do",
-        "final",
-        "macro",
-        "override",
-        "priv",
-        "typeof",
-        "unsized",
-        "virtual",
-        "yield",
-        "try",
-        "gen",
-        "union",
-    ]
-)
 RESERVED_MODULES = frozenset({"lib", "main", "bin", "std", "core", "alloc", "proc_macro", "test"})
 """`lib`/`main`/`bin` would collide with Cargo's target files; the others would shadow crates."""
 LINT_ALLOWANCES = "#![allow(dead_code, unused, non_snake_case, non_camel_case_types, non_upper_case_globals)]"

@@ -14,6 +14,7 @@ import pytest
 
 from harness import wait_for
 from portalis_dev.cluster import LocalCluster
+from portalis_dev.demo import Clients, install_crds
 from portalis_dev.layout import REPO_ROOT
 
 
@@ -69,33 +70,22 @@ def core(api_client: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def crds(cluster: LocalCluster, api_client: Any) -> list[str]:
+def clients(cluster: LocalCluster) -> Clients:
+    return Clients.of(cluster)
+
+
+@pytest.fixture(scope="session")
+def crds(clients: Clients) -> list[str]:
     """The project's CRDs, installed server-side and Established; returns their names."""
-    import yaml
-    from kubernetes import client
+    return install_crds(clients)
 
-    ext = client.ApiextensionsV1Api(api_client)
-    names: list[str] = []
-    for path in sorted((REPO_ROOT / "crds").glob("*.yaml")):
-        body = yaml.safe_load(path.read_text())
-        name = body["metadata"]["name"]
-        try:
-            current = ext.read_custom_resource_definition(name)
-            body["metadata"]["resourceVersion"] = current.metadata.resource_version
-            ext.replace_custom_resource_definition(name, body)
-        except client.ApiException as exc:
-            if exc.status != 404:
-                raise
-            ext.create_custom_resource_definition(body)
-        names.append(name)
 
-    def established(name: str) -> bool:
-        conds = ext.read_custom_resource_definition(name).status.conditions or []
-        return any(c.type == "Established" and c.status == "True" for c in conds)
-
-    for name in names:
-        wait_for(lambda n=name: established(n), timeout=30, what=f"CRD {name} Established")
-    return names
+@pytest.fixture(scope="session")
+def capi_crds(clients: Clients) -> list[str]:
+    """A minimal Cluster API MachineDeployment/Machine CRD pair (with a real scale subresource)."""
+    return install_crds(
+        clients, paths=[REPO_ROOT / "tests" / "integration" / "fixtures" / "cluster-api-crds.yaml"]
+    )
 
 
 @pytest.fixture

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client
 from test_operator import Jobs, job
 
@@ -24,7 +22,6 @@ pytestmark = pytest.mark.integration
 
 GROUP, VERSION = "portalis.dev", "v1alpha1"
 CAPI_GROUP, CAPI_VERSION = "cluster.x-k8s.io", "v1beta1"
-FIXTURES = Path(__file__).parent / "fixtures"
 FAST_UP = {"step": 2, "delaySeconds": 0, "cooldownSeconds": 1}
 NO_DOWN = {"idleSeconds": 3600, "cooldownSeconds": 3600}
 
@@ -237,28 +234,13 @@ def test_an_interruption_taint_drains_the_node_gracefully(
     assert core.read_node(first.spec.node_name)  # the node itself is left to its provider
 
 
-@pytest.fixture
-def capi_crds(api_client: Any) -> None:
-    ext = client.ApiextensionsV1Api(api_client)
-    for body in yaml.safe_load_all((FIXTURES / "cluster-api-crds.yaml").read_text()):
-        try:
-            ext.create_custom_resource_definition(body)
-        except client.ApiException as exc:
-            if exc.status != 409:
-                raise
-        name = body["metadata"]["name"]
-        wait_for(
-            lambda n=name: any(
-                c.type == "Established" and c.status == "True"
-                for c in ext.read_custom_resource_definition(n).status.conditions or []
-            ),
-            timeout=30,
-            what=f"CRD {name} Established",
-        )
-
-
 def test_cluster_api_machine_deployments_follow_the_autoscaler(
-    jobs: Jobs, core: Any, api_client: Any, namespace: str, capi_crds: None, make_pool: Callable[..., str]
+    jobs: Jobs,
+    core: Any,
+    api_client: Any,
+    namespace: str,
+    capi_crds: list[str],
+    make_pool: Callable[..., str],
 ) -> None:
     custom = client.CustomObjectsApi(api_client)
     for suffix, replicas in (("spot", 0), ("od", 1)):

@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import yaml
 from kubernetes import client
 
 from harness import wait_for
@@ -44,27 +42,6 @@ pytestmark = pytest.mark.integration
 T = TypeVar("T")
 SPOT, OD = CapacityType.SPOT, CapacityType.ON_DEMAND
 KINDS = ["kwok", "clusterAPI", "static"]
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(scope="session")
-def capi_crds(api_client: Any) -> None:
-    ext = client.ApiextensionsV1Api(api_client)
-    for body in yaml.safe_load_all((FIXTURES / "cluster-api-crds.yaml").read_text()):
-        try:
-            ext.create_custom_resource_definition(body)
-        except client.ApiException as exc:
-            if exc.status != 409:
-                raise
-        name = body["metadata"]["name"]
-        wait_for(
-            lambda n=name: any(
-                c.type == "Established" and c.status == "True"
-                for c in ext.read_custom_resource_definition(n).status.conditions or []
-            ),
-            timeout=30,
-            what=f"CRD {name} Established",
-        )
 
 
 @dataclass
@@ -294,7 +271,7 @@ def test_delete_node_lowers_the_target_once(pool: Pool) -> None:
 
 
 def test_cluster_api_missing_machine_deployment_is_a_configuration_error(
-    cluster: LocalCluster, api_client: Any, namespace: str, capi_crds: None
+    cluster: LocalCluster, api_client: Any, namespace: str, capi_crds: list[str]
 ) -> None:
     model = _pool_model("clusterAPI", _pool_name(namespace), namespace)
     p = Pool("clusterAPI", model, namespace, cluster, None, None)

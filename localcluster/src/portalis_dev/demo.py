@@ -130,10 +130,11 @@ class Clients:
 # ---- CRDs, namespace, pool ----------------------------------------------------------------------------
 
 
-def install_crds(clients: Clients, timeout: float = 60.0) -> list[str]:
-    """Apply crds/*.yaml server-side and wait until every CRD is Established; returns their names."""
+def install_crds(clients: Clients, timeout: float = 60.0, paths: Iterable[Path] | None = None) -> list[str]:
+    """Apply CRD files (default: the project's crds/*.yaml) server-side and wait until every CRD is
+    Established; returns their names."""
     names: list[str] = []
-    for path in sorted(CRD_DIR.glob("*.yaml")):
+    for path in sorted(CRD_DIR.glob("*.yaml")) if paths is None else paths:
         for body in load_documents(path):
             name = body["metadata"]["name"]
             clients.ext.patch_custom_resource_definition(

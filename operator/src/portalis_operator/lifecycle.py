@@ -422,6 +422,8 @@ def _plan_queued(b: _Builder, view: JobView, decision: Admitted | Waiting | None
         b.cond(c.QUEUED, False, "Admitted", msg)
         b.cond(c.ADMITTED, True, "Admitted", msg)
         b.status.admitted_at = b.now
+        # Zero counters from the start, so `kubectl get tj` shows 0 recoveries rather than nothing.
+        b.status.recoveries = b.status.recoveries or RecoveriesStatus(reclaims=0, error_retries=0)
         b.status.queue = None
         b.status.workers = [
             WorkerStatus(shard=p.shard, pod=worker_pod_name(job.metadata.name, p.shard), node=p.node)

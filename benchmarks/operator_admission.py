@@ -22,18 +22,19 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import yaml
 from kubernetes import client, config, watch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "localcluster" / "src"))
 
 from portalis_dev import nodes  # noqa: E402
-from portalis_dev.cluster import LocalCluster  # noqa: E402
+from portalis_dev.cluster import LocalCluster, allocate_ports  # noqa: E402
+from portalis_dev.demo import Clients, ensure_namespace, install_crds, wait_until  # noqa: E402
 
 GROUP, VERSION, PLURAL = "portalis.dev", "v1alpha1", "translationjobs"
 THREADS = 16
@@ -118,33 +119,6 @@ class PodWatcher:
         self._w.stop()
 
 
-def ensure_namespace(core: Any, ns: str) -> None:
-    try:
-        core.create_namespace({"metadata": {"name": ns}})
-    except client.ApiException as exc:
-        if exc.status != 409:
-            raise
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            core.read_namespaced_service_account("default", ns)
-            return
-        except client.ApiException:
-            time.sleep(0.2)
-
-
-def install_crds(api: Any) -> None:
-    ext = client.ApiextensionsV1Api(api)
-    for path in sorted((REPO / "crds").glob("*.yaml")):
-        body = yaml.safe_load(path.read_text())
-        try:
-            ext.create_custom_resource_definition(body)
-        except client.ApiException as exc:
-            if exc.status != 409:
-                raise
-    time.sleep(2)  # CRDs become servable shortly after creation (no Established poll needed for a bench)
-
-
 def raw_ceiling(core: Any, ns: str, n: int) -> dict[str, float]:
     watcher = PodWatcher(core, ns, "bench=raw")
     started: dict[str, float] = {}
@@ -167,13 +141,14 @@ def raw_ceiling(core: Any, ns: str, n: int) -> dict[str, float]:
 def operator_run(cluster: LocalCluster, api: Any, ns: str, n: int) -> dict[str, float]:
     core = client.CoreV1Api(api)
     custom = client.CustomObjectsApi(api)
+    health_port = allocate_ports().kwok  # any free loopback port
     env = {
         **os.environ,
         "KUBECONFIG": str(cluster.kubeconfig),
         "PORTALIS_OPERATOR_NAMESPACES": json.dumps([ns]),
         "PORTALIS_OPERATOR_POOL": "bench",
         "PORTALIS_OPERATOR_METRICS_PORT": "0",
-        "PORTALIS_OPERATOR_HEALTH_PORT": "0",
+        "PORTALIS_OPERATOR_HEALTH_PORT": str(health_port),
     }
     log = open(cluster.state_dir / "logs" / f"operator-bench-{n}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -182,7 +157,7 @@ def operator_run(cluster: LocalCluster, api: Any, ns: str, n: int) -> dict[str, 
     watcher = PodWatcher(core, ns, "portalis.dev/job")
     started: dict[str, float] = {}
     try:
-        time.sleep(3)  # let the operator connect and finish its first (empty) cycle
+        wait_until(lambda: _synced(health_port), 120, "the operator's first scheduling cycle")
 
         def create(i: int) -> None:
             body = job(i)
@@ -211,6 +186,12 @@ def operator_run(cluster: LocalCluster, api: Any, ns: str, n: int) -> dict[str, 
     }
 
 
+def _synced(port: int) -> bool:
+    """kopf's liveness endpoint reports our `scheduler` probe: synced once a cycle has completed."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+        return bool(json.loads(resp.read()).get("scheduler", {}).get("synced"))
+
+
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -237,7 +218,8 @@ def main() -> int:
     cluster.up(progress=lambda m: print(f"[control plane] {m}", flush=True))
     api = config.new_client_from_config(str(cluster.kubeconfig))
     core = client.CoreV1Api(api)
-    install_crds(api)
+    clients = Clients.of(cluster)
+    install_crds(clients)
     gpus_needed = max(args.jobs, args.rss_jobs)
     have = len(nodes.list_simulated(core, pool="bench"))
     want = (gpus_needed + 7) // 8
@@ -247,14 +229,14 @@ def main() -> int:
 
     results: list[dict[str, Any]] = []
     try:
-        ensure_namespace(core, "bench-raw")
+        ensure_namespace(clients, "bench-raw")
         raw = raw_ceiling(core, "bench-raw", args.jobs)
         print(
             f"raw pod creation: {raw['throughput']:.1f} pods/s, p50 {raw['p50']:.3f} s, p99 {raw['p99']:.3f} s"
         )
         core.delete_namespace("bench-raw")
 
-        ensure_namespace(core, "bench-op")
+        ensure_namespace(clients, "bench-op")
         op = operator_run(cluster, api, "bench-op", args.jobs)
         print(
             f"operator: {op['throughput']:.1f} jobs/s admitted ({op['throughput'] / raw['throughput']:.2f}x of raw), "
@@ -264,7 +246,7 @@ def main() -> int:
 
         big: dict[str, float] | None = None
         if args.rss_jobs:
-            ensure_namespace(core, "bench-rss")
+            ensure_namespace(clients, "bench-rss")
             big = operator_run(cluster, api, "bench-rss", args.rss_jobs)
             print(
                 f"operator at {args.rss_jobs} jobs: peak RSS {big['peak_rss_mb']:.0f} MB, {big['throughput']:.1f} jobs/s"

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -84,12 +84,18 @@ def make_pool(custom: Any, name: str, scale_up: dict[str, int]) -> None:
             "scaleDown": {"idleSeconds": 3600, "cooldownSeconds": 3600},
         },
     }
-    try:
+    with suppress(client.ApiException):
         custom.delete_cluster_custom_object(GROUP, VERSION, "gpupools", name)
-        time.sleep(1)
-    except client.ApiException:
-        pass
+    wait(lambda: _gone(custom, name), 30, f"GPUPool {name} deleted")
     custom.create_cluster_custom_object(GROUP, VERSION, "gpupools", body)
+
+
+def _gone(custom: Any, name: str) -> bool:
+    try:
+        custom.get_cluster_custom_object(GROUP, VERSION, "gpupools", name)
+    except client.ApiException as exc:
+        return exc.status == 404
+    return False
 
 
 @contextmanager

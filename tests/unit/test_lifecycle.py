@@ -13,10 +13,12 @@ from portalis_operator.admission import Admitted, Waiting, WaitReason
 from portalis_operator.api import TranslationJob
 from portalis_operator.lifecycle import (
     Context,
+    JobPlan,
     JobView,
     NodeView,
     PodView,
     displaced_shards,
+    plan_each,
     plan_job,
     replace_displaced,
     running_of,
@@ -273,3 +275,82 @@ def test_progress_does_not_go_backwards_while_a_replacement_pod_has_not_reported
     progress = (again.status or settled.status).progress
     assert progress is not None
     assert (progress.units_total, progress.units_done) == (20, 12)
+
+
+# ---- one job cannot stop the cycle (issue 13, item 1) --------------------------------------------------
+
+
+def test_a_report_out_of_any_range_does_not_break_the_plan() -> None:
+    from portalis_operator.progress import ShardProgress
+
+    # What a pod annotated {"unitsTotal": 1e12, "unitsDone": 1} used to become: the ETA overflowed.
+    huge = {0: pod(0, progress=ShardProgress(units_total=10**12, units_done=1))}
+    job = make_job(shards=1, status=admitted_status(["n1"]))
+    plan = plan_job(JobView(job, huge), None, None, ctx(node("n1")))
+    assert plan.status is not None
+    assert plan.status.progress is not None
+    assert plan.status.progress.eta is None
+
+
+@pytest.mark.parametrize(
+    ("status", "spec"),
+    [
+        (admitted_status(["n1"]), {"deadlineSeconds": 2**62}),
+        (
+            {"conditions": [cond("Succeeded")], "completionTime": T0.isoformat()},
+            {"ttlSecondsAfterFinished": 2**62},
+        ),
+        (
+            {"conditions": [cond("Succeeded")], "completionTime": "9999-12-31T23:59:59Z"},
+            {"ttlSecondsAfterFinished": 60},
+        ),
+    ],
+)
+def test_time_arithmetic_on_spec_and_status_values_cannot_overflow(
+    status: dict[str, Any], spec: dict[str, Any]
+) -> None:
+    job = make_job(shards=1, status=status, **spec)
+    plan = plan_job(JobView(job, {0: pod(0)}), None, None, ctx(node("n1")))
+    assert not plan.delete_job
+    assert plan.finished is None
+
+
+def test_a_failed_at_near_the_end_of_time_cannot_overflow_the_backoff() -> None:
+    job = make_job(shards=1, status=admitted_status(["n1"]))
+    late = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    plan = plan_job(JobView(job, {0: pod(0, phase="Failed", failed_at=late)}), None, None, ctx(node("n1")))
+    assert plan.delete == []  # its backoff has not passed (it never will)
+
+
+def boom(view: JobView) -> JobPlan:
+    if view.job.metadata.name == "bad":
+        raise OverflowError("Python int too large to convert to C int")
+    return plan_job(view, None, None, ctx(node("n1")))
+
+
+def test_one_job_whose_planning_raises_does_not_stop_the_others() -> None:
+    good, bad = make_job("good"), make_job("bad")
+    plans, failures = plan_each([JobView(bad), JobView(good)], boom, T0)
+    assert [v.job.metadata.name for v, _ in plans] == ["bad", "good"]
+    assert [v.job.metadata.name for v, _ in failures] == ["bad"]
+    bad_plan, good_plan = plans[0][1], plans[1][1]
+    assert good_plan.status is not None
+    assert good_plan.status.phase == "Queued"
+    assert bad_plan.status is not None
+    stalled = next(cd for cd in bad_plan.status.conditions or [] if cd.type == "Stalled")
+    assert (stalled.status, stalled.reason) == ("True", "PlanningFailed")
+    assert "OverflowError" in stalled.message
+    assert bad_plan.status.phase == bad.status.phase  # nothing else changes
+    assert (bad_plan.create, bad_plan.delete) == ([], [])
+    assert [(e.type, e.reason) for e in bad_plan.events] == [("Warning", "PlanningFailed")]
+
+    # Failing again writes nothing new and posts no second Event; planning again clears the condition.
+    again = make_job("bad", status=bad_plan.status.to_wire())
+    (_, repeat), *_ = plan_each([JobView(again)], boom, T0)[0]
+    assert repeat.status is None
+    assert repeat.events == []
+    fixed = make_job("fixed", status=bad_plan.status.to_wire())
+    (_, recovered), *_ = plan_each([JobView(fixed)], boom, T0)[0]
+    assert recovered.status is not None
+    stalled = next(cd for cd in recovered.status.conditions or [] if cd.type == "Stalled")
+    assert (stalled.status, stalled.reason) == ("False", "Planned")

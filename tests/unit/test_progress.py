@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from builders import at
 from hypothesis import given
@@ -81,3 +83,84 @@ def test_aggregate_invariants(shards: list[ShardProgress], elapsed: int) -> None
     assert (progress.percent == 100) == (processed == progress.units_total)
     if progress.eta is not None:
         assert progress.eta >= at(elapsed)
+
+
+# ---- hostile reports (issue 13, item 1): anyone who may patch a worker pod writes this annotation ----
+
+INT64_MAX = 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"unitsTotal": 1e12, "unitsDone": 1}',  # a float: the worker writes integers
+        '{"unitsTotal": 10.0, "unitsDone": 1}',
+        f'{{"unitsTotal": {2**64}, "unitsDone": 1}}',  # past int64: the status patch would be refused
+        f'{{"unitsTotal": {INT64_MAX}, "unitsDone": 1}}',  # int64, but no shard has this many units
+        '{"unitsTotal": 10, "unitsDone": NaN}',
+        '{"unitsTotal": Infinity, "unitsDone": 1}',
+        '{"unitsTotal": 10, "unitsDone": -Infinity}',
+        '{"unitsTotal": true, "unitsDone": 1}',
+        '{"unitsTotal": "10", "unitsDone": 1}',
+        '{"unitsTotal": 10, "unitsDone": 1, "unitsFailed": -1}',
+        '{"unitsTotal": 10, "unitsDone": 1, "lastCheckpointTime": 12}',
+        '{"unitsTotal": 10, "unitsDone": 1, "lastCheckpointTime": "9999-12-31T23:59:59Z"}',
+        '{"unitsTotal": 10, "unitsDone": 1, "lastCheckpointTime": "0001-01-01T00:00:00Z"}',
+        "[" * 100_000 + "]" * 100_000,  # nesting deep enough to overflow the parser's recursion
+        '{"unitsTotal": 10, "unitsDone": 1, "pad": "' + "x" * 300_000 + '"}',  # larger than any report
+        "9" * 10_000,  # past Python's integer-string limit
+    ],
+)
+def test_hostile_reports_count_as_not_reported(raw: str) -> None:
+    assert parse_report({PROGRESS_ANNOTATION: raw}) is None
+
+
+def test_counts_past_the_total_are_clamped_to_it() -> None:
+    raw = '{"unitsTotal": 10, "unitsDone": 12, "unitsFailed": 5}'
+    assert parse_report({PROGRESS_ANNOTATION: raw}) == ShardProgress(10, 10, 0, None)
+    raw = '{"unitsTotal": 10, "unitsDone": 7, "unitsFailed": 5}'
+    assert parse_report({PROGRESS_ANNOTATION: raw}) == ShardProgress(10, 7, 3, None)
+
+
+def test_a_checkpoint_in_the_future_is_not_trusted() -> None:
+    shards = [ShardProgress(10, 4, 0, at(60))]
+    assert aggregate(shards, 1, at(0), at(10)).last_checkpoint_time == at(10)
+
+
+def test_an_absurd_rate_gives_no_eta_instead_of_overflowing() -> None:
+    ancient = datetime(1, 1, 1, tzinfo=UTC)  # elapsed * remaining / processed is past timedelta's range
+    progress = aggregate([ShardProgress(10_000_000, 1)], 1, ancient, at(0))
+    assert progress.eta is None
+    late = datetime(9999, 12, 1, tzinfo=UTC)  # now + a plausible ETA is past datetime's range
+    assert aggregate([ShardProgress(100, 1)], 1, late - timedelta(days=1), late).eta is None
+
+
+reports = st.builds(
+    lambda total, done, failed, ckpt: {
+        "unitsTotal": total,
+        "unitsDone": done,
+        "unitsFailed": failed,
+        "lastCheckpointTime": ckpt,
+    },
+    st.one_of(st.integers(), st.floats(allow_nan=True), st.booleans(), st.none()),
+    st.one_of(st.integers(), st.floats(allow_nan=True)),
+    st.one_of(st.integers(), st.floats(allow_nan=True)),
+    st.one_of(st.none(), st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()), st.text()),
+)
+
+
+@given(
+    shards=st.lists(reports, min_size=1, max_size=64),
+    started=st.datetimes(timezones=st.just(UTC)),
+    now=st.datetimes(timezones=st.just(UTC)),
+)
+def test_no_report_can_break_the_aggregate_or_the_status(
+    shards: list[dict[str, object]], started: datetime, now: datetime
+) -> None:
+    import json
+
+    parsed = [parse_report({PROGRESS_ANNOTATION: json.dumps(s)}) for s in shards]
+    progress = aggregate(parsed, len(parsed), started, now)  # never raises
+    for count in (progress.units_total, progress.units_done, progress.units_failed):
+        assert 0 <= count <= INT64_MAX  # the CRD's integers are int64
+    assert progress.units_done + progress.units_failed <= progress.units_total

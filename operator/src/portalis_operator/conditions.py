@@ -20,6 +20,9 @@ RECOVERING = "Recovering"
 SUSPENDED = "Suspended"
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
+# kstatus' convention: the operator cannot make progress on this object (reason says why). Not a phase:
+# the job keeps the phase it had, and the condition turns False once the job is planned again.
+STALLED = "Stalled"
 
 # First true condition wins: terminal states, then what stops work, then how far the job got.
 _PHASE_ORDER: tuple[tuple[str, Phase], ...] = (

@@ -39,6 +39,7 @@ from portalis_operator.lifecycle import (
     PodView,
     displaced_shards,
     holds_capacity,
+    plan_each,
     plan_job,
     replace_displaced,
     request_of,
@@ -173,25 +174,25 @@ class Controller:
                 if not victim.evicting:
                     evicted_by[victim.job.key] = result.preemption.preemptor.key
 
-        plans = [
-            (
+        def plan(v: JobView) -> JobPlan:
+            return plan_job(
                 v,
-                plan_job(
-                    v,
-                    decisions.get(v.key),
-                    evicted_by.get(v.key),
-                    Context(
-                        nodes=nodes,
-                        now=now,
-                        replacements=replacements.get(v.key, {}),
-                        recovery=pool.recovery,
-                        pricing=pool.pricing,
-                    ),
+                decisions.get(v.key),
+                evicted_by.get(v.key),
+                Context(
+                    nodes=nodes,
+                    now=now,
+                    replacements=replacements.get(v.key, {}),
+                    recovery=pool.recovery,
+                    pricing=pool.pricing,
                 ),
             )
-            for v in views
-        ]
-        await asyncio.gather(*(self._apply(v, p, pool) for v, p in plans))
+
+        plans, failures = plan_each(views, plan, now)
+        for view, exc in failures:
+            metrics.RECONCILE_ERRORS.labels("plan").inc()
+            log.error("planning %s failed; the other jobs go on", view.key, exc_info=exc)
+        await asyncio.gather(*(self._apply_isolated(v, p, pool) for v, p in plans))
         self._observe(views, plans, result.waiting, nodes, now)
         admitted = [RunningJob(a.job, a.placements, now) for a in result.admitted]
         await self.pool.reconcile(
@@ -210,6 +211,17 @@ class Controller:
         metrics.LAST_SYNC.set(self.last_sync)
 
     # ---- applying a plan ----------------------------------------------------------------------------
+
+    async def _apply_isolated(self, view: JobView, plan: JobPlan, pool: PoolConfig) -> None:
+        """Apply one job's plan; an unexpected error is logged and counted, and the other jobs' plans
+        are still applied (API errors are handled per call, in _apply)."""
+        try:
+            await self._apply(view, plan, pool)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            metrics.RECONCILE_ERRORS.labels("apply").inc()
+            log.exception("applying the plan of %s failed; the other jobs go on", view.key)
 
     async def _apply(self, view: JobView, plan: JobPlan, pool: PoolConfig) -> None:
         job = view.job

@@ -17,9 +17,9 @@ the worker resumes from its ledger.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from portalis_operator import conditions as c
 from portalis_operator.admission import Admitted, Waiting
@@ -308,6 +308,8 @@ class _Builder:
         self.event("Normal" if succeeded else "Warning", reason, message)
 
     def done(self) -> JobPlan:
+        if c.is_true(self.status.conditions, c.STALLED):
+            self.cond(c.STALLED, False, "Planned", "the operator plans this job again")
         self.status.phase = c.derive_phase(self.status.conditions)
         self.status.observed_generation = self.job.metadata.generation
         workers = self.status.workers or []
@@ -315,6 +317,44 @@ class _Builder:
         if self.status != self.job.status:
             self.plan.status = self.status
         return self.plan
+
+
+def plan_each(
+    views: Sequence[JobView], plan: Callable[[JobView], JobPlan], now: datetime
+) -> tuple[list[tuple[JobView, JobPlan]], list[tuple[JobView, Exception]]]:
+    """`plan(view)` for every job, each on its own: a job whose planning raises gets `planning_failed`'s
+    plan instead, and the others are planned as usual. Whatever one tenant's job or pods hold, the cycle
+    goes on for everyone else. Returns the plans (in order) and the failures (for the log)."""
+    plans: list[tuple[JobView, JobPlan]] = []
+    failures: list[tuple[JobView, Exception]] = []
+    for view in views:
+        try:
+            planned = plan(view)
+        except Exception as exc:  # isolation is the point: any bug or input a job can trigger
+            failures.append((view, exc))
+            planned = planning_failed(view, exc, now)
+        plans.append((view, planned))
+    return plans, failures
+
+
+def planning_failed(view: JobView, error: Exception, now: datetime) -> JobPlan:
+    """Stalled=True (reason PlanningFailed, the error as message) and a Warning Event the first time; no
+    other change to the job or its pods. Written again only when the message changes."""
+    job = view.job
+    message = f"planning this job failed: {type(error).__name__}: {error}"[:1024]
+    current = c.find(job.status.conditions, c.STALLED)
+    stalled = current is not None and current.status == "True"
+    plan = JobPlan()
+    if stalled and current is not None and (current.reason, current.message) == ("PlanningFailed", message):
+        return plan
+    status = job.status.model_copy()
+    status.conditions = c.set_condition(
+        status.conditions, c.STALLED, "True", "PlanningFailed", message, now, job.metadata.generation
+    )
+    plan.status = status
+    if not stalled:
+        plan.events.append(Event("Warning", "PlanningFailed", message))
+    return plan
 
 
 def plan_job(
@@ -360,14 +400,15 @@ def _plan(
     if _finished(job):
         ttl = spec.ttl_seconds_after_finished
         done_at = job.status.completion_time
-        if ttl is not None and done_at is not None and now >= done_at + timedelta(seconds=ttl):
+        # Differences of two datetimes never overflow; `done_at + ttl` can (both come from the API).
+        if ttl is not None and done_at is not None and (now - done_at).total_seconds() >= ttl:
             b.plan.delete_job = True
         b.delete_active(active)
         return b.done()
 
     started = job.status.start_time or job.status.admitted_at
     deadline = spec.deadline_seconds
-    if deadline is not None and started is not None and now - started > timedelta(seconds=deadline):
+    if deadline is not None and started is not None and (now - started).total_seconds() > deadline:
         b.finish(False, "DeadlineExceeded", f"running longer than deadlineSeconds={deadline}")
         b.delete_active(active)
         return b.done()

@@ -136,7 +136,7 @@ ESTIMATED_USD = Counter(
 # --- operator health -----------------------------------------------------------------------------------
 RECONCILE_ERRORS = Counter(
     "portalis_operator_reconcile_errors_total",
-    "Errors while reconciling, by stage (snapshot, admit, preempt, status, pods).",
+    "Errors while reconciling, by stage (cycle, plan, apply, status, pods, events, pool, ...).",
     ["stage"],
     registry=REGISTRY,
 )

@@ -3,40 +3,27 @@
 Protocol: each worker pod carries the annotation `portalis.dev/progress`, JSON
 `{"unitsTotal": int, "unitsDone": int, "unitsFailed": int, "lastCheckpointTime": RFC 3339 | null}`,
 patched by the worker after each checkpoint. unitsTotal is the shard's unit count (known once the
-shard has listed its units). A missing or malformed annotation counts as "not reported yet".
+shard has listed its units). The format and its bounds are defined once, in portalis_worker.protocol,
+for the writer and this reader; a missing, malformed or out-of-bounds annotation counts as "not
+reported yet".
 """
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from portalis_worker.protocol import PROGRESS_ANNOTATION, ProgressReport
 
-PROGRESS_ANNOTATION = "portalis.dev/progress"
+__all__ = ["PROGRESS_ANNOTATION", "JobProgress", "ShardProgress", "aggregate", "parse_report"]
 
+ShardProgress = ProgressReport
+"""One shard's report, as decoded (bounded: see ProgressReport.decode)."""
 
-class _Report(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-    units_total: int = Field(ge=0)
-    units_done: int = Field(ge=0)
-    units_failed: int = Field(default=0, ge=0)
-    last_checkpoint_time: datetime | None = None
-
-
-@dataclass(frozen=True)
-class ShardProgress:
-    units_total: int
-    units_done: int
-    units_failed: int = 0
-    last_checkpoint_time: datetime | None = None
-
-    @property
-    def processed(self) -> int:
-        return min(self.units_total, self.units_done + self.units_failed)
+MAX_ETA = timedelta(days=3650)
+"""An ETA further out than this is no estimate: it is left unset."""
 
 
 @dataclass(frozen=True)
@@ -50,31 +37,12 @@ class JobProgress:
 
 
 def parse_report(annotations: Mapping[str, str] | None) -> ShardProgress | None:
-    raw = (annotations or {}).get(PROGRESS_ANNOTATION)
-    if raw is None:
-        return None
-    try:
-        report = _Report.model_validate(json.loads(raw))
-    except (ValueError, ValidationError):
-        return None
-    if report.last_checkpoint_time is not None and report.last_checkpoint_time.tzinfo is None:
-        return None
-    return ShardProgress(
-        report.units_total, report.units_done, report.units_failed, report.last_checkpoint_time
-    )
+    return ProgressReport.decode((annotations or {}).get(PROGRESS_ANNOTATION))
 
 
 def report_annotation(progress: ShardProgress) -> dict[str, str]:
     """The annotation a worker writes (the inverse of parse_report)."""
-    body = {
-        "unitsTotal": progress.units_total,
-        "unitsDone": progress.units_done,
-        "unitsFailed": progress.units_failed,
-        "lastCheckpointTime": progress.last_checkpoint_time.isoformat()
-        if progress.last_checkpoint_time
-        else None,
-    }
-    return {PROGRESS_ANNOTATION: json.dumps(body, separators=(",", ":"))}
+    return {PROGRESS_ANNOTATION: progress.encode()}
 
 
 def aggregate(
@@ -89,12 +57,13 @@ def aggregate(
     total is unknown and a percentage would jump backwards); it is 100 only when all units are
     processed. eta extrapolates the rate since `started_at` and is unset before any unit is processed.
     lastCheckpointTime is the oldest of the shards' latest checkpoints: the job is safe up to there.
+    Never raises: the reports are bounded when decoded, and the time arithmetic here is overflow-safe.
     """
     reports = [s for s in shards if s is not None]
     total = sum(s.units_total for s in reports)
     done = sum(min(s.units_done, s.units_total) for s in reports)
-    failed = sum(s.units_failed for s in reports)
-    processed = sum(s.processed for s in reports)
+    failed = sum(min(s.units_failed, s.units_total - min(s.units_done, s.units_total)) for s in reports)
+    processed = done + failed
     complete = len(reports) == shard_count and shard_count > 0
 
     percent: int | None = None
@@ -105,12 +74,23 @@ def aggregate(
 
     eta: datetime | None = None
     if complete and started_at is not None and processed > 0:
-        elapsed = max((now - started_at).total_seconds(), 0.0)
-        remaining = total - processed
-        eta = now + timedelta(seconds=elapsed * remaining / processed)
+        eta = _eta(max((now - started_at).total_seconds(), 0.0), total - processed, processed, now)
 
     checkpoints = [s.last_checkpoint_time for s in reports]
     last_checkpoint = None
     if complete and all(c is not None for c in checkpoints):
-        last_checkpoint = min(c for c in checkpoints if c is not None)
+        # A checkpoint cannot be later than now: a clock ahead (or a forged report) must not make the
+        # job look safer than it is.
+        last_checkpoint = min(now, *(c for c in checkpoints if c is not None))
     return JobProgress(total, done, failed, percent, eta, last_checkpoint)
+
+
+def _eta(elapsed: float, remaining: int, processed: int, now: datetime) -> datetime | None:
+    """now + elapsed * remaining / processed; None when that is past MAX_ETA or datetime's range."""
+    seconds = elapsed * remaining / processed
+    if not math.isfinite(seconds) or seconds > MAX_ETA.total_seconds():
+        return None
+    try:
+        return now + timedelta(seconds=seconds)
+    except OverflowError:
+        return None

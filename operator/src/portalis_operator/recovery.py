@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -312,9 +312,9 @@ def plan_pods(
             delay = backoff_seconds(
                 job.backoff_seconds, job.error_retries + retries, policy.max_backoff_seconds
             )
-            due = (pod.failed_at or now) + timedelta(seconds=delay)
-            if now < due:
-                waits.append((due - now).total_seconds())
+            waited = (now - (pod.failed_at or now)).total_seconds()  # no `failed_at + delay`: overflow
+            if waited < delay:
+                waits.append(delay - waited)
                 continue
             actions.append(
                 PodAction(ActionKind.RETRY, pod.name, pod.shard, 0, None, "worker failed", pod.node)

@@ -1,4 +1,5 @@
-"""Reporting progress to the operator: the pod annotation `portalis.dev/progress` (docs/api.md).
+"""Reporting progress to the operator: the pod annotation `portalis.dev/progress` (docs/api.md), whose
+format and bounds are defined once, for this writer and the operator's reader, in `protocol`.
 
 `KubernetesProgressReporter` patches the worker's own pod with in-cluster credentials (the service
 account token, re-read on every patch because it rotates, its CA and namespace) at the API address in
@@ -20,10 +21,12 @@ from typing import Protocol
 from urllib.parse import quote
 
 from portalis_worker.assignment import Assignment
+from portalis_worker.protocol import PROGRESS_ANNOTATION, ProgressReport
 
 LOG = logging.getLogger(__name__)
 
-PROGRESS_ANNOTATION = "portalis.dev/progress"
+__all__ = ["PROGRESS_ANNOTATION", "KubernetesProgressReporter", "Progress", "ProgressReporter"]
+
 PATCH_TIMEOUT_SECONDS = 5.0
 
 
@@ -39,17 +42,9 @@ class Progress:
         when = (
             None
             if self.last_checkpoint is None
-            else datetime.fromtimestamp(self.last_checkpoint, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            else datetime.fromtimestamp(int(self.last_checkpoint), UTC)  # whole seconds are enough
         )
-        return json.dumps(
-            {
-                "unitsTotal": self.units_total,
-                "unitsDone": self.units_done,
-                "unitsFailed": self.units_failed,
-                "lastCheckpointTime": when,
-            },
-            separators=(",", ":"),
-        )
+        return ProgressReport(self.units_total, self.units_done, self.units_failed, when).encode()
 
 
 class ProgressReporter(Protocol):

@@ -3,6 +3,7 @@
 Run from the repository root:
 
     .venv/bin/python benchmarks/humaneval_rs.py [--data PATH] [--jobs 2]
+    .venv/bin/python benchmarks/humaneval_rs.py --smoke [--data PATH] [--out FILE]
 
 For each problem the Python reference solution is translated with ``translate_module``, MultiPL-E's
 ``rust_tests`` are appended, the program is compiled with ``rustc --edition 2021`` (and, recorded
@@ -11,6 +12,8 @@ a pass. Many HumanEval functions carry no type hints; where a parameter or retur
 missing (or is a bare ``list``/``dict``), it is filled in from the Rust signature line of the
 problem's ``rust_prompt``, i.e. the interface the tests require. Nothing else about a problem
 is used. HumanEval/92 has contradictory tests, so it is reported separately and left out of rates.
+``--smoke`` judges only the first two problems of ``--data``, in one process, and writes only to
+``--out``.
 """
 
 from __future__ import annotations
@@ -28,9 +31,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from reporting import add_arguments, write
+
 REPO = Path(__file__).resolve().parent.parent
+NAME = "humaneval_rs"
 DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "humaneval-rs" / "humaneval-rs-even.jsonl"
-RESULTS = REPO / "benchmarks" / "results" / "humaneval_rs.json"
+SMOKE_PROBLEMS = 2
 IMPOSSIBLE = frozenset({"HumanEval/92"})
 RUN_TIMEOUT_S = 10
 COMPILE_TIMEOUT_S = 120
@@ -204,13 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="humaneval-rs JSONL file")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON records")
     parser.add_argument("--only", nargs="*", default=None, help="task ids to run (for debugging)")
     parser.add_argument("--verbose", action="store_true", help="print each failure's detail")
+    add_arguments(parser, NAME)
     args = parser.parse_args(argv)
     records = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
     if args.only:
         records = [r for r in records if r["task_id"] in args.only or r["task_id"].split("/")[1] in args.only]
+    if args.smoke:
+        records, args.jobs = records[:SMOKE_PROBLEMS], 1
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         outcomes = list(pool.map(judge, records))
     scored = [o for o in outcomes if o.task_id not in IMPOSSIBLE]
@@ -258,13 +266,13 @@ def main(argv: list[str] | None = None) -> int:
             "metric": "humaneval_rs_translate_rate",
             "value": pct(translated, n),
             "unit": "%",
-            "compared_with": None,
+            "compared_with": f"{n} scored problems; {pct(passed, n)}% pass in the same run",
         },
         {
             "metric": "humaneval_rs_compile_rate",
             "value": pct(compiled, n),
             "unit": "%",
-            "compared_with": None,
+            "compared_with": f"rustc --edition 2021; {pct(translated, n)}% translated in the same run",
         },
         {"metric": "humaneval_rs_pass_rate", "value": pct(passed, n), "unit": "%", "compared_with": compared},
         {
@@ -292,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                 "metric": f"humaneval_rs_failures[{category}]",
                 "value": count,
                 "unit": "problems",
-                "compared_with": None,
+                "compared_with": f"{n - passed} failures of {n} scored problems",
             }
         )
     for o in excluded:
@@ -301,11 +309,10 @@ def main(argv: list[str] | None = None) -> int:
                 "metric": f"humaneval_rs_excluded[{o.task_id}]",
                 "value": o.category,
                 "unit": "outcome",
-                "compared_with": None,
+                "compared_with": "contradictory tests, cannot pass: left out of the rates",
             }
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(records_out, indent=2) + "\n")
+    write(NAME, records_out, args.out, args.smoke)
     return 0
 
 

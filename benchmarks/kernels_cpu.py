@@ -1,6 +1,7 @@
 """NumPy (CPU fallback) throughput of the portalis_kernels paths on a synthetic Python corpus.
 
 Run: .venv/bin/python benchmarks/kernels_cpu.py   (writes benchmarks/results/kernels_cpu.json)
+     .venv/bin/python benchmarks/kernels_cpu.py --smoke [--out FILE]   (40 units, one repeat)
 Each figure is the best of a few repeats on this (shared, noisy) machine; the scalar pure-Python
 definitions are measured in the same run on a small sample as the "compared_with" baseline.
 """
@@ -8,14 +9,13 @@ definitions are measured in the same run on a small sample as the "compared_with
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from reporting import add_arguments, record, write
 
 from portalis_kernels.featurize import FeatureConfig, featurize_reference
 from portalis_kernels.hashing import fmix32_scalar, fnv1a32
@@ -24,7 +24,8 @@ from portalis_kernels.neardup import near_duplicate_groups
 from portalis_kernels.packing import PackedUnits, pack_units
 from portalis_kernels.similarity import cosine_topk_reference, topk_from_scores
 
-RESULTS = Path(__file__).resolve().parent / "results"
+NAME = "kernels_cpu"
+SMOKE_UNITS = 40
 _WORDS = [
     "def",
     "class",
@@ -105,10 +106,6 @@ def _python_minhash(units: list[bytes], config: MinHashConfig) -> None:
         [min(fmix32_scalar(x ^ s) for x in xs) for s in seeds]
 
 
-def record(metric: str, value: float, unit: str, compared_with: str) -> dict[str, Any]:
-    return {"metric": metric, "value": round(value, 4), "unit": unit, "compared_with": compared_with}
-
-
 def run(num_units: int, repeats: int) -> list[dict[str, Any]]:
     units = synthetic_corpus(num_units)
     packed: PackedUnits = pack_units(units)
@@ -178,11 +175,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--units", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=RESULTS / "kernels_cpu.json")
+    add_arguments(parser, NAME)
     args = parser.parse_args()
+    if args.smoke:
+        args.units, args.repeats = SMOKE_UNITS, 1
     results = run(args.units, args.repeats)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write(NAME, results, args.out, args.smoke)
     print(f"# {platform.processor() or platform.machine()}, {args.units} units")
     for r in results:
         print(f"{r['metric']:45s} {r['value']:>14,.1f} {r['unit']:10s} ({r['compared_with']})")

@@ -3,6 +3,7 @@
 Run on a machine with an NVIDIA GPU and cupy:  python benchmarks/kernels_gpu.py
 Writes benchmarks/results/kernels_gpu.json as a list of {metric, value, unit, compared_with}.
 Without cupy or a device it prints why and exits with status 2, writing nothing.
+--smoke times every kernel on 200 units with 3 repeats and writes only to --out (tests/gpu runs it).
 
 GPU times are the median CUDA-event time of cupyx.profiler.benchmark on device-resident inputs
 (no host copies); NumPy times are the best wall time on the same machine's CPU. Achieved bandwidth
@@ -13,7 +14,6 @@ counts the compulsory traffic only (inputs read once + outputs written once) aga
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kernels_cpu import best_of, record, synthetic_corpus
+from kernels_cpu import best_of, synthetic_corpus
+from reporting import add_arguments, record, write
 
 from portalis_kernels.backend import cuda_status
 from portalis_kernels.featurize import CHUNK_LEN as FEAT_CHUNK
@@ -41,7 +42,8 @@ from portalis_kernels.minhash import (
 from portalis_kernels.packing import PackedUnits, pack_units, to_device
 from portalis_kernels.similarity import cosine_topk_cuda, cosine_topk_reference
 
-RESULTS = Path(__file__).resolve().parent / "results"
+NAME = "kernels_gpu"
+SMOKE_UNITS, SMOKE_REPEATS = 200, 3
 
 
 def peak_bandwidth_gbs(cp: Any) -> tuple[float | None, str]:
@@ -198,8 +200,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--units", type=int, default=20000)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=RESULTS / "kernels_gpu.json")
+    add_arguments(parser, NAME)
     args = parser.parse_args()
+    if args.smoke:
+        args.units, args.repeats = SMOKE_UNITS, SMOKE_REPEATS
     ok, reason = cuda_status()
     if not ok:
         print(
@@ -210,11 +214,10 @@ def main() -> int:
 
     t0 = time.perf_counter()
     results = run(cp, args.units, args.repeats)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    written = write(NAME, results, args.out, args.smoke)
     for r in results:
         print(f"{r['metric']:45s} {r['value']:>14,.2f} {r['unit']:8s} ({r['compared_with']})")
-    print(f"# {time.perf_counter() - t0:.1f} s, {args.units} units -> {args.out}")
+    print(f"# {time.perf_counter() - t0:.1f} s, {args.units} units -> {written or 'not written'}")
     return 0
 
 

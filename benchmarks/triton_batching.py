@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/triton_batching.py            # CPU: configs/cpu.pbtxt
     .venv/bin/python benchmarks/triton_batching.py --gpu      # GPU: config.pbtxt (KIND_GPU)
+    .venv/bin/python benchmarks/triton_batching.py --smoke    # one short round, writes only to --out
 
 One tritonserver serves two copies of the same model and checkpoint: ``translator`` (dynamic
 batching, as configured in model_repo/) and ``translator_nobatch`` (``max_batch_size: 1``, so each
@@ -9,7 +10,9 @@ request runs alone). 32 client threads each send one unit per request, as the wo
 every unit is distinct and the response cache is off, so nothing is served without decoding. The
 two models are measured alternately (A B A B) and the best round of each is kept, which damps the
 noise of a shared machine. Writes ``results/triton_batching.json`` (or ``--out``) as a list of
-``{metric, value, unit, compared_with}`` and appends a section to README.md once.
+``{metric, value, unit, compared_with}`` and appends a section to README.md once. ``--smoke`` runs one
+round at concurrency 2 (4 batched and 2 unbatched requests) with decoding cut to 8 tokens, writes only
+to ``--out`` and leaves the README alone.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from reporting import add_arguments, record, write
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-RESULTS = HERE / "results"
+NAME = "triton_batching"
+SMOKE_MAX_NEW_TOKENS = 8
 README_HEADING = "## Triton dynamic batching"
 
 
@@ -44,6 +50,20 @@ def nobatch_copy(repo: Path, config_file: str) -> None:
             text = text.replace('name: "translator"', 'name: "translator_nobatch"')
             text = re.sub(r"max_batch_size: \d+", "max_batch_size: 1", text)
             text = re.sub(r"\s*preferred_batch_size: \[[^\]]*\]", "", text)
+        cfg.write_text(text)
+
+
+def limit_decode(repo: Path, config_file: str, max_new_tokens: int) -> None:
+    """Set both models' ``max_new_tokens`` parameter (the smoke run decodes a few tokens, not 64)."""
+    for model in ("translator", "translator_nobatch"):
+        cfg = repo / model / config_file
+        text, n = re.subn(
+            r'(key: "max_new_tokens", value: \{ string_value: )"\d+"',
+            rf'\g<1>"{max_new_tokens}"',
+            cfg.read_text(),
+        )
+        if n != 1:
+            raise SystemExit(f"{cfg}: no max_new_tokens parameter to set")
         cfg.write_text(text)
 
 
@@ -73,10 +93,6 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-def record(metric: str, value: float, unit: str, compared_with: str) -> dict[str, Any]:
-    return {"metric": metric, "value": round(value, 4), "unit": unit, "compared_with": compared_with}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpu", action="store_true", help="serve with config.pbtxt (KIND_GPU)")
@@ -84,9 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batched-units", type=int, default=384, help="requests per batched round")
     parser.add_argument("--unbatched-units", type=int, default=64, help="requests per unbatched round")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS / "triton_batching.json")
     parser.add_argument("--no-readme", action="store_true", help="do not touch benchmarks/README.md")
+    add_arguments(parser, NAME)
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.concurrency, args.batched_units, args.unbatched_units, args.rounds = 2, 4, 2, 1
+        args.no_readme = True
 
     from portalis_worker.model.checkpoints import make_tiny_checkpoint
     from portalis_worker.model.serving import (
@@ -110,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ckpt = make_tiny_checkpoint(root / "translator.nemo", seed=1)
         repo = stage_repository(REPO / "model_repo", root / "repo", ckpt, ("translator",))
         nobatch_copy(repo, config_file)
+        if args.smoke:
+            limit_decode(repo, config_file, SMOKE_MAX_NEW_TOKENS)
         models = ("translator", "translator_nobatch")
         print(f"starting tritonserver ({'GPU' if args.gpu else 'CPU'}) ...", flush=True)
         with serve(repo, root / "work", models=models, config_name=config_name) as server:
@@ -166,7 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ms",
             "nobatch p50",
         ),
-        record(f"triton_nobatch_p50_latency_ms_{device.lower()}", percentile(n_lat, 0.5) * 1e3, "ms", ""),
+        record(
+            f"triton_nobatch_p50_latency_ms_{device.lower()}",
+            percentile(n_lat, 0.5) * 1e3,
+            "ms",
+            f"batched p50 {percentile(b_lat, 0.5) * 1e3:.0f} ms, same run",
+        ),
         record(
             f"triton_mean_batch_size_{device.lower()}",
             inferences / max(1, batches),
@@ -174,20 +200,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             "all rounds incl. warm-up, from Triton statistics",
         ),
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    written = write(NAME, results, args.out, args.smoke)
     print(json.dumps(results, indent=2))
-    if not args.no_readme:
-        append_readme(results, args)
+    if not args.no_readme and written is not None:
+        append_readme(results, written)
     return 0
 
 
-def append_readme(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+def append_readme(results: list[dict[str, Any]], written: Path) -> None:
     """Append the section once; later runs only refresh the JSON (the README is never rewritten)."""
     readme = HERE / "README.md"
     text = readme.read_text() if readme.exists() else ""
     if README_HEADING in text:
-        print(f"{readme.name} already has '{README_HEADING}'; figures are in {args.out.name}")
+        print(f"{readme.name} already has '{README_HEADING}'; figures are in {written.name}")
         return
     v = {r["metric"].rsplit("_", 1)[0]: r["value"] for r in results}
     section = f"""

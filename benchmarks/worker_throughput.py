@@ -2,15 +2,16 @@
 share of run time, measured side by side in one run on a synthetic corpus of typed functions.
 
     .venv/bin/python benchmarks/worker_throughput.py [--files 120] [--functions 8] [--repeats 3]
+    .venv/bin/python benchmarks/worker_throughput.py --smoke [--out FILE]
 
 Writes benchmarks/results/worker_throughput.json and appends a "## worker throughput" section to
-benchmarks/README.md the first time (append only).
+benchmarks/README.md the first time (append only). --smoke runs every variant once on 2 files x 2
+functions (1 file with rustc) and writes only to --out; it never touches the README.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import sys
@@ -19,6 +20,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from reporting import add_arguments, write
 
 from portalis_worker.assignment import Assignment, load_assignment
 from portalis_worker.backends import CacheBackend, RulesBackend
@@ -29,6 +32,7 @@ from portalis_worker.rustcheck import RustcChecker
 from portalis_worker.sources import list_sources
 
 HERE = Path(__file__).resolve().parent
+NAME = "worker_throughput"
 TEMPLATES = [
     "def {n}(a: int, b: int) -> int:\n"
     "    x = a * {k} + b\n"
@@ -131,7 +135,10 @@ def main() -> int:
     parser.add_argument("--functions", type=int, default=8)
     parser.add_argument("--check-files", type=int, default=30, help="files for the (slower) rustc run")
     parser.add_argument("--repeats", type=int, default=3)
+    add_arguments(parser, NAME)
     args = parser.parse_args()
+    if args.smoke:
+        args.files, args.functions, args.check_files, args.repeats = 2, 2, 1, 1
 
     with tempfile.TemporaryDirectory(prefix="portalis-bench-") as tmp:
         base = Path(tmp)
@@ -180,14 +187,12 @@ def main() -> int:
                 f"without rustc: {round(loc / t_plain)} LOC/s",
             }
         )
-    out = HERE / "results" / "worker_throughput.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    write(NAME, results, args.out, args.smoke)
     for r in results:
         print(f"{r['metric']:32} {r['value']:>10} {r['unit']:16} ({r['compared_with']})")
 
     readme = HERE / "README.md"
-    if "## worker throughput" not in readme.read_text():
+    if not args.smoke and "## worker throughput" not in readme.read_text():
         rows = "\n".join(
             f"| {r['metric']} | {r['value']} {r['unit']} | {r['compared_with']} |" for r in results
         )

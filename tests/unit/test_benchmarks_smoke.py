@@ -1,0 +1,128 @@
+"""The smoke modes of the benchmarks that need no cluster and no server: each runs its real code path on
+the smallest input in seconds, so a benchmark that stops working fails here instead of rotting.
+
+kernels_gpu needs a GPU: its smoke run is tests/gpu/test_benchmarks_smoke_gpu.py; here only what a
+machine without one reaches (it says why and exits 2, writing nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmark_smoke import BENCHMARKS, run_benchmark, run_smoke
+from portalis_kernels.backend import cuda_status
+
+pytestmark = pytest.mark.unit
+
+
+def test_kernels_cpu_smoke_measures_every_path(tmp_path: Path) -> None:
+    run = run_smoke("kernels_cpu", tmp_path / "kernels_cpu.json", timeout=120)
+    v = run.values
+    for metric in (
+        "featurize_numpy_units_per_s",
+        "featurize_python_units_per_s",
+        "minhash_numpy_units_per_s",
+        "minhash_python_units_per_s",
+        "cosine_topk_numpy_queries_per_s",
+        "cosine_topk_select_numpy_queries_per_s",
+        "cosine_topk_fullsort_queries_per_s",
+        "near_duplicate_groups_numpy_units_per_s",
+    ):
+        assert v[metric] > 0, metric
+    assert "40 units" in run.output
+
+
+def test_smoke_without_out_writes_nothing() -> None:
+    results = BENCHMARKS / "results" / "kernels_cpu.json"
+    before = results.read_bytes()
+    proc = run_benchmark("kernels_cpu", "--smoke", timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "written to nowhere" in proc.stdout
+    assert results.read_bytes() == before
+
+
+def test_smoke_refuses_to_write_into_results() -> None:
+    target = BENCHMARKS / "results" / "kernels_cpu.json"
+    before = target.read_bytes()
+    proc = run_benchmark("kernels_cpu", "--smoke", "--out", str(target), timeout=120)
+    assert proc.returncode != 0
+    assert "never writes into benchmarks/results/" in proc.stdout
+    assert target.read_bytes() == before
+
+
+def test_kernels_gpu_smoke_without_a_gpu_says_why_and_writes_nothing(tmp_path: Path) -> None:
+    if cuda_status()[0]:
+        pytest.skip("a GPU is usable here: tests/gpu/test_benchmarks_smoke_gpu.py runs the smoke mode")
+    out = tmp_path / "kernels_gpu.json"
+    proc = run_benchmark("kernels_gpu", "--smoke", "--out", str(out), timeout=120)
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    assert "no usable GPU here" in proc.stdout
+    assert not out.exists()
+    assert not (BENCHMARKS / "results" / "kernels_gpu.json").exists()
+
+
+@pytest.mark.skipif(shutil.which("rustc") is None, reason="rustc is not on PATH")
+def test_worker_throughput_smoke_times_every_variant(tmp_path: Path) -> None:
+    readme = (BENCHMARKS / "README.md").read_bytes()
+    run = run_smoke("worker_throughput", tmp_path / "worker_throughput.json", timeout=180)
+    v = run.values
+    assert v["rules_loc_per_s_no_rustc"] > 0
+    assert v["rules_units_per_s_no_rustc"] > 0
+    assert 0 <= v["ledger_overhead_share"] <= 100
+    assert v["rules_loc_per_s_with_rustc"] > 0
+    assert "4 units" in next(r["compared_with"] for r in run.records if r["metric"].startswith("rules_units"))
+    assert (BENCHMARKS / "README.md").read_bytes() == readme
+
+
+# Two problems in MultiPL-E's humaneval-rs format, written for this test: one without type hints (filled
+# in from the Rust signature) that passes, one the translator rejects (try/except).
+HUMANEVAL_PROBLEMS = [
+    {
+        "task_id": "Smoke/0",
+        "name": "Smoke_0_add",
+        "entry_point": "add",
+        "python": "def add(x, y):\n    return x + y\n",
+        "rust_prompt": "/// Add two numbers.\nfn add(x: isize, y: isize) -> isize {\n",
+        "rust_tests": "\nfn main() {\n    let candidate = add;\n    assert_eq!(candidate(2, 3), 5);\n}\n",
+    },
+    {
+        "task_id": "Smoke/1",
+        "name": "Smoke_1_safe_div",
+        "entry_point": "safe_div",
+        "python": (
+            "def safe_div(a: int, b: int) -> int:\n"
+            "    try:\n"
+            "        return a // b\n"
+            "    except ZeroDivisionError:\n"
+            "        return 0\n"
+        ),
+        "rust_prompt": "fn safe_div(a: isize, b: isize) -> isize {\n",
+        "rust_tests": "\nfn main() {\n    assert_eq!(safe_div(7, 2), 3);\n}\n",
+    },
+    {
+        "task_id": "Smoke/2",
+        "name": "Smoke_2_not_judged",
+        "entry_point": "never",
+        "python": "def never() -> int:\n    return 1\n",
+        "rust_prompt": "fn never() -> isize {\n",
+        "rust_tests": "\nfn main() {\n    assert_eq!(never(), 2);\n}\n",
+    },
+]
+
+
+@pytest.mark.skipif(shutil.which("rustc") is None, reason="rustc is not on PATH")
+def test_humaneval_rs_smoke_judges_the_first_two_problems(tmp_path: Path) -> None:
+    data = tmp_path / "problems.jsonl"
+    data.write_text("".join(json.dumps(p) + "\n" for p in HUMANEVAL_PROBLEMS))
+    run = run_smoke("humaneval_rs", tmp_path / "humaneval_rs.json", "--data", str(data), timeout=180)
+    v = run.values
+    assert v["humaneval_rs_passed"] == 1
+    assert v["humaneval_rs_pass_rate"] == 50.0
+    assert v["humaneval_rs_translate_rate"] == 50.0
+    assert v["humaneval_rs_hinted_entry_points"] == 1
+    assert v["humaneval_rs_failures[unsupported: try/except]"] == 1
+    assert "2 scored problems" in run.output

@@ -354,3 +354,35 @@ def test_one_job_whose_planning_raises_does_not_stop_the_others() -> None:
     assert recovered.status is not None
     stalled = next(cd for cd in recovered.status.conditions or [] if cd.type == "Stalled")
     assert (stalled.status, stalled.reason) == ("False", "Planned")
+
+
+# ---- a stopped worker never finishes a job (issue 13, item 2) ----------------------------------------
+
+
+def test_a_succeeded_pod_that_is_being_deleted_is_not_a_finished_shard() -> None:
+    # A spot notice or a drain deletes the pod; the worker flushes and exits; Kubernetes reports the
+    # pod Succeeded while it is still being deleted. The crate is not there: the job must not succeed.
+    job = make_job(status=admitted_status(["n1", "n1"]))
+    pods = {0: pod(0, "Succeeded"), 1: pod(1, "Succeeded", terminating=True, exit_code=0)}
+    plan = plan_job(JobView(job, pods), None, None, ctx(node("n1")))
+    assert plan.finished is None
+    assert plan.status is not None
+    assert plan.status.phase == "Recovering"
+    assert {w.shard: w.phase for w in plan.status.workers or []}[1] != "Succeeded"
+    # once it is gone, the shard gets a new pod that resumes from the ledger
+    settled = make_job(status=plan.status.to_wire())
+    again = plan_job(JobView(settled, {0: pod(0, "Succeeded")}), None, None, ctx(node("n1")))
+    assert again.create == [1]
+    assert again.finished is None
+
+
+def test_a_worker_that_exited_resume_me_is_recreated_without_spending_the_error_budget() -> None:
+    job = make_job(shards=1, status=admitted_status(["n1"]), recovery={"maxErrorRetries": 0})
+    stopped = {0: pod(0, "Failed", exit_code=75, failed_at=T0, uid="u0")}
+    plan = plan_job(JobView(job, stopped), None, None, ctx(node("n1"), now=T0))
+    assert plan.finished is None
+    assert [d[0] for d in plan.delete] == ["j-w0"]  # no backoff: it is not an error
+    assert plan.error_retries == 0
+    assert plan.reclaims == 1
+    assert plan.status is not None
+    assert plan.status.phase == "Recovering"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,13 +16,16 @@ from portalis_operator.recovery import (
     NodeHealth,
     NodeTrouble,
     RecoveryPolicy,
+    ShardState,
     Signal,
     WorkerPod,
     backoff_seconds,
     classify_node,
     plan_recovery,
+    shard_state,
 )
 from portalis_operator.workload import Priority, SpotMode
+from portalis_worker.protocol import WorkerExit
 
 pytestmark = pytest.mark.unit
 
@@ -226,6 +230,7 @@ healths = st.one_of(
             st.sampled_from(["a", "b", "c", None]),
             st.sampled_from(["Running", "Failed", "Succeeded", "Pending"]),
             st.booleans(),
+            st.sampled_from([None, 0, 1, int(WorkerExit.RESUME)]),
         ),
         max_size=6,
     ),
@@ -235,7 +240,7 @@ healths = st.one_of(
 )
 def test_invariants(
     node_list: list[tuple[str, NodeHealth | None]],
-    pod_list: list[tuple[str | None, str, bool]],
+    pod_list: list[tuple[str | None, str, bool, int | None]],
     reclaims: int,
     retries: int,
     t: int,
@@ -244,8 +249,8 @@ def test_invariants(
         name: NodeHealth(name, h.ready, h.not_ready_since, h.taints, h.deleting) for name, h in node_list if h
     }
     pods = [
-        WorkerPod(f"w{i}", i, node, phase, terminating, T0 if phase == "Failed" else None)
-        for i, (node, phase, terminating) in enumerate(pod_list)
+        WorkerPod(f"w{i}", i, node, phase, terminating, T0 if phase == "Failed" else None, code)
+        for i, (node, phase, terminating, code) in enumerate(pod_list)
     ]
     job = JobRecoveryState(Priority.NORMAL, None, reclaims=reclaims, error_retries=retries)
     plan = plan_recovery(job, pods, nodes, secs(t))
@@ -256,26 +261,23 @@ def test_invariants(
         and classify_node(nodes.get(p.node), POLICY, secs(t))
         in (NodeTrouble.DELETED, NodeTrouble.LOST, NodeTrouble.NOTICE)
     }
-    # reclaims count lost nodes, never more than the troubled nodes; retries only on healthy nodes
-    assert 0 <= plan.reclaims - reclaims <= len(troubled)
+    stopped = {p.node for p in pods if p.node and p.state is ShardState.DISPLACED and not p.terminating}
+    # reclaims count lost nodes (and nodes that stopped workers), never more; retries only on healthy nodes
+    assert 0 <= plan.reclaims - reclaims <= len(troubled | stopped)
     assert len(plan.new_reclaims) == plan.reclaims - reclaims
     by_name = {p.name: p for p in pods}
     retried = [a for a in plan.actions if a.kind is ActionKind.RETRY]
     assert plan.error_retries - retries == len(retried)
     for a in retried:
         assert by_name[a.pod].node not in troubled
-    # each pod at most once; never a Succeeded or unbound pod
+        assert by_name[a.pod].state is ShardState.FAILED
+    # each pod at most once; never a finished shard's pod or an unbound pod
     assert len({a.pod for a in plan.actions}) == len(plan.actions)
     for a in plan.actions:
-        assert by_name[a.pod].phase != "Succeeded"
+        assert by_name[a.pod].state is not ShardState.FINISHED
         assert by_name[a.pod].node is not None
     # a second look after applying the deletes (pods now terminating) counts nothing new
-    after = [
-        WorkerPod(p.name, p.shard, p.node, p.phase, True, p.failed_at)
-        if p.name in {a.pod for a in plan.actions}
-        else p
-        for p in pods
-    ]
+    after = [replace(p, terminating=True) if p.name in {a.pod for a in plan.actions} else p for p in pods]
     again = plan_recovery(
         JobRecoveryState(Priority.NORMAL, None, reclaims=plan.reclaims, error_retries=plan.error_retries),
         after,
@@ -283,3 +285,58 @@ def test_invariants(
         secs(t),
     )
     assert (again.reclaims, again.error_retries) == (plan.reclaims, plan.error_retries)
+
+
+# ------------------------------------------------------------------------------------------------------
+# finished or displaced (issue 13, item 2): a stopped worker is never a finished shard
+
+RESUME = int(WorkerExit.RESUME)
+
+
+@pytest.mark.parametrize(
+    ("phase", "terminating", "exit_code", "expected"),
+    [
+        ("Succeeded", False, 0, ShardState.FINISHED),
+        ("Succeeded", False, None, ShardState.FINISHED),
+        # Deleted (drain, notice, preemption) while the worker flushed and exited 0: Kubernetes calls the
+        # pod Succeeded, but the shard's units are not all done.
+        ("Succeeded", True, 0, ShardState.DISPLACED),
+        ("Running", True, None, ShardState.DISPLACED),
+        ("Failed", True, 1, ShardState.DISPLACED),
+        # SIGTERM without a deletion (node shutdown, kubelet eviction): "stopped, resume me".
+        ("Failed", False, RESUME, ShardState.DISPLACED),
+        ("Running", False, RESUME, ShardState.DISPLACED),
+        ("Failed", False, 1, ShardState.FAILED),
+        ("Failed", False, None, ShardState.FAILED),
+        ("Running", False, None, ShardState.ACTIVE),
+        ("Pending", False, None, ShardState.ACTIVE),
+        ("Unknown", False, None, ShardState.ACTIVE),
+    ],
+)
+def test_shard_state(phase: str, terminating: bool, exit_code: int | None, expected: ShardState) -> None:
+    assert shard_state(phase, terminating, exit_code) is expected
+
+
+def test_a_stopped_worker_is_recreated_as_a_reclaim_not_an_error_and_without_backoff() -> None:
+    stopped = [
+        WorkerPod("job-w0", 0, "n", "Failed", failed_at=T0, exit_code=RESUME),
+        WorkerPod("job-w1", 1, "n", "Failed", failed_at=T0, exit_code=RESUME),
+    ]
+    job = JobRecoveryState(Priority.NORMAL, None, error_retries=3, max_error_retries=3)
+    plan = plan_recovery(job, stopped, {"n": healthy("n")}, T0)
+    assert [(a.kind, a.pod, a.grace_seconds, a.signal) for a in plan.actions] == [
+        (ActionKind.RECREATE, "job-w0", 0, Signal.STOPPED),
+        (ActionKind.RECREATE, "job-w1", 0, Signal.STOPPED),
+    ]
+    assert (plan.reclaims, plan.error_retries, plan.failed) == (1, 3, None)  # one per node, like a loss
+    # once deleted (terminating), it is not counted again
+    gone = [replace(p, terminating=True) for p in stopped]
+    assert plan_recovery(job, gone, {"n": healthy("n")}, T0).reclaims == 0
+
+
+def test_a_succeeded_pod_being_deleted_is_not_left_alone_as_finished() -> None:
+    # On a node with a notice, a Succeeded pod that is not being deleted is a finished shard; one that
+    # is being deleted was stopped: nothing to delete (it is going), nothing finished either.
+    pods = [pod(0, "n", phase="Succeeded", terminating=True)]
+    plan = plan_recovery(JOB, pods, {"n": healthy("n")}, T0)
+    assert (plan.actions, plan.reclaims) == ((), 0)

@@ -45,9 +45,11 @@ from portalis_operator.recovery import (
     PodAction,
     RecoveryPlan,
     RecoveryPolicy,
+    ShardState,
     Signal,
     WorkerPod,
     plan_pods,
+    shard_state,
     usable,
 )
 from portalis_operator.workload import (
@@ -86,6 +88,11 @@ class PodView:
     failed_at: datetime | None = None  # the worker container's finishedAt, when it failed
     uid: str | None = None
     run: tuple[datetime, datetime | None] | None = None  # cost.run_times: (start, end); None: never ran
+
+    @property
+    def state(self) -> ShardState:
+        """Finished, displaced, failed or active: recovery.shard_state, the one place that decides."""
+        return shard_state(self.phase, self.terminating, self.exit_code)
 
 
 @dataclass(frozen=True)
@@ -182,7 +189,7 @@ def running_of(view: JobView, nodes: Mapping[str, NodeView]) -> RunningJob:
     placements = []
     for w in job.status.workers or ():
         pod = view.pods.get(w.shard)
-        if pod is not None and pod.phase == "Succeeded":
+        if pod is not None and pod.state is ShardState.FINISHED:
             continue
         if _usable(nodes, w.node):
             assert w.node is not None
@@ -214,7 +221,7 @@ def displaced_shards(view: JobView, nodes: Mapping[str, NodeView]) -> list[int]:
     out = []
     for w in job.status.workers or ():
         pod = view.pods.get(w.shard)
-        if pod is not None and pod.phase == "Succeeded":
+        if pod is not None and pod.state is ShardState.FINISHED:
             continue
         if not _usable(nodes, w.node):
             out.append(w.shard)
@@ -500,7 +507,7 @@ def _recover(b: _Builder, view: JobView, ctx: Context) -> RecoveryPlan:
     the new totals written into status.recoveries (with the deletes, so a crash cannot count twice)."""
     placed = {w.shard: w.node for w in view.job.status.workers or ()}
     pods = [
-        WorkerPod(p.name, s, p.node or placed.get(s), p.phase, p.terminating, p.failed_at)
+        WorkerPod(p.name, s, p.node or placed.get(s), p.phase, p.terminating, p.failed_at, p.exit_code)
         for s, p in view.pods.items()
     ]
     state = JobRecoveryState.from_job(view.job)
@@ -545,7 +552,7 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
             shard, WorkerStatus(shard=shard, pod=worker_pod_name(job.metadata.name, shard))
         )
         pod = view.pods.get(shard)
-        if pod is not None and pod.phase == "Succeeded":
+        if pod is not None and pod.state is ShardState.FINISHED:
             w.phase = "Succeeded"
             continue
         action = acting.get(shard)
@@ -569,6 +576,10 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
             w.phase = "Failed"
         elif pod.terminating or action is not None:
             recovering.append(f"shard {shard} waits for its old pod to stop")
+            w.phase = "Pending"
+        elif pod.state is ShardState.DISPLACED:
+            recovering.append(f"shard {shard} stopped ({_exit(pod)}); it resumes from its checkpoint")
+            w.phase = "Pending"
         elif pod.phase == "Failed":
             recovering.append(f"shard {shard} failed ({_exit(pod)}); retry after backoff")
             w.phase = "Failed"
@@ -630,6 +641,7 @@ def _trouble_words(a: PodAction) -> str:
         Signal.TAINT: "received an interruption notice",
         Signal.DELETED: "was deleted",
         Signal.NOT_READY: "was NotReady beyond its grace period",
+        Signal.STOPPED: "stopped the worker (node shutdown or eviction); it resumes from its checkpoint",
     }
     return f"node {a.node} {what.get(a.signal, 'was lost') if a.signal else 'was lost'}"
 

@@ -71,7 +71,7 @@ LAST_CHECKPOINT_AGE = Gauge(
 # --- recovery ------------------------------------------------------------------------------------------
 RECLAIMS = Counter(
     "portalis_recovery_reclaims_total",
-    "Worker pods lost to spot reclaims or node loss, by signal (deleted, notready, taint).",
+    "Worker pods lost to spot reclaims or node loss, by signal (deleted, notready, taint, stopped).",
     ["signal"],
     registry=REGISTRY,
 )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from portalis_operator.placement import effective_spot_mode
 from portalis_operator.workload import Priority, SpotMode
+from portalis_worker.protocol import WorkerExit
 
 if TYPE_CHECKING:
     from portalis_operator import api
@@ -42,6 +43,33 @@ class Signal(StrEnum):
     DELETED = "deleted"
     NOT_READY = "notready"
     TAINT = "taint"
+    STOPPED = "stopped"  # the worker exited "resume me" on a node still there (shutdown, eviction)
+
+
+class ShardState(StrEnum):
+    """What a shard's worker pod says about the shard (`shard_state`)."""
+
+    ACTIVE = "active"  # pending or running, not being deleted
+    FINISHED = "finished"  # the worker exited 0 and nobody is deleting the pod: the shard is done
+    DISPLACED = "displaced"  # being deleted, or the worker stopped to be resumed: recreate, resume
+    FAILED = "failed"  # the worker failed: an error retry
+
+
+def shard_state(phase: str, terminating: bool, exit_code: int | None) -> ShardState:
+    """The one place that decides whether a shard is finished or displaced.
+
+    A pod being deleted is never a finished shard, whatever its phase: on SIGTERM (a notice, a drain, a
+    preemption) the worker flushes and stops, and Kubernetes calls a deleted pod whose containers exited
+    0 Succeeded. A worker that exited WorkerExit.RESUME stopped without a deletion (node shutdown, kubelet
+    eviction) and wants to be resumed. Only Succeeded without either is finished.
+    """
+    if terminating or exit_code == WorkerExit.RESUME:
+        return ShardState.DISPLACED
+    if phase == "Succeeded":
+        return ShardState.FINISHED
+    if phase == "Failed":
+        return ShardState.FAILED
+    return ShardState.ACTIVE
 
 
 class ActionKind(StrEnum):
@@ -103,7 +131,8 @@ class NodeHealth:
 @dataclass(frozen=True)
 class WorkerPod:
     """A worker pod of the job. `node` is None while unbound; `terminating`: deletionTimestamp set;
-    `failed_at`: when the worker container terminated with an error (phase Failed)."""
+    `failed_at`: when the worker container terminated with an error (phase Failed); `exit_code`: the
+    worker container's, once it terminated."""
 
     name: str
     shard: int
@@ -111,6 +140,11 @@ class WorkerPod:
     phase: str = "Running"
     terminating: bool = False
     failed_at: datetime | None = None
+    exit_code: int | None = None
+
+    @property
+    def state(self) -> ShardState:
+        return shard_state(self.phase, self.terminating, self.exit_code)
 
 
 @dataclass(frozen=True)
@@ -263,8 +297,11 @@ def plan_pods(
     - Each node a job loses counts one reclaim (not one per shard on it); pods already terminating were
       counted when they were deleted, so handling is idempotent across cycles. A terminating pod on a
       dead node is still force-deleted (its kubelet will never confirm), without counting.
+    - A pod whose worker stopped to be resumed (`shard_state` DISPLACED, not being deleted) on a node
+      that is still there is deleted at once and recreated: a reclaim (signal `stopped`), no backoff.
     - A Failed pod on a healthy node is an error: retried after `backoffSeconds * 2^n` (n = retries
       already spent), counted when it is retried. NotReady nodes within their grace period: wait.
+    - Finished shards (`shard_state` FINISHED) are left alone; a pod being deleted never is one.
     - More than `max_reclaims` reclaims, or more than `max_error_retries` retries, fail the job.
     """
     policy = policy or RecoveryPolicy()
@@ -275,7 +312,8 @@ def plan_pods(
     waits: list[float] = []
 
     for pod in sorted(pods, key=lambda p: p.shard):
-        if pod.node is None or pod.phase == "Succeeded":
+        state = pod.state
+        if pod.node is None or state is ShardState.FINISHED:
             continue
         trouble = troubles.get(pod.node, NodeTrouble.DELETED)
         if trouble in (NodeTrouble.DELETED, NodeTrouble.LOST):
@@ -308,7 +346,24 @@ def plan_pods(
         elif trouble is NodeTrouble.NOT_READY:
             if pod.node in waits_by_node:
                 waits.append(waits_by_node[pod.node])
-        elif pod.phase == "Failed" and not pod.terminating:
+        elif state is ShardState.DISPLACED and not pod.terminating:
+            # Stopped on a node that is still there (graceful node shutdown, kubelet eviction): like a
+            # node loss, not the job's fault: no backoff, a reclaim, one per node.
+            first = pod.node not in reclaimed_nodes
+            actions.append(
+                PodAction(
+                    ActionKind.RECREATE,
+                    pod.name,
+                    pod.shard,
+                    0,
+                    Signal.STOPPED,
+                    "worker stopped to be resumed",
+                    pod.node,
+                    first,
+                )
+            )
+            reclaimed_nodes.setdefault(pod.node, Signal.STOPPED)
+        elif state is ShardState.FAILED:
             delay = backoff_seconds(
                 job.backoff_seconds, job.error_retries + retries, policy.max_backoff_seconds
             )

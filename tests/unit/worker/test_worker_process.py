@@ -1,4 +1,4 @@
-"""The worker as a process: SIGKILL mid-run then resume, SIGTERM flushes and exits 0.
+"""The worker as a process: SIGKILL mid-run then resume, SIGTERM flushes and exits "stopped, resume me".
 
 The worker runs through `main()` with a slow fake model client (auto backend), so that a kill lands
 in the middle of the run; the model answers with the rule-based translation, so results are the same
@@ -18,6 +18,7 @@ import pytest
 from worker_builders import crate_files, supported_function, worker_env, write_project
 
 from portalis_worker.ledger import LocalFileStore
+from portalis_worker.protocol import WorkerExit
 
 pytestmark = pytest.mark.unit
 
@@ -106,7 +107,8 @@ def test_sigkill_then_resume_redoes_nothing_and_gives_the_same_crate(tmp_path: P
     assert crate_files(tmp / "out" / "demo-crate") == expected
 
 
-def test_sigterm_flushes_and_exits_zero(tmp_path: Path) -> None:
+def test_sigterm_flushes_and_exits_resume_not_zero(tmp_path: Path) -> None:
+    # Exit 0 would make Kubernetes call the pod Succeeded, and the operator a finished shard.
     src = project(tmp_path / "src")
     ledger = tmp_path / "ledger" / "shard-0.ledger"
     proc = start(tmp_path, src, 0.05)
@@ -114,7 +116,7 @@ def test_sigterm_flushes_and_exits_zero(tmp_path: Path) -> None:
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err.decode()[-2000:]
+    assert proc.returncode == WorkerExit.RESUME == 75, err.decode()[-2000:]
     assert time.monotonic() - sent < 5
     assert b"shard stopped" in err
     data = ledger.read_bytes()

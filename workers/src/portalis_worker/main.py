@@ -1,9 +1,11 @@
 """`portalis-worker`: run one shard (default) or `portalis-worker assemble` (the idempotent final step).
 
-Exit codes: 0 finished, or stopped by SIGTERM/SIGINT after flushing (the pod is being replaced and will
-resume); 1 unexpected error; 2 invalid configuration (bad environment, rustc missing, `model` backend
-without a model client): retrying cannot help; 3 transient (source fetch failed, model server
-unavailable): the operator retries with backoff. `assemble` exits 1 while some shard is not done.
+Exit codes (`protocol.WorkerExit`, read by the operator; docs/worker.md): 0 finished; 75 stopped by
+SIGTERM/SIGINT after flushing ("resume me": the pod is being replaced, or its node is going away; never
+0, which would make Kubernetes call the pod Succeeded and the operator the shard finished); 1 unexpected
+error; 2 invalid configuration (bad environment, rustc missing, `model` backend without a model client):
+retrying cannot help; 3 transient (source fetch failed, model server unavailable): the operator retries
+with backoff. `assemble` exits 1 while some shard is not done.
 """
 
 from __future__ import annotations
@@ -24,12 +26,19 @@ from portalis_worker.backends import BackendUnavailable, CacheBackend, ModelClie
 from portalis_worker.ledger import LocalFileStore, ledger_path
 from portalis_worker.loop import Worker, assemble_if_complete
 from portalis_worker.progress import reporter_for
+from portalis_worker.protocol import WorkerExit
 from portalis_worker.rustcheck import Checker, RustcChecker
 from portalis_worker.sources import SourceError, fetch_git, list_sources, resolve_root
 
 LOG = logging.getLogger("portalis_worker")
 
-EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_TRANSIENT = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_TRANSIENT, EXIT_RESUME = (
+    WorkerExit.OK,
+    WorkerExit.ERROR,
+    WorkerExit.CONFIG,
+    WorkerExit.TRANSIENT,
+    WorkerExit.RESUME,
+)
 GIT_CHECKOUT = "repo"
 
 ModelClientFactory = Callable[[Assignment], ModelClient | None]
@@ -93,13 +102,16 @@ def run_shard(assignment: Assignment, model_client_factory: ModelClientFactory) 
         if finished:
             LOG.info("shard finished", extra={"done": worker.state.done, "failed": worker.state.failed})
             assemble_if_complete(assignment)
-        else:
-            LOG.info(
-                "shard stopped; it resumes from the ledger",
-                extra={"done": worker.state.done, "failed": worker.state.failed},
-            )
-        return EXIT_OK
+            return EXIT_OK
+        LOG.info(
+            "shard stopped; it resumes from the ledger",
+            extra={"done": worker.state.done, "failed": worker.state.failed, "exit_code": int(EXIT_RESUME)},
+        )
+        return EXIT_RESUME
     except (SourceError, BackendUnavailable) as exc:
+        if stop.is_set():  # interrupted by the stop itself: not a failure
+            LOG.info("shard stopped while starting; it resumes", extra={"error": str(exc)})
+            return EXIT_RESUME
         LOG.error("transient failure; the shard will be retried", extra={"error": str(exc)})
         return EXIT_TRANSIENT
     finally:

@@ -86,7 +86,15 @@ def node(
 
 
 def pod(shard: int, phase: str = "Running", node_name: str = "n1", **kw: Any) -> PodView:
+    kw.setdefault("uid", f"uid-j-w{shard}")
     return PodView(name=f"j-w{shard}", shard=shard, phase=phase, node=node_name, **kw)
+
+
+def deletes(plan: JobPlan) -> list[tuple[str, int | None]]:
+    """(pod, grace) of each delete; every one carries the UID of the pod it was planned for."""
+    for d in plan.deletes:
+        assert d.uid == f"uid-{d.name}", "a delete without the pod's UID could hit a pod recreated since"
+    return [(d.name, d.grace_seconds) for d in plan.deletes]
 
 
 def ctx(*views: NodeView, now: datetime = T0 + timedelta(minutes=5), **kw: Any) -> Context:
@@ -132,7 +140,7 @@ def test_a_lost_node_counts_a_reclaim_and_moves_the_shard() -> None:
     assert plan.status.recoveries is not None
     assert plan.status.recoveries.reclaims == 1
     assert plan.status.recoveries.error_retries in (None, 0)
-    assert ("j-w0", 0) in plan.delete  # hard loss: finish the deletion at once
+    assert ("j-w0", 0) in deletes(plan)  # hard loss: finish the deletion at once
     assert plan.create == []  # the old pod must be gone before its replacement starts
     workers = {w.shard: w.node for w in plan.status.workers or []}
     assert workers == {0: "n2", 1: "n1"}
@@ -144,7 +152,7 @@ def test_an_interruption_notice_drains_gracefully() -> None:
     view = JobView(job, {0: pod(0), 1: pod(1)})
     plan = plan_job(view, None, None, ctx(node("n1", trouble=NodeTrouble.NOTICE), node("n2")))
     # recovery.py's rules: the notice grace (25 s) and one reclaim per node lost, not per shard on it
-    assert set(plan.delete) == {("j-w0", 25), ("j-w1", 25)}
+    assert set(deletes(plan)) == {("j-w0", 25), ("j-w1", 25)}
     assert plan.reclaims == 1
     assert plan.status is not None
     assert plan.status.recoveries is not None
@@ -167,7 +175,7 @@ def test_failed_worker_is_retried_with_backoff_then_fails_the_job() -> None:
     assert plan.status is not None
     assert plan.status.recoveries is not None
     assert plan.status.recoveries.error_retries == 1
-    assert ("j-w0", 0) in plan.delete
+    assert ("j-w0", 0) in deletes(plan)
     retried = make_job(shards=1, status=plan.status.to_wire(), recovery={"maxErrorRetries": 1})
     again = plan_job(JobView(retried, failed), None, None, ctx(node("n1")))
     assert again.status is not None
@@ -183,9 +191,9 @@ def test_backoff_delays_the_retry_of_a_failed_worker() -> None:
     failed = {0: pod(0, phase="Failed", exit_code=1, failed_at=T0)}
     early = plan_job(JobView(job, failed), None, None, ctx(node("n1"), now=T0 + timedelta(seconds=90)))
     late = plan_job(JobView(job, failed), None, None, ctx(node("n1"), now=T0 + timedelta(seconds=121)))
-    assert early.delete == []
+    assert deletes(early) == []
     assert early.error_retries == 0
-    assert late.delete == [("j-w0", 0)]
+    assert deletes(late) == [("j-w0", 0)]
     assert late.error_retries == 1
     gone = plan_job(JobView(job, {}), None, None, ctx(node("n1"), now=T0 + timedelta(seconds=122)))
     assert gone.create == [0]
@@ -207,7 +215,7 @@ def test_deadline_fails_a_running_job_and_stops_its_workers() -> None:
     plan = plan_job(JobView(job, {0: pod(0), 1: pod(1)}), None, None, ctx(node("n1")))
     assert plan.status is not None
     assert plan.status.phase == "Failed"
-    assert {d[0] for d in plan.delete} == {"j-w0", "j-w1"}
+    assert {d[0] for d in deletes(plan)} == {"j-w0", "j-w1"}
 
 
 def test_ttl_deletes_a_finished_job_only_after_it_expires() -> None:
@@ -223,7 +231,7 @@ def test_a_victim_is_marked_preempted_and_requeued_once_its_pods_are_gone() -> N
     assert plan.status is not None
     assert plan.status.phase == "Preempted"
     assert plan.preempted
-    assert len(plan.delete) == 2
+    assert len(deletes(plan)) == 2
     gone = plan_job(JobView(make_job(status=plan.status.to_wire())), None, None, ctx(node("n1")))
     assert gone.status is not None
     assert gone.status.phase == "Queued"
@@ -238,7 +246,7 @@ def test_an_unchanged_job_writes_nothing() -> None:
     again = plan_job(JobView(settled, {0: pod(0), 1: pod(1)}), None, None, ctx(node("n1")))
     assert again.status is None
     assert again.create == []
-    assert again.delete == []
+    assert deletes(again) == []
 
 
 json_values = st.recursive(
@@ -319,7 +327,7 @@ def test_a_failed_at_near_the_end_of_time_cannot_overflow_the_backoff() -> None:
     job = make_job(shards=1, status=admitted_status(["n1"]))
     late = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
     plan = plan_job(JobView(job, {0: pod(0, phase="Failed", failed_at=late)}), None, None, ctx(node("n1")))
-    assert plan.delete == []  # its backoff has not passed (it never will)
+    assert deletes(plan) == []  # its backoff has not passed (it never will)
 
 
 def boom(view: JobView) -> JobPlan:
@@ -341,7 +349,7 @@ def test_one_job_whose_planning_raises_does_not_stop_the_others() -> None:
     assert (stalled.status, stalled.reason) == ("True", "PlanningFailed")
     assert "OverflowError" in stalled.message
     assert bad_plan.status.phase == bad.status.phase  # nothing else changes
-    assert (bad_plan.create, bad_plan.delete) == ([], [])
+    assert (bad_plan.create, deletes(bad_plan)) == ([], [])
     assert [(e.type, e.reason) for e in bad_plan.events] == [("Warning", "PlanningFailed")]
 
     # Failing again writes nothing new and posts no second Event; planning again clears the condition.
@@ -378,10 +386,10 @@ def test_a_succeeded_pod_that_is_being_deleted_is_not_a_finished_shard() -> None
 
 def test_a_worker_that_exited_resume_me_is_recreated_without_spending_the_error_budget() -> None:
     job = make_job(shards=1, status=admitted_status(["n1"]), recovery={"maxErrorRetries": 0})
-    stopped = {0: pod(0, "Failed", exit_code=75, failed_at=T0, uid="u0")}
+    stopped = {0: pod(0, "Failed", exit_code=75, failed_at=T0)}
     plan = plan_job(JobView(job, stopped), None, None, ctx(node("n1"), now=T0))
     assert plan.finished is None
-    assert [d[0] for d in plan.delete] == ["j-w0"]  # no backoff: it is not an error
+    assert [d[0] for d in deletes(plan)] == ["j-w0"]  # no backoff: it is not an error
     assert plan.error_retries == 0
     assert plan.reclaims == 1
     assert plan.status is not None

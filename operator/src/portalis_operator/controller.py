@@ -36,6 +36,7 @@ from portalis_operator.lifecycle import (
     JobPlan,
     JobView,
     NodeView,
+    PodDelete,
     PodView,
     displaced_shards,
     holds_capacity,
@@ -53,6 +54,7 @@ from portalis_operator.scheduling import schedule
 from portalis_operator.settings import Settings
 from portalis_operator.snapshot import (
     JobParser,
+    OwnerKey,
     PoolConfig,
     build_jobs,
     build_nodes,
@@ -233,8 +235,8 @@ class Controller:
                 return
             status = plan.status
             _count_cost(plan.cost_closed, pool)
-        if plan.delete:
-            await asyncio.gather(*(self._delete_pod(ns, pod, grace) for pod, grace in plan.delete))
+        if plan.deletes:
+            await asyncio.gather(*(self._delete_pod(ns, d) for d in plan.deletes))
         if plan.create:
             await self._ensure_worker_account(ns)
             spot = spot_mode_of(job)
@@ -295,13 +297,29 @@ class Controller:
             log.error("pod %s/%s not created: %s", ns, body["metadata"]["name"], _reason(exc))
             self.trigger()
 
-    async def _delete_pod(self, ns: str, name: str, grace: int | None) -> None:
-        await self._call(
-            "pods",
-            self.core.delete_namespaced_pod(name, ns, grace_period_seconds=grace)
-            if grace is not None
-            else self.core.delete_namespaced_pod(name, ns),
-        )
+    async def _delete_pod(self, ns: str, delete: PodDelete) -> None:
+        """Delete with a UID precondition: only the pod the plan was made for, never one that took its
+        name since (409 then, and the next cycle decides on the new pod)."""
+        if delete.uid is None:
+            metrics.RECONCILE_ERRORS.labels("pods").inc()
+            log.error("pod %s/%s not deleted: its UID is unknown", ns, delete.name)
+            return
+        body: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "preconditions": {"uid": delete.uid},
+        }
+        if delete.grace_seconds is not None:
+            body["gracePeriodSeconds"] = delete.grace_seconds
+        try:
+            async with self._limit:
+                await self.core.delete_namespaced_pod(delete.name, ns, body=body)
+        except ApiException as exc:
+            if exc.status in (404, 409):  # gone, or replaced since the snapshot
+                self.trigger()
+                return
+            metrics.RECONCILE_ERRORS.labels("pods").inc()
+            log.error("pod %s/%s not deleted: %s", ns, delete.name, _reason(exc))
 
     async def _ensure_worker_account(self, ns: str) -> None:
         """The worker's ServiceAccount in a job's namespace, allowed only to read and patch pods there
@@ -396,9 +414,9 @@ class Controller:
             return [j async for page in self._custom_pages() for j in page]
         return [j for ns in self.settings.namespaces async for page in self._custom_pages(ns) for j in page]
 
-    async def _worker_pods(self) -> list[tuple[str, PodView]]:
+    async def _worker_pods(self) -> list[tuple[OwnerKey, PodView]]:
         """Our worker pods, reduced page by page to what decisions need."""
-        out: list[tuple[str, PodView]] = []
+        out: list[tuple[OwnerKey, PodView]] = []
         calls = (
             [(self.core.list_pod_for_all_namespaces, {})]
             if not self.settings.namespaces

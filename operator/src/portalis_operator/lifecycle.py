@@ -116,11 +116,21 @@ class Event:
     message: str
 
 
+@dataclass(frozen=True)
+class PodDelete:
+    """Delete pod `name` only while it is still the pod `uid` (sent as a UID precondition, so a pod
+    recreated under the same name since the snapshot is never hit); grace None: the pod's own."""
+
+    name: str
+    uid: str | None
+    grace_seconds: int | None = None
+
+
 @dataclass
 class JobPlan:
     status: TranslationJobStatus | None = None  # None: unchanged
     create: list[int] = field(default_factory=list)  # shards whose pod to create (at status.workers node)
-    delete: list[tuple[str, int | None]] = field(default_factory=list)  # (pod, grace seconds; None: pod's)
+    deletes: list[PodDelete] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     delete_job: bool = False
     admission_wait: float | None = None  # seconds, when admitted this cycle
@@ -303,7 +313,7 @@ class _Builder:
     def delete_active(self, pods: Mapping[int, PodView], grace: int | None = None) -> None:
         for p in pods.values():
             if p.phase in ACTIVE_PHASES and not p.terminating:
-                self.plan.delete.append((p.name, grace))
+                self.plan.deletes.append(PodDelete(p.name, p.uid, grace))
 
     def finish(self, succeeded: bool, reason: str, message: str) -> None:
         self.cond(c.SUCCEEDED if succeeded else c.FAILED, True, reason, message)
@@ -519,8 +529,8 @@ def _recover(b: _Builder, view: JobView, ctx: Context) -> RecoveryPlan:
     b.plan.reclaim_signals = rp.new_reclaims
     b.plan.error_retries = rp.error_retries - state.error_retries
     for a in rp.actions:
-        b.plan.delete.append((a.pod, a.grace_seconds))
         pod = view.pods.get(a.shard)
+        b.plan.deletes.append(PodDelete(a.pod, pod.uid if pod is not None else None, a.grace_seconds))
         if a.kind is ActionKind.RETRY:
             b.event("Warning", "WorkerFailed", f"shard {a.shard} failed ({_exit(pod)}); retrying")
         elif pod is not None and not pod.terminating:

@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from portalis_operator.api import GPUPoolSpec, Pricing, SpotMix, TranslationJob
+from portalis_operator.api import GROUP, GPUPoolSpec, Pricing, SpotMix, TranslationJob
 from portalis_operator.cost import run_times
 from portalis_operator.lifecycle import JobView, NodeView, PodView
-from portalis_operator.manifests import GPU_RESOURCE, JOB_LABEL, SHARD_LABEL
+from portalis_operator.manifests import GPU_RESOURCE, JOB_LABEL, SHARD_LABEL, worker_pod_name
 from portalis_operator.packing import Node
 from portalis_operator.placement import capacity_type_from_label
 from portalis_operator.progress import parse_report
@@ -171,16 +171,34 @@ def other_pod_gpus(pod: Mapping[str, Any]) -> tuple[str, int] | None:
     return (name, gpus) if gpus else None
 
 
-def worker_pod(pod: Mapping[str, Any]) -> tuple[str, PodView] | None:
-    """(owning job's UID, view) of one of our worker pods; None for anything else."""
+OwnerKey = tuple[str, str]
+"""(namespace, UID) of a TranslationJob: a UID alone is only unique among objects that exist, and an
+ownerReference can name any UID, so a pod in one namespace must never match a job in another."""
+
+
+def controller_owner(meta: Mapping[str, Any]) -> OwnerKey | None:
+    """The (pod's namespace, UID) of the TranslationJob that controls this object: the ownerReference with
+    `controller: true`, our API group and kind. ownerReferences are namespace-local (the garbage
+    collector ignores one whose owner is in another namespace), so the owner's namespace is the pod's."""
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller") is not True or ref.get("kind") != "TranslationJob":
+            continue
+        if str(ref.get("apiVersion", "")).split("/")[0] != GROUP or not ref.get("uid"):
+            continue
+        return str(meta.get("namespace") or ""), str(ref["uid"])
+    return None
+
+
+def worker_pod(pod: Mapping[str, Any]) -> tuple[OwnerKey, PodView] | None:
+    """(owning job's key, view) of one of our worker pods; None for anything else."""
     meta = pod.get("metadata") or {}
     if JOB_LABEL not in (meta.get("labels") or {}):
         return None
-    owner = next((o for o in meta.get("ownerReferences") or () if o.get("kind") == "TranslationJob"), None)
+    owner = controller_owner(meta)
     view = parse_pod(pod)
     if owner is None or view is None:
         return None
-    return str(owner["uid"]), view
+    return owner, view
 
 
 def build_nodes(
@@ -230,12 +248,21 @@ class JobParser:
         return out
 
 
-def build_jobs(jobs: Iterable[TranslationJob], pods: Iterable[tuple[str, PodView]]) -> list[JobView]:
-    """Jobs with their worker pods (matched by owner UID; one pod per shard, the last listed wins)."""
-    by_uid: dict[str, dict[int, PodView]] = defaultdict(dict)
-    for uid, view in pods:
-        by_uid[uid][view.shard] = view
-    return [JobView(job=job, pods=by_uid.get(job.metadata.uid or "", {})) for job in jobs]
+def build_jobs(jobs: Iterable[TranslationJob], pods: Iterable[tuple[OwnerKey, PodView]]) -> list[JobView]:
+    """Jobs with their worker pods: a pod belongs to a job when the job controls it (`controller_owner`:
+    same namespace, UID, API group and kind) and the pod has the deterministic name of its shard. Anyone
+    with pod create rights can copy the labels and an ownerReference; neither lets a pod stand in for
+    a job's worker elsewhere, or under another shard's name (the plans delete pods by these names)."""
+    by_owner: dict[OwnerKey, list[PodView]] = defaultdict(list)
+    for owner, view in pods:
+        by_owner[owner].append(view)
+    out = []
+    for job in jobs:
+        candidates = by_owner.get((job.metadata.namespace or "", job.metadata.uid or ""), [])
+        name = job.metadata.name
+        matched = {p.shard: p for p in candidates if p.name == worker_pod_name(name, p.shard)}
+        out.append(JobView(job=job, pods=matched))
+    return out
 
 
 def capacity(nodes: Mapping[str, NodeView]) -> Sequence[Node]:

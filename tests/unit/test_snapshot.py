@@ -1,0 +1,102 @@
+"""Raw API objects to views (snapshot.py): which pods belong to which job (issue 13, item 5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from portalis_operator.api import API_VERSION, TranslationJob
+from portalis_operator.manifests import JOB_LABEL, SHARD_LABEL, owner_reference, worker_pod_name
+from portalis_operator.snapshot import build_jobs, worker_pod
+
+pytestmark = pytest.mark.unit
+
+
+def job(name: str, namespace: str, uid: str) -> TranslationJob:
+    return TranslationJob.model_validate(
+        {
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": uid,
+                "generation": 1,
+                "resourceVersion": "1",
+                "creationTimestamp": "2026-01-01T00:00:00Z",
+            },
+            "spec": {
+                "source": {"configMap": {"name": "src"}},
+                "output": {"persistentVolumeClaim": {"claimName": "out", "path": "/crate"}},
+                "target": {"crateName": "c"},
+                "parallelism": 2,
+            },
+        }
+    )
+
+
+def raw_pod(
+    owner: TranslationJob,
+    shard: int,
+    namespace: str | None = None,
+    name: str | None = None,
+    **owner_fields: Any,
+) -> dict[str, Any]:
+    ref = {**owner_reference(owner), **owner_fields}
+    return {
+        "metadata": {
+            "name": name or worker_pod_name(owner.metadata.name, shard),
+            "namespace": namespace or owner.metadata.namespace,
+            "uid": f"pod-{namespace}-{shard}-{name}",
+            "labels": {JOB_LABEL: owner.metadata.name, SHARD_LABEL: str(shard)},
+            "ownerReferences": [ref],
+        },
+        "spec": {"nodeName": "n1"},
+        "status": {"phase": "Running"},
+    }
+
+
+def pods_of(jobs: list[TranslationJob], raws: list[dict[str, Any]]) -> dict[str, dict[int, str]]:
+    views = build_jobs(jobs, [p for p in map(worker_pod, raws) if p is not None])
+    return {v.key: {s: p.name for s, p in v.pods.items()} for v in views}
+
+
+def test_the_operators_own_pods_are_matched() -> None:
+    a = job("victim", "team-a", "uid-a")
+    assert pods_of([a], [raw_pod(a, 0), raw_pod(a, 1)]) == {"team-a/victim": {0: "victim-w0", 1: "victim-w1"}}
+
+
+def test_a_pod_forged_in_another_namespace_is_not_matched() -> None:
+    # Namespace B holds a pod with the job label and an ownerReference naming job A's UID: the UID alone
+    # used to match it to job A, and the planner then deleted A's pod of the same shard by name.
+    a = job("victim", "team-a", "uid-a")
+    forged = raw_pod(a, 0, namespace="team-b")
+    assert pods_of([a], [forged]) == {"team-a/victim": {}}
+    assert pods_of([a], [raw_pod(a, 0), forged]) == {"team-a/victim": {0: "victim-w0"}}
+
+
+@pytest.mark.parametrize(
+    "owner_fields",
+    [
+        {"controller": False},
+        {"controller": None},
+        {"apiVersion": "evil.example.com/v1alpha1"},
+        {"apiVersion": "v1"},
+        {"kind": "Job"},
+    ],
+)
+def test_only_a_controller_reference_to_our_kind_matches(owner_fields: dict[str, Any]) -> None:
+    a = job("victim", "team-a", "uid-a")
+    assert pods_of([a], [raw_pod(a, 0, **owner_fields)]) == {"team-a/victim": {}}
+    assert API_VERSION.startswith("portalis.dev/")
+
+
+def test_a_pod_whose_name_is_not_its_shards_is_not_matched() -> None:
+    a = job("victim", "team-a", "uid-a")
+    assert pods_of([a], [raw_pod(a, 1, name="victim-w0")]) == {"team-a/victim": {}}
+    assert pods_of([a], [raw_pod(a, 0, name="anything")]) == {"team-a/victim": {}}
+
+
+def test_a_forged_pod_in_the_jobs_own_namespace_cannot_shadow_a_shard() -> None:
+    a = job("victim", "team-a", "uid-a")
+    shadow = raw_pod(a, 0, name="shadow")  # same owner and shard label, listed after the real pod
+    assert pods_of([a], [raw_pod(a, 0), shadow]) == {"team-a/victim": {0: "victim-w0"}}

@@ -181,7 +181,10 @@ def test_defaults_render_what_the_platform_team_expects() -> None:
     known = {f"PORTALIS_OPERATOR_{name.upper()}" for name in Settings.model_fields}
     assert set(env) <= known, set(env) - known
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"metrics": 9090, "health": 8080}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    # liveness: the process is healthy; readiness: it holds the Lease or stands by (health.py). An
+    # API-server outage must fail readiness only, never restart the replicas.
+    assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "health"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
     sc = container["securityContext"]
     assert sc["allowPrivilegeEscalation"] is False
     assert sc["readOnlyRootFilesystem"] is True

@@ -29,6 +29,7 @@ from portalis_operator.admission import Admitted, Waiting
 from portalis_operator.api import GROUP, VERSION, GPUPool, TranslationJob
 from portalis_operator.cost import GPUSeconds, estimate_usd
 from portalis_operator.events import event_body
+from portalis_operator.health import HealthState, Role, age
 from portalis_operator.leadership import LeaseElector
 from portalis_operator.lifecycle import (
     ACTIVE_PHASES,
@@ -89,6 +90,23 @@ class Controller:
         self._events: asyncio.Queue[tuple[TranslationJob, str, str, str]] = asyncio.Queue()
         self.last_sync: float | None = None
         self._last_cycle = 0.0
+        self._synced_at: float | None = None  # monotonic, end of the last completed cycle
+        self._role: Role | None = None
+        self._role_confirmed_at: float | None = None  # monotonic
+
+    def confirm_role(self, role: Role) -> None:
+        """This replica's role, as of now: it renewed or followed the Lease, or (standalone) it cycled."""
+        self._role = role
+        self._role_confirmed_at = time.monotonic()
+
+    def health_state(self, scheduler_running: bool) -> HealthState:
+        """What the probes read (health.py): nothing here waits on the API server."""
+        return HealthState(
+            scheduler_running=scheduler_running,
+            role=self._role,
+            role_confirmed_age=age(self._role_confirmed_at),
+            last_sync_age=age(self._synced_at),
+        )
 
     def trigger(self) -> None:
         self._wake.set()
@@ -129,9 +147,14 @@ class Controller:
             await asyncio.sleep(max(self.settings.debounce_seconds, min(1.0, 0.5 * self._last_cycle)))
             self._wake.clear()
             try:
-                if elector is not None and not await elector.ensure():
-                    continue
+                if elector is not None:
+                    leading = await elector.ensure()
+                    self.confirm_role("leader" if leading else "standby")
+                    if not leading:
+                        continue
                 await self.cycle()
+                if elector is None:
+                    self.confirm_role("standalone")
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -210,6 +233,7 @@ class Controller:
         self._last_cycle = time.monotonic() - started
         metrics.SCHEDULING_CYCLE.observe(self._last_cycle)
         self.last_sync = time.time()
+        self._synced_at = time.monotonic()
         metrics.LAST_SYNC.set(self.last_sync)
 
     # ---- applying a plan ----------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from prometheus_client import start_http_server
 from portalis_operator import metrics
 from portalis_operator.api import GROUP, VERSION
 from portalis_operator.controller import Controller
+from portalis_operator.health import HealthServer
 from portalis_operator.manifests import JOB_LABEL
 from portalis_operator.settings import Settings
 
@@ -117,7 +117,14 @@ async def startup(memo: kopf.Memo, settings: kopf.OperatorSettings, **_: Any) ->
     memo.api = api
     memo.controller = controller
     memo.stopping = False
-    memo.task = asyncio.create_task(controller.run(lambda: bool(memo.stopping)), name="portalis-scheduler")
+    task = asyncio.create_task(controller.run(lambda: bool(memo.stopping)), name="portalis-scheduler")
+    memo.task = task
+    memo.health = None
+    if cfg.health_port:
+        memo.health = HealthServer(
+            cfg.health_port, lambda: controller.health_state(not task.done()), cfg.stale_after_seconds
+        )
+        await memo.health.start()
     if cfg.metrics_port:
         start_http_server(cfg.metrics_port, registry=metrics.REGISTRY)
     controller.trigger()
@@ -129,6 +136,9 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     controller: Controller | None = getattr(memo, "controller", None)
     if controller is not None:
         await controller.flush_events()
+    health: HealthServer | None = getattr(memo, "health", None)
+    if health is not None:
+        await health.stop()
     memo.stopping = True
     task: asyncio.Task[None] | None = getattr(memo, "task", None)
     if task is not None:
@@ -148,15 +158,3 @@ def job_changed(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.event("", "v1", "pods", labels={JOB_LABEL: kopf.PRESENT})
 def worker_pod_changed(memo: kopf.Memo, **_: Any) -> None:
     memo.controller.trigger()
-
-
-@kopf.on.probe(id="scheduler")
-def scheduler_probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
-    """Liveness: the scheduling loop completed a cycle recently (a stuck loop fails the probe)."""
-    controller: Controller | None = getattr(memo, "controller", None)
-    if controller is None or controller.last_sync is None:
-        return {"synced": False}
-    age = time.time() - controller.last_sync
-    if age > memo.settings.stale_after_seconds:
-        raise kopf.PermanentError(f"scheduling loop stale: last cycle {age:.0f} s ago")
-    return {"synced": True, "lastSyncAgeSeconds": round(age, 1)}

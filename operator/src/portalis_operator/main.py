@@ -36,7 +36,8 @@ def main() -> int:
         priority=random.randint(1, 2**31 - 1),
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
-        liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None,
+        # Probes are served by health.HealthServer (started with the operator): liveness that does not
+        # depend on the API server, readiness that follows the Lease.
         standalone=settings.peering is None,
         peering_name=settings.peering,
     )

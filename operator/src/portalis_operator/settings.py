@@ -32,7 +32,9 @@ class Settings(BaseSettings):
     aging_interval_seconds: int = Field(default=900, ge=1, description="wait that lifts a job one level")
     preemption_min_runtime_seconds: int = Field(default=300, ge=0)
     metrics_port: int = Field(default=9090, ge=0, le=65535, description="0 disables the metrics server")
-    health_port: int = Field(default=8080, ge=0, le=65535, description="liveness/readiness; 0 disables")
+    health_port: int = Field(
+        default=8080, ge=0, le=65535, description="/livez, /readyz (health.py); 0 disables"
+    )
     peering: str | None = Field(default=None, description="kopf peering name for an active/standby pair")
     log_level: Literal["quiet", "info", "verbose", "debug"] = "info"
     lease_namespace: str = Field(default="default", description="where the leader-election Lease lives")
@@ -40,7 +42,9 @@ class Settings(BaseSettings):
         default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}",
         description="this replica's name in the Lease (the chart sets the pod name)",
     )
-    stale_after_seconds: float = Field(default=120, gt=0, description="loop older than this is not live")
+    stale_after_seconds: float = Field(
+        default=120, gt=0, description="not ready when its role (Lease, or a standalone cycle) is older"
+    )
     worker_image: str = Field(default="portalis/worker:0.1.0", min_length=1)
     triton_image: str = Field(default="portalis/triton:0.1.0", min_length=1)
     worker_service_account: str = Field(default="portalis-worker", min_length=1)

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, MutableMapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from portalis_worker import metrics
 from portalis_worker.assignment import BackendMode
 from portalis_worker.units import Failure, Unit
+
+if TYPE_CHECKING:
+    from portalis_worker.rules.package_scope import PackageTranslator
 
 LOG = logging.getLogger(__name__)
 
@@ -91,15 +94,20 @@ class RulesBackend:
 
     name = "rules"
 
+    def __init__(self, package: PackageTranslator | None = None) -> None:
+        self.package = package
+        """Package scope (the worker binds it once the source is indexed); None: each unit alone."""
+
     def translate_batch(self, units: Sequence[Unit]) -> list[Outcome]:
         return [self._one(u) for u in units]
 
-    @staticmethod
-    def _one(unit: Unit) -> Outcome:
+    def _one(self, unit: Unit) -> Outcome:
         from portalis_worker.rules import Unsupported, translate_unit
 
         try:
             # Formatting happens once per module when the crate is assembled.
+            if self.package is not None:
+                return self.package.translate_unit(unit.path, unit.source)
             return translate_unit(unit.source, fmt=False)
         except Unsupported as exc:
             return Failure("unsupported", str(exc))

@@ -97,6 +97,33 @@ def _comment(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def without_missing_dependencies(units: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The units, with every translated unit whose dependencies (`deps`: `path::name` of the package
+    definitions it uses) are not all translated turned into a failure of reason `dependency`.
+
+    A unit is checked against its dependencies' own translations, but a dependency can still fail
+    its file's check; a crate must never name an item it does not contain. Repeated to a fixpoint,
+    since a unit dropped this way can be another's dependency."""
+    out = [dict(u) for u in units]
+    while True:
+        present = {f"{u['path']}::{u['name']}" for u in out if u.get("status") == "translated"}
+        changed = False
+        for unit in out:
+            if unit.get("status") != "translated":
+                continue
+            missing = sorted(str(d) for d in unit.get("deps") or () if str(d) not in present)
+            if missing:
+                unit.update(
+                    status="failed",
+                    reason="dependency",
+                    message=f"uses {missing[0].replace('::', ' ')}, which was not translated",
+                )
+                unit.pop("rust", None)
+                changed = True
+        if not changed:
+            return list[Mapping[str, Any]](out)
+
+
 def render(inputs: CrateInputs, fmt: Callable[[str], str] = lambda text: text) -> dict[str, bytes]:
     """Relative path -> content of every file of the crate; `fmt` formats each Rust module's text."""
     paths = rust_module_paths([*inputs.files, *(str(u["path"]) for u in inputs.units)])
@@ -106,7 +133,7 @@ def render(inputs: CrateInputs, fmt: Callable[[str], str] = lambda text: text) -
             nodes.setdefault(rust[:depth], _Node()).children.add(rust[depth])
             nodes.setdefault(rust[: depth + 1], _Node())
         nodes[rust].sources.append(src)
-    for unit in inputs.units:
+    for unit in without_missing_dependencies(inputs.units):
         nodes[paths[str(unit["path"])]].units.append(unit)
 
     files: dict[str, bytes] = {}

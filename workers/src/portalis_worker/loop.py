@@ -25,16 +25,19 @@ from typing import Any
 
 from portalis_worker import metrics
 from portalis_worker.assignment import Assignment
-from portalis_worker.backends import Backend, CacheBackend, cache_from_records
+from portalis_worker.backends import Backend, CacheBackend, RulesBackend, cache_from_records
 from portalis_worker.crate import CrateInputs, publish, render
 from portalis_worker.ledger import CheckpointStore, Record, first_wins, read_shard_ledgers
+from portalis_worker.package_check import PackageChecker
+from portalis_worker.package_index import PackageIndex
 from portalis_worker.pipeline import Result, Stopped, translate_file
 from portalis_worker.progress import Progress, ProgressReporter
 from portalis_worker.rules.emitter import format_rust
-from portalis_worker.rustcheck import Checker
+from portalis_worker.rules.package_scope import PackageTranslator
+from portalis_worker.rustcheck import Checker, RustcChecker
 from portalis_worker.sharding import shard_of
 from portalis_worker.sources import SourceFile
-from portalis_worker.units import Unit, file_failure, split_file
+from portalis_worker.units import Unit, file_failure, read_text, split_file
 
 LOG = logging.getLogger(__name__)
 
@@ -42,7 +45,22 @@ MIN_COMMIT_WINDOW = 0.0
 MAX_COMMIT_WINDOW = 1.0
 
 
-def plan_shard(files: Sequence[SourceFile], shard: int, shard_count: int, max_bytes: int) -> list[list[Unit]]:
+def build_index(files: Sequence[SourceFile], max_bytes: int) -> PackageIndex:
+    """The package index of the whole source (every shard builds the same one)."""
+    texts: dict[str, str] = {}
+    for f in files:
+        if not f.escapes and (text := read_text(f.absolute, max_bytes)) is not None:
+            texts[f.path] = text
+    return PackageIndex.build(texts)
+
+
+def plan_shard(
+    files: Sequence[SourceFile],
+    shard: int,
+    shard_count: int,
+    max_bytes: int,
+    index: PackageIndex | None = None,
+) -> list[list[Unit]]:
     """The units of this shard's files, file by file, in path order."""
     planned: list[list[Unit]] = []
     for f in files:
@@ -52,7 +70,7 @@ def plan_shard(files: Sequence[SourceFile], shard: int, shard_count: int, max_by
             escape = file_failure(f.path, "path-escape", "resolves outside the source root", "escape")
             planned.append([escape])
         else:
-            planned.append(split_file(f.path, f.absolute, max_bytes))
+            planned.append(split_file(f.path, f.absolute, max_bytes, index))
     return planned
 
 
@@ -68,6 +86,8 @@ def unit_record(result: Result) -> Record:
         "lines": unit.lines,
         "time": round(time.time(), 3),
     }
+    if unit.deps:
+        record["deps"] = list(unit.deps)
     if result.failure is None:
         record.update(status="translated", backend=result.backend, rust=result.rust)
     else:
@@ -131,7 +151,9 @@ class Worker:
     def run(self, files: Sequence[SourceFile], existing: dict[str, Record]) -> bool:
         """Translate every unit of the shard not in `existing`. True when the shard finished."""
         a = self.assignment
-        plan = plan_shard(files, a.shard_index, a.shard_count, a.max_file_bytes)
+        index = build_index(files, a.max_file_bytes)
+        self._bind_package(index)
+        plan = plan_shard(files, a.shard_index, a.shard_count, a.max_file_bytes, index)
         self.cache.entries.update(
             {k: v for k, v in cache_from_records(existing).items() if k not in self.cache.entries}
         )
@@ -184,6 +206,19 @@ class Worker:
             ]
         )
         return True
+
+    def _bind_package(self, index: PackageIndex) -> None:
+        """Translate and check at package scope: the rules backend gets the index, and the rustc
+        check of a file includes the definitions of other modules that its units `use`."""
+        translator = PackageTranslator(index)
+        for backend in self.chain:
+            if isinstance(backend, RulesBackend):
+                backend.package = translator
+        if isinstance(self.checker, RustcChecker):
+            paths = {m.path: m.rust_path for m in index.modules.values()}
+            self.checker = PackageChecker(
+                self.checker, translator.translate_definition, lambda path: paths.get(path, ())
+            )
 
     def commit_window(self) -> float:
         """Seconds of finished work to gather before a durable append.

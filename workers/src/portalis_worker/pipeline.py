@@ -102,7 +102,7 @@ def translate_file(
             [(order, "", rust) for order, rust in context]
             + [(by_id[uid].order, uid, rust) for uid, (_, rust) in candidates.items()]
         )
-        errors = checker.check([(owner, rust) for _, owner, rust in parts])
+        errors = checker.check([(owner, rust) for _, owner, rust in parts], units[0].path)
         broken = [uid for uid in errors if uid in candidates]
         if not broken:
             if errors:

@@ -133,10 +133,11 @@ def compose(parts: Sequence[tuple[str, str]]) -> ModuleText:
 
 
 class Checker(Protocol):
-    def check(self, parts: Sequence[tuple[str, str]]) -> dict[str, str]:
+    def check(self, parts: Sequence[tuple[str, str]], path: str | None = None) -> dict[str, str]:
         """Errors by owner (first message each) for the module made of `parts`; empty when it compiles.
 
-        Errors that cannot be attributed to an owner are returned under the owner ""."""
+        `path` is the source file the module comes from (where it sits in the crate). Errors that
+        cannot be attributed to an owner are returned under the owner ""."""
         ...
 
 
@@ -151,8 +152,10 @@ class RustcChecker:
         self.edition = edition
         self.scratch_dir = scratch_dir
 
-    def check(self, parts: Sequence[tuple[str, str]]) -> dict[str, str]:
-        module = compose(parts)
+    def check(self, parts: Sequence[tuple[str, str]], path: str | None = None) -> dict[str, str]:
+        return self.check_module(compose(parts))
+
+    def check_module(self, module: ModuleText) -> dict[str, str]:
         if not module.text:
             return {}
         self.scratch_dir.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,10 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from portalis_worker.package_index import PackageIndex
 
 MODULE_UNIT = "<module>"
 FILE_UNIT = "<file>"
@@ -48,6 +52,8 @@ class Unit:
     lines: int
     failure: Failure | None = None
     """Set when the unit failed before translation (the whole file could not be split)."""
+    deps: tuple[str, ...] = ()
+    """`path::name` of each package definition the unit uses (from the package index), sorted."""
 
 
 def _sha(*parts: str) -> str:
@@ -126,7 +132,7 @@ def file_failure(path: str, reason: str, message: str, fingerprint: str) -> Unit
     )
 
 
-def split_source(path: str, text: str) -> list[Unit]:
+def split_source(path: str, text: str, index: PackageIndex | None = None) -> list[Unit]:
     """The units of one file's text, in source order; a single failed `<file>` unit when unparsable."""
     try:
         tree = ast.parse(text)
@@ -141,14 +147,14 @@ def split_source(path: str, text: str) -> list[Unit]:
     except ValueError as exc:
         return [file_failure(path, "syntax-error", str(exc), _sha(text))]
     try:
-        return _units_of(path, text, tree)
+        return _units_of(path, text, tree, index)
     except (RecursionError, MemoryError) as exc:
         return [
             file_failure(path, "too-deep", f"nesting too deep to process ({type(exc).__name__})", _sha(text))
         ]
 
 
-def _units_of(path: str, text: str, tree: ast.Module) -> list[Unit]:
+def _units_of(path: str, text: str, tree: ast.Module, index: PackageIndex | None) -> list[Unit]:
     lines = text.splitlines(keepends=True)
     imports: list[ast.Import | ast.ImportFrom] = []
     groups: list[tuple[str, list[ast.stmt]]] = []
@@ -157,8 +163,12 @@ def _units_of(path: str, text: str, tree: ast.Module) -> list[Unit]:
     for node in tree.body:
         if isinstance(node, ast.Import | ast.ImportFrom):
             imports.append(node)
+        elif is_type_checking_block(node):
+            imports.extend(n for n in node.body if isinstance(n, ast.Import | ast.ImportFrom))  # type: ignore[attr-defined]
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             groups.append((node.name, [node]))
+        elif index is not None and (name := assigned_name(node)) is not None:
+            groups.append((name, [node]))  # at package scope each constant is a unit of its own
         else:
             if not module_code:
                 groups.append((MODULE_UNIT, module_code))
@@ -174,6 +184,11 @@ def _units_of(path: str, text: str, tree: ast.Module) -> list[Unit]:
             if (isinstance(imp, ast.ImportFrom) and imp.module == "__future__") or _bound_names(imp) & used
         ]
         key = normalised_key([*needed, *nodes])
+        deps: tuple[str, ...] = ()
+        if index is not None:
+            deps, interfaces = index.dependency_key(path, nodes)
+            if deps:
+                key = _sha("portalis-unit-deps-v1", key, interfaces)
         ordinal = seen.get(name, 0)
         seen[name] = ordinal + 1
         body_text = "".join(_segment(text, lines, n) for n in nodes)
@@ -187,12 +202,26 @@ def _units_of(path: str, text: str, tree: ast.Module) -> list[Unit]:
                 order=order,
                 source=source,
                 lines=_code_lines(body_text),
+                deps=deps,
             )
         )
     return units
 
 
-def split_file(path: str, absolute: Path, max_bytes: int) -> list[Unit]:
+def read_text(absolute: Path, max_bytes: int) -> str | None:
+    """A file's text when it is small enough, readable, not binary and UTF-8; None otherwise."""
+    try:
+        if absolute.stat().st_size > max_bytes:
+            return None
+        data = absolute.read_bytes()
+        if b"\0" in data[:BINARY_PROBE]:
+            return None
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def split_file(path: str, absolute: Path, max_bytes: int, index: PackageIndex | None = None) -> list[Unit]:
     """Read and split one file; every problem becomes a failed `<file>` unit, never an exception."""
     try:
         size = absolute.stat().st_size
@@ -215,4 +244,25 @@ def split_file(path: str, absolute: Path, max_bytes: int) -> list[Unit]:
                 path, "non-utf8", f"invalid UTF-8 at byte {exc.start}", hashlib.sha256(data).hexdigest()
             )
         ]
-    return split_source(path, text)
+    return split_source(path, text, index)
+
+
+def is_type_checking_block(node: ast.stmt) -> bool:
+    """`if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`) holding only imports: imports, for the translator."""
+    test = node.test if isinstance(node, ast.If) else None
+    name = test.attr if isinstance(test, ast.Attribute) else getattr(test, "id", None)
+    return (
+        isinstance(node, ast.If)
+        and name == "TYPE_CHECKING"
+        and not node.orelse
+        and all(isinstance(n, ast.Import | ast.ImportFrom | ast.Pass) for n in node.body)
+    )
+
+
+def assigned_name(node: ast.stmt) -> str | None:
+    """The one plain name a top-level `X = ...` / `X: T = ...` binds, else None."""
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        return node.targets[0].id
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+        return node.target.id
+    return None

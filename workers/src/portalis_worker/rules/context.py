@@ -139,6 +139,8 @@ class ModuleContext:
     functions: dict[str, FuncSig] = field(default_factory=dict)
     classes: dict[str, ClassInfo] = field(default_factory=dict)
     constants: dict[str, Ty] = field(default_factory=dict)
+    statics: set[str] = field(default_factory=set)
+    """Constants that are `LazyLock` statics (read through a deref)."""
     modules: set[str] = field(default_factory=set)
     helpers: set[str] = field(default_factory=set)
     changed: bool = False

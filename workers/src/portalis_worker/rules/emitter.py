@@ -24,10 +24,14 @@ from portalis_worker.rules.types import (
     annotation_to_ty,
     class_ty,
     has_unknown,
+    is_bare_final,
     rust_type,
 )
 
 MAX_MODULE_ROUNDS = 8
+STATIC_INIT_PREFIX = "__init_"
+MEMO_DECORATORS = frozenset({"cache", "lru_cache", "cached_property"})
+"""Memoisation does not change what a function returns; the translation computes it each time."""
 IGNORED_MODULES = frozenset(
     {"typing", "typing_extensions", "__future__", "dataclasses", "collections.abc", "abc"}
 )
@@ -37,7 +41,7 @@ def register_import(module: ModuleContext, node: ast.Import | ast.ImportFrom) ->
     """Accept imports with a Rust counterpart (``math``) or none needed (``typing``)."""
     if isinstance(node, ast.Import):
         for alias in node.names:
-            if alias.name in IGNORED_MODULES:
+            if alias.name in IGNORED_MODULES or alias.name == "functools":
                 continue
             if alias.name in SUPPORTED_MODULES and alias.asname in (None, alias.name):
                 module.modules.add(alias.name)
@@ -45,6 +49,8 @@ def register_import(module: ModuleContext, node: ast.Import | ast.ImportFrom) ->
             raise Unsupported(f"import {alias.name}", node.lineno)
         return
     if node.module in IGNORED_MODULES and node.level == 0:
+        return
+    if node.module == "functools" and node.level == 0 and all(a.name in MEMO_DECORATORS for a in node.names):
         return
     raise Unsupported(f"from {node.module} import", node.lineno)
 
@@ -66,7 +72,8 @@ def _signature(module: ModuleContext, node: ast.FunctionDef, owner: str | None, 
             typed.append((p.arg, annotation_to_ty(p.annotation, classes)))
     defaults: list[ast.expr | None] = [None] * (len(params) - len(args.defaults)) + list(args.defaults)
     ret = UNKNOWN if node.returns is None else annotation_to_ty(node.returns, classes)
-    if node.decorator_list and owner is None:
+    decorators = [d for d in node.decorator_list if not _is_memo_decorator(d)]
+    if decorators and owner is None:
         raise Unsupported("function decorator", node.lineno)
     for sub in ast.walk(node):
         if isinstance(sub, ast.Yield | ast.YieldFrom):
@@ -138,7 +145,12 @@ class ModuleTranslator:
         self.tree = tree
         self.module = ModuleContext()
         self.order: list[FuncSig] = []
-        self.constants: list[str] = []
+        self.constants: list[tuple[int, str]] = []
+        """(id of the top-level statement, Rust item) of each module constant."""
+        self.statics: dict[str, FuncSig] = {}
+        """Constants computed once (`LazyLock`): name -> the initialiser function."""
+        self.origin: dict[int, int] = {}
+        """id of each function's def -> id of the top-level statement it comes from (nested defs)."""
         self.translators: dict[int, FunctionTranslator] = {}
 
     def sig_factory(self, node: ast.FunctionDef, owner: str | None, is_static: bool) -> FuncSig:
@@ -166,6 +178,8 @@ class ModuleTranslator:
                 classes.append(declare_class(self.module, stmt))
             elif isinstance(stmt, ast.FunctionDef):
                 functions.append(stmt)
+            elif _is_dunder_all(stmt):
+                continue  # realised as `pub` on the listed items
             elif isinstance(stmt, ast.Assign | ast.AnnAssign):
                 self.constant(stmt)
             elif _is_main_guard(stmt) or _is_docstring_like(stmt):
@@ -175,8 +189,10 @@ class ModuleTranslator:
         for info in classes:
             for sig in collect_members(self.module, info, self.sig_factory):
                 self.order.append(sig)
+                self.origin[id(sig.node)] = id(info.node)
                 self.lift_nested(sig.node)
         for func in functions:
+            self.origin[id(func)] = id(func)
             self.add_function(func)
 
     def add_function(self, node: ast.FunctionDef) -> None:
@@ -195,6 +211,7 @@ class ModuleTranslator:
         for stmt in walk_statements(node.body):
             if isinstance(stmt, ast.FunctionDef):
                 _check_no_capture(self.module, node, stmt)
+                self.origin[id(stmt)] = self.origin.get(id(node), id(node))
                 self.add_function(stmt)
             elif isinstance(stmt, ast.ClassDef | ast.AsyncFunctionDef):
                 raise Unsupported(
@@ -209,26 +226,55 @@ class ModuleTranslator:
         value = stmt.value
         if not isinstance(target, ast.Name) or value is None:
             raise Unsupported("top-level assignment", stmt.lineno)
+        if target.id in self.module.constants or target.id in self.module.functions:
+            raise Unsupported(f"second definition of {target.id}", stmt.lineno)
         negative = isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub)
         literal = value.operand if isinstance(value, ast.UnaryOp) and negative else value
-        if not isinstance(literal, ast.Constant) or isinstance(literal.value, bool | type(None) | bytes):
-            if isinstance(literal, ast.Constant) and isinstance(literal.value, bool):
-                self.module.constants[target.id] = Ty("bool")
-                self.constants.append(f"const {target.id}: bool = {'true' if literal.value else 'false'};")
-                return
-            raise Unsupported("top-level assignment of a non-literal", stmt.lineno)
+        vis = visibility(target.id)
+        name = ident(target.id)
+        origin = id(stmt)
         sign = "-" if negative else ""
-        if isinstance(literal.value, str) and not negative:
+        if isinstance(literal, ast.Constant) and isinstance(literal.value, bool) and not negative:
+            self.module.constants[target.id] = Ty("bool")
+            self.constants.append(
+                (origin, f"{vis}const {name}: bool = {'true' if literal.value else 'false'};")
+            )
+        elif isinstance(literal, ast.Constant) and isinstance(literal.value, str) and not negative:
             self.module.constants[target.id] = STR
-            self.constants.append(f"const {target.id}: &str = {rust_str_literal(literal.value)};")
-        elif isinstance(literal.value, int):
+            self.constants.append((origin, f"{vis}const {name}: &str = {rust_str_literal(literal.value)};"))
+        elif isinstance(literal, ast.Constant) and type(literal.value) is int:
             self.module.constants[target.id] = INT
-            self.constants.append(f"const {target.id}: isize = {sign}{literal.value};")
-        elif isinstance(literal.value, float):
+            self.constants.append((origin, f"{vis}const {name}: isize = {sign}{literal.value};"))
+        elif isinstance(literal, ast.Constant) and isinstance(literal.value, float):
             self.module.constants[target.id] = FLOAT
-            self.constants.append(f"const {target.id}: f64 = {sign}{float_literal(literal.value)};")
+            self.constants.append((origin, f"{vis}const {name}: f64 = {sign}{float_literal(literal.value)};"))
         else:
-            raise Unsupported("top-level assignment of a non-literal", stmt.lineno)
+            self.computed_constant(target.id, stmt)
+
+    def computed_constant(self, name: str, stmt: ast.Assign | ast.AnnAssign) -> None:
+        """Any other value is computed once, on first use: a `LazyLock` static and its initialiser.
+
+        The initialiser is a function `def __init_NAME() -> T: return VALUE` (T from the annotation or
+        inferred), so the value's translation is exactly that of a return expression."""
+        value = stmt.value
+        assert value is not None
+        init = ast.FunctionDef(
+            name=f"{STATIC_INIT_PREFIX}{name}",
+            args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
+            body=[ast.Return(value=value)],
+            decorator_list=[],
+            returns=stmt.annotation
+            if isinstance(stmt, ast.AnnAssign) and not is_bare_final(stmt.annotation)
+            else None,
+        )
+        ast.copy_location(init, stmt)
+        ast.fix_missing_locations(init)
+        self.origin[id(init)] = id(stmt)
+        self.add_function(init)
+        self.statics[name] = self.module.functions[init.name]
+        self.module.constants[name] = UNKNOWN
+        self.module.statics.add(name)
+        self.constants.append((id(stmt), name))
 
     def translator(self, sig: FuncSig, inferring: bool) -> FunctionTranslator:
         """The (persistent) translator of one function."""
@@ -260,6 +306,10 @@ class ModuleTranslator:
                     if self_mut != sig.self_mut:
                         sig.self_mut = self_mut
                         self.module.changed = True
+            for name, init in self.statics.items():
+                if self.module.constants.get(name) != init.ret:
+                    self.module.constants[name] = init.ret
+                    self.module.changed = True
             if not self.module.changed:
                 break
 
@@ -288,7 +338,12 @@ class ModuleTranslator:
         for name, ty in sig.params:
             params.append(f"{ft.resolve_mut(ft.mut(name))}{ident(name)}: {rust_type(ty, node.lineno)}")
         lines = _doc_lines(node)
-        vis = "pub " if in_impl else ""
+        if in_impl:
+            vis = "pub "
+        elif self.origin.get(id(node), id(node)) == id(node):
+            vis = visibility(sig.name)
+        else:
+            vis = ""  # a lifted nested function or a static's initialiser stays private
         if is_init and sig.owner is not None:
             lines.append(f"{vis}fn new({', '.join(params)}) -> Self {{")
             lines.append("    let mut this = Self::default();")
@@ -321,15 +376,35 @@ class ModuleTranslator:
             lines.append("}")
         return "\n".join(lines)
 
-    def emit(self) -> str:
-        """The whole Rust file."""
+    def emit(self, only: frozenset[int] | None = None) -> str:
+        """The whole Rust file; with `only`, just the items that come from those top-level statements.
+
+        The other definitions were in the module as context (the dependencies of a unit translated at
+        package scope): they took part in inference but are emitted by their own units."""
+
+        def wanted(node_id: int) -> bool:
+            return only is None or node_id in only
+
         items: list[str] = []
-        if self.constants:
-            items.append("\n".join(self.constants))
+        consts = []
+        for origin, item in self.constants:
+            if not wanted(origin):
+                continue
+            if item in self.statics:
+                init = self.statics[item]
+                ty = rust_type(self.module.constants[item], init.node.lineno)
+                item = (
+                    f"{visibility(item)}static {ident(item)}: std::sync::LazyLock<{ty}> = "
+                    f"std::sync::LazyLock::new({ident(init.name)});"
+                )
+            consts.append(item)
+        if consts:
+            items.append("\n".join(consts))
         for info in self.module.classes.values():
-            items.append(self.emit_class(info))
+            if wanted(id(info.node)):
+                items.append(self.emit_class(info))
         for sig in self.order:
-            if sig.owner is None:
+            if sig.owner is None and wanted(self.origin.get(id(sig.node), id(sig.node))):
                 items.append(self.emit_function(sig, False))
         items.extend(runtime.expand(self.module.helpers))
         text = "\n\n".join(items) + "\n"
@@ -350,6 +425,26 @@ def _doc_lines(node: ast.FunctionDef | ast.ClassDef) -> list[str]:
 def _is_docstring_like(stmt: ast.stmt) -> bool:
     """A bare literal statement (module docstring or comment string)."""
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+
+
+def _is_memo_decorator(node: ast.expr) -> bool:
+    target = node.func if isinstance(node, ast.Call) else node
+    name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+    return name in ("cache", "lru_cache")
+
+
+def _is_dunder_all(stmt: ast.stmt) -> bool:
+    return (
+        isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign)
+        and isinstance(target := (stmt.targets[0] if isinstance(stmt, ast.Assign) else stmt.target), ast.Name)
+        and target.id == "__all__"
+    )
+
+
+def visibility(name: str) -> str:
+    """Python's public names are `pub`; private ones (`_x`) are `pub(crate)`, so sibling modules that
+    import them still can, as Python allows, while the crate's API shows only the public ones."""
+    return "pub(crate) " if name.startswith("_") else "pub "
 
 
 def _is_main_guard(stmt: ast.stmt) -> bool:

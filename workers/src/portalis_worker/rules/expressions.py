@@ -341,7 +341,9 @@ class ExpressionTranslator:
             return Val(code, ty, "place")
         if node.id in self.module.constants:
             cty = self.module.constants[node.id]
-            return Val(node.id, cty, "strlit" if cty == STR else "place")
+            if node.id in self.module.statics:
+                return Val(f"(*{ident(node.id)})", cty, "place")
+            return Val(ident(node.id), cty, "strlit" if cty == STR else "place")
         if self.inferring:
             return self.unknown()
         if node.id in self.module.functions or node.id in builtins.BUILTIN_NAMES:

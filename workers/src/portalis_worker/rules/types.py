@@ -172,6 +172,14 @@ _GENERIC = {
 }
 
 
+_QUALIFIERS = frozenset({"Final", "ClassVar", "Annotated"})
+
+
+def is_bare_final(node: ast.expr | None) -> bool:
+    """`X: Final = value`: the type is the value's."""
+    return node is not None and _type_name(node) == "Final"
+
+
 def _type_name(node: ast.expr) -> str | None:
     """``List`` for ``List``, ``typing.List`` and ``t.List``."""
     if isinstance(node, ast.Name):
@@ -205,6 +213,8 @@ def annotation_to_ty(node: ast.expr, classes: frozenset[str] = frozenset()) -> T
     if isinstance(node, ast.Subscript):
         base = _type_name(node.value)
         items = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if base in _QUALIFIERS and items:
+            return annotation_to_ty(items[0], classes)  # Final[T], ClassVar[T], Annotated[T, ...]: T
         if base == "Optional" and len(items) == 1:
             return option_of(annotation_to_ty(items[0], classes))
         if base == "Union":

@@ -1,0 +1,198 @@
+"""Package-scope translation: the index, cross-module units, constants, `pub`, keys, crate pruning.
+
+The end-to-end case runs the real worker (rules backend, rustc check per file, ledger, assembly) on a
+small package whose units call each other across modules, builds the crate with rustc, and compares
+what the compiled functions return with CPython on the same inputs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from worker_builders import worker_env, write_project
+
+from portalis_worker.assignment import load_assignment
+from portalis_worker.backends import CacheBackend, RulesBackend
+from portalis_worker.crate import without_missing_dependencies
+from portalis_worker.ledger import LocalFileStore
+from portalis_worker.loop import Worker, assemble_if_complete
+from portalis_worker.package_index import PackageIndex
+from portalis_worker.progress import NullReporter
+from portalis_worker.rules import Unsupported
+from portalis_worker.rules.package_scope import PackageTranslator
+from portalis_worker.rustcheck import RustcChecker
+from portalis_worker.sources import list_sources
+from portalis_worker.units import split_source
+
+PACKAGE = {
+    "geo/__init__.py": '"""Geometry."""\nfrom .shapes import area as surface\n\n__all__ = ["surface"]\n',
+    "geo/consts.py": (
+        "from typing import Final\n\n"
+        "SCALE: Final = 3\n"
+        "OFFSET = -2\n"
+        'NAMES = ["unit", "pair", "triple"]\n'
+        "LIMITS: dict[str, int] = {'low': 1, 'high': 9}\n"
+    ),
+    "geo/shapes.py": (
+        "from .consts import SCALE as K, LIMITS\n\n\n"
+        "def area(w: int, h: int) -> int:\n    return _scaled(w * h)\n\n\n"
+        "def _scaled(v: int) -> int:\n    return v * K\n\n\n"
+        "def clamp(v: int) -> int:\n"
+        "    return max(LIMITS['low'], min(LIMITS['high'], v))\n\n\n"
+        "class Box:\n"
+        "    def __init__(self, w: int, h: int) -> None:\n        self.w = w\n        self.h = h\n\n"
+        "    def size(self) -> int:\n        return area(self.w, self.h)\n"
+    ),
+    "geo/report.py": (
+        "from geo import surface\n"
+        "from geo.consts import NAMES, OFFSET\n"
+        "from geo.shapes import Box, clamp\n\n\n"
+        "def describe(i: int) -> str:\n"
+        "    return NAMES[i % len(NAMES)] + ':' + str(surface(i, i + 1) + OFFSET)\n\n\n"
+        "def boxed(w: int, h: int) -> int:\n    return clamp(Box(w, h).size())\n"
+    ),
+    "geo/broken.py": "import socket\n\n\ndef host() -> str:\n    return socket.gethostname()\n",
+    "geo/uses_broken.py": "from .broken import host\n\n\ndef greeting() -> str:\n    return 'hi ' + host()\n",
+}
+
+
+def index_of(files: dict[str, str]) -> PackageIndex:
+    return PackageIndex.build(files)
+
+
+def test_index_resolves_relative_absolute_aliased_and_reexported_names() -> None:
+    index = index_of(PACKAGE)
+    assert index.resolve("geo", "surface") is index.modules["geo.shapes"].definitions["area"]
+    assert index.resolve("geo.shapes", "K") is index.modules["geo.consts"].definitions["SCALE"]
+    assert index.resolve("geo.report", "surface").name == "area"  # through the __init__ re-export
+    assert index.resolve("geo.report", "socket") is None  # the standard library is not the package's
+    assert index.modules["geo"].exported == frozenset({"surface"})
+    assert index.modules["geo.shapes"].rust_path == ("geo", "shapes")
+
+
+def test_dependencies_skip_locals_and_the_unit_itself() -> None:
+    index = index_of(
+        {"p/__init__.py": "", "p/a.py": "X = 1\n\ndef f(n: int) -> int:\n    X = n\n    return f(X)\n"}
+    )
+    node = index.modules["p.a"].definitions["f"].node
+    assert index.dependencies("p.a", [node]) == {}
+
+
+def test_a_signature_change_changes_the_callers_key_and_a_body_change_does_not() -> None:
+    caller = "from .b import g\n\ndef f(n: int) -> int:\n    return g(n)\n"
+
+    def key_of_f(callee: str) -> str:
+        files = {"p/__init__.py": "", "p/a.py": caller, "p/b.py": callee}
+        (unit,) = [u for u in split_source("p/a.py", caller, index_of(files)) if u.name == "f"]
+        assert unit.deps == ("p/b.py::g",)
+        return unit.key
+
+    base = key_of_f("def g(n: int) -> int:\n    return n + 1\n")
+    assert key_of_f("def g(n: int) -> int:\n    return n + 2\n") == base
+    assert key_of_f("def g(n: int, m: int = 0) -> int:\n    return n + m\n") != base
+
+
+def test_units_are_pub_when_public_and_crate_visible_when_private() -> None:
+    translator = PackageTranslator(index_of(PACKAGE))
+    area = translator.translate_unit("geo/shapes.py", PACKAGE["geo/shapes.py"].split("\n\n\n")[1])
+    assert "pub fn area(" in area
+    private = translator.translate_unit("geo/shapes.py", PACKAGE["geo/shapes.py"].split("\n\n\n")[2])
+    assert "pub(crate) fn _scaled(" in private
+    describe = translator.translate_unit("geo/report.py", PACKAGE["geo/report.py"])
+    assert "use crate::geo::consts::NAMES;" in describe
+    assert "use crate::geo::shapes::area;" in describe  # `surface` is area, re-exported by geo
+
+
+def test_a_dependency_that_does_not_translate_fails_the_unit_by_name() -> None:
+    translator = PackageTranslator(index_of(PACKAGE))
+    with pytest.raises(Unsupported, match="import socket"):
+        translator.translate_unit("geo/uses_broken.py", PACKAGE["geo/uses_broken.py"])
+
+
+def test_units_whose_dependencies_failed_are_dropped_from_the_crate_transitively() -> None:
+    units = [
+        {"path": "a.py", "name": "f", "status": "failed", "reason": "unsupported", "message": "x"},
+        {"path": "b.py", "name": "g", "status": "translated", "rust": "fn g() {}", "deps": ["a.py::f"]},
+        {"path": "b.py", "name": "h", "status": "translated", "rust": "fn h() {}", "deps": ["b.py::g"]},
+        {"path": "b.py", "name": "k", "status": "translated", "rust": "fn k() {}"},
+    ]
+    out = {u["name"]: u for u in without_missing_dependencies(units)}
+    assert out["g"]["status"] == out["h"]["status"] == "failed"
+    assert out["g"]["reason"] == "dependency"
+    assert "a.py f" in out["g"]["message"]
+    assert "rust" not in out["h"]
+    assert out["k"]["status"] == "translated"
+
+
+@pytest.mark.skipif(shutil.which("rustc") is None, reason="rustc is required")
+def test_a_package_translates_to_a_crate_that_builds_and_agrees_with_cpython(tmp_path: Path) -> None:
+    source = write_project(tmp_path / "src", PACKAGE)
+    a = load_assignment(worker_env(tmp_path, source, PORTALIS_RUST_CHECK="true", PORTALIS_CRATE_NAME="geo"))
+    cache = CacheBackend()
+    store = LocalFileStore(a.ledger_dir / "shard-0.ledger")
+    worker = Worker(
+        a, store, [cache, RulesBackend()], cache, RustcChecker("rustc", "2021", a.scratch_dir), NullReporter()
+    )
+    assert worker.run(list_sources(a.source_dir, a.include, a.exclude), worker.open_ledger())
+    store.close()
+    assert assemble_if_complete(a)
+    crate = a.output_dir / "geo"
+    report = (crate / "TRANSLATION_REPORT.md").read_text()
+    failed = {line.split("`")[3] for line in report.splitlines() if line.startswith("| `")}
+    assert failed == {"host", "greeting"}, report  # socket is refused; greeting depends on it
+
+    rlib = tmp_path / "libgeo.rlib"
+    build = subprocess.run(
+        [
+            *("rustc", "--edition", "2021", "--crate-type", "rlib", "--crate-name", "geo"),
+            *("-o", str(rlib), str(crate / "src" / "lib.rs")),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr
+    inputs = [0, 1, 2, 5, -3]
+    probe = tmp_path / "probe.rs"
+    calls = "\n".join(
+        f'    println!("{{}}|{{}}|{{}}", geo::geo::report::describe({i}), geo::geo::report::boxed({i}, 2), '
+        f"geo::geo::shapes::Box::new({i}, 3).size());"
+        for i in inputs
+    )
+    probe.write_text(f"fn main() {{\n{calls}\n}}\n")
+    binary = tmp_path / "probe"
+    link = subprocess.run(
+        ["rustc", "--edition", "2021", "--extern", f"geo={rlib}", "-o", str(binary), str(probe)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert link.returncode == 0, link.stderr
+    rust_lines = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout.splitlines()
+
+    sys.path.insert(0, str(source))
+    try:
+        report_mod = importlib.import_module("geo.report")
+        shapes = importlib.import_module("geo.shapes")
+        expected = [
+            f"{report_mod.describe(i)}|{report_mod.boxed(i, 2)}|{shapes.Box(i, 3).size()}" for i in inputs
+        ]
+    finally:
+        sys.path.remove(str(source))
+        for name in [m for m in sys.modules if m == "geo" or m.startswith("geo.")]:
+            del sys.modules[name]
+    assert rust_lines == expected
+
+
+def test_module_constants_are_units_of_their_own() -> None:
+    index = index_of(PACKAGE)
+    names = [u.name for u in split_source("geo/consts.py", PACKAGE["geo/consts.py"], index)]
+    assert names == ["SCALE", "OFFSET", "NAMES", "LIMITS"]
+    translator = PackageTranslator(index)
+    rust = translator.translate_unit("geo/consts.py", "NAMES = ['unit', 'pair', 'triple']\n")
+    assert "pub static NAMES: std::sync::LazyLock<Vec<String>>" in rust

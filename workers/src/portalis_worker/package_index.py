@@ -1,0 +1,294 @@
+"""The package index: what every module of the source defines and imports, built once per job.
+
+Every shard builds the same index from the whole source (it is a pure function of the files' text),
+so a unit is translated with the same context whichever shard owns it. The index answers:
+
+- which top-level definition (function, class or module-level assignment, each one unit) a name
+  used by a unit refers to: a definition of the same module, or one reached through the module's
+  imports (`from .version import Version`, `from pkg.version import Version as V`, re-exports
+  through a package's `__init__`), followed to where it is defined;
+- a unit's dependencies (the definitions it uses) and their *interface digest*, which goes into
+  the unit's cache key: an edit to a callee's signature changes its callers' keys, an edit to a
+  callee's body with a fully annotated signature changes nothing but the callee;
+- which names are public (no leading underscore, or listed in `__all__`);
+- the Rust module path of each Python module (the crate mirrors the package).
+
+Names the index cannot resolve (builtins, the standard library, third-party imports) are left to
+the translator, which maps them or refuses them by name.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from portalis_worker.crate import module_path, rust_module_paths
+from portalis_worker.units import assigned_name, is_type_checking_block, strip_docstrings
+
+MAX_REEXPORT_HOPS = 8
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One top-level definition of a module: the unit that translates it."""
+
+    module: str
+    """Dotted Python module name (`pkg.version`; the root package's `__init__` is `pkg`)."""
+    name: str
+    path: str
+    """Source path relative to the source root."""
+    node: ast.stmt
+    """The def, class or assignment (docstrings stripped)."""
+
+    @property
+    def kind(self) -> str:
+        if isinstance(self.node, ast.ClassDef):
+            return "class"
+        if isinstance(self.node, ast.FunctionDef | ast.AsyncFunctionDef):
+            return "function"
+        return "constant"
+
+
+@dataclass
+class ModuleInfo:
+    name: str
+    path: str
+    is_package: bool
+    rust_path: tuple[str, ...]
+    definitions: dict[str, Definition] = field(default_factory=dict)
+    bindings: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    """Import-bound name -> (absolute module, imported name, or None when the module itself is bound)."""
+    imports: list[ast.Import | ast.ImportFrom] = field(default_factory=list)
+    exported: frozenset[str] | None = None
+    """`__all__` when it is a literal list or tuple of strings."""
+
+
+def module_name(path: str) -> str:
+    return ".".join(module_path(path))
+
+
+def absolute_module(current: str, is_package: bool, target: str | None, level: int) -> str:
+    """The absolute module an import names (`from ..a import b` inside `pkg.sub.mod` -> `pkg.a`)."""
+    if level == 0:
+        return target or ""
+    parts = current.split(".") if current else []
+    base = parts if is_package else parts[:-1]
+    up = level - 1
+    if up > len(base):
+        return ""
+    base = base[: len(base) - up]
+    return ".".join([*base, *([target] if target else [])])
+
+
+def top_level_definitions(tree: ast.Module) -> list[tuple[str, ast.stmt]]:
+    """(name, node) of the module's definitions, in order: defs, classes, single-name assignments."""
+    found: list[tuple[str, ast.stmt]] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            found.append((node.name, node))
+        elif (name := assigned_name(node)) is not None:
+            found.append((name, node))
+    return found
+
+
+def defined_names(node: ast.stmt) -> list[str]:
+    """The module-level names a top-level statement defines."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [node.name]
+    if isinstance(node, ast.Assign):
+        return [t.id for t in node.targets if isinstance(t, ast.Name)]
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return [node.target.id]
+    return []
+
+
+def free_names(nodes: Iterable[ast.stmt]) -> set[str]:
+    """Names a unit reads and does not bind locally (no scope analysis: a name bound anywhere in a
+    function or comprehension of the unit counts as local; string annotations are read too)."""
+    loads: set[str] = set()
+    local: set[str] = set()
+    for node in nodes:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+                loads.add(sub.id)
+            elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                try:
+                    expr = ast.parse(sub.value.strip(), mode="eval")
+                except (SyntaxError, ValueError):
+                    continue
+                loads.update(n.id for n in ast.walk(expr) if isinstance(n, ast.Name))
+            elif isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                local.update(a.arg for a in ast.walk(sub.args) if isinstance(a, ast.arg))
+                if not isinstance(sub, ast.Lambda):
+                    for inner in sub.body:
+                        local.update(
+                            n.id
+                            for n in ast.walk(inner)
+                            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+                        )
+            elif isinstance(sub, ast.comprehension):
+                local.update(n.id for n in ast.walk(sub.target) if isinstance(n, ast.Name))
+    return loads - local
+
+
+def interface_digest(definition: Definition) -> str:
+    """What callers depend on: the signature when it is fully annotated, else the whole definition.
+
+    A fully annotated function's body does not change what its callers see; anything whose types
+    are inferred (an unannotated return, a class, a constant) is its whole normalised AST."""
+    node = definition.node
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
+        args = node.args
+        every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+        if all(a.annotation is not None for a in every):
+            shape = ast.dump(
+                ast.FunctionDef(
+                    name=node.name,
+                    args=node.args,
+                    body=[],
+                    decorator_list=node.decorator_list,
+                    returns=node.returns,
+                ),
+                include_attributes=False,
+            )
+            return _sha("sig", definition.module, shape)
+    return _sha("def", definition.module, ast.dump(node, include_attributes=False))
+
+
+def _sha(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class PackageIndex:
+    """Modules, definitions, bindings and exports of one source tree (see the module docstring)."""
+
+    def __init__(self, modules: Mapping[str, ModuleInfo]) -> None:
+        self.modules = dict(modules)
+        self.by_path = {m.path: m for m in self.modules.values()}
+        self.by_rust_path = {m.rust_path: m for m in self.modules.values()}
+
+    @classmethod
+    def build(cls, sources: Mapping[str, str]) -> PackageIndex:
+        """Index `{relative path: text}`; files that do not parse contribute no definitions."""
+        rust_paths = rust_module_paths(sources)
+        modules: dict[str, ModuleInfo] = {}
+        for path in sorted(sources):
+            name = module_name(path)
+            info = ModuleInfo(
+                name=name,
+                path=path,
+                is_package=path.endswith("__init__.py"),
+                rust_path=rust_paths[path],
+            )
+            if name in modules:  # `a.py` beside `a/__init__.py`: Python imports the package
+                continue
+            modules[name] = info
+            try:
+                tree = ast.parse(sources[path])
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue
+            strip_docstrings(tree)
+            for def_name, node in top_level_definitions(tree):
+                if def_name == "__all__":
+                    info.exported = _literal_names(node)
+                    continue
+                info.definitions[def_name] = Definition(name, def_name, path, node)
+            for node in tree.body:
+                found = node.body if is_type_checking_block(node) else [node]  # type: ignore[attr-defined]
+                for imp in found:
+                    if isinstance(imp, ast.Import | ast.ImportFrom):
+                        info.imports.append(imp)
+                        _bind(info, imp)
+        return cls(modules)
+
+    def module_of_path(self, path: str) -> ModuleInfo | None:
+        return self.by_path.get(path)
+
+    def resolve(self, module: str, name: str) -> Definition | None:
+        """The definition `name` refers to at the top level of `module`, following imports."""
+        for _ in range(MAX_REEXPORT_HOPS):
+            info = self.modules.get(module)
+            if info is None:
+                return None
+            if name in info.definitions:
+                return info.definitions[name]
+            bound = info.bindings.get(name)
+            if bound is None or bound[1] is None:
+                return None
+            module, name = bound[0], bound[1]
+        return None
+
+    def bound_module(self, module: str, name: str) -> ModuleInfo | None:
+        """The package module a name is bound to (`from . import utils`, `import pkg.sub as s`)."""
+        info = self.modules.get(module)
+        if info is None:
+            return None
+        bound = info.bindings.get(name)
+        if bound is None:
+            return None
+        target, imported = bound
+        full = target if imported is None else f"{target}.{imported}"
+        return self.modules.get(full)
+
+    def dependencies(self, module: str, nodes: Iterable[ast.stmt]) -> dict[str, Definition]:
+        """Local name -> definition for every package definition the nodes use (their own excluded)."""
+        nodes = list(nodes)
+        own = {name for n in nodes for name in defined_names(n)}
+        deps: dict[str, Definition] = {}
+        for name in sorted(free_names(nodes)):
+            found = self.resolve(module, name)
+            if found is not None and not (found.module == module and found.name in own):
+                deps[name] = found
+        return deps
+
+    def dependency_key(self, path: str, nodes: list[ast.stmt]) -> tuple[tuple[str, ...], str]:
+        """(`path::name` of each dependency, sorted; digest of their interfaces) of a unit of `path`."""
+        info = self.by_path.get(path)
+        if info is None:
+            return (), ""
+        found = self.dependencies(info.name, nodes).values()
+        refs = tuple(sorted({f"{d.path}::{d.name}" for d in found}))
+        return refs, _sha(*sorted({interface_digest(d) for d in found}))
+
+    def is_package_import(self, module: str, node: ast.Import | ast.ImportFrom) -> bool:
+        """Whether an import statement of `module` names a module of this package."""
+        info = self.modules.get(module)
+        if info is None:
+            return False
+        if isinstance(node, ast.ImportFrom):
+            target = absolute_module(module, info.is_package, node.module, node.level)
+            return target in self.modules or any(f"{target}.{a.name}" in self.modules for a in node.names)
+        return any(a.name in self.modules for a in node.names)
+
+    def is_public(self, definition: Definition) -> bool:
+        info = self.modules[definition.module]
+        if info.exported is not None and definition.name in info.exported:
+            return True
+        return not definition.name.startswith("_")
+
+
+def _literal_names(node: ast.stmt) -> frozenset[str] | None:
+    value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+    if isinstance(value, ast.List | ast.Tuple) and all(
+        isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts
+    ):
+        return frozenset(str(e.value) for e in value.elts if isinstance(e, ast.Constant))
+    return None
+
+
+def _bind(info: ModuleInfo, node: ast.Import | ast.ImportFrom) -> None:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                info.bindings[alias.asname] = (alias.name, None)
+            else:
+                top = alias.name.split(".")[0]
+                info.bindings.setdefault(top, (top, None))
+        return
+    target = absolute_module(info.name, info.is_package, node.module, node.level)
+    for alias in node.names:
+        if alias.name == "*":
+            continue
+        info.bindings[alias.asname or alias.name] = (target, alias.name)

@@ -1,0 +1,208 @@
+"""Translating one unit with its package as context.
+
+A unit that uses other definitions of its package (a sibling module's class, a constant of its own
+module, a function re-exported by `__init__`) is translated together with them: the unit and its
+dependency closure form one Python module for the translator, so signatures, fields and inferred
+types flow across units exactly as they do within one file. Only the unit's own items are emitted;
+each dependency is emitted by its own unit, and a dependency from another module is brought in with
+`use crate::<module path>::<name>;`, the Rust module path mirroring the Python one.
+
+What makes this refuse a unit, by name: a dependency closure over MAX_CLOSURE definitions, two
+different definitions that would share one name in the combined module, and everything the
+translator itself refuses in the unit or in a dependency (a unit cannot be translated without the
+types of what it calls).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import re
+
+from portalis_worker.package_index import Definition, PackageIndex, defined_names, free_names
+from portalis_worker.rules.emitter import ModuleTranslator, format_rust
+from portalis_worker.rules.errors import Unsupported
+
+MAX_CLOSURE = 256
+
+
+def translate_in_package(
+    index: PackageIndex, module: str, nodes: list[ast.stmt], fmt: bool = False
+) -> tuple[str, list[Definition]]:
+    """Rust for the unit made of `nodes` (top-level statements of `module`), and its dependencies.
+
+    Raises `Unsupported` like the translator does."""
+    closure = _closure(index, module, nodes)
+    names = _combined_names(module, nodes, closure)
+    imports: dict[str, ast.stmt] = {}
+    combined: list[ast.stmt] = []
+    for definition in closure:
+        combined.append(
+            _renamed(index, definition.module, definition.node, names, names[id(definition.node)])
+        )
+        _add_imports(imports, index, definition.module, [definition.node])
+    targets = [
+        _renamed(index, module, node, names, None)
+        for node in nodes
+        if not isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+    _add_imports(imports, index, module, nodes)
+    tree = ast.Module(body=[*imports.values(), *combined, *targets], type_ignores=[])
+    translator = ModuleTranslator(tree)
+    translator.collect()
+    translator.infer()
+    text = translator.emit(only=frozenset(id(t) for t in targets))
+    own_rust = index.modules[module].rust_path if module in index.modules else ()
+    uses = sorted(
+        {
+            _use_line(index, d, names[id(d.node)])
+            for d in closure
+            if index.modules[d.module].rust_path != own_rust
+            and re.search(rf"\b{re.escape(names[id(d.node)])}\b", text)
+        }
+    )
+    if uses:
+        text = "\n".join(uses) + "\n\n" + text
+    return (format_rust(text) if fmt else text), closure
+
+
+def _combined_names(module: str, nodes: list[ast.stmt], closure: list[Definition]) -> dict[int, str]:
+    """The name of each dependency in the combined module (id of its node -> name).
+
+    The unit's own names and its module's definitions keep their names (they are the names in the
+    crate's module); a definition of another module whose name is taken gets a suffix, and is
+    brought in with `use ... as <that name>`."""
+    taken = {name for node in nodes for name in defined_names(node)}
+    names: dict[int, str] = {}
+    ordered = sorted(closure, key=lambda d: (d.module != module, d.module, d.name))
+    for definition in ordered:
+        name = definition.name
+        if name in taken:
+            if definition.module == module:
+                raise Unsupported(f"two definitions named {name} in the unit's module", _line(nodes))
+            digest = hashlib.sha256(definition.module.encode()).hexdigest()[:6]
+            name = f"{definition.name}_{digest}"
+        taken.add(name)
+        names[id(definition.node)] = name
+    return names
+
+
+def _use_line(index: PackageIndex, definition: Definition, local: str) -> str:
+    path = "::".join(["crate", *index.modules[definition.module].rust_path, _rust_name(definition.name)])
+    alias = "" if local == definition.name else f" as {_rust_name(local)}"
+    return f"use {path}{alias};"
+
+
+def _rust_name(name: str) -> str:
+    from portalis_worker.rules.context import ident
+
+    return ident(name)
+
+
+def _closure(index: PackageIndex, module: str, nodes: list[ast.stmt]) -> list[Definition]:
+    """Every definition the unit depends on, directly or not, in a deterministic order."""
+    seen: dict[int, Definition] = {}
+    pending = list(index.dependencies(module, nodes).values())
+    own = {(module, name) for n in nodes for name in defined_names(n)}
+    while pending:
+        definition = pending.pop()
+        if id(definition.node) in seen or (definition.module, definition.name) in own:
+            continue
+        seen[id(definition.node)] = definition
+        if len(seen) > MAX_CLOSURE:
+            raise Unsupported(f"dependency closure over {MAX_CLOSURE} definitions", _line(nodes))
+        pending.extend(index.dependencies(definition.module, [definition.node]).values())
+    return sorted(seen.values(), key=lambda d: (d.module, d.name))
+
+
+def _line(nodes: list[ast.stmt]) -> int:
+    return min((getattr(n, "lineno", 1) for n in nodes), default=1)
+
+
+class _Rename(ast.NodeTransformer):
+    def __init__(self, mapping: dict[str, str]) -> None:
+        self.mapping = mapping
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        if node.id in self.mapping:
+            return ast.copy_location(ast.Name(id=self.mapping[node.id], ctx=node.ctx), node)
+        return node
+
+
+def _renamed(
+    index: PackageIndex, module: str, node: ast.stmt, names: dict[int, str], own: str | None
+) -> ast.stmt:
+    """A copy of `node` (the index's nodes are shared) with each dependency referred to by its name
+    in the combined module, and with its own name `own` when that differs."""
+    mapping = {
+        local: names[id(d.node)]
+        for local, d in index.dependencies(module, [node]).items()
+        if id(d.node) in names and local != names[id(d.node)]
+    }
+    copied = copy.deepcopy(node)
+    if own is not None:
+        if isinstance(copied, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            copied.name = own
+        elif isinstance(copied, ast.Assign | ast.AnnAssign):
+            for target in copied.targets if isinstance(copied, ast.Assign) else [copied.target]:
+                if isinstance(target, ast.Name):
+                    target.id = own
+    renamed = _Rename(mapping).visit(copied) if mapping else copied
+    assert isinstance(renamed, ast.stmt)
+    return renamed
+
+
+def _add_imports(
+    imports: dict[str, ast.stmt], index: PackageIndex, module: str, nodes: list[ast.stmt]
+) -> None:
+    """The module's imports that the nodes use and that are not the package's own (the standard
+    library, typing, third-party): the translator maps or refuses those by name."""
+    info = index.modules.get(module)
+    if info is None:
+        return
+    used = free_names(nodes)
+    for imp in info.imports:
+        if index.is_package_import(module, imp):
+            continue
+        bound = {a.asname or a.name.split(".")[0] for a in imp.names}
+        if (isinstance(imp, ast.ImportFrom) and imp.module == "__future__") or bound & used:
+            imports.setdefault(ast.dump(imp), imp)
+
+
+class PackageTranslator:
+    """Package-scope translation of units and of single definitions, memoised per definition.
+
+    The memo serves the checker: a unit that `use`s a definition of another module is checked with
+    that definition's own translation in place (translate_definition), made once per process."""
+
+    def __init__(self, index: PackageIndex) -> None:
+        self.index = index
+        self._memo: dict[tuple[str, str], str | None] = {}
+
+    def translate_unit(self, path: str, source: str) -> str:
+        """Rust for a unit's source (its imports and its statements) of the file at `path`."""
+        info = self.index.module_of_path(path)
+        if info is None:
+            raise Unsupported(f"file {path} is not in the package index", 1)
+        nodes = ast.parse(source).body
+        return translate_in_package(self.index, info.name, nodes)[0]
+
+    def translate_definition(self, rust_path: tuple[str, ...], name: str) -> str | None:
+        """The Rust of the definition `name` of the module at `rust_path`; None when it does not
+        translate (or is not in the package)."""
+        info = self.index.by_rust_path.get(rust_path)
+        if info is None:
+            return None
+        key = (info.name, name)
+        if key not in self._memo:
+            definition = next(
+                (d for d in info.definitions.values() if _rust_name(d.name) == name or d.name == name), None
+            )
+            self._memo[key] = None
+            if definition is not None:
+                try:
+                    self._memo[key] = translate_in_package(self.index, info.name, [definition.node])[0]
+                except (Unsupported, SyntaxError, RecursionError):
+                    self._memo[key] = None
+        return self._memo[key]

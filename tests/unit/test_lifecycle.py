@@ -394,3 +394,26 @@ def test_a_worker_that_exited_resume_me_is_recreated_without_spending_the_error_
     assert plan.reclaims == 1
     assert plan.status is not None
     assert plan.status.phase == "Recovering"
+
+
+def test_an_invalid_worker_configuration_fails_the_job_naming_the_shard_and_code() -> None:
+    job = make_job(status=admitted_status(["n1", "n1"]))
+    pods = {0: pod(0), 1: pod(1, "Failed", exit_code=2, failed_at=T0)}
+    plan = plan_job(JobView(job, pods), None, None, ctx(node("n1")))
+    assert plan.finished == "failed"
+    assert plan.status is not None
+    failed = next(cd for cd in plan.status.conditions or [] if cd.type == "Failed")
+    assert failed.reason == "InvalidWorkerConfiguration"
+    assert "shard 1" in failed.message
+    assert "exit code 2" in failed.message
+    assert deletes(plan) == [("j-w0", None)]  # the other workers stop
+    assert plan.error_retries == 0
+
+
+def test_a_retried_workers_event_says_what_its_exit_code_means() -> None:
+    job = make_job(shards=1, status=admitted_status(["n1"]))
+    plan = plan_job(
+        JobView(job, {0: pod(0, "Failed", exit_code=3, failed_at=T0)}), None, None, ctx(node("n1"))
+    )
+    (event,) = [e for e in plan.events if e.reason == "WorkerFailed"]
+    assert "exit code 3: transient" in event.message

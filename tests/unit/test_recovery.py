@@ -340,3 +340,42 @@ def test_a_succeeded_pod_being_deleted_is_not_left_alone_as_finished() -> None:
     pods = [pod(0, "n", phase="Succeeded", terminating=True)]
     plan = plan_recovery(JOB, pods, {"n": healthy("n")}, T0)
     assert (plan.actions, plan.reclaims) == ((), 0)
+
+
+# ------------------------------------------------------------------------------------------------------
+# exit codes read by the operator (issue 13, item 9)
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "expected"),
+    [
+        (int(WorkerExit.CONFIG), ShardState.INVALID),
+        (int(WorkerExit.ERROR), ShardState.FAILED),
+        (int(WorkerExit.TRANSIENT), ShardState.FAILED),
+        (137, ShardState.FAILED),  # OOMKilled
+        (128, ShardState.FAILED),  # the container could not start
+    ],
+)
+def test_exit_codes_of_failed_workers(exit_code: int, expected: ShardState) -> None:
+    assert shard_state("Failed", False, exit_code) is expected
+    assert shard_state("Failed", True, exit_code) is ShardState.DISPLACED  # being deleted wins
+
+
+def test_an_invalid_configuration_fails_the_job_at_once_without_retries() -> None:
+    # Exit 2: the worker refused its assignment (bad environment, rustc missing, `model` without a
+    # client). The same pod spec fails the same way: retrying only burns backoff time.
+    config = [WorkerPod("job-w0", 0, "n", "Failed", failed_at=T0, exit_code=int(WorkerExit.CONFIG))]
+    plan = plan_recovery(JOB, config, {"n": healthy("n")}, T0)
+    assert plan.failed is FailureReason.INVALID_CONFIGURATION
+    assert (plan.actions, plan.error_retries) == ((), 0)
+    # on a node that is going away, it is a reclaim first (the node may be what broke it)
+    assert plan_recovery(JOB, config, {}, T0).failed is None
+
+
+def test_transient_and_unexpected_failures_are_retried_with_backoff() -> None:
+    for code in (WorkerExit.TRANSIENT, WorkerExit.ERROR):
+        failed = [WorkerPod("job-w0", 0, "n", "Failed", failed_at=T0, exit_code=int(code))]
+        early = plan_recovery(JOB, failed, {"n": healthy("n")}, secs(1))
+        assert (early.actions, early.failed) == ((), None)
+        due = plan_recovery(JOB, failed, {"n": healthy("n")}, secs(30))
+        assert [a.kind for a in due.actions] == [ActionKind.RETRY]

@@ -40,6 +40,7 @@ from portalis_operator.placement import eligible_capacity_types
 from portalis_operator.progress import ShardProgress, aggregate
 from portalis_operator.recovery import (
     ActionKind,
+    FailureReason,
     JobRecoveryState,
     NodeTrouble,
     PodAction,
@@ -48,6 +49,7 @@ from portalis_operator.recovery import (
     ShardState,
     Signal,
     WorkerPod,
+    describe_exit,
     plan_pods,
     shard_state,
     usable,
@@ -545,12 +547,20 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
     acting = {a.shard: a for a in rp.actions}
     if rp.failed is not None:
         b.status.workers = job.status.workers
-        what = (
-            f"{rp.reclaims} reclaims exceed recovery.maxReclaims={spec.recovery.max_reclaims}"
-            if rp.reclaims > spec.recovery.max_reclaims
-            else f"{rp.error_retries} error retries exceed recovery.maxErrorRetries="
-            f"{spec.recovery.max_error_retries}"
-        )
+        if rp.failed is FailureReason.INVALID_CONFIGURATION:
+            invalid = [
+                f"shard {s} ({_exit(p)})"
+                for s, p in sorted(view.pods.items())
+                if p.state is ShardState.INVALID
+            ]
+            what = f"worker refused its assignment, retrying cannot help: {', '.join(invalid)}; see its logs"
+        elif rp.reclaims > spec.recovery.max_reclaims:
+            what = f"{rp.reclaims} reclaims exceed recovery.maxReclaims={spec.recovery.max_reclaims}"
+        else:
+            what = (
+                f"{rp.error_retries} error retries exceed recovery.maxErrorRetries="
+                f"{spec.recovery.max_error_retries}"
+            )
         b.finish(False, rp.failed.value, what)
         b.delete_active({s: p for s, p in view.pods.items() if s not in acting})
         return b.done()
@@ -661,7 +671,7 @@ def _exit(pod: PodView | None) -> str:
         return "no exit code"
     parts = []
     if pod.exit_code is not None:
-        parts.append(f"exit code {pod.exit_code}")
+        parts.append(describe_exit(pod.exit_code))
     if pod.reason:
         parts.append(pod.reason)
     return ", ".join(parts) or "no exit code"

@@ -53,6 +53,7 @@ class ShardState(StrEnum):
     FINISHED = "finished"  # the worker exited 0 and nobody is deleting the pod: the shard is done
     DISPLACED = "displaced"  # being deleted, or the worker stopped to be resumed: recreate, resume
     FAILED = "failed"  # the worker failed: an error retry
+    INVALID = "invalid"  # the worker refused its assignment (exit 2): retrying cannot help
 
 
 def shard_state(phase: str, terminating: bool, exit_code: int | None) -> ShardState:
@@ -61,15 +62,34 @@ def shard_state(phase: str, terminating: bool, exit_code: int | None) -> ShardSt
     A pod being deleted is never a finished shard, whatever its phase: on SIGTERM (a notice, a drain, a
     preemption) the worker flushes and stops, and Kubernetes calls a deleted pod whose containers exited
     0 Succeeded. A worker that exited WorkerExit.RESUME stopped without a deletion (node shutdown, kubelet
-    eviction) and wants to be resumed. Only Succeeded without either is finished.
+    eviction) and wants to be resumed. Only Succeeded without either is finished. A worker that exited
+    WorkerExit.CONFIG refused its assignment: the same pod would fail the same way.
     """
     if terminating or exit_code == WorkerExit.RESUME:
         return ShardState.DISPLACED
     if phase == "Succeeded":
         return ShardState.FINISHED
     if phase == "Failed":
-        return ShardState.FAILED
+        return ShardState.INVALID if exit_code == WorkerExit.CONFIG else ShardState.FAILED
     return ShardState.ACTIVE
+
+
+_EXIT_MEANINGS = {
+    WorkerExit.OK: "finished",
+    WorkerExit.ERROR: "unexpected error",
+    WorkerExit.CONFIG: "invalid configuration",
+    WorkerExit.TRANSIENT: "transient failure of the source fetch or model server",
+    WorkerExit.RESUME: "stopped to be resumed",
+}
+
+
+def describe_exit(exit_code: int) -> str:
+    """`exit code N: meaning` for the worker's own codes (protocol.WorkerExit) and the runtime's."""
+    if exit_code in _EXIT_MEANINGS:
+        return f"exit code {exit_code}: {_EXIT_MEANINGS[WorkerExit(exit_code)]}"
+    if exit_code > 128:
+        return f"exit code {exit_code}: killed by signal {exit_code - 128}"
+    return f"exit code {exit_code}"
 
 
 class ActionKind(StrEnum):
@@ -81,6 +101,7 @@ class ActionKind(StrEnum):
 class FailureReason(StrEnum):
     RECLAIM_LIMIT = "ReclaimLimitExceeded"
     ERROR_RETRY_LIMIT = "ErrorRetryLimitExceeded"
+    INVALID_CONFIGURATION = "InvalidWorkerConfiguration"  # a worker exited 2: no retry can help
 
 
 @dataclass(frozen=True)
@@ -301,6 +322,8 @@ def plan_pods(
       that is still there is deleted at once and recreated: a reclaim (signal `stopped`), no backoff.
     - A Failed pod on a healthy node is an error: retried after `backoffSeconds * 2^n` (n = retries
       already spent), counted when it is retried. NotReady nodes within their grace period: wait.
+    - A worker that exited WorkerExit.CONFIG (2) on a healthy node fails the job at once
+      (`INVALID_CONFIGURATION`): the same pod spec fails the same way, retries would only add backoff.
     - Finished shards (`shard_state` FINISHED) are left alone; a pod being deleted never is one.
     - More than `max_reclaims` reclaims, or more than `max_error_retries` retries, fail the job.
     """
@@ -310,6 +333,7 @@ def plan_pods(
     reclaimed_nodes: dict[str, Signal] = {}
     retries = 0
     waits: list[float] = []
+    invalid = False
 
     for pod in sorted(pods, key=lambda p: p.shard):
         state = pod.state
@@ -363,6 +387,8 @@ def plan_pods(
                 )
             )
             reclaimed_nodes.setdefault(pod.node, Signal.STOPPED)
+        elif state is ShardState.INVALID:
+            invalid = True
         elif state is ShardState.FAILED:
             delay = backoff_seconds(
                 job.backoff_seconds, job.error_retries + retries, policy.max_backoff_seconds
@@ -383,6 +409,8 @@ def plan_pods(
         failed = FailureReason.RECLAIM_LIMIT
     elif error_retries > job.max_error_retries:
         failed = FailureReason.ERROR_RETRY_LIMIT
+    elif invalid:
+        failed = FailureReason.INVALID_CONFIGURATION
     mode = replace(job, reclaims=reclaims).spot_mode
     return RecoveryPlan(
         actions=tuple(actions),

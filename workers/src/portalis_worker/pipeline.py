@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from portalis_worker.backends import Backend, BackendUnavailable, Outcome
-from portalis_worker.rustcheck import Checker
+from portalis_worker.rustcheck import Checker, CheckTimeout
 from portalis_worker.units import Failure, Unit
 
 LOG = logging.getLogger(__name__)
@@ -102,7 +102,17 @@ def translate_file(
             [(order, "", rust) for order, rust in context]
             + [(by_id[uid].order, uid, rust) for uid, (_, rust) in candidates.items()]
         )
-        errors = checker.check([(owner, rust) for _, owner, rust in parts], units[0].path)
+        try:
+            errors = checker.check([(owner, rust) for _, owner, rust in parts], units[0].path)
+        except CheckTimeout as exc:
+            # A pathological file: its pending units fail (no next backend: another candidate would
+            # likely take as long), and the shard goes on with the next file.
+            LOG.warning("rustc check timed out; the file's pending units fail", extra={"path": units[0].path})
+            for uid in candidates:
+                last_failure[uid] = Failure("rustc-timeout", str(exc))
+                give_up(by_id[uid])
+            candidates.clear()
+            break
         broken = [uid for uid in errors if uid in candidates]
         if not broken:
             if errors:

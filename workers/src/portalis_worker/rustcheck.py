@@ -24,6 +24,10 @@ LOG = logging.getLogger(__name__)
 RUSTC_TIMEOUT_SECONDS = 300
 
 
+class CheckTimeout(Exception):
+    """rustc did not finish checking a module within its time limit (a pathological file)."""
+
+
 def split_items(rust: str) -> list[str]:
     """Top-level items of Rust source (attributes and doc comments stay with their item).
 
@@ -137,12 +141,15 @@ class Checker(Protocol):
         """Errors by owner (first message each) for the module made of `parts`; empty when it compiles.
 
         `path` is the source file the module comes from (where it sits in the crate). Errors that
-        cannot be attributed to an owner are returned under the owner ""."""
+        cannot be attributed to an owner are returned under the owner "". Raises `CheckTimeout` when
+        the check takes longer than the checker's limit."""
         ...
 
 
 class RustcChecker:
-    def __init__(self, rustc: str, edition: str, scratch_dir: Path) -> None:
+    def __init__(
+        self, rustc: str, edition: str, scratch_dir: Path, timeout_seconds: float = RUSTC_TIMEOUT_SECONDS
+    ) -> None:
         found = shutil.which(rustc)
         if found is None:
             raise FileNotFoundError(
@@ -151,6 +158,7 @@ class RustcChecker:
         self.rustc = found
         self.edition = edition
         self.scratch_dir = scratch_dir
+        self.timeout_seconds = timeout_seconds
 
     def check(self, parts: Sequence[tuple[str, str]], path: str | None = None) -> dict[str, str]:
         return self.check_module(compose(parts))
@@ -162,28 +170,10 @@ class RustcChecker:
         with tempfile.TemporaryDirectory(prefix="portalis-check-", dir=self.scratch_dir) as tmp:
             src = Path(tmp) / "unit.rs"
             src.write_text(module.text, encoding="utf-8")
-            proc = subprocess.run(
-                [
-                    self.rustc,
-                    "--edition",
-                    self.edition,
-                    "--crate-type",
-                    "lib",
-                    "--emit=metadata",
-                    "--crate-name",
-                    "portalis_check",
-                    "--error-format=json",
-                    "-A",
-                    "warnings",
-                    "-o",
-                    str(Path(tmp) / "out.rmeta"),
-                    str(src),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=RUSTC_TIMEOUT_SECONDS,
-                check=False,
-            )
+            try:
+                proc = self._rustc(src, Path(tmp) / "out.rmeta")
+            except subprocess.TimeoutExpired as exc:
+                raise CheckTimeout(f"rustc did not finish within {self.timeout_seconds:g} s") from exc
         if proc.returncode == 0:
             return {}
         errors: dict[str, str] = {}
@@ -206,3 +196,28 @@ class RustcChecker:
         if not errors:
             errors[""] = f"rustc exited {proc.returncode}"
         return errors
+
+    def _rustc(self, src: Path, out: Path) -> subprocess.CompletedProcess[str]:
+        """Raises subprocess.TimeoutExpired (the child is killed) past `timeout_seconds`."""
+        return subprocess.run(
+            [
+                self.rustc,
+                "--edition",
+                self.edition,
+                "--crate-type",
+                "lib",
+                "--emit=metadata",
+                "--crate-name",
+                "portalis_check",
+                "--error-format=json",
+                "-A",
+                "warnings",
+                "-o",
+                str(out),
+                str(src),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=self.timeout_seconds,
+            check=False,
+        )

@@ -105,3 +105,15 @@ def test_git_checkout_from_a_local_repository(tmp_path: Path) -> None:
     assert fetch_git(f"file://{repo}", "main", dest, pinned_commit=first) == first
     with pytest.raises(SourceError):
         fetch_git(f"file://{tmp_path}/missing", None, dest)
+
+
+def test_a_git_timeout_is_a_source_error_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 13, item 9: TimeoutExpired escaped, the worker exited 1 (unexpected error) instead of 3.
+    from portalis_worker import sources
+
+    def hang(cmd: list[str], **kw: object) -> None:
+        raise subprocess.TimeoutExpired(cmd, float(kw["timeout"]))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sources.subprocess, "run", hang)
+    with pytest.raises(sources.SourceError, match="did not finish within 600 s"):
+        sources._git(["fetch", "origin"])

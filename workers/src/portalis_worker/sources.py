@@ -123,11 +123,23 @@ def resolve_root(base: Path, sub: str) -> Path:
     return root
 
 
+GIT_TIMEOUT_SECONDS = 600
+
+
 def _git(args: list[str], cwd: Path | None = None) -> str:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:  # a source error (exit 3, retried), not a crash (exit 1)
+        raise SourceError(f"git {args[0]} did not finish within {GIT_TIMEOUT_SECONDS} s") from exc
     if proc.returncode != 0:
         raise SourceError(f"git {args[0]} failed: {proc.stderr.strip()[-500:]}")
     return proc.stdout.strip()

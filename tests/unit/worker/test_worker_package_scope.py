@@ -196,3 +196,18 @@ def test_module_constants_are_units_of_their_own() -> None:
     translator = PackageTranslator(index)
     rust = translator.translate_unit("geo/consts.py", "NAMES = ['unit', 'pair', 'triple']\n")
     assert "pub static NAMES: std::sync::LazyLock<Vec<String>>" in rust
+
+
+def test_type_aliases_are_expanded_in_users_and_exported_as_rust_type_aliases() -> None:
+    files = {
+        "p/__init__.py": "",
+        "p/t.py": "from typing import Dict, TypeAlias\nPos = int\nTable: TypeAlias = Dict[str, Pos]\n",
+        "p/a.py": "from .t import Pos, Table\n\ndef f(p: Pos, t: Table) -> Pos:\n    return p + t['x']\n",
+    }
+    translator = PackageTranslator(index_of(files))
+    user = translator.translate_unit("p/a.py", files["p/a.py"])
+    assert "pub fn f(p: isize, t: HashMap<String, isize>) -> isize" in user
+    alias = translator.translate_unit(
+        "p/t.py", "from typing import Dict, TypeAlias\nTable: TypeAlias = Dict[str, Pos]\n"
+    )
+    assert "pub type Table = HashMap<String, isize>;" in alias

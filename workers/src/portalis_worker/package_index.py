@@ -106,19 +106,14 @@ def defined_names(node: ast.stmt) -> list[str]:
 
 def free_names(nodes: Iterable[ast.stmt]) -> set[str]:
     """Names a unit reads and does not bind locally (no scope analysis: a name bound anywhere in a
-    function or comprehension of the unit counts as local; string annotations are read too)."""
+    function or comprehension of the unit counts as local). String annotations (`"Version"`,
+    `"Optional[Tag]"`) are read too; other strings are data."""
     loads: set[str] = set()
     local: set[str] = set()
     for node in nodes:
         for sub in ast.walk(node):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
                 loads.add(sub.id)
-            elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
-                try:
-                    expr = ast.parse(sub.value.strip(), mode="eval")
-                except (SyntaxError, ValueError):
-                    continue
-                loads.update(n.id for n in ast.walk(expr) if isinstance(n, ast.Name))
             elif isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
                 local.update(a.arg for a in ast.walk(sub.args) if isinstance(a, ast.arg))
                 if not isinstance(sub, ast.Lambda):
@@ -130,7 +125,29 @@ def free_names(nodes: Iterable[ast.stmt]) -> set[str]:
                         )
             elif isinstance(sub, ast.comprehension):
                 local.update(n.id for n in ast.walk(sub.target) if isinstance(n, ast.Name))
+            for annotation in _annotations(sub):
+                loads.update(_string_annotation_names(annotation))
     return loads - local
+
+
+def _annotations(node: ast.AST) -> list[ast.expr]:
+    if isinstance(node, ast.arg | ast.AnnAssign) and node.annotation is not None:
+        return [node.annotation]
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
+        return [node.returns]
+    return []
+
+
+def _string_annotation_names(annotation: ast.expr) -> set[str]:
+    names: set[str] = set()
+    for sub in ast.walk(annotation):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            try:
+                expr = ast.parse(sub.value.strip(), mode="eval")
+            except (SyntaxError, ValueError):
+                continue
+            names.update(n.id for n in ast.walk(expr) if isinstance(n, ast.Name))
+    return names
 
 
 def interface_digest(definition: Definition) -> str:

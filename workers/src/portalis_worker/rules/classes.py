@@ -29,9 +29,126 @@ def _decorator_name(node: ast.expr) -> str:
     return ast.unparse(node)
 
 
+BUILTIN_EXCEPTIONS = frozenset(
+    {
+        "Exception",
+        "ValueError",
+        "TypeError",
+        "KeyError",
+        "IndexError",
+        "LookupError",
+        "RuntimeError",
+        "ArithmeticError",
+        "ZeroDivisionError",
+        "OverflowError",
+        "AttributeError",
+        "NotImplementedError",
+        "OSError",
+        "IOError",
+        "UnicodeError",
+        "UnicodeDecodeError",
+        "UnicodeEncodeError",
+        "AssertionError",
+        "EOFError",
+        "PermissionError",
+        "FileNotFoundError",
+        "Warning",
+        "UserWarning",
+        "DeprecationWarning",
+    }
+)
+ENUM_BASES = frozenset({"Enum", "IntEnum", "StrEnum"})
+
+
+def base_names(node: ast.ClassDef) -> list[str]:
+    """`ValueError`, `Enum` for `enum.Enum`, ...; the last part of each base's dotted name."""
+    names = []
+    for base in node.bases:
+        if isinstance(base, ast.Attribute):
+            names.append(base.attr)
+        elif isinstance(base, ast.Name):
+            names.append(base.id)
+        else:
+            names.append(ast.unparse(base))
+    return names
+
+
+def exception_classes(nodes: list[ast.ClassDef]) -> set[str]:
+    """Names among `nodes` that derive from an exception (a builtin one or another of `nodes`)."""
+    found: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for node in nodes:
+            if node.name not in found and any(
+                b in BUILTIN_EXCEPTIONS or b in found for b in base_names(node)
+            ):
+                found.add(node.name)
+                changed = True
+    return found
+
+
+def _only_docs(body: list[ast.stmt]) -> bool:
+    return all(
+        isinstance(s, ast.Pass)
+        or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) and isinstance(s.value.value, str))
+        for s in body
+    )
+
+
+def _exception_init() -> ast.FunctionDef:
+    func = ast.parse('def __init__(self, message: str = "") -> None:\n    self.message = message\n').body[0]
+    assert isinstance(func, ast.FunctionDef)
+    return func
+
+
+def _enum_members(node: ast.ClassDef, kind: str) -> dict[str, int | str]:
+    members: dict[str, int | str] = {}
+    for stmt in node.body:
+        if _only_docs([stmt]):
+            continue
+        if not (
+            isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+        ):
+            raise Unsupported("Enum body other than members", stmt.lineno)
+        name, value = stmt.targets[0].id, stmt.value
+        if (
+            isinstance(value, ast.Call)
+            and getattr(value.func, "id", getattr(value.func, "attr", "")) == "auto"
+        ):
+            members[name] = name.lower() if kind == "StrEnum" else len(members) + 1
+        elif (
+            isinstance(value, ast.Constant)
+            and isinstance(value.value, int | str)
+            and not isinstance(value.value, bool)
+        ):
+            members[name] = value.value
+        else:
+            raise Unsupported("Enum member that is not an int or str literal", stmt.lineno)
+    if not members:
+        raise Unsupported("Enum without members", node.lineno)
+    if len({type(v) for v in members.values()}) > 1:
+        raise Unsupported("Enum mixing int and str values", node.lineno)
+    if len(set(members.values())) != len(members):
+        raise Unsupported("Enum with aliases (two members of one value)", node.lineno)
+    return members
+
+
 def declare_class(module: ModuleContext, node: ast.ClassDef) -> ClassInfo:
     """Register the class name first so annotations elsewhere can refer to it."""
-    if node.bases and not all(isinstance(b, ast.Name) and b.id == "object" for b in node.bases):
+    bases = [b for b in base_names(node) if b != "object"]
+    if len(bases) == 1 and bases[0] in ENUM_BASES and not node.decorator_list and not node.keywords:
+        info = ClassInfo(name=node.name, node=node, enum_members=_enum_members(node, bases[0]))
+        module.classes[node.name] = info
+        return info
+    if bases and node.name in module.exceptions:
+        if not _only_docs(node.body) or node.decorator_list or node.keywords:
+            raise Unsupported("exception class with a body", node.lineno)
+        node.body = [_exception_init()]
+        info = ClassInfo(name=node.name, node=node, is_exception=True)
+        module.classes[node.name] = info
+        return info
+    if bases:
         raise Unsupported("class inheritance", node.lineno)
     if node.keywords:
         raise Unsupported("class keywords", node.lineno)
@@ -51,6 +168,8 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
     node = info.node
     classes = module.class_names()
     methods: list[FuncSig] = []
+    if info.enum_members is not None:
+        return methods
     for stmt in node.body:
         if (
             isinstance(stmt, ast.Expr)

@@ -130,6 +130,10 @@ class ClassInfo:
     field_defaults: dict[str, ast.expr] = field(default_factory=dict)
     methods: dict[str, FuncSig] = field(default_factory=dict)
     is_dataclass: bool = False
+    enum_members: dict[str, int | str] | None = None
+    """An `enum.Enum`: member name -> value, in order (a Rust `enum`); None for a struct."""
+    is_exception: bool = False
+    """A subclass of an exception: a struct with a `message`, `Display` and `std::error::Error`."""
 
 
 @dataclass
@@ -139,6 +143,8 @@ class ModuleContext:
     functions: dict[str, FuncSig] = field(default_factory=dict)
     classes: dict[str, ClassInfo] = field(default_factory=dict)
     constants: dict[str, Ty] = field(default_factory=dict)
+    exceptions: set[str] = field(default_factory=set)
+    """Names of the module's exception classes (bases of exception classes may be among them)."""
     statics: set[str] = field(default_factory=set)
     """Constants that are `LazyLock` statics (read through a deref)."""
     modules: set[str] = field(default_factory=set)

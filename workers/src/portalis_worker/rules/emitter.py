@@ -9,7 +9,7 @@ import subprocess
 
 from portalis_worker.rules import runtime
 from portalis_worker.rules.builtins import BUILTIN_NAMES, SUPPORTED_MODULES
-from portalis_worker.rules.classes import collect_members, declare_class
+from portalis_worker.rules.classes import collect_members, declare_class, exception_classes
 from portalis_worker.rules.context import ClassInfo, FuncSig, ModuleContext, ident
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.expressions import float_literal, rust_str_literal
@@ -33,8 +33,9 @@ STATIC_INIT_PREFIX = "__init_"
 MEMO_DECORATORS = frozenset({"cache", "lru_cache", "cached_property"})
 """Memoisation does not change what a function returns; the translation computes it each time."""
 IGNORED_MODULES = frozenset(
-    {"typing", "typing_extensions", "__future__", "dataclasses", "collections.abc", "abc"}
+    {"typing", "typing_extensions", "__future__", "dataclasses", "collections.abc", "abc", "enum"}
 )
+"""Their names are annotations, decorators or bases, each mapped or refused where it is used."""
 
 
 def register_import(module: ModuleContext, node: ast.Import | ast.ImportFrom) -> None:
@@ -171,6 +172,7 @@ class ModuleTranslator:
             body = body[1:]
         classes: list[ClassInfo] = []
         functions: list[ast.FunctionDef] = []
+        self.module.exceptions = exception_classes([s for s in body if isinstance(s, ast.ClassDef)])
         for stmt in body:
             if isinstance(stmt, ast.Import | ast.ImportFrom):
                 register_import(self.module, stmt)
@@ -356,8 +358,41 @@ class ModuleTranslator:
         lines.append("}")
         return "\n".join(lines)
 
+    def emit_enum(self, info: ClassInfo) -> str:
+        """A fieldless Rust ``enum`` with ``value()`` and ``name()`` (``Color.RED.value``)."""
+        members = info.enum_members or {}
+        name = info.name
+        variants = [ident(m) for m in members]
+        is_int = all(isinstance(v, int) for v in members.values())
+        value_ty = "isize" if is_int else "String"
+        lines = _doc_lines(info.node)
+        lines += [
+            "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]",
+            f"pub enum {name} {{",
+            *(f"    {v}," for v in variants),
+            "}",
+            "",
+            f"impl Default for {name} {{",
+            f"    fn default() -> Self {{ {name}::{variants[0]} }}",
+            "}",
+            "",
+            f"impl {name} {{",
+            f"    pub fn value(&self) -> {value_ty} {{",
+            "        match self {",
+        ]
+        for variant, value in zip(variants, members.values(), strict=True):
+            code = str(value) if is_int else f"{rust_str_literal(str(value))}.to_string()"
+            lines.append(f"            {name}::{variant} => {code},")
+        lines += ["        }", "    }", "", "    pub fn name(&self) -> String {", "        match self {"]
+        for variant, member in zip(variants, members, strict=True):
+            lines.append(f"            {name}::{variant} => {rust_str_literal(member)}.to_string(),")
+        lines += ["        }", "    }", "}"]
+        return "\n".join(lines)
+
     def emit_class(self, info: ClassInfo) -> str:
-        """``struct`` + ``impl``."""
+        """``struct`` + ``impl`` (an ``enum`` for an ``enum.Enum``; ``Error`` impls for exceptions)."""
+        if info.enum_members is not None:
+            return self.emit_enum(info)
         fields = []
         for name, ty in info.fields.items():
             if has_unknown(ty):
@@ -374,6 +409,17 @@ class ModuleTranslator:
             lines.append(f"impl {info.name} {{")
             lines.append("\n\n".join(methods))
             lines.append("}")
+        if info.is_exception:
+            lines += [
+                "",
+                f"impl std::fmt::Display for {info.name} {{",
+                "    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {",
+                "        f.write_str(&self.message)",
+                "    }",
+                "}",
+                "",
+                f"impl std::error::Error for {info.name} {{}}",
+            ]
         return "\n".join(lines)
 
     def emit(self, only: frozenset[int] | None = None) -> str:
@@ -442,9 +488,11 @@ def _is_dunder_all(stmt: ast.stmt) -> bool:
 
 
 def visibility(name: str) -> str:
-    """Python's public names are `pub`; private ones (`_x`) are `pub(crate)`, so sibling modules that
-    import them still can, as Python allows, while the crate's API shows only the public ones."""
-    return "pub(crate) " if name.startswith("_") else "pub "
+    """Python's public names (dunders like `__version__` included) are `pub`; private ones (`_x`) are
+    `pub(crate)`, so sibling modules that import them still can, as Python allows, while the crate's
+    API shows only the public ones."""
+    private = name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+    return "pub(crate) " if private else "pub "
 
 
 def _is_main_guard(stmt: ast.stmt) -> bool:

@@ -41,6 +41,7 @@ from portalis_worker.rules.types import (
     UNKNOWN,
     Ty,
     TypeClash,
+    class_ty,
     dict_of,
     has_unknown,
     is_copy,
@@ -791,11 +792,21 @@ class ExpressionTranslator:
         """Struct fields and module constants (math.pi)."""
         if isinstance(node.value, ast.Name) and node.value.id in self.module.modules:
             return builtins.module_attribute(self, node.value.id, node.attr, node)
+        if isinstance(node.value, ast.Name) and self.lookup(node.value.id) is None:
+            enum = self.module.classes.get(node.value.id)
+            if enum is not None and enum.enum_members is not None:
+                if node.attr not in enum.enum_members:
+                    self.fail(f"{enum.name} has no member {node.attr}", node)
+                return Val(f"{enum.name}::{ident(node.attr)}", class_ty(enum.name))
         base = self.unwrap_option(self.expr(node.value))
         if self.vague(base.ty):
             return self.unknown()
         if base.ty.kind == "class":
             info = self.module.classes[base.ty.name]
+            if info.enum_members is not None and node.attr in ("value", "name"):
+                is_int = all(isinstance(v, int) for v in info.enum_members.values())
+                ty = INT if node.attr == "value" and is_int else STR
+                return Val(f"{self.wrap(base, PREC_ATOM)}.{node.attr}()", ty)
             if node.attr in info.fields:
                 return Val(
                     f"{self.wrap(base, PREC_ATOM)}.{ident(node.attr)}", info.fields[node.attr], "place"

@@ -21,8 +21,10 @@ import hashlib
 import re
 
 from portalis_worker.package_index import Definition, PackageIndex, defined_names, free_names
-from portalis_worker.rules.emitter import ModuleTranslator, format_rust
+from portalis_worker.rules.context import ident
+from portalis_worker.rules.emitter import ModuleTranslator, format_rust, visibility
 from portalis_worker.rules.errors import Unsupported
+from portalis_worker.rules.types import annotation_to_ty, rust_type
 
 MAX_CLOSURE = 256
 
@@ -48,11 +50,26 @@ def translate_in_package(
         if not isinstance(node, ast.Import | ast.ImportFrom)
     ]
     _add_imports(imports, index, module, nodes)
+    aliases = {
+        name: value
+        for node in [*combined, *targets]
+        if (found := type_alias(node))
+        for name, value in [found]
+    }
+    combined = [_expand_aliases(n, aliases) for n in combined if type_alias(n) is None]
+    alias_targets = [t for t in targets if type_alias(t) is not None]
+    targets = [_expand_aliases(t, aliases) for t in targets if type_alias(t) is None]
     tree = ast.Module(body=[*imports.values(), *combined, *targets], type_ignores=[])
     translator = ModuleTranslator(tree)
     translator.collect()
     translator.infer()
     text = translator.emit(only=frozenset(id(t) for t in targets))
+    for target in alias_targets:
+        found = type_alias(target)
+        assert found is not None
+        name, value = found
+        ty = annotation_to_ty(_expand_aliases_in(value, aliases), translator.module.class_names())
+        text += f"\n{visibility(name)}type {ident(name)} = {rust_type(ty, target.lineno)};\n"
     own_rust = index.modules[module].rust_path if module in index.modules else ()
     uses = sorted(
         {
@@ -95,8 +112,6 @@ def _use_line(index: PackageIndex, definition: Definition, local: str) -> str:
 
 
 def _rust_name(name: str) -> str:
-    from portalis_worker.rules.context import ident
-
     return ident(name)
 
 
@@ -206,3 +221,101 @@ class PackageTranslator:
                 except (Unsupported, SyntaxError, RecursionError):
                     self._memo[key] = None
         return self._memo[key]
+
+
+TYPING_GENERICS = frozenset(
+    {
+        "List",
+        "Dict",
+        "Set",
+        "FrozenSet",
+        "Tuple",
+        "Optional",
+        "Union",
+        "Callable",
+        "Sequence",
+        "Mapping",
+        "MutableMapping",
+        "Iterable",
+        "Iterator",
+        "Type",
+        "Literal",
+        "list",
+        "dict",
+        "set",
+        "frozenset",
+        "tuple",
+        "type",
+    }
+)
+BUILTIN_TYPES = frozenset({"int", "float", "str", "bool", "bytes", "None"})
+
+
+def _is_type_expr(node: ast.expr) -> bool:
+    if isinstance(node, ast.Name):
+        return node.id in BUILTIN_TYPES
+    if isinstance(node, ast.Subscript):
+        base = node.value
+        name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+        return name in TYPING_GENERICS
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _is_type_expr(node.left) or _is_type_expr(node.right)
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def type_alias(node: ast.stmt) -> tuple[str, ast.expr] | None:
+    """(name, type) of a module-level type alias: `Pos = int`, `Key = tuple[str, int]`,
+    `Id: TypeAlias = Union[int, str]`."""
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+        annotation = node.annotation
+        name = annotation.attr if isinstance(annotation, ast.Attribute) else getattr(annotation, "id", "")
+        if name == "TypeAlias":
+            return node.target.id, node.value
+        return None
+    if (
+        isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and _is_type_expr(node.value)
+    ):
+        return node.targets[0].id, node.value
+    return None
+
+
+class _ExpandAliases(ast.NodeTransformer):
+    def __init__(self, aliases: dict[str, ast.expr]) -> None:
+        self.aliases = aliases
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.aliases:
+            expanded: ast.expr = self.visit(copy.deepcopy(self.aliases[node.id]))
+            return expanded
+        return node
+
+    def visit_Constant(self, node: ast.Constant) -> ast.expr:
+        if isinstance(node.value, str) and node.value.strip() in self.aliases:
+            expanded: ast.expr = self.visit(copy.deepcopy(self.aliases[node.value.strip()]))
+            return expanded
+        return node
+
+
+def _expand_aliases_in(annotation: ast.expr, aliases: dict[str, ast.expr]) -> ast.expr:
+    expanded = annotation
+    for _ in range(8):  # an alias may name another alias
+        before = ast.dump(expanded)
+        expanded = _ExpandAliases(aliases).visit(copy.deepcopy(expanded))
+        if ast.dump(expanded) == before:
+            break
+    return expanded
+
+
+def _expand_aliases(node: ast.stmt, aliases: dict[str, ast.expr]) -> ast.stmt:
+    """Type aliases replaced by what they name, in every annotation of `node` (in place)."""
+    if not aliases:
+        return node
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.arg | ast.AnnAssign) and sub.annotation is not None:
+            sub.annotation = _expand_aliases_in(sub.annotation, aliases)
+        elif isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef) and sub.returns is not None:
+            sub.returns = _expand_aliases_in(sub.returns, aliases)
+    return node

@@ -1,0 +1,131 @@
+"""Constructs that real packages use, each compiled with rustc, run, and compared with CPython:
+enum.Enum, exception classes, module constants of any type (LazyLock statics), `Final`, memoising
+decorators, `if TYPE_CHECKING:` imports, and the `pub` API."""
+
+from __future__ import annotations
+
+import pytest
+from rules_harness import Case, assert_case, run_cases
+
+from portalis_worker.rules import Unsupported, translate_module
+
+pytestmark = pytest.mark.unit
+
+ENUMS = (
+    "import enum\nfrom enum import Enum, IntEnum, auto\n\n"
+    "class Color(enum.Enum):\n    RED = 1\n    GREEN = 2\n    BLUE = 4\n\n"
+    "class Level(IntEnum):\n    LOW = auto()\n    HIGH = auto()\n\n"
+    "class Kind(Enum):\n    '''What it is.'''\n    WHEEL = 'whl'\n    SDIST = 'tar.gz'\n\n"
+    "def pick(n: int) -> Color:\n"
+    "    if n == 0:\n        return Color.RED\n"
+    "    if n == 1:\n        return Color.GREEN\n"
+    "    return Color.BLUE\n\n"
+)
+EXCEPTIONS = (
+    "class Invalid(ValueError):\n    '''Bad input.'''\n\nclass InvalidVersion(Invalid):\n    pass\n\n"
+)
+
+CASES = {
+    "enum_value_and_name": Case(
+        ENUMS + "def f(n: int) -> str:\n    c = pick(n)\n    return c.name + '=' + str(c.value)\n",
+        "f",
+        [(0,), (1,), (2,)],
+    ),
+    "enum_equality": Case(
+        ENUMS + "def f(n: int) -> bool:\n    return pick(n) == Color.GREEN\n",
+        "f",
+        [(0,), (1,)],
+    ),
+    "enum_auto_and_str_values": Case(
+        ENUMS + "def f(n: int) -> str:\n"
+        "    k = Kind.WHEEL if n > 0 else Kind.SDIST\n"
+        "    return k.value + str(Level.HIGH.value) + str(Level.LOW.value)\n",
+        "f",
+        [(1,), (0,)],
+    ),
+    "enum_in_a_dataclass": Case(
+        ENUMS + "from dataclasses import dataclass\n\n"
+        "@dataclass\nclass Pixel:\n    x: int\n    color: Color\n\n"
+        "def f(n: int) -> int:\n    p = Pixel(n, pick(n))\n    return p.x * p.color.value\n",
+        "f",
+        [(0,), (2,)],
+    ),
+    "exception_subclass_raised": Case(
+        EXCEPTIONS + "def f(n: int) -> int:\n"
+        "    if n < 0:\n        raise InvalidVersion('negative: ' + str(n))\n"
+        "    return n * 2\n",
+        "f",
+        [(3,), (-1,)],
+    ),
+    "computed_module_constants": Case(
+        "from typing import Final\n\n"
+        "LIMIT: Final = 10\n"
+        "NAMES = ['zero', 'one', 'two']\n"
+        "TABLE: dict[str, int] = {'a': 1, 'b': 2}\n"
+        "DOUBLE = [2 * n for n in range(4)]\n\n"
+        "def f(i: int) -> str:\n"
+        "    if i >= LIMIT:\n        return 'big'\n"
+        "    return NAMES[i % len(NAMES)] + str(TABLE['b'] + DOUBLE[i % 4])\n",
+        "f",
+        [(0,), (5,), (12,)],
+    ),
+    "memoised_function": Case(
+        "import functools\nfrom functools import lru_cache\n\n"
+        "@functools.lru_cache(maxsize=None)\ndef fib(n: int) -> int:\n"
+        "    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\n"
+        "@lru_cache\ndef f(n: int) -> int:\n    return fib(n) + 1\n",
+        "f",
+        [(10,), (1,)],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, tuple[list[str], list[str] | str]]:
+    return run_cases(CASES)
+
+
+@pytest.mark.parametrize("cid", sorted(CASES))
+def test_package_feature(results: dict[str, tuple[list[str], list[str] | str]], cid: str) -> None:
+    assert_case(results, cid)
+
+
+def test_public_names_are_pub_and_private_ones_crate_visible() -> None:
+    rust = translate_module(
+        "__version__ = '1.0'\n_CACHE = 3\n\ndef api() -> int:\n    return _helper()\n\n"
+        "def _helper() -> int:\n    return _CACHE\n"
+    )
+    assert "pub const __version__: &str" in rust
+    assert "pub(crate) const _CACHE: isize" in rust
+    assert "pub fn api()" in rust
+    assert "pub(crate) fn _helper()" in rust
+
+
+def test_exception_classes_implement_error_and_display() -> None:
+    rust = translate_module(EXCEPTIONS)
+    assert "impl std::error::Error for InvalidVersion {}" in rust
+    assert "impl std::fmt::Display for Invalid {" in rust
+
+
+@pytest.mark.parametrize(
+    ("source", "construct"),
+    [
+        ("from enum import Enum\n\nclass E(Enum):\n    A = 1\n    B = 1\n", "Enum with aliases"),
+        (
+            "from enum import Enum\n\nclass E(Enum):\n    A = 1\n    B = 'b'\n",
+            "Enum mixing int and str values",
+        ),
+        (
+            "from enum import Enum\n\nclass E(Enum):\n    A = [1]\n",
+            "Enum member that is not an int or str literal",
+        ),
+        (
+            "class E(ValueError):\n    def __init__(self, code: int) -> None:\n        self.code = code\n",
+            "exception class with a body",
+        ),
+        ("class A:\n    pass\n\nclass B(A):\n    pass\n", "class inheritance"),
+    ],
+)
+def test_refused_forms_say_what_they_are(source: str, construct: str) -> None:
+    with pytest.raises(Unsupported, match=construct):
+        translate_module(source)

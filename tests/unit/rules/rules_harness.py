@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from portalis_worker import support_crate
 from portalis_worker.rules import translate_module
 from portalis_worker.rules.expressions import float_literal, rust_str_literal
 from portalis_worker.rules.types import Ty, annotation_to_ty
 
 PANIC = "PANIC"
+SUPPORT_CACHE = Path(tempfile.gettempdir()) / "portalis-support-rlib"
 
 PRELUDE = r"""
 #![allow(dead_code, unused_imports, unused_variables, unused_mut, unused_parens, unused_assignments)]
@@ -209,8 +211,13 @@ def _compile_run(program: str) -> tuple[bool, str]:
     with tempfile.TemporaryDirectory(prefix="rules-") as tmp:
         src, binary = Path(tmp) / "cases.rs", Path(tmp) / "cases"
         src.write_text(program)
+        extra = (
+            support_crate.extern_args(rustc, "2021", SUPPORT_CACHE)
+            if support_crate.USE_MARKER in program
+            else []
+        )
         done = subprocess.run(
-            [rustc, "--edition", "2021", "-o", str(binary), str(src)],
+            [rustc, "--edition", "2021", *extra, "-o", str(binary), str(src)],
             capture_output=True,
             text=True,
             timeout=300,

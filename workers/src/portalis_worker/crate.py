@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from portalis_worker import support_crate
 from portalis_worker.rules.context import RUST_KEYWORDS
 from portalis_worker.rustcheck import compose
 
@@ -175,10 +176,14 @@ def render(inputs: CrateInputs, fmt: Callable[[str], str] = lambda text: text) -
             rel = "src/" + "/".join(rust_path) + ".rs"
         files[rel] = text.encode("utf-8")
 
+    dependencies = ""
+    if any(support_crate.USE_MARKER in text.decode() for path, text in files.items() if path.endswith(".rs")):
+        files.update(support_crate.vendored_files())
+        dependencies = f'{support_crate.CRATE_NAME} = {{ path = "{support_crate.VENDOR_DIR}" }}\n'
     files["Cargo.toml"] = (
         f'[package]\nname = "{inputs.crate_name}"\nversion = "0.1.0"\nedition = "{inputs.edition}"\n'
         "publish = false\nautobins = false\nautoexamples = false\nautotests = false\nautobenches = false\n"
-        '\n[lib]\npath = "src/lib.rs"\n\n[dependencies]\n'
+        f'\n[lib]\npath = "src/lib.rs"\n\n[dependencies]\n{dependencies}'
     ).encode()
     total = len(inputs.units)
     failures.sort(key=lambda u: (str(u["path"]), int(u["order"]), str(u["name"])))

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from portalis_worker import support_crate
+
 LOG = logging.getLogger(__name__)
 
 RUSTC_TIMEOUT_SECONDS = 300
@@ -170,8 +172,14 @@ class RustcChecker:
         with tempfile.TemporaryDirectory(prefix="portalis-check-", dir=self.scratch_dir) as tmp:
             src = Path(tmp) / "unit.rs"
             src.write_text(module.text, encoding="utf-8")
+            # Code that uses the support crate (`portalis_py::re`) is checked against its rlib.
+            extra = (
+                support_crate.extern_args(self.rustc, self.edition, self.scratch_dir / "support")
+                if support_crate.USE_MARKER in module.text
+                else []
+            )
             try:
-                proc = self._rustc(src, Path(tmp) / "out.rmeta")
+                proc = self._rustc(src, Path(tmp) / "out.rmeta", extra)
             except subprocess.TimeoutExpired as exc:
                 raise CheckTimeout(f"rustc did not finish within {self.timeout_seconds:g} s") from exc
         if proc.returncode == 0:
@@ -197,7 +205,7 @@ class RustcChecker:
             errors[""] = f"rustc exited {proc.returncode}"
         return errors
 
-    def _rustc(self, src: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    def _rustc(self, src: Path, out: Path, extra: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
         """Raises subprocess.TimeoutExpired (the child is killed) past `timeout_seconds`."""
         return subprocess.run(
             [
@@ -212,6 +220,7 @@ class RustcChecker:
                 "--error-format=json",
                 "-A",
                 "warnings",
+                *extra,
                 "-o",
                 str(out),
                 str(src),

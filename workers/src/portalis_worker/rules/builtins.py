@@ -6,6 +6,7 @@ import ast
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from portalis_worker.rules import regex
 from portalis_worker.rules.context import PREC_ADD, PREC_ATOM, PREC_CAST, PREC_LOWEST, Val
 from portalis_worker.rules.types import (
     BOOL,
@@ -63,7 +64,7 @@ BUILTIN_NAMES = frozenset(
     ]
 )
 
-SUPPORTED_MODULES = frozenset({"math"})
+SUPPORTED_MODULES = frozenset({"math", "re"})
 
 _Handler = Callable[["ExpressionTranslator", ast.Call, Ty | None], Val]
 
@@ -641,6 +642,8 @@ def module_attribute(tx: ExpressionTranslator, module: str, attr: str, node: ast
     """``math.pi`` and friends."""
     consts = {"pi": "std::f64::consts::PI", "e": "std::f64::consts::E", "tau": "std::f64::consts::TAU"}
     consts.update({"inf": "f64::INFINITY", "nan": "f64::NAN"})
+    if module == "re":
+        return regex.attribute(tx, attr, node)
     if module == "math" and attr in consts:
         return Val(consts[attr], FLOAT)
     tx.fail(f"{module}.{attr}", node)
@@ -648,6 +651,8 @@ def module_attribute(tx: ExpressionTranslator, module: str, attr: str, node: ast
 
 def call_module(tx: ExpressionTranslator, module: str, attr: str, node: ast.Call) -> Val:
     """``math.f(x)`` -> the f64 method or a helper with Python's result type."""
+    if module == "re":
+        return regex.call_module(tx, attr, node)
     if module != "math" or node.keywords:
         tx.fail(f"{module}.{attr}", node)
     args = [tx.unwrap_option(tx.expr(a)) for a in node.args]

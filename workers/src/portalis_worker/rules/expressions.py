@@ -11,7 +11,7 @@ import ast
 import re
 from typing import NoReturn
 
-from portalis_worker.rules import builtins, methods
+from portalis_worker.rules import builtins, methods, regex
 from portalis_worker.rules.context import (
     PREC_ADD,
     PREC_AND,
@@ -262,6 +262,8 @@ class ExpressionTranslator:
             return f"{base}.as_ref().is_some_and(|{inner}| {test})"
         if kind == "tuple":
             return "true" if val.ty.args else "false"
+        if kind in ("pattern", "match") or (kind == "class" and self.module.classes[val.ty.name].enum_members):
+            return "true"  # objects without __bool__/__len__ are true; so are enum members
         self.fail(f"truth value of {val.ty}", node)
 
     def cond(self, node: ast.expr) -> str:
@@ -801,6 +803,10 @@ class ExpressionTranslator:
         base = self.unwrap_option(self.expr(node.value))
         if self.vague(base.ty):
             return self.unknown()
+        if base.ty.kind == "pattern":
+            return regex.pattern_attribute(self, base, node.attr, node)
+        if base.ty.kind == "match":
+            return regex.match_attribute(self, base, node.attr, node)
         if base.ty.kind == "class":
             info = self.module.classes[base.ty.name]
             if info.enum_members is not None and node.attr in ("value", "name"):

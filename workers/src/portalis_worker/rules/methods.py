@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
+from portalis_worker.rules import regex
 from portalis_worker.rules.context import PREC_ATOM, PREC_CAST, PREC_UNARY, Val, ident
 from portalis_worker.rules.types import (
     BOOL,
@@ -99,6 +100,10 @@ def call_method_on(
         return _dict_method(tx, recv, attr, node, receiver_node)
     if kind == "set":
         return _set_method(tx, recv, attr, node, receiver_node)
+    if kind == "pattern":
+        return regex.pattern_method(tx, recv, attr, node)
+    if kind == "match":
+        return regex.match_method(tx, recv, attr, node)
     if kind == "class":
         info = tx.module.classes[recv.ty.name]
         sig = info.methods.get(attr)

@@ -35,6 +35,10 @@ BOOL = Ty("bool")
 STR = Ty("str")
 NONE = Ty("none")
 UNKNOWN = Ty("unknown")
+PATTERN = Ty("pattern")
+"""`re.Pattern` (the support crate's `portalis_py::re::Pattern`)."""
+MATCH = Ty("match")
+"""`re.Match` (`portalis_py::re::Match`)."""
 
 
 def list_of(elem: Ty) -> Ty:
@@ -151,6 +155,10 @@ def rust_type(ty: Ty, line: int) -> str:
         return f"Option<{rust_type(ty.args[0], line)}>"
     if kind == "class":
         return ty.name
+    if kind == "pattern":
+        return "portalis_py::re::Pattern"
+    if kind == "match":
+        return "portalis_py::re::Match"
     raise Unsupported("value of unknown type", line)
 
 
@@ -173,6 +181,7 @@ _GENERIC = {
 
 
 _QUALIFIERS = frozenset({"Final", "ClassVar", "Annotated"})
+_REGEX = {"Pattern": PATTERN, "Match": MATCH}
 
 
 def is_bare_final(node: ast.expr | None) -> bool:
@@ -203,6 +212,8 @@ def annotation_to_ty(node: ast.expr, classes: frozenset[str] = frozenset()) -> T
     if name is not None:
         if name in _SCALARS:
             return _SCALARS[name]
+        if name in _REGEX:
+            return _REGEX[name]
         if name in _GENERIC:
             kind = _GENERIC[name]
             arity = {"list": 1, "set": 1, "dict": 2, "tuple": 0}[kind]
@@ -213,6 +224,8 @@ def annotation_to_ty(node: ast.expr, classes: frozenset[str] = frozenset()) -> T
     if isinstance(node, ast.Subscript):
         base = _type_name(node.value)
         items = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if base in _REGEX:
+            return _REGEX[base]  # Pattern[str], Match[str]
         if base in _QUALIFIERS and items:
             return annotation_to_ty(items[0], classes)  # Final[T], ClassVar[T], Annotated[T, ...]: T
         if base == "Optional" and len(items) == 1:

@@ -1,0 +1,11 @@
+//! Python semantics for crates translated from Python by Portalis.
+//!
+//! Translated code calls into this crate where Python's behaviour has no one-line Rust equivalent.
+//! It has no dependencies, so every translated crate builds with `cargo build --offline`.
+//!
+//! - [`re`]: Python's `re` module: a backtracking engine with Python's pattern syntax (groups,
+//!   named groups, back-references, look-ahead and look-behind, lazy quantifiers, inline flags)
+//!   and Python's rules for `search`, `match`, `fullmatch`, `findall`, `finditer`, `sub` and
+//!   `split` (empty matches included). Positions are in characters, as in Python.
+
+pub mod re;

@@ -1,6 +1,7 @@
 """Spot reclaim recovery latency and autoscaler reaction time, measured on a real control plane.
 
 Run: .venv/bin/python benchmarks/reclaim_recovery.py [--reclaims 20] [--scale-ups 5]
+     .venv/bin/python benchmarks/reclaim_recovery.py --smoke [--state-dir DIR --keep] [--out FILE]
 
 On a private local control plane (.state/bench-reclaim) with the operator as a subprocess:
   1. reclaims: one job (1 shard x 8 GPUs, spot required, generous reclaim budget) on a kwok pool of spot
@@ -9,7 +10,9 @@ On a private local control plane (.state/bench-reclaim) with the operator as a s
      node is added after each round so capacity stays the same.
   2. autoscaler reaction: a second pool with scaleUp.delaySeconds=0 and no cooldown, full; each round
      submits one more 8-GPU job and times job created -> ScaledUp event on the GPUPool.
-Writes benchmarks/results/reclaim_recovery.json.
+Writes benchmarks/results/reclaim_recovery.json. --smoke runs one reclaim and one scale-up under
+names of its own (so it can share a running control plane: --state-dir of one that is up, --keep) and
+writes only to --out.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,13 +37,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "localcluster" / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from operator_admission import ensure_namespace, install_crds  # noqa: E402
+import reporting  # noqa: E402
 
 from portalis_dev import nodes  # noqa: E402
 from portalis_dev.cluster import LocalCluster  # noqa: E402
+from portalis_dev.demo import Clients, ensure_namespace, install_crds  # noqa: E402
 
 GROUP, VERSION = "portalis.dev", "v1alpha1"
-NS = "bench-reclaim"
+NAME = "reclaim_recovery"
 T = TypeVar("T")
 
 
@@ -98,12 +104,32 @@ def _gone(custom: Any, name: str) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Names:
+    """The namespace and pools one run creates: `bench-*` normally, a fresh prefix for a smoke run so
+    that it can share a control plane with other users."""
+
+    prefix: str
+
+    @property
+    def namespace(self) -> str:
+        return f"{self.prefix}-reclaim"
+
+    @property
+    def reclaim_pool(self) -> str:
+        return f"{self.prefix}-reclaim"
+
+    @property
+    def scale_pool(self) -> str:
+        return f"{self.prefix}-scale"
+
+
 @contextmanager
-def operator(cluster: LocalCluster, pool: str) -> Iterator[None]:
+def operator(cluster: LocalCluster, names: Names, pool: str) -> Iterator[None]:
     env = {
         **os.environ,
         "KUBECONFIG": str(cluster.kubeconfig),
-        "PORTALIS_OPERATOR_NAMESPACES": json.dumps([NS]),
+        "PORTALIS_OPERATOR_NAMESPACES": json.dumps([names.namespace]),
         "PORTALIS_OPERATOR_POOL": pool,
         "PORTALIS_OPERATOR_METRICS_PORT": "0",
         "PORTALIS_OPERATOR_HEALTH_PORT": "0",
@@ -124,17 +150,18 @@ def operator(cluster: LocalCluster, pool: str) -> Iterator[None]:
         log.close()
 
 
-def clear(core: Any, custom: Any, pool: str) -> None:
-    for item in custom.list_namespaced_custom_object(GROUP, VERSION, NS, "translationjobs")["items"]:
+def clear(core: Any, custom: Any, names: Names, pool: str) -> None:
+    ns = names.namespace
+    for item in custom.list_namespaced_custom_object(GROUP, VERSION, ns, "translationjobs")["items"]:
         custom.delete_namespaced_custom_object(
-            GROUP, VERSION, NS, "translationjobs", item["metadata"]["name"]
+            GROUP, VERSION, ns, "translationjobs", item["metadata"]["name"]
         )
     for n in nodes.list_simulated(core, pool=pool):
         core.delete_node(n.metadata.name)
 
 
-def running_pod(core: Any, name: str, not_uid: str | None = None) -> Any:
-    for p in core.list_namespaced_pod(NS, label_selector=f"portalis.dev/job={name}").items:
+def running_pod(core: Any, names: Names, name: str, not_uid: str | None = None) -> Any:
+    for p in core.list_namespaced_pod(names.namespace, label_selector=f"portalis.dev/job={name}").items:
         if (
             p.metadata.deletion_timestamp is None
             and p.status.phase == "Running"
@@ -144,23 +171,23 @@ def running_pod(core: Any, name: str, not_uid: str | None = None) -> Any:
     return None
 
 
-def reclaims(cluster: LocalCluster, core: Any, custom: Any, rounds: int) -> list[float]:
-    pool = "bench-reclaim"
-    clear(core, custom, pool)
+def reclaims(cluster: LocalCluster, core: Any, custom: Any, names: Names, rounds: int) -> list[float]:
+    pool, ns = names.reclaim_pool, names.namespace
+    clear(core, custom, names, pool)
     make_pool(custom, pool, {"delaySeconds": 3600})
     nodes.add_nodes(core, "spot", 3, pool=pool)
     nodes.add_nodes(core, "on-demand", 1, pool=pool)
-    custom.create_namespaced_custom_object(GROUP, VERSION, NS, "translationjobs", job("victim", "required"))
+    custom.create_namespaced_custom_object(GROUP, VERSION, ns, "translationjobs", job("victim", "required"))
     out: list[float] = []
-    with operator(cluster, pool):
-        pod = wait(lambda: running_pod(core, "victim"), 60, "first worker Running")
+    with operator(cluster, names, pool):
+        pod = wait(lambda: running_pod(core, names, "victim"), 60, "first worker Running")
         for i in range(rounds):
             node = pod.spec.node_name
             t0 = time.monotonic()
             core.delete_node(node)
             pod = wait(
                 lambda uid=pod.metadata.uid, n=node: (
-                    (p := running_pod(core, "victim", not_uid=uid)) and p.spec.node_name != n and p
+                    (p := running_pod(core, names, "victim", not_uid=uid)) and p.spec.node_name != n and p
                 ),
                 60,
                 f"replacement {i}",
@@ -168,15 +195,15 @@ def reclaims(cluster: LocalCluster, core: Any, custom: Any, rounds: int) -> list
             out.append(time.monotonic() - t0)
             nodes.add_nodes(core, "spot", 1, pool=pool)
             print(f"reclaim {i + 1}: {out[-1]:.2f} s", flush=True)
-    status = custom.get_namespaced_custom_object(GROUP, VERSION, NS, "translationjobs", "victim")["status"]
+    status = custom.get_namespaced_custom_object(GROUP, VERSION, ns, "translationjobs", "victim")["status"]
     assert status["recoveries"]["reclaims"] == rounds, status["recoveries"]
-    clear(core, custom, pool)
+    clear(core, custom, names, pool)
     return out
 
 
-def scale_ups(cluster: LocalCluster, core: Any, custom: Any, rounds: int) -> list[float]:
-    pool = "bench-scale"
-    clear(core, custom, pool)
+def scale_ups(cluster: LocalCluster, core: Any, custom: Any, names: Names, rounds: int) -> list[float]:
+    pool, ns = names.scale_pool, names.namespace
+    clear(core, custom, names, pool)
     make_pool(custom, pool, {"step": 1, "delaySeconds": 0, "cooldownSeconds": 0})
     nodes.add_nodes(core, "on-demand", 1, pool=pool)
     out: list[float] = []
@@ -185,23 +212,32 @@ def scale_ups(cluster: LocalCluster, core: Any, custom: Any, rounds: int) -> lis
         items = core.list_namespaced_event("default", field_selector=f"involvedObject.name={pool}").items
         return sum(1 for e in items if e.reason == "ScaledUp")
 
-    with operator(cluster, pool):
+    with operator(cluster, names, pool):
         custom.create_namespaced_custom_object(
-            GROUP, VERSION, NS, "translationjobs", job("fill-0", "preferred")
+            GROUP, VERSION, ns, "translationjobs", job("fill-0", "preferred")
         )
-        wait(lambda: running_pod(core, "fill-0"), 60, "first job Running")
+        wait(lambda: running_pod(core, names, "fill-0"), 60, "first job Running")
         for i in range(1, rounds + 1):
             before = ups()
             t0 = time.monotonic()
             custom.create_namespaced_custom_object(
-                GROUP, VERSION, NS, "translationjobs", job(f"fill-{i}", "preferred")
+                GROUP, VERSION, ns, "translationjobs", job(f"fill-{i}", "preferred")
             )
             wait(lambda b=before: ups() > b, 60, f"scale-up {i}")
             out.append(time.monotonic() - t0)
-            wait(lambda n=f"fill-{i}": running_pod(core, n), 60, f"fill-{i} Running")
+            wait(lambda n=f"fill-{i}": running_pod(core, names, n), 60, f"fill-{i} Running")
             print(f"scale-up {i}: {out[-1]:.2f} s", flush=True)
-    clear(core, custom, pool)
+    clear(core, custom, names, pool)
     return out
+
+
+def remove(core: Any, custom: Any, names: Names) -> None:
+    """Delete what a run created and left for inspection: its pools and its namespace."""
+    for pool in (names.reclaim_pool, names.scale_pool):
+        with suppress(client.ApiException):
+            custom.delete_cluster_custom_object(GROUP, VERSION, "gpupools", pool)
+    with suppress(client.ApiException):
+        core.delete_namespace(names.namespace)
 
 
 def pct(values: list[float], p: int) -> float:
@@ -216,7 +252,11 @@ def main() -> int:
     ap.add_argument("--scale-ups", type=int, default=5)
     ap.add_argument("--state-dir", default=str(REPO / ".state" / "bench-reclaim"))
     ap.add_argument("--keep", action="store_true", help="leave the control plane running")
+    reporting.add_arguments(ap, NAME)
     args = ap.parse_args()
+    if args.smoke:
+        args.reclaims, args.scale_ups = 1, 1
+    names = Names(f"smoke-{secrets.token_hex(3)}" if args.smoke else "bench")
 
     cluster = LocalCluster(Path(args.state_dir))
     cluster.up(progress=lambda m: print(f"[control plane] {m}", flush=True))
@@ -224,10 +264,12 @@ def main() -> int:
         api = config.new_client_from_config(str(cluster.kubeconfig))
         core = client.CoreV1Api(api)
         custom = client.CustomObjectsApi(api)
-        install_crds(api)
-        ensure_namespace(core, NS)
-        rec = reclaims(cluster, core, custom, args.reclaims)
-        ups = scale_ups(cluster, core, custom, args.scale_ups)
+        clients = Clients.of(cluster)
+        install_crds(clients)
+        ensure_namespace(clients, names.namespace)
+        rec = reclaims(cluster, core, custom, names, args.reclaims)
+        ups = scale_ups(cluster, core, custom, names, args.scale_ups)
+        remove(core, custom, names)
     finally:
         if not args.keep:
             cluster.down(progress=lambda m: None)
@@ -248,7 +290,7 @@ def main() -> int:
             "metric": "reclaim_samples",
             "value": len(rec),
             "unit": "reclaims",
-            "compared_with": "20 requested",
+            "compared_with": f"{args.reclaims} requested",
         },
         {
             "metric": "autoscaler_queued_to_scale_decision_p50",
@@ -263,8 +305,7 @@ def main() -> int:
             "compared_with": "operator resync 0.5 s + one cycle",
         },
     ]
-    out = REPO / "benchmarks" / "results" / "reclaim_recovery.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    reporting.write(NAME, results, args.out, args.smoke)
     print(json.dumps(results, indent=2))
     return 0
 

@@ -1,6 +1,7 @@
 """Admission throughput, create-to-pods latency and peak RSS of the operator, against the raw ceiling.
 
 Run: .venv/bin/python benchmarks/operator_admission.py [--jobs 1000] [--rss-jobs 5000]
+     .venv/bin/python benchmarks/operator_admission.py --smoke [--state-dir DIR --keep] [--out FILE]
 
 On a private local control plane (its own state directory), with enough simulated DGX capacity for
 every job (1 shard x 1 GPU each), it:
@@ -9,7 +10,9 @@ every job (1 shard x 1 GPU each), it:
      (job created -> its worker pod seen by a watch) and throughput (jobs admitted per second);
   3. repeats 2 with --rss-jobs jobs and reads the operator's peak RSS (VmHWM) at the end.
 Both runs share the machine at the same moment in time, so their ratio is what to read.
-Writes benchmarks/results/operator_admission.json.
+Writes benchmarks/results/operator_admission.json. --smoke submits 4 jobs (no RSS run) under names of
+its own, so it can share a running control plane (--state-dir of one that is up, --keep), removes its
+simulated nodes at the end and writes only to --out.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -31,12 +35,16 @@ from kubernetes import client, config, watch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "localcluster" / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import reporting  # noqa: E402
 
 from portalis_dev import nodes  # noqa: E402
 from portalis_dev.cluster import LocalCluster, allocate_ports  # noqa: E402
 from portalis_dev.demo import Clients, ensure_namespace, install_crds, wait_until  # noqa: E402
 
 GROUP, VERSION, PLURAL = "portalis.dev", "v1alpha1", "translationjobs"
+NAME = "operator_admission"
 THREADS = 16
 
 
@@ -57,13 +65,13 @@ def job(i: int) -> dict[str, Any]:
     }
 
 
-def plain_pod(i: int) -> dict[str, Any]:
+def plain_pod(i: int, pool: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": f"raw-{i:05d}", "labels": {"bench": "raw"}},
         "spec": {
-            "nodeSelector": {nodes.POOL_LABEL: "bench"},
+            "nodeSelector": {nodes.POOL_LABEL: pool},
             "containers": [
                 {"name": "w", "image": "registry.invalid/x", "resources": {"limits": {"nvidia.com/gpu": "1"}}}
             ],
@@ -119,18 +127,18 @@ class PodWatcher:
         self._w.stop()
 
 
-def raw_ceiling(core: Any, ns: str, n: int) -> dict[str, float]:
+def raw_ceiling(core: Any, ns: str, n: int, pool: str) -> dict[str, float]:
     watcher = PodWatcher(core, ns, "bench=raw")
     started: dict[str, float] = {}
 
     def create(i: int) -> None:
-        body = plain_pod(i)
+        body = plain_pod(i, pool)
         started[body["metadata"]["name"]] = time.monotonic()
         core.create_namespaced_pod(ns, body)
 
     t0 = time.monotonic()
-    with ThreadPoolExecutor(THREADS) as pool:
-        list(pool.map(create, range(n)))
+    with ThreadPoolExecutor(THREADS) as executor:
+        list(executor.map(create, range(n)))
     watcher.wait_for(n, timeout=600)
     elapsed = max(watcher.seen.values()) - t0
     watcher.stop()
@@ -138,7 +146,7 @@ def raw_ceiling(core: Any, ns: str, n: int) -> dict[str, float]:
     return {"throughput": n / elapsed, "p50": _pct(lat, 50), "p99": _pct(lat, 99)}
 
 
-def operator_run(cluster: LocalCluster, api: Any, ns: str, n: int) -> dict[str, float]:
+def operator_run(cluster: LocalCluster, api: Any, ns: str, n: int, pool: str) -> dict[str, float]:
     core = client.CoreV1Api(api)
     custom = client.CustomObjectsApi(api)
     health_port = allocate_ports().kwok  # any free loopback port
@@ -146,11 +154,11 @@ def operator_run(cluster: LocalCluster, api: Any, ns: str, n: int) -> dict[str, 
         **os.environ,
         "KUBECONFIG": str(cluster.kubeconfig),
         "PORTALIS_OPERATOR_NAMESPACES": json.dumps([ns]),
-        "PORTALIS_OPERATOR_POOL": "bench",
+        "PORTALIS_OPERATOR_POOL": pool,
         "PORTALIS_OPERATOR_METRICS_PORT": "0",
         "PORTALIS_OPERATOR_HEALTH_PORT": str(health_port),
     }
-    log = open(cluster.state_dir / "logs" / f"operator-bench-{n}.log", "w")  # noqa: SIM115
+    log = open(cluster.state_dir / "logs" / f"operator-{pool}-{n}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [str(REPO / ".venv" / "bin" / "portalis-operator")], env=env, stdout=log, stderr=subprocess.STDOUT
     )
@@ -165,8 +173,8 @@ def operator_run(cluster: LocalCluster, api: Any, ns: str, n: int) -> dict[str, 
             custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
 
         t0 = time.monotonic()
-        with ThreadPoolExecutor(THREADS) as pool:
-            list(pool.map(create, range(n)))
+        with ThreadPoolExecutor(THREADS) as executor:
+            list(executor.map(create, range(n)))
         submitted = time.monotonic() - t0
         watcher.wait_for(n, timeout=1200)
         elapsed = max(watcher.seen.values()) - t0
@@ -212,7 +220,13 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=1000)
     ap.add_argument("--rss-jobs", type=int, default=5000)
     ap.add_argument("--state-dir", default=str(REPO / ".state" / "bench"))
+    ap.add_argument("--keep", action="store_true", help="leave the control plane running")
+    reporting.add_arguments(ap, NAME)
     args = ap.parse_args()
+    if args.smoke:
+        args.jobs, args.rss_jobs = 4, 0
+    # The pool and the namespaces' prefix: a smoke run's own, so that it can share a control plane.
+    pool = f"smoke-{secrets.token_hex(3)}" if args.smoke else "bench"
 
     cluster = LocalCluster(Path(args.state_dir))
     cluster.up(progress=lambda m: print(f"[control plane] {m}", flush=True))
@@ -221,37 +235,37 @@ def main() -> int:
     clients = Clients.of(cluster)
     install_crds(clients)
     gpus_needed = max(args.jobs, args.rss_jobs)
-    have = len(nodes.list_simulated(core, pool="bench"))
+    have = len(nodes.list_simulated(core, pool=pool))
     want = (gpus_needed + 7) // 8
     if want > have:
         print(f"adding {want - have} simulated DGX nodes", flush=True)
-        nodes.add_nodes(core, "on-demand", want - have, pool="bench")
+        nodes.add_nodes(core, "on-demand", want - have, pool=pool)
 
     results: list[dict[str, Any]] = []
     try:
-        ensure_namespace(clients, "bench-raw")
-        raw = raw_ceiling(core, "bench-raw", args.jobs)
+        ensure_namespace(clients, f"{pool}-raw")
+        raw = raw_ceiling(core, f"{pool}-raw", args.jobs, pool)
         print(
             f"raw pod creation: {raw['throughput']:.1f} pods/s, p50 {raw['p50']:.3f} s, p99 {raw['p99']:.3f} s"
         )
-        core.delete_namespace("bench-raw")
+        core.delete_namespace(f"{pool}-raw")
 
-        ensure_namespace(clients, "bench-op")
-        op = operator_run(cluster, api, "bench-op", args.jobs)
+        ensure_namespace(clients, f"{pool}-op")
+        op = operator_run(cluster, api, f"{pool}-op", args.jobs, pool)
         print(
             f"operator: {op['throughput']:.1f} jobs/s admitted ({op['throughput'] / raw['throughput']:.2f}x of raw), "
             f"create-to-pod p50 {op['p50']:.3f} s p99 {op['p99']:.3f} s, peak RSS {op['peak_rss_mb']:.0f} MB"
         )
-        core.delete_namespace("bench-op")
+        core.delete_namespace(f"{pool}-op")
 
         big: dict[str, float] | None = None
         if args.rss_jobs:
-            ensure_namespace(clients, "bench-rss")
-            big = operator_run(cluster, api, "bench-rss", args.rss_jobs)
+            ensure_namespace(clients, f"{pool}-rss")
+            big = operator_run(cluster, api, f"{pool}-rss", args.rss_jobs, pool)
             print(
                 f"operator at {args.rss_jobs} jobs: peak RSS {big['peak_rss_mb']:.0f} MB, {big['throughput']:.1f} jobs/s"
             )
-            core.delete_namespace("bench-rss")
+            core.delete_namespace(f"{pool}-rss")
 
         results = [
             {
@@ -302,11 +316,14 @@ def main() -> int:
                 }
             )
     finally:
-        out = REPO / "benchmarks" / "results" / "operator_admission.json"
-        if results:
-            out.write_text(json.dumps(results, indent=2) + "\n")
-            print(f"wrote {out.relative_to(REPO)}")
-        cluster.down(progress=lambda m: None)
+        if args.smoke:
+            for node in nodes.list_simulated(core, pool=pool):
+                nodes.remove_node(core, node.metadata.name)
+        if not args.keep:
+            cluster.down(progress=lambda m: None)
+    written = reporting.write(NAME, results, args.out, args.smoke)
+    if written is not None:
+        print(f"wrote {written}")
     return 0
 
 

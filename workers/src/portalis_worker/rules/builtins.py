@@ -41,6 +41,7 @@ BUILTIN_NAMES = frozenset(
         "zip",
         "list",
         "set",
+        "frozenset",
         "dict",
         "tuple",
         "str",
@@ -525,6 +526,7 @@ _HANDLERS: dict[str, _Handler] = {
     "sorted": _sorted,
     "list": _list,
     "set": _set,
+    "frozenset": _set,  # immutability is a static property here: nothing mutates it after translation
     "dict": _dict,
     "tuple": _tuple,
     "str": _str,

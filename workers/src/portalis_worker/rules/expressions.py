@@ -262,7 +262,9 @@ class ExpressionTranslator:
             return f"{base}.as_ref().is_some_and(|{inner}| {test})"
         if kind == "tuple":
             return "true" if val.ty.args else "false"
-        if kind in ("pattern", "match") or (kind == "class" and self.module.classes[val.ty.name].enum_members):
+        if kind in ("pattern", "match") or (
+            kind == "class" and self.module.classes[val.ty.name].enum_members
+        ):
             return "true"  # objects without __bool__/__len__ are true; so are enum members
         self.fail(f"truth value of {val.ty}", node)
 

@@ -32,7 +32,9 @@ FLAGS = {
     "U": "UNICODE",
     "UNICODE": "UNICODE",
 }
-UNSUPPORTED_SYNTAX = re.compile(r"\(\?[aiLmsux-]*[-:]|\(\?\(|\(\?>|[*+?}]\+|\\N\{|\(\?[a-zA-Z]*[aL]")
+UNSUPPORTED_SYNTAX = re.compile(
+    r"\(\?[aiLmsux]*-?[imsx]*:(?<!\(\?:)|\(\?\(|\(\?>|[*+?}]\+|\\N\{|\(\?[a-zA-Z]*[aL]"
+)
 """Scoped flags `(?i:...)`, conditionals, atomic groups, possessive quantifiers, `\\N{}`, ASCII/LOCALE."""
 
 # Parameters of each module function after the pattern: (name, default Rust code or None if required).

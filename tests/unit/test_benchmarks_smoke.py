@@ -2,7 +2,9 @@
 the smallest input in seconds, so a benchmark that stops working fails here instead of rotting.
 
 kernels_gpu needs a GPU: its smoke run is tests/gpu/test_benchmarks_smoke_gpu.py; here only what a
-machine without one reaches (it says why and exits 2, writing nothing).
+machine without one reaches (it says why and exits 2, writing nothing). Every script in benchmarks/
+must offer --smoke; the ones that need a control plane or a server are run in
+tests/integration/test_benchmarks_smoke_live.py.
 """
 
 from __future__ import annotations
@@ -17,6 +19,15 @@ from benchmark_smoke import BENCHMARKS, run_benchmark, run_smoke
 from portalis_kernels.backend import cuda_status
 
 pytestmark = pytest.mark.unit
+
+
+def test_every_benchmark_offers_a_smoke_mode() -> None:
+    scripts = sorted(p for p in BENCHMARKS.glob("*.py") if '__name__ == "__main__"' in p.read_text())
+    assert len(scripts) >= 7, scripts
+    for script in scripts:
+        proc = run_benchmark(script.stem, "--help", timeout=60)
+        assert proc.returncode == 0, f"{script.name} --help:\n{proc.stdout[-2000:]}"
+        assert "--smoke" in proc.stdout, f"{script.name} has no --smoke option"
 
 
 def test_kernels_cpu_smoke_measures_every_path(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ UNSUPPORTED = [
         2,
     ),
     ("X = 1\n\ndef f() -> None:\n    global X\n    X = 2\n", "global", 4),
-    ("def f(*args: int) -> int:\n    return 0\n", "*args, **kwargs or keyword-only parameters", 1),
+    ("def f(*args: int) -> int:\n    return 0\n", "*args or **kwargs", 1),
     (
         "def f(n: int) -> int:\n    if (m := n + 1) > 2:\n        return m\n    return 0\n",
         "assignment expression (:=)",

@@ -69,6 +69,15 @@ CASES = {
         "f",
         [(0,), (5,), (12,)],
     ),
+    "keyword_only_and_positional_only_parameters": Case(
+        "def scale(v: int, /, factor: int = 2, *, offset: int = 0, clamp: bool = False) -> int:\n"
+        "    r = v * factor + offset\n"
+        "    return min(r, 10) if clamp else r\n\n"
+        "def f(n: int) -> list[int]:\n"
+        "    return [scale(n), scale(n, 3), scale(n, offset=1), scale(n, clamp=True, factor=5)]\n",
+        "f",
+        [(1,), (4,)],
+    ),
     "memoised_function": Case(
         "import functools\nfrom functools import lru_cache\n\n"
         "@functools.lru_cache(maxsize=None)\ndef fib(n: int) -> int:\n"
@@ -124,6 +133,14 @@ def test_exception_classes_implement_error_and_display() -> None:
             "exception class with a body",
         ),
         ("class A:\n    pass\n\nclass B(A):\n    pass\n", "class inheritance"),
+        (
+            "def g(a: int, *, b: int) -> int:\n    return a + b\n\ndef f() -> int:\n    return g(1, 2)\n",
+            "too many positional arguments to g",
+        ),
+        (
+            "def g(a: int, /) -> int:\n    return a\n\ndef f() -> int:\n    return g(a=1)\n",
+            "unknown keyword argument a",
+        ),
     ],
 )
 def test_refused_forms_say_what_they_are(source: str, construct: str) -> None:

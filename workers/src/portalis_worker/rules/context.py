@@ -118,6 +118,10 @@ class FuncSig:
     owner: str | None = None
     self_mut: bool = False
     is_static: bool = False
+    positional: int | None = None
+    """How many parameters may be passed by position (None: all); the rest are keyword-only."""
+    positional_only: int = 0
+    """How many leading parameters may not be passed by keyword."""
 
 
 @dataclass

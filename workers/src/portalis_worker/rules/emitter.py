@@ -59,19 +59,25 @@ def register_import(module: ModuleContext, node: ast.Import | ast.ImportFrom) ->
 def _signature(module: ModuleContext, node: ast.FunctionDef, owner: str | None, is_static: bool) -> FuncSig:
     """A FuncSig from the def's annotations; untyped nested parameters are left to inference."""
     args = node.args
-    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
-        raise Unsupported("*args, **kwargs or keyword-only parameters", node.lineno)
+    if args.vararg or args.kwarg:
+        raise Unsupported("*args or **kwargs", node.lineno)
     classes = module.class_names()
-    params = list(args.args)
+    # Positional-only, positional and keyword-only parameters all become Rust parameters, in that
+    # order; calls bind them by position and keyword (`bind_args`), so Python's rules hold.
+    positional = [*args.posonlyargs, *args.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    params = [*positional, *args.kwonlyargs]
+    defaults += list(args.kw_defaults)
+    positional_count, positional_only = len(positional), len(args.posonlyargs)
     if owner is not None and not is_static:
-        params = params[1:]
+        params, defaults = params[1:], defaults[1:]
+        positional_count, positional_only = positional_count - 1, max(0, positional_only - 1)
     typed: list[tuple[str, Ty]] = []
     for p in params:
         if p.annotation is None:
             typed.append((p.arg, UNKNOWN))
         else:
             typed.append((p.arg, annotation_to_ty(p.annotation, classes)))
-    defaults: list[ast.expr | None] = [None] * (len(params) - len(args.defaults)) + list(args.defaults)
     ret = UNKNOWN if node.returns is None else annotation_to_ty(node.returns, classes)
     decorators = [d for d in node.decorator_list if not _is_memo_decorator(d)]
     if decorators and owner is None:
@@ -88,16 +94,18 @@ def _signature(module: ModuleContext, node: ast.FunctionDef, owner: str | None, 
         defaults=defaults,
         owner=owner,
         is_static=is_static,
+        positional=positional_count,
+        positional_only=positional_only,
     )
 
 
 def _check_no_capture(module: ModuleContext, outer: ast.FunctionDef, inner: ast.FunctionDef) -> None:
     """A nested function can be lifted only if it reads nothing from the enclosing function."""
-    own = {a.arg for a in inner.args.args}
+    own = {a.arg for a in (*inner.args.posonlyargs, *inner.args.args, *inner.args.kwonlyargs)}
     for stmt in walk_statements(inner.body):
         for name in _bound_names(stmt):
             own.add(name)
-    outer_locals = {a.arg for a in outer.args.args}
+    outer_locals = {a.arg for a in (*outer.args.posonlyargs, *outer.args.args, *outer.args.kwonlyargs)}
     for stmt in walk_statements(outer.body):
         outer_locals.update(_bound_names(stmt))
     for sub in ast.walk(inner):

@@ -972,12 +972,14 @@ class ExpressionTranslator:
         if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
             self.fail("argument unpacking", node)
         names = [p for p, _ in sig.params]
-        if len(node.args) > len(names):
-            self.fail(f"too many arguments to {sig.name}", node)
+        if len(node.args) > (len(names) if sig.positional is None else sig.positional):
+            self.fail(f"too many positional arguments to {sig.name}", node)
         bound: list[ast.expr | None] = list(node.args) + [None] * (len(names) - len(node.args))
         for kw in node.keywords:
-            if kw.arg not in names:
+            if kw.arg not in names or names.index(kw.arg) < sig.positional_only:
                 self.fail(f"unknown keyword argument {kw.arg}", node)
+            if bound[names.index(kw.arg)] is not None:
+                self.fail(f"{sig.name} got multiple values for argument {kw.arg}", node)
             bound[names.index(kw.arg)] = kw.value
         result = []
         for i, arg in enumerate(bound):

@@ -137,3 +137,12 @@ def test_humaneval_rs_smoke_judges_the_first_two_problems(tmp_path: Path) -> Non
     assert v["humaneval_rs_hinted_entry_points"] == 1
     assert v["humaneval_rs_failures[unsupported: try/except]"] == 1
     assert "2 scored problems" in run.output
+
+
+@pytest.mark.skipif(shutil.which("rustc") is None or shutil.which("cargo") is None, reason="rustc and cargo")
+def test_real_corpus_smoke_translates_a_real_package_into_a_crate_that_builds(tmp_path: Path) -> None:
+    run = run_smoke("real_corpus", tmp_path / "real_corpus.json", timeout=600)
+    v = run.values
+    assert v["crates_building"] == 1
+    assert 0 < v["def_class_units_in_crate_share"] <= 100
+    assert v["pub_items_exported"] > 0

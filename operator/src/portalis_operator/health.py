@@ -59,9 +59,11 @@ def readiness(state: HealthState, max_age: float) -> Verdict:
 
 def body(verdict: Verdict, state: HealthState) -> dict[str, object]:
     """The JSON answer. `scheduler.synced` keeps the shape of the former kopf probe for its readers."""
+    confirmed = state.role_confirmed_age
     return {
         **asdict(verdict),
         "role": state.role,
+        "roleConfirmedAgeSeconds": None if confirmed is None else round(confirmed, 1),
         "scheduler": {
             "running": state.scheduler_running,
             "synced": state.last_sync_age is not None,

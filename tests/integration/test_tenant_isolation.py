@@ -354,3 +354,38 @@ def test_an_api_server_outage_fails_readiness_never_liveness(
             ja.wait_phase("steady", "Succeeded", timeout=90)
     finally:
         proxy.cut()
+
+
+def test_a_pod_with_gpus_in_another_quantity_form_stops_no_one(
+    api_client: Any, core: Any, tenants: tuple[str, str]
+) -> None:
+    a, b = tenants
+    ja = Jobs(api_client, a)
+    (node,) = nodes.add_nodes(core, "on-demand", 1, pool=a)
+    odd = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "odd"},
+        "spec": {
+            "nodeName": node,  # anyone with pod create rights may bind a pod to a node by name
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "registry.invalid/odd:0",
+                    "resources": {"limits": {"nvidia.com/gpu": "1k"}, "requests": {"nvidia.com/gpu": "1k"}},
+                }
+            ],
+        },
+    }
+    core.create_namespaced_pod(b, odd)
+    assert core.read_namespaced_pod("odd", b).spec.containers[0].resources.limits["nvidia.com/gpu"] == "1k"
+    with operator_running(a):
+        ja.create(job("beside", gpus=1))
+        # 1000 GPUs held on the only node: the job waits for capacity, with a reason, instead of every
+        # cycle failing on int("1k").
+        reason = wait_for(
+            lambda: ja.get("beside").get("status", {}).get("queue", {}).get("reason"), what="a queue reason"
+        )
+        assert reason in ("InsufficientCapacity", "ExceedsPoolCapacity")
+        core.delete_namespaced_pod("odd", b, grace_period_seconds=0)
+        ja.running_pods("beside", 1)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from portalis_operator.api import API_VERSION, TranslationJob
-from portalis_operator.manifests import JOB_LABEL, SHARD_LABEL, owner_reference, worker_pod_name
-from portalis_operator.snapshot import build_jobs, worker_pod
+from portalis_operator.manifests import GPU_RESOURCE, JOB_LABEL, SHARD_LABEL, owner_reference, worker_pod_name
+from portalis_operator.snapshot import build_jobs, other_pod_gpus, worker_pod
 
 pytestmark = pytest.mark.unit
 
@@ -100,3 +100,25 @@ def test_a_forged_pod_in_the_jobs_own_namespace_cannot_shadow_a_shard() -> None:
     a = job("victim", "team-a", "uid-a")
     shadow = raw_pod(a, 0, name="shadow")  # same owner and shard label, listed after the real pod
     assert pods_of([a], [raw_pod(a, 0), shadow]) == {"team-a/victim": {0: "victim-w0"}}
+
+
+# Any tenant may create a pod with spec.nodeName set to a pool node and any integer quantity of GPUs:
+# its GPUs are counted against that node, and `int("1k")` used to raise in every cycle.
+@pytest.mark.parametrize(
+    ("quantity", "gpus"),
+    [
+        ("2", 2),
+        (3, 3),
+        ("1k", 1000),
+        ("1e3", 1000),
+        ("2000m", 2),
+        ("1Ki", 1024),
+        ("0.5", 1),
+        ("-1", 0),
+        ("x", 0),
+        ("1e999999999", 1_000_000),
+    ],
+)
+def test_gpu_quantities_in_any_canonical_form(quantity: object, gpus: int) -> None:
+    pod = {"spec": {"nodeName": "n1", "containers": [{"resources": {"limits": {GPU_RESOURCE: quantity}}}]}}
+    assert other_pod_gpus(pod) == (("n1", gpus) if gpus else None)

@@ -7,12 +7,15 @@ more than the scheduling itself, and the views keep only what decisions need.
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from kubernetes.utils import parse_quantity
 from pydantic import ValidationError
 
 from portalis_operator.api import GROUP, GPUPoolSpec, Pricing, SpotMix, TranslationJob
@@ -62,13 +65,32 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+MAX_GPUS = 1_000_000
+"""More GPUs than any node has: a larger count (any tenant may write one) is clamped to it."""
+
+
+def quantity(value: object) -> int:
+    """A resource quantity in any of Kubernetes' forms ("8", "1k", "1e3", "2000m", "1Ki") as a whole
+    count, rounded up and clamped to [0, MAX_GPUS]; 0 when it is not a quantity. Never raises: pods of
+    every namespace pass through here, and `int("1k")` used to fail every cycle."""
+    try:
+        parsed: Decimal = parse_quantity(value)
+    except (ValueError, TypeError, ArithmeticError):
+        return 0
+    if not parsed.is_finite() or parsed <= 0:
+        return 0
+    if parsed >= MAX_GPUS:  # before ceil: "1e999999999" is a valid quantity
+        return MAX_GPUS
+    return math.ceil(parsed)
+
+
 def gpu_quantity(resources: Mapping[str, Any] | None) -> int:
     if not resources:
         return 0
     value = (resources.get("limits") or {}).get(GPU_RESOURCE) or (resources.get("requests") or {}).get(
         GPU_RESOURCE
     )
-    return int(value) if value is not None else 0
+    return quantity(value) if value is not None else 0
 
 
 def pod_gpus(pod: Mapping[str, Any]) -> int:
@@ -137,7 +159,7 @@ def parse_node(node: Mapping[str, Any], pool: PoolConfig, gpus_other: int, now: 
         node=Node(
             name=meta.get("name", ""),
             capacity_type=ct,
-            gpus=int(alloc),
+            gpus=quantity(alloc),
             gpus_other=gpus_other,
             schedulable=schedulable,
         ),

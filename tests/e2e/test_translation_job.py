@@ -35,6 +35,7 @@ from portalis_dev import demo
 from portalis_dev.agent import stop_agent
 from portalis_dev.cluster import LocalCluster
 from portalis_dev.nodes import CAPACITY_TYPE_LABEL
+from portalis_worker.protocol import PROGRESS_ANNOTATION
 
 pytestmark = pytest.mark.e2e
 
@@ -201,7 +202,7 @@ class Kill:
 
 
 def _progress(pod: Any) -> dict[str, Any] | None:
-    raw = (pod.metadata.annotations or {}).get(demo.PROGRESS_ANNOTATION)
+    raw = (pod.metadata.annotations or {}).get(PROGRESS_ANNOTATION)
     try:
         return dict(json.loads(raw)) if raw else None
     except ValueError:

@@ -45,7 +45,6 @@ from portalis_dev.nodes import CAPACITY_TYPE_LABEL, POOL_LABEL
 GROUP, VERSION = "portalis.dev", "v1alpha1"
 JOBS, POOLS = "translationjobs", "gpupools"
 JOB_LABEL = "portalis.dev/job"
-PROGRESS_ANNOTATION = "portalis.dev/progress"
 FIELD_MANAGER = "portalis-dev"
 APPLY = "application/apply-patch+yaml"
 

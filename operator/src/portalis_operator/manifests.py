@@ -14,7 +14,6 @@ from portalis_operator.workload import CapacityType, SpotMode
 GPU_RESOURCE = "nvidia.com/gpu"
 JOB_LABEL = "portalis.dev/job"
 SHARD_LABEL = "portalis.dev/shard"
-PROGRESS_ANNOTATION = "portalis.dev/progress"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 MAX_NAME = 63
 

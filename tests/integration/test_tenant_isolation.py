@@ -389,3 +389,22 @@ def test_a_pod_with_gpus_in_another_quantity_form_stops_no_one(
         assert reason in ("InsufficientCapacity", "ExceedsPoolCapacity")
         core.delete_namespaced_pod("odd", b, grace_period_seconds=0)
         ja.running_pods("beside", 1)
+
+
+def test_a_worker_drained_off_a_cordoned_node_resumes_on_another(
+    api_client: Any, core: Any, tenants: tuple[str, str]
+) -> None:
+    a, _ = tenants
+    ja = Jobs(api_client, a)
+    nodes.add_nodes(core, "on-demand", 2, pool=a)
+    with operator_running(a):
+        ja.create(job("movable", gpus=8))
+        (first,) = ja.running_pods("movable", 1)
+        # kubectl drain: cordon, then evict (the worker stops to be resumed)
+        core.patch_node(first.spec.node_name, {"spec": {"unschedulable": True}})
+        core.delete_namespaced_pod(first.metadata.name, a, grace_period_seconds=0)
+        (second,) = ja.running_pods("movable", 1)
+        assert second.metadata.uid != first.metadata.uid
+        assert second.spec.node_name != first.spec.node_name
+        ja.complete("movable")
+        ja.wait_phase("movable", "Succeeded")

@@ -417,3 +417,32 @@ def test_a_retried_workers_event_says_what_its_exit_code_means() -> None:
     )
     (event,) = [e for e in plan.events if e.reason == "WorkerFailed"]
     assert "exit code 3: transient" in event.message
+
+
+def cordoned(name: str) -> NodeView:
+    return NodeView(Node(name, CapacityType.ON_DEMAND, 8, schedulable=False), cordoned=True)
+
+
+def test_a_shard_drained_off_a_cordoned_node_is_placed_elsewhere() -> None:
+    # `kubectl drain` cordons the node and evicts the worker (which stops to be resumed). Recreating
+    # its pod pinned to the cordoned node left it Pending until someone uncordoned the node.
+    job = make_job(shards=1, status=admitted_status(["n1"]))
+    nodes = {"n1": cordoned("n1"), "n2": node("n2")}
+    view = JobView(job, {})  # the evicted pod is gone
+    assert displaced_shards(view, nodes) == [0]
+    assert replace_displaced([view], nodes, []) == {"ns/j": {0: "n2"}}
+    plan = plan_job(view, None, None, ctx(cordoned("n1"), node("n2"), replacements={0: "n2"}))
+    assert plan.status is not None
+    assert [(w.shard, w.node) for w in plan.status.workers or []] == [(0, "n2")]
+    assert plan.create == [0]
+    assert running_of(view, nodes).placements == ()  # it holds nothing on the cordoned node
+
+
+def test_a_running_worker_on_a_cordoned_node_keeps_running() -> None:
+    # Cordoning alone moves nothing: a drain evicts the pod, or the node goes away.
+    job = make_job(shards=1, status=admitted_status(["n1"]))
+    view = JobView(job, {0: pod(0)})
+    assert displaced_shards(view, {"n1": cordoned("n1")}) == []
+    plan = plan_job(view, None, None, ctx(cordoned("n1"), node("n2")))
+    assert deletes(plan) == []
+    assert (plan.status or job.status).workers[0].node == "n1"  # type: ignore[index]

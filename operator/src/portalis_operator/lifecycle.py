@@ -8,7 +8,8 @@ an operator killed at any point rebuilds the same views and neither duplicates p
 
 Per-shard state machine (status.workers[shard]): a `node` is where the shard is placed; the pod is
 `<job>-w<shard>`, pinned there. When the node is no longer usable (recovery.classify_node: deleted, lost,
-or an interruption notice) the shard is *displaced*: its node is cleared. What happens to its pod, what
+or an interruption notice), or the shard's pod is gone and its node is cordoned (a drain), the shard is
+*displaced*: its node is cleared. What happens to its pod, what
 counts as a reclaim or an error retry, grace periods and backoff are recovery.py's rules (`plan_pods`);
 this module only applies them to the job's status. A displaced shard gets a new node as soon as one fits
 (recovery placements are made before admissions); its new pod is created once the old one is gone, and
@@ -70,11 +71,13 @@ from portalis_operator.workload import (
 @dataclass(frozen=True)
 class NodeView:
     """A pool node and its trouble (recovery.classify_node, once per cycle in snapshot.parse_node).
-    `not_ready_left`: seconds until a NotReady node counts as lost."""
+    `not_ready_left`: seconds until a NotReady node counts as lost. `cordoned`: spec.unschedulable (a
+    drain starts so): work running there stays, a new pod pinned there would not start."""
 
     node: Node
     trouble: NodeTrouble = NodeTrouble.NONE
     not_ready_left: float | None = None
+    cordoned: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,15 @@ def _usable(nodes: Mapping[str, NodeView], name: str | None) -> bool:
     return name is not None and name in nodes and usable(nodes[name].trouble)
 
 
+def _needs_node(pod: PodView | None, name: str | None, nodes: Mapping[str, NodeView]) -> bool:
+    """A shard needs a (new) node: it has none, its node is no longer usable, or its pod is gone and
+    its node is cordoned (a drain evicted it; a new pod pinned there would stay Pending)."""
+    if not _usable(nodes, name):
+        return True
+    assert name is not None
+    return pod is None and nodes[name].cordoned
+
+
 def running_of(view: JobView, nodes: Mapping[str, NodeView]) -> RunningJob:
     """The GPUs a job holds: placements on usable nodes of shards not yet finished."""
     job = view.job
@@ -203,7 +215,7 @@ def running_of(view: JobView, nodes: Mapping[str, NodeView]) -> RunningJob:
         pod = view.pods.get(w.shard)
         if pod is not None and pod.state is ShardState.FINISHED:
             continue
-        if _usable(nodes, w.node):
+        if not _needs_node(pod, w.node, nodes):
             assert w.node is not None
             placements.append(ShardPlacement(w.shard, w.node, job.spec.gpus_per_worker))
         elif pod is not None and pod.phase in ACTIVE_PHASES and pod.node is not None and pod.node in nodes:
@@ -235,7 +247,7 @@ def displaced_shards(view: JobView, nodes: Mapping[str, NodeView]) -> list[int]:
         pod = view.pods.get(w.shard)
         if pod is not None and pod.state is ShardState.FINISHED:
             continue
-        if not _usable(nodes, w.node):
+        if _needs_node(pod, w.node, nodes):
             out.append(w.shard)
     return out
 
@@ -576,7 +588,7 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
             w.phase = "Succeeded"
             continue
         action = acting.get(shard)
-        if w.node is not None and not _usable(ctx.nodes, w.node):
+        if w.node is not None and _needs_node(pod, w.node, ctx.nodes):
             w.node = None  # displaced: its pod (if any) is being deleted by recovery's action
             w.phase = "Pending"
         if w.node is None and shard in ctx.replacements:

@@ -165,6 +165,7 @@ def parse_node(node: Mapping[str, Any], pool: PoolConfig, gpus_other: int, now: 
         ),
         trouble=trouble,
         not_ready_left=not_ready_left(health, pool.recovery, now),
+        cordoned=bool(spec.get("unschedulable")),
     )
 
 

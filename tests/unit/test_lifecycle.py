@@ -446,3 +446,15 @@ def test_a_running_worker_on_a_cordoned_node_keeps_running() -> None:
     plan = plan_job(view, None, None, ctx(cordoned("n1"), node("n2")))
     assert deletes(plan) == []
     assert (plan.status or job.status).workers[0].node == "n1"  # type: ignore[index]
+
+
+def test_a_shard_recorded_succeeded_whose_pod_is_now_being_deleted_is_not_counted_finished() -> None:
+    status = admitted_status(["n1", "n1"])
+    status["workers"][0]["phase"] = "Succeeded"  # from an earlier cycle
+    job = make_job(status=status)
+    pods = {0: pod(0, "Succeeded", terminating=True, exit_code=0), 1: pod(1, "Succeeded")}
+    plan = plan_job(JobView(job, pods), None, None, ctx(node("n1")))
+    assert plan.finished is None
+    assert plan.status is not None
+    assert plan.status.workers is not None
+    assert plan.status.workers[0].phase == "Pending"

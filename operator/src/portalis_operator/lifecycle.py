@@ -9,7 +9,8 @@ an operator killed at any point rebuilds the same views and neither duplicates p
 Per-shard state machine (status.workers[shard]): a `node` is where the shard is placed; the pod is
 `<job>-w<shard>`, pinned there. When the node is no longer usable (recovery.classify_node: deleted, lost,
 or an interruption notice), or the shard's pod is gone and its node is cordoned (a drain), the shard is
-*displaced*: its node is cleared. What happens to its pod, what
+*displaced*: its node is cleared. Whether a pod means a finished or a displaced shard is
+recovery.shard_state's decision alone (a pod being deleted is never finished). What happens to its pod, what
 counts as a reclaim or an error retry, grace periods and backoff are recovery.py's rules (`plan_pods`);
 this module only applies them to the job's status. A displaced shard gets a new node as soon as one fits
 (recovery placements are made before admissions); its new pod is created once the old one is gone, and
@@ -608,7 +609,7 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
             w.phase = "Failed"
         elif pod.terminating or action is not None:
             recovering.append(f"shard {shard} waits for its old pod to stop")
-            w.phase = "Pending"
+            w.phase = "Pending"  # never a phase "Succeeded" kept from an earlier cycle: not finished
         elif pod.state is ShardState.DISPLACED:
             recovering.append(f"shard {shard} stopped ({_exit(pod)}); it resumes from its checkpoint")
             w.phase = "Pending"

@@ -27,6 +27,7 @@ import re
 import shutil
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -98,6 +99,11 @@ def _comment(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _cell(text: object) -> str:
+    """Text for a Markdown table cell: one line, pipes escaped."""
+    return _comment(str(text)).replace("|", "\\|")
+
+
 def without_missing_dependencies(units: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The units, with every translated unit whose dependencies (`deps`: `path::name` of the package
     definitions it uses) are not all translated turned into a failure of reason `dependency`.
@@ -138,7 +144,6 @@ def render(inputs: CrateInputs, fmt: Callable[[str], str] = lambda text: text) -
         nodes[paths[str(unit["path"])]].units.append(unit)
 
     files: dict[str, bytes] = {}
-    failures: list[Mapping[str, Any]] = []
     for rust_path, node in sorted(nodes.items()):
         lines: list[str] = []
         if not rust_path:
@@ -162,7 +167,6 @@ def render(inputs: CrateInputs, fmt: Callable[[str], str] = lambda text: text) -
             lines.append("")
         for unit in ordered:
             if unit.get("status") != "translated":
-                failures.append(unit)
                 lines.append(
                     f"// Not translated: `{unit['path']}` `{unit['name']}` ({unit.get('reason')}): "
                     f"{_comment(str(unit.get('message', '')))}"
@@ -185,19 +189,55 @@ def render(inputs: CrateInputs, fmt: Callable[[str], str] = lambda text: text) -
         "publish = false\nautobins = false\nautoexamples = false\nautotests = false\nautobenches = false\n"
         f'\n[lib]\npath = "src/lib.rs"\n\n[dependencies]\n{dependencies}'
     ).encode()
-    total = len(inputs.units)
-    failures.sort(key=lambda u: (str(u["path"]), int(u["order"]), str(u["name"])))
+    files.update(render_report(inputs))
+    return files
+
+
+def render_report(
+    inputs: CrateInputs, verification: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, bytes]:
+    """TRANSLATION_REPORT.md and translation_report.json: counts, failures with reasons, and each
+    translated unit's state: `verified` on N inputs, `mismatch` (with the smallest differing input),
+    or `compiled` (in the crate, not differentially checked). `verification` is unit id -> verdict."""
+    units = without_missing_dependencies(inputs.units)
+    failures = sorted(
+        (u for u in units if u.get("status") != "translated"),
+        key=lambda u: (str(u["path"]), int(u["order"]), str(u["name"])),
+    )
+    verdicts = verification or {}
+    states: Counter[str] = Counter()
+    checked: list[dict[str, Any]] = []
+    for u in sorted(units, key=lambda u: (str(u["path"]), int(u["order"]), str(u["name"]))):
+        if u.get("status") != "translated":
+            continue
+        verdict = verdicts.get(str(u["id"]))
+        state = (
+            str(verdict["state"])
+            if verdict is not None and verdict["state"] != "unverifiable"
+            else "compiled"
+        )
+        states[state] += 1
+        if verdict is not None:
+            checked.append({"path": u["path"], "unit": u["name"], **verdict})
+    total = len(units)
     report = {
         "crate": inputs.crate_name,
         "edition": inputs.edition,
         "files": len(set(inputs.files)),
-        "units": {"total": total, "translated": total - len(failures), "failed": len(failures)},
+        "units": {
+            "total": total,
+            "translated": total - len(failures),
+            "failed": len(failures),
+            "verified": states["verified"],
+            "mismatch": states["mismatch"],
+            "compiled": states["compiled"],
+        },
         "failures": [
             {"path": u["path"], "unit": u["name"], "reason": u.get("reason"), "message": u.get("message")}
             for u in failures
         ],
+        "verification": checked,
     }
-    files["translation_report.json"] = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
     md = [
         f"# Translation report: `{inputs.crate_name}`",
         "",
@@ -205,15 +245,32 @@ def render(inputs: CrateInputs, fmt: Callable[[str], str] = lambda text: text) -
         f"{len(failures)} failed.",
         "",
     ]
+    if checked:
+        md += [
+            f"Differential check against CPython: {states['verified']} verified, {states['mismatch']} "
+            f"mismatched, {states['compiled']} compiled but not checked (types without generated inputs).",
+            "",
+        ]
     if failures:
         md += ["| file | unit | reason | message |", "| --- | --- | --- | --- |"]
         md += [
-            f"| `{u['path']}` | `{u['name']}` | {u.get('reason')} | "
-            f"{_comment(str(u.get('message', ''))).replace('|', chr(92) + '|')} |"
+            f"| `{u['path']}` | `{u['name']}` | {u.get('reason')} | {_cell(u.get('message', ''))} |"
             for u in failures
         ]
-    files["TRANSLATION_REPORT.md"] = ("\n".join(md) + "\n").encode()
-    return files
+    mismatches = [c for c in checked if c["state"] == "mismatch"]
+    if mismatches:
+        md += [
+            "",
+            "## Mismatches with CPython",
+            "",
+            "| file | unit | smallest differing input |",
+            "| --- | --- | --- |",
+        ]
+        md += [f"| `{c['path']}` | `{c['unit']}` | {_cell(c.get('detail', ''))} |" for c in mismatches]
+    return {
+        "translation_report.json": (json.dumps(report, indent=2, sort_keys=True) + "\n").encode(),
+        "TRANSLATION_REPORT.md": ("\n".join(md) + "\n").encode(),
+    }
 
 
 def _fsync_path(path: Path) -> None:

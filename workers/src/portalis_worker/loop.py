@@ -17,16 +17,20 @@ assemble the same bytes, and publishing is idempotent. `portalis-worker assemble
 from __future__ import annotations
 
 import logging
+import re
+import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from portalis_worker import metrics
 from portalis_worker.assignment import Assignment
 from portalis_worker.backends import Backend, CacheBackend, RulesBackend, cache_from_records
-from portalis_worker.crate import CrateInputs, publish, render
+from portalis_worker.crate import CrateInputs, publish, render, render_report
 from portalis_worker.ledger import CheckpointStore, Record, first_wins, read_shard_ledgers
 from portalis_worker.package_check import PackageChecker
 from portalis_worker.package_index import PackageIndex
@@ -38,6 +42,7 @@ from portalis_worker.rustcheck import Checker, RustcChecker
 from portalis_worker.sharding import shard_of
 from portalis_worker.sources import SourceFile
 from portalis_worker.units import Unit, file_failure, read_text, split_file
+from portalis_worker.verify import Verifier
 
 LOG = logging.getLogger(__name__)
 
@@ -266,8 +271,11 @@ class Worker:
             self.reporter.report(self.state.progress())
 
 
-def assemble_if_complete(assignment: Assignment) -> bool:
-    """Assemble and publish the crate when every shard's ledger is done. True when all were done."""
+def assemble_if_complete(assignment: Assignment, source_root: Path | None = None) -> bool:
+    """Assemble and publish the crate when every shard's ledger is done. True when all were done.
+
+    With the source root (and the rustc check on), translated public functions are verified against
+    CPython first (verify.py), and the report says which units are verified."""
     fp = assignment.fingerprint()
     files: set[str] = set()
     records: list[Record] = []
@@ -280,9 +288,10 @@ def assemble_if_complete(assignment: Assignment) -> bool:
         files.update(str(p) for p in done[0].get("files", []))
         records.extend(shard_records)
     units: list[Mapping[str, Any]] = list(first_wins(records).values())
-    crate = render(
-        CrateInputs(assignment.crate_name, assignment.rust_edition, sorted(files), units), fmt=format_rust
-    )
+    inputs = CrateInputs(assignment.crate_name, assignment.rust_edition, sorted(files), units)
+    crate = render(inputs, fmt=format_rust)
+    if source_root is not None and assignment.rust_check:
+        crate.update(render_report(inputs, _verify(assignment, crate, source_root, units, sorted(files))))
     target = assignment.output_dir / assignment.crate_name
     changed = publish(crate, target)
     LOG.info(
@@ -290,3 +299,28 @@ def assemble_if_complete(assignment: Assignment) -> bool:
         extra={"crate": assignment.crate_name, "changed": changed, "files": len(crate), "units": len(units)},
     )
     return True
+
+
+def _verify(
+    assignment: Assignment,
+    crate: Mapping[str, bytes],
+    source_root: Path,
+    units: Sequence[Mapping[str, Any]],
+    files: Sequence[str],
+) -> dict[str, dict[str, Any]]:
+    """Unit id -> verdict record of the differential check, run on the rendered crate."""
+    sources = {
+        f: text for f in files if (text := read_text(source_root / f, assignment.max_file_bytes)) is not None
+    }
+    crate_ident = re.sub(r"[^A-Za-z0-9_]", "_", assignment.crate_name)
+    assignment.scratch_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="portalis-crate-", dir=assignment.scratch_dir) as tmp:
+        root = Path(tmp)
+        for rel, content in crate.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(content)
+        verifier = Verifier(assignment.rustc, assignment.rust_edition, assignment.scratch_dir)
+        verdicts = verifier.verify(root, crate_ident, source_root, units, sources)
+    counts = Counter(v.state for v in verdicts.values())
+    LOG.info("differential check", extra={"crate": assignment.crate_name, **counts})
+    return {uid: v.as_record() for uid, v in verdicts.items()}

@@ -101,7 +101,7 @@ def run_shard(assignment: Assignment, model_client_factory: ModelClientFactory) 
         finished = worker.run(files, existing)
         if finished:
             LOG.info("shard finished", extra={"done": worker.state.done, "failed": worker.state.failed})
-            assemble_if_complete(assignment)
+            assemble_if_complete(assignment, root)
             return EXIT_OK
         LOG.info(
             "shard stopped; it resumes from the ledger",

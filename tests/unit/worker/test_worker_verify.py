@@ -1,0 +1,102 @@
+"""Differential verification: CPython and the compiled crate on the same generated inputs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from portalis_worker.rules.types import INT, STR, Ty, list_of, option_of
+from portalis_worker.verify import Candidate, Verifier, candidates, inputs_for, rust_literal
+
+pytestmark = pytest.mark.skipif(shutil.which("rustc") is None, reason="rustc is required")
+
+SOURCES = {
+    "calc/__init__.py": "",
+    "calc/ops.py": (
+        "def add(a: int, b: int) -> int:\n    return a + b\n\n"
+        "def shout(s: str) -> str:\n    return s.upper()\n\n"
+        "def first(xs: list[int]) -> int:\n    return xs[0]\n\n"
+        "def spin(n: int) -> int:\n    while True:\n        n += 1\n"
+    ),
+}
+# The crate as a translator might have produced it; `shout` is deliberately wrong (lowercases).
+LIB = "pub mod calc;\n"
+CALC = "pub mod ops;\n"
+OPS = (
+    "pub fn add(a: isize, b: isize) -> isize { a + b }\n"
+    "pub fn shout(s: String) -> String { s.to_lowercase() }\n"
+    "pub fn first(xs: Vec<isize>) -> isize { xs[0] }\n"
+    "pub fn spin(n: isize) -> isize { let mut n = n; loop { n = n.wrapping_add(1); } }\n"
+)
+
+
+def unit(name: str) -> dict[str, object]:
+    return {
+        "id": f"id-{name}",
+        "path": "calc/ops.py",
+        "name": name,
+        "status": "translated",
+        "rust": f"pub fn {name}(",
+    }
+
+
+def make_crate(root: Path) -> Path:
+    for rel, text in {"src/lib.rs": LIB, "src/calc/mod.rs": CALC, "src/calc/ops.rs": OPS}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def test_agreement_mismatch_panics_and_hangs_are_each_reported(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    for rel, text in SOURCES.items():
+        (source / rel).parent.mkdir(parents=True, exist_ok=True)
+        (source / rel).write_text(text)
+    crate = make_crate(tmp_path / "crate")
+    units = [unit(n) for n in ("add", "shout", "first", "spin")]
+    verdicts = Verifier("rustc", "2021", tmp_path / "scratch", count=12).verify(
+        crate, "calc_crate", source, units, SOURCES
+    )
+    assert verdicts["id-add"].state == "verified"
+    assert verdicts["id-add"].inputs == 12
+    assert verdicts["id-first"].state == "verified"  # IndexError on [] in Python, a panic in Rust
+    shout = verdicts["id-shout"]
+    assert shout.state == "mismatch"
+    assert "shout(" in shout.detail
+    assert "Python" in shout.detail
+    assert "Rust" in shout.detail
+    assert verdicts["id-spin"].state == "unverifiable"  # Python ran too long on every input
+
+
+def test_candidates_are_public_value_typed_annotated_functions() -> None:
+    sources = {
+        "m.py": (
+            "def ok(a: int, b: list[str]) -> bool:\n    return True\n"
+            "def _private(a: int) -> int:\n    return a\n"
+            "def untyped(a):\n    return a\n"
+            "def obj(a: int) -> 'Thing':\n    return a\n"
+        )
+    }
+    units = [
+        {"id": n, "path": "m.py", "name": n, "status": "translated", "rust": f"pub fn {n}("}
+        for n in ("ok", "_private", "untyped", "obj")
+    ]
+    assert [c.function for c in candidates(units, sources)] == ["ok"]
+
+
+def test_inputs_are_deterministic_and_distinct() -> None:
+    c = Candidate("u", "m.py", "m", ("m",), "f", [INT, list_of(option_of(STR))], INT)
+    first, again = inputs_for(c, 20), inputs_for(c, 20)
+    assert first == again
+    assert len({repr(a) for a in first}) == len(first)
+
+
+def test_rust_literals_cover_the_value_types() -> None:
+    assert rust_literal(None, option_of(INT)) == "None"
+    assert rust_literal((1, "a"), Ty("tuple", (INT, STR))) == '((1isize), String::from("a"))'
+    assert (
+        rust_literal({1: [2]}, Ty("dict", (INT, list_of(INT))))
+        == "HashMap::from([((1isize), vec![(2isize)])])"
+    )

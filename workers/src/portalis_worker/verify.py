@@ -1,0 +1,532 @@
+"""Differential verification: translated public functions run in CPython and in Rust on the same inputs.
+
+For every translated top-level `pub` function whose parameter and return types are values
+(int, float, bool, str, and list/set/dict/tuple/Optional of those), inputs are generated from the
+types (boundary values first, then seeded random ones, so any shard gets the same), the Python
+function is called in a child process on the source tree, and the compiled crate's function is
+called by a generated probe program. Both print each result in one canonical text form (an
+exception and a panic both print `PANIC`); any difference is a mismatch, reported with the smallest
+differing input. A unit is `verified` on N inputs only when all N agree.
+
+This runs the tenant's Python code (importing its modules), inside the worker pod that already
+holds that code; module-level side effects run as they would on import.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import math
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from portalis_worker import support_crate
+from portalis_worker.crate import rust_module_paths
+from portalis_worker.rules.errors import Unsupported
+from portalis_worker.rules.expressions import float_literal, rust_str_literal
+from portalis_worker.rules.types import Ty, annotation_to_ty
+
+LOG = logging.getLogger(__name__)
+
+PANIC = "PANIC"
+TIMEOUT = "TIMEOUT"
+CALL_SECONDS = 1.0
+"""A Python call that runs longer is left out (its input is not compared), as is a Rust one."""
+DEFAULT_INPUTS = 24
+TIMEOUT_SECONDS = 120
+VALUE_KINDS = frozenset({"int", "float", "bool", "str", "none", "list", "set", "dict", "tuple", "option"})
+
+PRELUDE = r"""
+#![allow(dead_code, unused_imports, unused_variables, unused_mut, unused_parens)]
+use std::collections::{HashMap, HashSet};
+
+trait PyRepr {
+    fn py(&self) -> String;
+}
+impl PyRepr for isize {
+    fn py(&self) -> String { self.to_string() }
+}
+impl PyRepr for f64 {
+    fn py(&self) -> String { format!("{:?}", self) }
+}
+impl PyRepr for bool {
+    fn py(&self) -> String { String::from(if *self { "True" } else { "False" }) }
+}
+impl PyRepr for String {
+    fn py(&self) -> String { format!("'{}'", self) }
+}
+impl PyRepr for () {
+    fn py(&self) -> String { String::from("None") }
+}
+impl<T: PyRepr> PyRepr for Vec<T> {
+    fn py(&self) -> String { format!("[{}]", self.iter().map(|x| x.py()).collect::<Vec<_>>().join(", ")) }
+}
+impl<T: PyRepr> PyRepr for Option<T> {
+    fn py(&self) -> String { match self { Some(x) => x.py(), None => String::from("None") } }
+}
+macro_rules! tuple_repr {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: PyRepr),+> PyRepr for ($($t,)+) {
+            fn py(&self) -> String { format!("({})", vec![$(self.$i.py()),+].join(", ")) }
+        }
+    };
+}
+tuple_repr!(A 0);
+tuple_repr!(A 0, B 1);
+tuple_repr!(A 0, B 1, C 2);
+tuple_repr!(A 0, B 1, C 2, D 3);
+tuple_repr!(A 0, B 1, C 2, D 3, E 4);
+impl<K: PyRepr, V: PyRepr> PyRepr for HashMap<K, V> {
+    fn py(&self) -> String {
+        let mut items: Vec<String> = self.iter().map(|(k, v)| format!("{}: {}", k.py(), v.py())).collect();
+        items.sort();
+        format!("{{{}}}", items.join(", "))
+    }
+}
+impl<T: PyRepr> PyRepr for HashSet<T> {
+    fn py(&self) -> String {
+        let mut items: Vec<String> = self.iter().map(|x| x.py()).collect();
+        items.sort();
+        format!("{{{}}}", items.join(", "))
+    }
+}
+fn run<T: PyRepr, F: FnOnce() -> T + std::panic::UnwindSafe>(f: F) -> String {
+    match std::panic::catch_unwind(f) {
+        Ok(v) => v.py(),
+        Err(_) => String::from("PANIC"),
+    }
+}
+"""
+
+# The Python side's canonical form, mirrored by PyRepr above; run in the child process.
+PY_REPR = r"""
+import math
+
+def _float_text(value):
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    text = repr(value)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return text
+
+def py_repr(value):
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _float_text(value)
+    if isinstance(value, str):
+        return f"'{value}'"
+    if value is None:
+        return "None"
+    if isinstance(value, list):
+        return "[" + ", ".join(py_repr(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(py_repr(v) for v in value) + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(sorted(f"{py_repr(k)}: {py_repr(v)}" for k, v in value.items())) + "}"
+    if isinstance(value, (set, frozenset)):
+        return "{" + ", ".join(sorted(py_repr(v) for v in value)) + "}"
+    raise TypeError(type(value).__name__)
+"""
+
+PY_RUNNER = (
+    PY_REPR
+    + r"""
+import ast, copy, importlib, json, signal, sys
+sys.setrecursionlimit(10000)
+jobs = ast.literal_eval(sys.stdin.read())
+
+class _Timeout(BaseException):
+    pass
+
+def _alarm(signum, frame):
+    raise _Timeout()
+
+signal.signal(signal.SIGALRM, _alarm)
+for job in jobs:
+    try:
+        func = getattr(importlib.import_module(job["module"]), job["function"])
+    except BaseException as exc:
+        print(json.dumps({"id": job["id"], "error": f"import failed: {type(exc).__name__}"}), flush=True)
+        continue
+    out = []
+    for args in job["inputs"]:
+        signal.setitimer(signal.ITIMER_REAL, CALL_SECONDS)
+        try:
+            out.append(py_repr(func(*copy.deepcopy(args))))
+        except _Timeout:
+            out.append("TIMEOUT")
+        except Exception:
+            out.append("PANIC")
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    print(json.dumps({"id": job["id"], "results": out}), flush=True)
+"""
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    unit_id: str
+    path: str
+    module: str
+    """Dotted Python module."""
+    rust_path: tuple[str, ...]
+    function: str
+    params: list[Ty]
+    ret: Ty
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: str
+    """verified | mismatch | unverifiable"""
+    inputs: int = 0
+    detail: str = ""
+
+    def as_record(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"state": self.state, "inputs": self.inputs}
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+def _is_value(ty: Ty) -> bool:
+    return ty.kind in VALUE_KINDS and all(_is_value(a) for a in ty.args)
+
+
+def candidates(units: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) -> list[Candidate]:
+    """Translated public top-level functions with value-typed, annotated signatures."""
+    rust_paths = rust_module_paths(sources)
+    found: list[Candidate] = []
+    trees: dict[str, ast.Module] = {}
+    for unit in units:
+        path, name = str(unit["path"]), str(unit["name"])
+        if unit.get("status") != "translated" or name.startswith("_") or path not in sources:
+            continue
+        if f"pub fn {name}(" not in str(unit.get("rust", "")):
+            continue
+        if path not in trees:
+            try:
+                trees[path] = ast.parse(sources[path])
+            except SyntaxError:
+                continue
+        node = next((n for n in trees[path].body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+        if node is None or node.returns is None or node.args.vararg or node.args.kwarg:
+            continue
+        params = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+        if any(p.annotation is None for p in params):
+            continue
+        try:
+            tys = [annotation_to_ty(p.annotation, frozenset()) for p in params if p.annotation is not None]
+            ret = annotation_to_ty(node.returns, frozenset())
+        except Unsupported:
+            continue
+        if not all(_is_value(t) for t in [*tys, ret]) or not tys:
+            continue
+        module = ".".join(p for p in Path(path).with_suffix("").parts if p != "__init__")
+        found.append(Candidate(str(unit["id"]), path, module, rust_paths[path], name, tys, ret))
+    return sorted(found, key=lambda c: (c.path, c.function))
+
+
+def generate(ty: Ty, rng: random.Random, depth: int = 0) -> Any:
+    kind = ty.kind
+    if kind == "int":
+        return rng.choice([0, 1, -1, 2, 7, -13, 100, rng.randint(-1000, 1000), rng.randint(-10, 10)])
+    if kind == "float":
+        return rng.choice([0.0, 1.5, -2.25, 0.1, 1e3, rng.uniform(-100, 100), float(rng.randint(-5, 5))])
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "str":
+        alphabet = "abcXYZ 019_-.,:/é"
+        return "".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 3, 8, 15])))
+    if kind == "none":
+        return None
+    size = 0 if depth > 2 else rng.choice([0, 1, 2, 4])
+    if kind == "list":
+        return [generate(ty.args[0], rng, depth + 1) for _ in range(size)]
+    if kind == "set":
+        return {generate(ty.args[0], rng, depth + 1) for _ in range(size)}
+    if kind == "dict":
+        return {
+            generate(ty.args[0], rng, depth + 1): generate(ty.args[1], rng, depth + 1) for _ in range(size)
+        }
+    if kind == "tuple":
+        return tuple(generate(a, rng, depth + 1) for a in ty.args)
+    if kind == "option":
+        return None if rng.random() < 0.25 else generate(ty.args[0], rng, depth)
+    raise TypeError(str(ty))
+
+
+def inputs_for(candidate: Candidate, count: int) -> list[list[Any]]:
+    """`count` distinct argument lists, the same on every run (seeded by the function's identity)."""
+    rng = random.Random(f"{candidate.path}:{candidate.function}")
+    seen: set[str] = set()
+    out: list[list[Any]] = []
+    for _ in range(count * 5):
+        args = [generate(t, rng) for t in candidate.params]
+        key = repr(args)
+        if key not in seen and all(_finite(a) for a in args):
+            seen.add(key)
+            out.append(args)
+        if len(out) == count:
+            break
+    return out
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list | tuple | set):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(k) and _finite(v) for k, v in value.items())
+    return True
+
+
+def rust_literal(value: Any, ty: Ty) -> str:
+    """A Rust expression for an input of static type `ty`."""
+    kind = ty.kind
+    if kind == "option":
+        return "None" if value is None else f"Some({rust_literal(value, ty.args[0])})"
+    if kind == "bool":
+        return "true" if value else "false"
+    if kind == "int":
+        return f"({value}isize)"
+    if kind == "float":
+        return f"({float_literal(float(value))})"
+    if kind == "str":
+        return f"String::from({rust_str_literal(value)})"
+    if kind == "none":
+        return "()"
+    if kind == "list":
+        return "vec![" + ", ".join(rust_literal(v, ty.args[0]) for v in value) + "]"
+    if kind == "set":
+        return "HashSet::from([" + ", ".join(rust_literal(v, ty.args[0]) for v in value) + "])"
+    if kind == "dict":
+        pairs = [f"({rust_literal(k, ty.args[0])}, {rust_literal(v, ty.args[1])})" for k, v in value.items()]
+        return "HashMap::from([" + ", ".join(pairs) + "])"
+    if kind == "tuple":
+        trail = "," if len(ty.args) == 1 else ""
+        return "(" + ", ".join(rust_literal(v, t) for v, t in zip(value, ty.args, strict=True)) + trail + ")"
+    raise TypeError(str(ty))
+
+
+def _size(args: list[Any]) -> int:
+    return len(repr(args))
+
+
+class Verifier:
+    def __init__(self, rustc: str, edition: str, scratch_dir: Path, count: int = DEFAULT_INPUTS) -> None:
+        found = shutil.which(rustc)
+        if found is None:
+            raise FileNotFoundError(f"rustc not found ({rustc!r})")
+        self.rustc = found
+        self.edition = edition
+        self.scratch_dir = scratch_dir
+        self.count = count
+
+    def verify(
+        self,
+        crate_dir: Path,
+        crate_name: str,
+        source_root: Path,
+        units: Sequence[Mapping[str, Any]],
+        sources: Mapping[str, str],
+    ) -> dict[str, Verdict]:
+        """Unit id -> verdict for every candidate; empty when there is none."""
+        found = candidates(units, sources)
+        if not found:
+            return {}
+        jobs = {c.unit_id: inputs_for(c, self.count) for c in found}
+        self.scratch_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="portalis-verify-", dir=self.scratch_dir) as tmp:
+            work = Path(tmp)
+            python = self._python(found, jobs, source_root)
+            for c in found:  # inputs on which Python ran too long are not compared (nor run in Rust)
+                py = python.get(c.unit_id)
+                if isinstance(py, list) and len(py) == len(jobs[c.unit_id]):
+                    keep = [i for i, r in enumerate(py) if r != TIMEOUT]
+                    jobs[c.unit_id] = [jobs[c.unit_id][i] for i in keep]
+                    python[c.unit_id] = [py[i] for i in keep]
+            rust, error = self._rust(found, jobs, crate_dir, crate_name, work)
+        verdicts: dict[str, Verdict] = {}
+        for c in found:
+            inputs = jobs[c.unit_id]
+            py, rs = python.get(c.unit_id), rust.get(c.unit_id)
+            if isinstance(py, str):
+                verdicts[c.unit_id] = Verdict("unverifiable", 0, py)
+            elif not inputs:
+                verdicts[c.unit_id] = Verdict("unverifiable", 0, "Python ran too long on every input")
+            elif rs is None or py is None or len(rs) != len(inputs) or len(py) != len(inputs):
+                got = 0 if rs is None else len(rs)
+                reason = error or f"the probe printed {got} of {len(inputs)} results"
+                verdicts[c.unit_id] = Verdict("unverifiable", 0, reason)
+            else:
+                wrong = [i for i in range(len(inputs)) if py[i] != rs[i]]
+                if not wrong:
+                    verdicts[c.unit_id] = Verdict("verified", len(inputs))
+                else:
+                    i = min(wrong, key=lambda j: _size(inputs[j]))
+                    args = ", ".join(repr(a) for a in inputs[i])
+                    detail = f"{c.function}({args}): Python {py[i]}, Rust {rs[i]}"
+                    verdicts[c.unit_id] = Verdict("mismatch", len(inputs), detail[:500])
+        return verdicts
+
+    def _python(
+        self, found: list[Candidate], jobs: dict[str, list[list[Any]]], source_root: Path
+    ) -> dict[str, list[str] | str]:
+        root = source_root.resolve()
+        payload = [
+            {"id": c.unit_id, "module": c.module, "function": c.function, "inputs": jobs[c.unit_id]}
+            for c in found
+        ]
+        try:
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-I",
+                    "-c",
+                    f"import sys\nsys.path.insert(0, {str(root)!r})\nCALL_SECONDS = {CALL_SECONDS}\n"
+                    + PY_RUNNER,
+                ],
+                input=repr(payload),  # literals round-trip exactly (tuples, sets, int keys)
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT_SECONDS,
+                check=False,
+                cwd=root,
+            )
+        except subprocess.TimeoutExpired:
+            return {c.unit_id: "the Python side timed out" for c in found}
+        out: dict[str, list[str] | str] = {}
+        for line in proc.stdout.splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            out[row["id"]] = row.get("results", row.get("error", "no result"))
+        return out
+
+    def _rust(
+        self,
+        found: list[Candidate],
+        jobs: dict[str, list[list[Any]]],
+        crate_dir: Path,
+        crate_name: str,
+        work: Path,
+    ) -> tuple[dict[str, list[str]], str]:
+        lib = work / f"lib{crate_name}.rlib"
+        extra: list[str] = []
+        lib_text = "".join(p.read_text() for p in (crate_dir / "src").rglob("*.rs"))
+        if support_crate.USE_MARKER in lib_text:
+            support = support_crate.rlib(self.rustc, self.edition, self.scratch_dir / "support")
+            extra = [
+                "--extern",
+                f"{support_crate.CRATE_NAME}={support}",
+                "-L",
+                f"dependency={support.parent}",
+            ]
+        build = self._run(
+            [*self._base("rlib", crate_name), *extra, "-o", str(lib), str(crate_dir / "src" / "lib.rs")]
+        )
+        if build is None or build.returncode != 0:
+            return {}, "the crate did not build for verification"
+        arms = []
+        for k, c in enumerate(found):
+            path = "::".join([crate_name, *c.rust_path, c.function])
+            calls = []
+            for j, args in enumerate(jobs[c.unit_id]):
+                rendered = ", ".join(rust_literal(a, t) for a, t in zip(args, c.params, strict=True))
+                calls.append(
+                    f'            println!("{c.unit_id}#{j}\\t{{}}", run(move || {path}({rendered})));'
+                )
+            arms.append(f"        {k} => {{\n" + "\n".join(calls) + "\n        }")
+        probe = work / "probe.rs"
+        probe.write_text(
+            PRELUDE
+            + "fn call(k: usize) {\n    match k {\n"
+            + "\n".join(arms)
+            + "\n        _ => {}\n    }\n}\n\n"
+            + "fn main() {\n    std::panic::set_hook(Box::new(|_| {}));\n"
+            + "    let start: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(0);\n"
+            + f"    for k in start..{len(found)} {{\n"
+            + '        call(k);\n        println!("#done\\t{}", k);\n    }\n}\n'
+        )
+        binary = work / "probe"
+        link = self._run(
+            [
+                *(self.rustc, "--edition", self.edition, "-A", "warnings"),
+                *("--extern", f"{crate_name}={lib}", "-L", f"dependency={work}", *extra),
+                *("-o", str(binary), str(probe)),
+            ]
+        )
+        if link is None or link.returncode != 0:
+            first = "" if link is None else next((ln for ln in link.stderr.splitlines() if "error" in ln), "")
+            return {}, f"the probe did not build: {first[:200]}"
+        return self._run_probe(binary, found), ""
+
+    def _run_probe(self, binary: Path, found: list[Candidate]) -> dict[str, list[str]]:
+        """Results by unit id. A function that crashes the probe (stack overflow, abort) or runs too
+        long loses its results; the probe is restarted at the next function."""
+        out: dict[str, list[str]] = {}
+        start = 0
+        while start < len(found):
+            try:
+                proc = subprocess.run(
+                    [str(binary), str(start)],
+                    capture_output=True,
+                    text=True,
+                    timeout=CALL_SECONDS * 30,
+                    check=False,
+                )
+                stdout, finished = proc.stdout, proc.returncode == 0
+            except subprocess.TimeoutExpired as exc:
+                raw = exc.stdout or b""
+                stdout, finished = (raw.decode(errors="replace") if isinstance(raw, bytes) else raw), False
+            done = start - 1
+            for line in stdout.splitlines():
+                key, _, value = line.partition("\t")
+                if key == "#done":
+                    done = int(value)
+                    continue
+                uid, _, _ = key.rpartition("#")
+                out.setdefault(uid, []).append(value)
+            if finished:
+                break
+            broken = found[done + 1].unit_id if done + 1 < len(found) else ""
+            out.pop(broken, None)
+            start = done + 2
+        return out
+
+    def _base(self, kind: str, crate_name: str) -> list[str]:
+        return [
+            self.rustc,
+            "--edition",
+            self.edition,
+            "--crate-type",
+            kind,
+            "--crate-name",
+            crate_name,
+            "-A",
+            "warnings",
+        ]
+
+    @staticmethod
+    def _run(argv: list[str]) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False)
+        except subprocess.TimeoutExpired:
+            return None

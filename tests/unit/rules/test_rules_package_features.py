@@ -78,6 +78,16 @@ CASES = {
         "f",
         [(1,), (4,)],
     ),
+    "zfill_keeps_the_sign_first": Case(
+        "def f(n: int, w: int) -> str:\n    return str(n).zfill(w) + '|' + '+7'.zfill(w) + '|' + 'é'.zfill(w)\n",
+        "f",
+        [(-1, 4), (42, 5), (-123, 2), (0, 0)],
+    ),
+    "math_domain_errors_raise": Case(
+        "import math\n\ndef f(x: float) -> float:\n    return math.sqrt(x) + math.log(x + 1.0)\n",
+        "f",
+        [(4.0,), (-2.0,), (0.0,), (-1.0,)],
+    ),
     "memoised_function": Case(
         "import functools\nfrom functools import lru_cache\n\n"
         "@functools.lru_cache(maxsize=None)\ndef fib(n: int) -> int:\n"

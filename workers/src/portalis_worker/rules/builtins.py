@@ -640,6 +640,17 @@ _MATH_UNARY = {
 }
 
 
+_MATH_DOMAIN = {
+    "sqrt": "!(v < 0.0)",
+    "log": "!(v <= 0.0)",
+    "log2": "!(v <= 0.0)",
+    "log10": "!(v <= 0.0)",
+    "asin": "!(v.abs() > 1.0)",
+    "acos": "!(v.abs() > 1.0)",
+}
+"""Arguments Python accepts (NaN passes, as in Python); others raise `ValueError: math domain error`."""
+
+
 def module_attribute(tx: ExpressionTranslator, module: str, attr: str, node: ast.AST) -> Val:
     """``math.pi`` and friends."""
     consts = {"pi": "std::f64::consts::PI", "e": "std::f64::consts::E", "tau": "std::f64::consts::TAU"}
@@ -665,6 +676,12 @@ def call_module(tx: ExpressionTranslator, module: str, attr: str, node: ast.Call
         code = tx.coerce(v, FLOAT, node)
         return code if v.ty == FLOAT and v.prec >= PREC_ATOM else f"({code})"
 
+    if attr in _MATH_DOMAIN and len(args) == 1:
+        # Python raises ValueError outside the domain, where f64 would give NaN or -inf.
+        tx.module.helpers.add("py_math_domain")
+        method = _MATH_UNARY.get(attr, "ln")
+        arg = tx.coerce(args[0], FLOAT, node)
+        return Val(f"py_math_domain({arg}, |v| {_MATH_DOMAIN[attr]}).{method}()", FLOAT)
     if attr in _MATH_UNARY and len(args) == 1:
         return Val(f"{as_float(args[0])}.{_MATH_UNARY[attr]}()", FLOAT)
     if attr in ("floor", "ceil", "trunc") and len(args) == 1:

@@ -200,7 +200,8 @@ def _str_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call) 
     if attr == "zfill":
         (arg,) = _args(tx, node, attr, (1,))
         width = tx.coerce(tx.expr(arg), INT, node)
-        return Val(f'format!("{{:0>w$}}", {base}, w = ({width}).max(0) as usize)', STR)
+        tx.module.helpers.add("py_zfill")
+        return Val(f"py_zfill({tx.as_str(recv)}, {width})", STR)
     tx.fail(f"str.{attr}", node)
 
 

@@ -507,6 +507,35 @@ fn py_capitalize(s: &str) -> String {
 """,
         (),
     ),
+    "py_zfill": (
+        """
+/// Python `str.zfill(width)`: zeros after a leading sign, width in characters.
+fn py_zfill(s: &str, width: isize) -> String {
+    let n = s.chars().count() as isize;
+    if width <= n {
+        return s.to_string();
+    }
+    let pad = "0".repeat((width - n) as usize);
+    match s.chars().next() {
+        Some(c) if c == '+' || c == '-' => format!("{}{}{}", c, pad, &s[c.len_utf8()..]),
+        _ => format!("{}{}", pad, s),
+    }
+}
+""",
+        (),
+    ),
+    "py_math_domain": (
+        """
+/// Python's `math` raises `ValueError: math domain error` where `f64` would return NaN.
+fn py_math_domain(v: f64, ok: fn(f64) -> bool) -> f64 {
+    if !ok(v) {
+        panic!("ValueError: math domain error");
+    }
+    v
+}
+""",
+        (),
+    ),
     "py_gcd": (
         """
 /// Python `math.gcd`.

@@ -408,3 +408,40 @@ def test_a_worker_drained_off_a_cordoned_node_resumes_on_another(
         assert second.spec.node_name != first.spec.node_name
         ja.complete("movable")
         ja.wait_phase("movable", "Succeeded")
+
+
+def test_gpus_held_by_a_pod_with_a_copied_job_label_are_counted(
+    api_client: Any, core: Any, tenants: tuple[str, str]
+) -> None:
+    a, b = tenants
+    ja = Jobs(api_client, a)
+    (node,) = nodes.add_nodes(core, "on-demand", 1, pool=a)
+    squatter = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "squatter",
+            "labels": {"portalis.dev/job": "anything", "portalis.dev/shard": "0"},
+        },
+        "spec": {
+            "nodeName": node,
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "registry.invalid/squatter:0",
+                    "resources": {"limits": {"nvidia.com/gpu": "8"}},
+                }
+            ],
+        },
+    }
+    core.create_namespaced_pod(b, squatter)
+    with operator_running(a):
+        ja.create(job("honest", gpus=8))
+        # The node's 8 GPUs are taken: the job waits instead of getting a pod that cannot start.
+        reason = wait_for(
+            lambda: ja.get("honest").get("status", {}).get("queue", {}).get("reason"), what="a queue reason"
+        )
+        assert reason in ("InsufficientCapacity", "ExceedsPoolCapacity")
+        assert ja.pods("honest", live=False) == []
+        core.delete_namespaced_pod("squatter", b, grace_period_seconds=0)
+        ja.running_pods("honest", 1)

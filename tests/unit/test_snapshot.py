@@ -8,7 +8,7 @@ import pytest
 
 from portalis_operator.api import API_VERSION, TranslationJob
 from portalis_operator.manifests import GPU_RESOURCE, JOB_LABEL, SHARD_LABEL, owner_reference, worker_pod_name
-from portalis_operator.snapshot import build_jobs, other_pod_gpus, worker_pod
+from portalis_operator.snapshot import build_jobs, gpu_hold, other_gpus, worker_pod
 
 pytestmark = pytest.mark.unit
 
@@ -121,4 +121,26 @@ def test_a_forged_pod_in_the_jobs_own_namespace_cannot_shadow_a_shard() -> None:
 )
 def test_gpu_quantities_in_any_canonical_form(quantity: object, gpus: int) -> None:
     pod = {"spec": {"nodeName": "n1", "containers": [{"resources": {"limits": {GPU_RESOURCE: quantity}}}]}}
-    assert other_pod_gpus(pod) == (("n1", gpus) if gpus else None)
+    hold = gpu_hold({"metadata": {"name": "p", "namespace": "ns"}, **pod})
+    assert hold == ((("ns", "p"), "n1", gpus) if gpus else None)
+
+
+# A pod that carries the job label but belongs to no job (forged in any namespace, or left by a deleted
+# job) holds GPUs like any other pod. It used to be counted nowhere: listed as a worker, it matched no
+# job; it was left out of the other pods' GPUs by the label; the node looked free.
+def holding(namespace: str, name: str, gpus: int, node: str = "n1", **meta: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": namespace, **meta},
+        "spec": {"nodeName": node, "containers": [{"resources": {"limits": {GPU_RESOURCE: str(gpus)}}}]},
+        "status": {"phase": "Running"},
+    }
+
+
+def test_gpus_held_by_pods_that_are_not_matched_workers() -> None:
+    a = job("victim", "team-a", "uid-a")
+    real = {**raw_pod(a, 0), "spec": holding("team-a", "victim-w0", 4)["spec"]}
+    forged = {**raw_pod(a, 1, namespace="team-b"), "spec": holding("team-b", "victim-w1", 8)["spec"]}
+    other = holding("team-c", "notebook", 2, node="n2")
+    views = build_jobs([a], [p for p in map(worker_pod, [real, forged]) if p is not None])
+    holds = [h for h in map(gpu_hold, [real, forged, other]) if h is not None]
+    assert other_gpus(holds, views) == {"n1": 8, "n2": 2}  # the matched worker's 4 are the job's

@@ -56,11 +56,13 @@ from portalis_operator.settings import Settings
 from portalis_operator.snapshot import (
     JobParser,
     OwnerKey,
+    PodRef,
     PoolConfig,
     build_jobs,
     build_nodes,
     capacity,
-    other_pod_gpus,
+    gpu_hold,
+    other_gpus,
     worker_pod,
 )
 from portalis_operator.workload import CapacityType, RunningJob, ShardPlacement
@@ -167,8 +169,8 @@ class Controller:
     async def cycle(self) -> None:
         started = time.monotonic()
         now = datetime.now(UTC)
-        gpupool, raw_jobs, our_pods, other_gpus = await asyncio.gather(
-            self._pool(), self._list_jobs(), self._worker_pods(), self._other_gpus()
+        gpupool, raw_jobs, our_pods, holds = await asyncio.gather(
+            self._pool(), self._list_jobs(), self._worker_pods(), self._gpu_holds()
         )
         pool_spec = gpupool.spec if gpupool is not None else None
         pool = PoolConfig.from_spec(self.settings.pool, pool_spec, self.settings.pool_label)
@@ -177,9 +179,9 @@ class Controller:
             async for page in self._pages(self.core.list_node, label_selector=pool.label_selector())
             for n in page
         ]
-        nodes = build_nodes(raw_nodes, other_gpus, pool, now)
         views = build_jobs(self._jobs.parse(raw_jobs), our_pods)
-        del raw_jobs, raw_nodes
+        nodes = build_nodes(raw_nodes, other_gpus(holds, views), pool, now)
+        del raw_jobs, raw_nodes, holds
 
         running = [running_of(v, nodes) for v in views if holds_capacity(v)]
         replacements = replace_displaced(views, nodes, running)
@@ -451,17 +453,17 @@ class Controller:
                 out += [w for w in map(worker_pod, page) if w is not None]
         return out
 
-    async def _other_gpus(self) -> dict[str, int]:
-        """GPUs held on each node by pods that are not our workers (any namespace)."""
-        gpus: dict[str, int] = {}
+    async def _gpu_holds(self) -> list[tuple[PodRef, str, int]]:
+        """GPUs held by every bound, unfinished pod (any namespace, ours too): snapshot.other_gpus then
+        leaves out the jobs' matched workers. A label is no proof of ownership: a pod that carries the
+        job label but belongs to no job still holds its GPUs."""
+        holds: list[tuple[PodRef, str, int]] = []
         async for page in self._pages(
             self.core.list_pod_for_all_namespaces,
-            label_selector=f"!{JOB_LABEL}",
             field_selector="status.phase!=Succeeded,status.phase!=Failed",
         ):
-            for node, n in filter(None, map(other_pod_gpus, page)):
-                gpus[node] = gpus.get(node, 0) + n
-        return gpus
+            holds += filter(None, map(gpu_hold, page))
+        return holds
 
     async def _custom_pages(self, namespace: str | None = None) -> AsyncIterator[list[dict[str, Any]]]:
         kw: dict[str, Any] = {"limit": PAGE, "resource_version": "0"}

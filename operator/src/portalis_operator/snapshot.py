@@ -184,14 +184,33 @@ def node_health(node: Mapping[str, Any]) -> NodeHealth:
     )
 
 
-def other_pod_gpus(pod: Mapping[str, Any]) -> tuple[str, int] | None:
-    """(node, GPUs) of a pod that is not one of our workers, when it holds GPUs on a node."""
-    name = (pod.get("spec") or {}).get("nodeName")
+PodRef = tuple[str, str]
+"""(namespace, name) of a pod."""
+
+
+def gpu_hold(pod: Mapping[str, Any]) -> tuple[PodRef, str, int] | None:
+    """(pod, node, GPUs) when the pod holds GPUs on a node (bound, not finished); any pod, ours or not."""
+    node = (pod.get("spec") or {}).get("nodeName")
     phase = (pod.get("status") or {}).get("phase")
-    if not name or phase in ("Succeeded", "Failed"):
+    if not node or phase in ("Succeeded", "Failed"):
         return None
     gpus = pod_gpus(pod)
-    return (name, gpus) if gpus else None
+    if not gpus:
+        return None
+    meta = pod.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or "")), str(node), gpus
+
+
+def other_gpus(holds: Iterable[tuple[PodRef, str, int]], views: Iterable[JobView]) -> dict[str, int]:
+    """GPUs held on each node by pods that are not a job's matched workers (`build_jobs`): other
+    workloads, and pods that carry our job label but belong to no job (forged, or left by a deleted
+    job). The matched workers' GPUs are their jobs' (lifecycle.running_of)."""
+    workers = {(v.job.metadata.namespace or "", p.name) for v in views for p in v.pods.values()}
+    out: dict[str, int] = {}
+    for ref, node, gpus in holds:
+        if ref not in workers:
+            out[node] = out.get(node, 0) + gpus
+    return out
 
 
 OwnerKey = tuple[str, str]

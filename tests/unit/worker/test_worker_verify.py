@@ -18,7 +18,9 @@ SOURCES = {
         "def add(a: int, b: int) -> int:\n    return a + b\n\n"
         "def shout(s: str) -> str:\n    return s.upper()\n\n"
         "def first(xs: list[int]) -> int:\n    return xs[0]\n\n"
-        "def spin(n: int) -> int:\n    while True:\n        n += 1\n"
+        "def spin(n: int) -> int:\n    while True:\n        n += 1\n\n"
+        "def half(x: float) -> float:\n    return x / 2\n\n"
+        "LIMIT = 3\nNAMES = ['a', 'b']\n"
     ),
 }
 # The crate as a translator might have produced it; `shout` is deliberately wrong (lowercases).
@@ -29,17 +31,15 @@ OPS = (
     "pub fn shout(s: String) -> String { s.to_lowercase() }\n"
     "pub fn first(xs: Vec<isize>) -> isize { xs[0] }\n"
     "pub fn spin(n: isize) -> isize { let mut n = n; loop { n = n.wrapping_add(1); } }\n"
+    "pub fn half(x: isize) -> isize { x / 2 }\n"
+    "pub const LIMIT: isize = 3;\n"
+    'pub static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| vec!["a".into()]);\n'
 )
 
 
-def unit(name: str) -> dict[str, object]:
-    return {
-        "id": f"id-{name}",
-        "path": "calc/ops.py",
-        "name": name,
-        "status": "translated",
-        "rust": f"pub fn {name}(",
-    }
+def unit(name: str, rust: str = "") -> dict[str, object]:
+    code = rust or f"pub fn {name}("
+    return {"id": f"id-{name}", "path": "calc/ops.py", "name": name, "status": "translated", "rust": code}
 
 
 def make_crate(root: Path) -> Path:
@@ -55,7 +55,10 @@ def test_agreement_mismatch_panics_and_hangs_are_each_reported(tmp_path: Path) -
         (source / rel).parent.mkdir(parents=True, exist_ok=True)
         (source / rel).write_text(text)
     crate = make_crate(tmp_path / "crate")
-    units = [unit(n) for n in ("add", "shout", "first", "spin")]
+    units = [unit(n) for n in ("add", "shout", "first", "spin", "half")] + [
+        unit("LIMIT", "pub const LIMIT: isize = 3;"),
+        unit("NAMES", "pub static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(f);"),
+    ]
     verdicts = Verifier("rustc", "2021", tmp_path / "scratch", count=12).verify(
         crate, "calc_crate", source, units, SOURCES
     )
@@ -68,9 +71,13 @@ def test_agreement_mismatch_panics_and_hangs_are_each_reported(tmp_path: Path) -
     assert "Python" in shout.detail
     assert "Rust" in shout.detail
     assert verdicts["id-spin"].state == "unverifiable"  # Python ran too long on every input
+    assert verdicts["id-half"].state == "unverifiable"  # the Rust signature is not the annotated one
+    assert "did not compile" in verdicts["id-half"].detail
+    assert verdicts["id-LIMIT"].state == "verified"
+    assert verdicts["id-NAMES"].state == "mismatch"  # the static holds ['a'], Python ['a', 'b']
 
 
-def test_candidates_are_public_value_typed_annotated_functions() -> None:
+def test_candidates_are_value_typed_annotated_functions() -> None:
     sources = {
         "m.py": (
             "def ok(a: int, b: list[str]) -> bool:\n    return True\n"
@@ -83,7 +90,7 @@ def test_candidates_are_public_value_typed_annotated_functions() -> None:
         {"id": n, "path": "m.py", "name": n, "status": "translated", "rust": f"pub fn {n}("}
         for n in ("ok", "_private", "untyped", "obj")
     ]
-    assert [c.function for c in candidates(units, sources)] == ["ok"]
+    assert [c.function for c in candidates(units, sources)] == ["_private", "ok"]
 
 
 def test_inputs_are_deterministic_and_distinct() -> None:

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -44,11 +45,12 @@ DEFAULT_INPUTS = 24
 TIMEOUT_SECONDS = 120
 VALUE_KINDS = frozenset({"int", "float", "bool", "str", "none", "list", "set", "dict", "tuple", "option"})
 
+PROBE_MODULE = "__portalis_probe"
 PRELUDE = r"""
 #![allow(dead_code, unused_imports, unused_variables, unused_mut, unused_parens)]
 use std::collections::{HashMap, HashSet};
 
-trait PyRepr {
+pub trait PyRepr {
     fn py(&self) -> String;
 }
 impl PyRepr for isize {
@@ -61,6 +63,9 @@ impl PyRepr for bool {
     fn py(&self) -> String { String::from(if *self { "True" } else { "False" }) }
 }
 impl PyRepr for String {
+    fn py(&self) -> String { format!("'{}'", self) }
+}
+impl PyRepr for &str {
     fn py(&self) -> String { format!("'{}'", self) }
 }
 impl PyRepr for () {
@@ -98,7 +103,7 @@ impl<T: PyRepr> PyRepr for HashSet<T> {
         format!("{{{}}}", items.join(", "))
     }
 }
-fn run<T: PyRepr, F: FnOnce() -> T + std::panic::UnwindSafe>(f: F) -> String {
+pub fn run<T: PyRepr, F: FnOnce() -> T + std::panic::UnwindSafe>(f: F) -> String {
     match std::panic::catch_unwind(f) {
         Ok(v) => v.py(),
         Err(_) => String::from("PANIC"),
@@ -161,6 +166,9 @@ for job in jobs:
     except BaseException as exc:
         print(json.dumps({"id": job["id"], "error": f"import failed: {type(exc).__name__}"}), flush=True)
         continue
+    if job["constant"]:
+        value = func
+        func = lambda: value
     out = []
     for args in job["inputs"]:
         signal.setitimer(signal.ITIMER_REAL, CALL_SECONDS)
@@ -185,8 +193,13 @@ class Candidate:
     """Dotted Python module."""
     rust_path: tuple[str, ...]
     function: str
+    """The function's (or the constant's) name."""
     params: list[Ty]
     ret: Ty
+    kind: str = "function"
+    """function, or constant (its value is compared, with no inputs)"""
+    static: bool = False
+    """A constant that is a `LazyLock` static (read through a deref)."""
 
 
 @dataclass(frozen=True)
@@ -207,16 +220,40 @@ def _is_value(ty: Ty) -> bool:
     return ty.kind in VALUE_KINDS and all(_is_value(a) for a in ty.args)
 
 
+VALUE_RUST_TYPE = re.compile(
+    r"^(?:isize|f64|bool|String|&(?:'static )?str|Vec|HashMap|HashSet|Option|[<>(), ])+$"
+)
+CONST_ITEM = re.compile(r"\b(const|static) (?:r#)?([A-Za-z_][A-Za-z0-9_]*): (.+?) = ", re.DOTALL)
+
+
 def candidates(units: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) -> list[Candidate]:
-    """Translated public top-level functions with value-typed, annotated signatures."""
+    """Translated top-level functions with value-typed, annotated signatures, and module constants
+    whose Rust type is a value type."""
     rust_paths = rust_module_paths(sources)
     found: list[Candidate] = []
     trees: dict[str, ast.Module] = {}
     for unit in units:
-        path, name = str(unit["path"]), str(unit["name"])
-        if unit.get("status") != "translated" or name.startswith("_") or path not in sources:
+        path, name, rust = str(unit["path"]), str(unit["name"]), str(unit.get("rust", ""))
+        if unit.get("status") != "translated" or path not in sources:
             continue
-        if f"pub fn {name}(" not in str(unit.get("rust", "")):
+        module = ".".join(p for p in Path(path).with_suffix("").parts if p != "__init__")
+        constant = _constant(name, rust)
+        if constant is not None:
+            found.append(
+                Candidate(
+                    str(unit["id"]),
+                    path,
+                    module,
+                    rust_paths[path],
+                    name,
+                    [],
+                    Ty("none"),
+                    "constant",
+                    constant,
+                )
+            )
+            continue
+        if not re.search(rf"\bfn {re.escape(name)}\(", rust):
             continue
         if path not in trees:
             try:
@@ -236,9 +273,22 @@ def candidates(units: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) -
             continue
         if not all(_is_value(t) for t in [*tys, ret]) or not tys:
             continue
-        module = ".".join(p for p in Path(path).with_suffix("").parts if p != "__init__")
         found.append(Candidate(str(unit["id"]), path, module, rust_paths[path], name, tys, ret))
     return sorted(found, key=lambda c: (c.path, c.function))
+
+
+def _constant(name: str, rust: str) -> bool | None:
+    """For a unit that is one module constant of a value type: whether it is a static; else None."""
+    match = CONST_ITEM.search(rust)
+    if match is None or match.group(2) != name:
+        return None
+    kind, ty = match.group(1), match.group(3).strip()
+    if kind == "static":
+        inner = re.fullmatch(r"std::sync::LazyLock<(.+)>", ty)
+        if inner is None:
+            return None
+        ty = inner.group(1)
+    return (kind == "static") if VALUE_RUST_TYPE.match(ty) else None
 
 
 def generate(ty: Ty, rng: random.Random, depth: int = 0) -> Any:
@@ -271,7 +321,10 @@ def generate(ty: Ty, rng: random.Random, depth: int = 0) -> Any:
 
 
 def inputs_for(candidate: Candidate, count: int) -> list[list[Any]]:
-    """`count` distinct argument lists, the same on every run (seeded by the function's identity)."""
+    """`count` distinct argument lists, the same on every run (seeded by the function's identity);
+    a constant has one "call" with no arguments."""
+    if candidate.kind == "constant":
+        return [[]]
     rng = random.Random(f"{candidate.path}:{candidate.function}")
     seen: set[str] = set()
     out: list[list[Any]] = []
@@ -324,6 +377,26 @@ def rust_literal(value: Any, ty: Ty) -> str:
     raise TypeError(str(ty))
 
 
+def _probe_errors(stderr: str, spans: list[tuple[int, int, str]]) -> dict[str, str]:
+    """Unit id -> first error of each probe arm that rustc rejected (a Rust signature that is not
+    the one the Python annotations describe, for example)."""
+    broken: dict[str, str] = {}
+    for line in stderr.splitlines():
+        try:
+            diag = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(diag, dict) or diag.get("level") != "error":
+            continue
+        for span in diag.get("spans") or []:
+            if span.get("is_primary") and str(span.get("file_name", "")).endswith(f"{PROBE_MODULE}.rs"):
+                at = int(span.get("line_start", 0))
+                for first, last, uid in spans:
+                    if first <= at <= last:
+                        broken.setdefault(uid, f"the probe call did not compile: {diag.get('message')}")
+    return broken
+
+
 def _size(args: list[Any]) -> int:
     return len(repr(args))
 
@@ -361,13 +434,15 @@ class Verifier:
                     keep = [i for i, r in enumerate(py) if r != TIMEOUT]
                     jobs[c.unit_id] = [jobs[c.unit_id][i] for i in keep]
                     python[c.unit_id] = [py[i] for i in keep]
-            rust, error = self._rust(found, jobs, crate_dir, crate_name, work)
+            rust, error, excluded = self._rust(found, jobs, crate_dir, crate_name, work)
         verdicts: dict[str, Verdict] = {}
         for c in found:
             inputs = jobs[c.unit_id]
             py, rs = python.get(c.unit_id), rust.get(c.unit_id)
             if isinstance(py, str):
                 verdicts[c.unit_id] = Verdict("unverifiable", 0, py)
+            elif c.unit_id in excluded:
+                verdicts[c.unit_id] = Verdict("unverifiable", 0, excluded[c.unit_id][:300])
             elif not inputs:
                 verdicts[c.unit_id] = Verdict("unverifiable", 0, "Python ran too long on every input")
             elif rs is None or py is None or len(rs) != len(inputs) or len(py) != len(inputs):
@@ -390,7 +465,13 @@ class Verifier:
     ) -> dict[str, list[str] | str]:
         root = source_root.resolve()
         payload = [
-            {"id": c.unit_id, "module": c.module, "function": c.function, "inputs": jobs[c.unit_id]}
+            {
+                "id": c.unit_id,
+                "module": c.module,
+                "function": c.function,
+                "constant": c.kind == "constant",
+                "inputs": jobs[c.unit_id],
+            }
             for c in found
         ]
         try:
@@ -427,10 +508,14 @@ class Verifier:
         crate_dir: Path,
         crate_name: str,
         work: Path,
-    ) -> tuple[dict[str, list[str]], str]:
+    ) -> tuple[dict[str, list[str]], str, dict[str, str]]:
+        """(results by unit id, an error that cost every result, unit id -> why its call was dropped)."""
+        # The probe module goes inside a copy of the crate, so crate-private items are reachable.
+        copy = work / "crate"
+        shutil.copytree(crate_dir / "src", copy / "src")
         lib = work / f"lib{crate_name}.rlib"
         extra: list[str] = []
-        lib_text = "".join(p.read_text() for p in (crate_dir / "src").rglob("*.rs"))
+        lib_text = "".join(p.read_text() for p in (copy / "src").rglob("*.rs"))
         if support_crate.USE_MARKER in lib_text:
             support = support_crate.rlib(self.rustc, self.edition, self.scratch_dir / "support")
             extra = [
@@ -439,31 +524,36 @@ class Verifier:
                 "-L",
                 f"dependency={support.parent}",
             ]
-        build = self._run(
-            [*self._base("rlib", crate_name), *extra, "-o", str(lib), str(crate_dir / "src" / "lib.rs")]
-        )
-        if build is None or build.returncode != 0:
-            return {}, "the crate did not build for verification"
-        arms = []
-        for k, c in enumerate(found):
-            path = "::".join([crate_name, *c.rust_path, c.function])
-            calls = []
-            for j, args in enumerate(jobs[c.unit_id]):
-                rendered = ", ".join(rust_literal(a, t) for a, t in zip(args, c.params, strict=True))
-                calls.append(
-                    f'            println!("{c.unit_id}#{j}\\t{{}}", run(move || {path}({rendered})));'
-                )
-            arms.append(f"        {k} => {{\n" + "\n".join(calls) + "\n        }")
+        excluded: dict[str, str] = {}
+        for _ in range(3):  # calls that do not compile are dropped (reported), the rest rebuilt
+            live = [c for c in found if c.unit_id not in excluded]
+            spans = self._write_probe_module(copy, live, jobs)
+            build = self._run(
+                [
+                    *self._base("rlib", crate_name),
+                    *extra,
+                    "--error-format=json",
+                    *("-o", str(lib), str(copy / "src" / "lib.rs")),
+                ]
+            )
+            if build is None:
+                return {}, "building the crate with the probe ran too long", {}
+            if build.returncode == 0:
+                break
+            broken = _probe_errors(build.stderr, spans)
+            if not broken:
+                return {}, "the crate with the probe did not build", excluded
+            excluded.update(broken)
+        else:
+            return {}, "the crate with the probe did not build", excluded
+        found = [c for c in found if c.unit_id not in excluded]
         probe = work / "probe.rs"
         probe.write_text(
-            PRELUDE
-            + "fn call(k: usize) {\n    match k {\n"
-            + "\n".join(arms)
-            + "\n        _ => {}\n    }\n}\n\n"
-            + "fn main() {\n    std::panic::set_hook(Box::new(|_| {}));\n"
+            "fn main() {\n    std::panic::set_hook(Box::new(|_| {}));\n"
             + "    let start: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(0);\n"
             + f"    for k in start..{len(found)} {{\n"
-            + '        call(k);\n        println!("#done\\t{}", k);\n    }\n}\n'
+            + f"        {crate_name}::{PROBE_MODULE}::call(k);\n"
+            + '        println!("#done\\t{}", k);\n    }\n}\n'
         )
         binary = work / "probe"
         link = self._run(
@@ -475,8 +565,38 @@ class Verifier:
         )
         if link is None or link.returncode != 0:
             first = "" if link is None else next((ln for ln in link.stderr.splitlines() if "error" in ln), "")
-            return {}, f"the probe did not build: {first[:200]}"
-        return self._run_probe(binary, found), ""
+            return {}, f"the probe did not build: {first[:200]}", excluded
+        return self._run_probe(binary, found), "", excluded
+
+    @staticmethod
+    def _write_probe_module(
+        copy: Path, found: list[Candidate], jobs: dict[str, list[list[Any]]]
+    ) -> list[tuple[int, int, str]]:
+        """Write the probe module (one `match` arm per candidate); (first, last line, unit id) per arm."""
+        lines = [*PRELUDE.splitlines(), "pub fn call(k: usize) {", "    match k {"]
+        spans: list[tuple[int, int, str]] = []
+        for k, c in enumerate(found):
+            path = "::".join(["crate", *c.rust_path, c.function])
+            first = len(lines) + 1
+            lines.append(f"        {k} => {{")
+            for j, args in enumerate(jobs[c.unit_id]):
+                if c.kind == "constant":
+                    value = f"(*{path}).clone()" if c.static else f"{path}.clone()"
+                    call = f"run(|| {value})"
+                else:
+                    rendered = ", ".join(rust_literal(a, t) for a, t in zip(args, c.params, strict=True))
+                    call = f"run(move || {path}({rendered}))"
+                lines.append(f'            println!("{c.unit_id}#{j}\\t{{}}", {call});')
+            lines.append("        }")
+            spans.append((first, len(lines), c.unit_id))
+        lines += ["        _ => {}", "    }", "}"]
+        (copy / "src" / f"{PROBE_MODULE}.rs").write_text("\n".join(lines) + "\n")
+        lib = copy / "src" / "lib.rs"
+        declaration = f"\n#[doc(hidden)]\npub mod {PROBE_MODULE};\n"
+        if declaration not in lib.read_text():
+            with open(lib, "a") as fh:
+                fh.write(declaration)
+        return spans
 
     def _run_probe(self, binary: Path, found: list[Candidate]) -> dict[str, list[str]]:
         """Results by unit id. A function that crashes the probe (stack overflow, abort) or runs too

@@ -139,7 +139,10 @@ def _sum(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
         code, elem = f"{code}.map(|b| b as isize)", INT
     if elem.kind not in ("int", "float"):
         tx.fail(f"sum() of {elem}", node)
-    total = Val(f"{code}.sum::<{tx.rtype(elem, node)}>()", elem)
+    if elem == FLOAT:  # Python adds to an int 0: an empty sum is 0, never Rust's -0.0
+        total = Val(f"{code}.fold(0.0_f64, |acc, x| acc + x)", elem)
+    else:
+        total = Val(f"{code}.sum::<{tx.rtype(elem, node)}>()", elem)
     if len(node.args) == 2:
         start = tx.expr(node.args[1])
         a, b, ty = tx.numeric_pair(start, total, node)

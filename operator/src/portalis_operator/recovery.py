@@ -79,6 +79,7 @@ _EXIT_MEANINGS = {
     WorkerExit.ERROR: "unexpected error",
     WorkerExit.CONFIG: "invalid configuration",
     WorkerExit.TRANSIENT: "transient failure of the source fetch or model server",
+    WorkerExit.NO_SPACE: "no space left on device",
     WorkerExit.RESUME: "stopped to be resumed",
 }
 

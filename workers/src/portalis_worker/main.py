@@ -5,11 +5,13 @@ SIGTERM/SIGINT after flushing ("resume me": the pod is being replaced, or its no
 0, which would make Kubernetes call the pod Succeeded and the operator the shard finished); 1 unexpected
 error; 2 invalid configuration (bad environment, rustc missing, `model` backend without a model client):
 retrying cannot help; 3 transient (source fetch failed, model server unavailable): the operator retries
-with backoff. `assemble` exits 1 while some shard is not done.
+with backoff; 4 no space left on device (scratch, ledger or output volume), logged as such. `assemble`
+exits 1 while some shard is not done.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -32,11 +34,12 @@ from portalis_worker.sources import SourceError, fetch_git, list_sources, resolv
 
 LOG = logging.getLogger("portalis_worker")
 
-EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_TRANSIENT, EXIT_RESUME = (
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_TRANSIENT, EXIT_NO_SPACE, EXIT_RESUME = (
     WorkerExit.OK,
     WorkerExit.ERROR,
     WorkerExit.CONFIG,
     WorkerExit.TRANSIENT,
+    WorkerExit.NO_SPACE,
     WorkerExit.RESUME,
 )
 GIT_CHECKOUT = "repo"
@@ -145,6 +148,12 @@ def main(
             LOG.error("unknown arguments", extra={"args": args})
             return EXIT_CONFIG
         return run_shard(assignment, model_client_factory)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            LOG.error("no space left on device", extra={"path": exc.filename, "error": str(exc)})
+            return EXIT_NO_SPACE
+        LOG.exception("worker failed")
+        return EXIT_ERROR
     except Exception:
         LOG.exception("worker failed")
         return EXIT_ERROR

@@ -41,6 +41,7 @@ class WorkerExit(IntEnum):
     ERROR = 1  # unexpected error: retried with backoff, spends the error budget
     CONFIG = 2  # invalid configuration or input: retrying cannot help
     TRANSIENT = 3  # source fetch failed, model server unavailable: retried with backoff
+    NO_SPACE = 4  # no space left on device (scratch, ledger or output): retried with backoff, and said so
     RESUME = 75  # stopped by SIGTERM after flushing: recreate and resume, spends no error budget
 
 

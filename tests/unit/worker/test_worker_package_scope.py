@@ -211,3 +211,18 @@ def test_type_aliases_are_expanded_in_users_and_exported_as_rust_type_aliases() 
         "p/t.py", "from typing import Dict, TypeAlias\nTable: TypeAlias = Dict[str, Pos]\n"
     )
     assert "pub type Table = HashMap<String, isize>;" in alias
+
+
+def test_a_constant_that_module_code_changes_is_refused() -> None:
+    files = {
+        "p/__init__.py": "",
+        "p/c.py": (
+            "WORDS = ['a']\nLIMIT = 3\nNAME = 'x'\n\n"
+            "def _add(w: str) -> None:\n    WORDS.append(w)\n\n"
+            "_add('b')\n"
+        ),
+    }
+    translator = PackageTranslator(index_of(files))
+    with pytest.raises(Unsupported, match="constant WORDS may be changed by module code at line 8"):
+        translator.translate_unit("p/c.py", "WORDS = ['a']\n")
+    assert "pub const LIMIT: isize = 3;" in translator.translate_unit("p/c.py", "LIMIT = 3\n")

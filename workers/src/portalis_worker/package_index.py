@@ -63,6 +63,9 @@ class ModuleInfo:
     imports: list[ast.Import | ast.ImportFrom] = field(default_factory=list)
     exported: frozenset[str] | None = None
     """`__all__` when it is a literal list or tuple of strings."""
+    module_code: list[ast.stmt] = field(default_factory=list)
+    """Top-level statements run at import that are not definitions or imports (calls, `X += ...`,
+    loops): they may change a module constant after its assignment."""
 
 
 def module_name(path: str) -> str:
@@ -212,6 +215,16 @@ class PackageIndex:
                     info.exported = _literal_names(node)
                     continue
                 info.definitions[def_name] = Definition(name, def_name, path, node)
+            defined = {id(n) for _, n in top_level_definitions(tree)}
+            info.module_code = [
+                n
+                for n in tree.body
+                if id(n) not in defined
+                and not isinstance(n, ast.Import | ast.ImportFrom)
+                and not is_type_checking_block(n)
+                and not _is_main_guard(n)
+                and not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+            ]
             for node in tree.body:
                 found = node.body if is_type_checking_block(node) else [node]  # type: ignore[attr-defined]
                 for imp in found:
@@ -284,6 +297,11 @@ class PackageIndex:
         if info.exported is not None and definition.name in info.exported:
             return True
         return not definition.name.startswith("_")
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
 
 
 def _literal_names(node: ast.stmt) -> frozenset[str] | None:

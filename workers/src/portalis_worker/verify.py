@@ -397,6 +397,22 @@ def _probe_errors(stderr: str, spans: list[tuple[int, int, str]]) -> dict[str, s
     return broken
 
 
+def escape_default(text: str) -> str:
+    """Rust's `str::escape_default`: the probe prints each result on one line this way, and the
+    Python results are compared in the same form (a newline inside a value cannot split a line)."""
+    out = []
+    for ch in text:
+        if ch in "\t\r\n":
+            out.append({"\t": "\\t", "\r": "\\r", "\n": "\\n"}[ch])
+        elif ch in "\\'\"":
+            out.append("\\" + ch)
+        elif " " <= ch <= "~":
+            out.append(ch)
+        else:
+            out.append(f"\\u{{{ord(ch):x}}}")
+    return "".join(out)
+
+
 def _size(args: list[Any]) -> int:
     return len(repr(args))
 
@@ -439,6 +455,8 @@ class Verifier:
         for c in found:
             inputs = jobs[c.unit_id]
             py, rs = python.get(c.unit_id), rust.get(c.unit_id)
+            if isinstance(py, list):
+                py = [escape_default(r) for r in py]
             if isinstance(py, str):
                 verdicts[c.unit_id] = Verdict("unverifiable", 0, py)
             elif c.unit_id in excluded:
@@ -456,8 +474,9 @@ class Verifier:
                 else:
                     i = min(wrong, key=lambda j: _size(inputs[j]))
                     args = ", ".join(repr(a) for a in inputs[i])
-                    detail = f"{c.function}({args}): Python {py[i]}, Rust {rs[i]}"
-                    verdicts[c.unit_id] = Verdict("mismatch", len(inputs), detail[:500])
+                    call = c.function if c.kind == "constant" else f"{c.function}({args[:200]})"
+                    detail = f"{call}: Python {py[i][:200]}, Rust {rs[i][:200]}"
+                    verdicts[c.unit_id] = Verdict("mismatch", len(inputs), detail)
         return verdicts
 
     def _python(
@@ -586,7 +605,7 @@ class Verifier:
                 else:
                     rendered = ", ".join(rust_literal(a, t) for a, t in zip(args, c.params, strict=True))
                     call = f"run(move || {path}({rendered}))"
-                lines.append(f'            println!("{c.unit_id}#{j}\\t{{}}", {call});')
+                lines.append(f'            println!("{c.unit_id}#{j}\\t{{}}", {call}.escape_default());')
             lines.append("        }")
             spans.append((first, len(lines), c.unit_id))
         lines += ["        _ => {}", "    }", "}"]

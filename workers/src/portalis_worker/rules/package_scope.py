@@ -35,7 +35,10 @@ def translate_in_package(
     """Rust for the unit made of `nodes` (top-level statements of `module`), and its dependencies.
 
     Raises `Unsupported` like the translator does."""
+    _refuse_changed_constants(index, module, nodes)
     closure = _closure(index, module, nodes)
+    for definition in closure:
+        _refuse_changed_constants(index, definition.module, [definition.node])
     names = _combined_names(module, nodes, closure)
     imports: dict[str, ast.stmt] = {}
     combined: list[ast.stmt] = []
@@ -82,6 +85,37 @@ def translate_in_package(
     if uses:
         text = "\n".join(uses) + "\n\n" + text
     return (format_rust(text) if fmt else text), closure
+
+
+def _refuse_changed_constants(index: PackageIndex, module: str, nodes: list[ast.stmt]) -> None:
+    """A module constant that import-time code may change (`X.append(...)`, `X += ...`, a call of
+    a function that mutates it) would keep its first value in Rust: refused, naming the statement.
+    Immutable values (numbers, strings, tuples of them) can only be rebound, which is a second
+    definition and refused elsewhere."""
+    info = index.modules.get(module)
+    if info is None or not info.module_code:
+        return
+    for node in nodes:
+        names = defined_names(node) if isinstance(node, ast.Assign | ast.AnnAssign) else []
+        value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+        for name in names:
+            for stmt in info.module_code:
+                mentions = any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt))
+                calls = any(isinstance(n, ast.Call) for n in ast.walk(stmt))
+                if mentions or (calls and not _immutable(value)):
+                    raise Unsupported(
+                        f"constant {name} may be changed by module code at line {stmt.lineno}", 1
+                    )
+
+
+def _immutable(value: ast.expr | None) -> bool:
+    if isinstance(value, ast.Constant):
+        return True
+    if isinstance(value, ast.Tuple):
+        return all(_immutable(e) for e in value.elts)
+    if isinstance(value, ast.UnaryOp):
+        return _immutable(value.operand)
+    return False
 
 
 def _combined_names(module: str, nodes: list[ast.stmt], closure: list[Definition]) -> dict[int, str]:

@@ -40,3 +40,23 @@ def test_a_rustc_timeout_fails_the_files_units_and_nothing_else(tmp_path: Path) 
         assert r.failure.reason == "rustc-timeout"
         assert "0.5 s" in r.failure.message
     assert rules.batches == [["f", "g"]]  # no second backend round after a timeout
+
+
+def crashing_rustc(tmp: Path, code: int) -> str:
+    path = tmp / f"rustc-{code}"
+    path.write_text(f"#!/bin/sh\necho 'thread main panicked' >&2\nexit {code}\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+@pytest.mark.parametrize("code", [101, 139])
+def test_a_rustc_crash_is_a_failure_not_a_pass(tmp_path: Path, code: int) -> None:
+    # rustc exits 1 for compile errors; 101 is an internal compiler error, 128+n a signal. Neither says
+    # the module compiles: it used to be "errors not attributable to a candidate; accepting the module".
+    checker = RustcChecker(crashing_rustc(tmp_path, code), "2021", tmp_path / "scratch")
+    units = split_source("ice.py", supported_function("f"))
+    (result,) = translate_file(units, [CacheBackend(), FakeBackend("rules", default="fn f() {}\n")], checker)
+    assert not result.translated
+    assert result.failure is not None
+    assert result.failure.reason == "rustc-crash"
+    assert f"exit {code}" in result.failure.message

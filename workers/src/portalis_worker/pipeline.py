@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from portalis_worker.backends import Backend, BackendUnavailable, Outcome
-from portalis_worker.rustcheck import Checker, CheckTimeout
+from portalis_worker.rustcheck import CheckAborted, Checker
 from portalis_worker.units import Failure, Unit
 
 LOG = logging.getLogger(__name__)
@@ -104,12 +104,15 @@ def translate_file(
         )
         try:
             errors = checker.check([(owner, rust) for _, owner, rust in parts], units[0].path)
-        except CheckTimeout as exc:
-            # A pathological file: its pending units fail (no next backend: another candidate would
-            # likely take as long), and the shard goes on with the next file.
-            LOG.warning("rustc check timed out; the file's pending units fail", extra={"path": units[0].path})
+        except CheckAborted as exc:
+            # A pathological file (a timeout, a compiler crash): its pending units fail (no next backend:
+            # another candidate would likely do the same), and the shard goes on with the next file.
+            LOG.warning(
+                "rustc check aborted; the file's pending units fail",
+                extra={"path": units[0].path, "error": str(exc)},
+            )
             for uid in candidates:
-                last_failure[uid] = Failure("rustc-timeout", str(exc))
+                last_failure[uid] = Failure(exc.reason, str(exc))
                 give_up(by_id[uid])
             candidates.clear()
             break

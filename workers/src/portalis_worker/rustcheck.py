@@ -26,8 +26,21 @@ LOG = logging.getLogger(__name__)
 RUSTC_TIMEOUT_SECONDS = 300
 
 
-class CheckTimeout(Exception):
+class CheckAborted(Exception):
+    """The check itself failed, so it says nothing about the module: `reason` is the units' failure."""
+
+    reason = "rustc-crash"
+
+
+class CheckTimeout(CheckAborted):
     """rustc did not finish checking a module within its time limit (a pathological file)."""
+
+    reason = "rustc-timeout"
+
+
+RUSTC_COMPILE_ERRORS = 1
+"""rustc's exit code for "the crate has errors"; anything else but 0 (101: an internal compiler error,
+a signal) is a crash."""
 
 
 def split_items(rust: str) -> list[str]:
@@ -143,8 +156,8 @@ class Checker(Protocol):
         """Errors by owner (first message each) for the module made of `parts`; empty when it compiles.
 
         `path` is the source file the module comes from (where it sits in the crate). Errors that
-        cannot be attributed to an owner are returned under the owner "". Raises `CheckTimeout` when
-        the check takes longer than the checker's limit."""
+        cannot be attributed to an owner are returned under the owner "". Raises `CheckAborted` when
+        the check itself fails: `CheckTimeout` past the checker's limit, a crash of rustc."""
         ...
 
 
@@ -184,6 +197,9 @@ class RustcChecker:
                 raise CheckTimeout(f"rustc did not finish within {self.timeout_seconds:g} s") from exc
         if proc.returncode == 0:
             return {}
+        if proc.returncode != RUSTC_COMPILE_ERRORS:
+            tail = proc.stderr.strip().splitlines()[-1:] or [""]
+            raise CheckAborted(f"rustc crashed (exit {proc.returncode}): {tail[0][:200]}")
         errors: dict[str, str] = {}
         for line in proc.stderr.splitlines():
             try:

@@ -37,7 +37,7 @@ BINARY_PROBE = 8192
 class Failure:
     reason: str
     """A short, stable category: too-large, binary, non-utf8, syntax-error, too-deep, path-escape,
-    read-error, unsupported, translate-error, model-error, rustc, rustc-timeout."""
+    read-error, unsupported, translate-error, model-error, rustc, rustc-timeout, rustc-crash."""
     message: str
 
 

@@ -226,3 +226,6 @@ def test_a_constant_that_module_code_changes_is_refused() -> None:
     with pytest.raises(Unsupported, match="constant WORDS may be changed by module code at line 8"):
         translator.translate_unit("p/c.py", "WORDS = ['a']\n")
     assert "pub const LIMIT: isize = 3;" in translator.translate_unit("p/c.py", "LIMIT = 3\n")
+    rebound = {"p/__init__.py": "", "p/d.py": "X = [1]\nX = X + [2]\n"}
+    with pytest.raises(Unsupported, match="constant X assigned more than once"):
+        PackageTranslator(index_of(rebound)).translate_unit("p/d.py", "X = [1]\n")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -63,6 +64,8 @@ class ModuleInfo:
     imports: list[ast.Import | ast.ImportFrom] = field(default_factory=list)
     exported: frozenset[str] | None = None
     """`__all__` when it is a literal list or tuple of strings."""
+    rebound: frozenset[str] = frozenset()
+    """Names that more than one top-level statement assigns (Python keeps the last value)."""
     module_code: list[ast.stmt] = field(default_factory=list)
     """Top-level statements run at import that are not definitions or imports (calls, `X += ...`,
     loops): they may change a module constant after its assignment."""
@@ -215,7 +218,10 @@ class PackageIndex:
                     info.exported = _literal_names(node)
                     continue
                 info.definitions[def_name] = Definition(name, def_name, path, node)
-            defined = {id(n) for _, n in top_level_definitions(tree)}
+            definitions = top_level_definitions(tree)
+            defined = {id(n) for _, n in definitions}
+            counts = Counter(name for name, _ in definitions)
+            info.rebound = frozenset(name for name, n in counts.items() if n > 1)
             info.module_code = [
                 n
                 for n in tree.body

@@ -93,29 +93,31 @@ def _refuse_changed_constants(index: PackageIndex, module: str, nodes: list[ast.
     Immutable values (numbers, strings, tuples of them) can only be rebound, which is a second
     definition and refused elsewhere."""
     info = index.modules.get(module)
-    if info is None or not info.module_code:
+    if info is None or not (info.module_code or info.rebound):
         return
     for node in nodes:
-        names = defined_names(node) if isinstance(node, ast.Assign | ast.AnnAssign) else []
-        value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
-        for name in names:
+        if not isinstance(node, ast.Assign | ast.AnnAssign) or type_alias(node) is not None:
+            continue
+        for name in defined_names(node):
+            if name in info.rebound:
+                raise Unsupported(f"constant {name} assigned more than once at module level", node.lineno)
             for stmt in info.module_code:
                 mentions = any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt))
                 calls = any(isinstance(n, ast.Call) for n in ast.walk(stmt))
-                if mentions or (calls and not _immutable(value)):
+                if mentions or (calls and _mutable(node.value)):
                     raise Unsupported(
                         f"constant {name} may be changed by module code at line {stmt.lineno}", 1
                     )
 
 
-def _immutable(value: ast.expr | None) -> bool:
-    if isinstance(value, ast.Constant):
-        return True
+def _mutable(value: ast.expr | None) -> bool:
+    """Whether the value may be a mutable object (a list, dict or set, or what a call returns)."""
     if isinstance(value, ast.Tuple):
-        return all(_immutable(e) for e in value.elts)
-    if isinstance(value, ast.UnaryOp):
-        return _immutable(value.operand)
-    return False
+        return any(_mutable(e) for e in value.elts)
+    return isinstance(
+        value,
+        ast.List | ast.Dict | ast.Set | ast.ListComp | ast.DictComp | ast.SetComp | ast.Call | ast.BinOp,
+    )
 
 
 def _combined_names(module: str, nodes: list[ast.stmt], closure: list[Definition]) -> dict[int, str]:

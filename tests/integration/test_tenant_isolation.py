@@ -445,3 +445,22 @@ def test_gpus_held_by_a_pod_with_a_copied_job_label_are_counted(
         assert ja.pods("honest", live=False) == []
         core.delete_namespaced_pod("squatter", b, grace_period_seconds=0)
         ja.running_pods("honest", 1)
+
+
+def test_a_worker_that_refuses_its_assignment_fails_the_job_at_once(
+    api_client: Any, core: Any, tenants: tuple[str, str]
+) -> None:
+    # Issue 13, item 9: exit 2 (invalid configuration) was retried like any error, with backoff, until
+    # the error budget ran out.
+    a, _ = tenants
+    ja = Jobs(api_client, a)
+    nodes.add_nodes(core, "on-demand", 1, pool=a)
+    with operator_running(a):
+        ja.create(job("misconfigured", gpus=4, recovery={"maxErrorRetries": 5, "backoffSeconds": 3600}))
+        (first,) = ja.running_pods("misconfigured", 1)
+        report_exit(core, first, "Failed", 2)
+        failed = ja.wait_phase("misconfigured", "Failed")
+    condition = next(c for c in failed["status"]["conditions"] if c["type"] == "Failed")
+    assert condition["reason"] == "InvalidWorkerConfiguration"
+    assert "shard 0 (exit code 2: invalid configuration" in condition["message"]
+    assert (failed["status"].get("recoveries") or {}).get("errorRetries", 0) == 0

@@ -79,7 +79,8 @@ CASES = {
         [(1,), (4,)],
     ),
     "zfill_keeps_the_sign_first": Case(
-        "def f(n: int, w: int) -> str:\n    return str(n).zfill(w) + '|' + '+7'.zfill(w) + '|' + 'é'.zfill(w)\n",
+        "def f(n: int, w: int) -> str:\n"
+        "    return str(n).zfill(w) + '|' + '+7'.zfill(w) + '|' + 'é'.zfill(w)\n",
         "f",
         [(-1, 4), (42, 5), (-123, 2), (0, 0)],
     ),

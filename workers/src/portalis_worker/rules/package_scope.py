@@ -19,12 +19,13 @@ import ast
 import copy
 import hashlib
 import re
+from collections.abc import Mapping
 
 from portalis_worker.package_index import Definition, PackageIndex, defined_names, free_names
 from portalis_worker.rules.context import ident
 from portalis_worker.rules.emitter import ModuleTranslator, format_rust, visibility
 from portalis_worker.rules.errors import Unsupported
-from portalis_worker.rules.types import annotation_to_ty, rust_type
+from portalis_worker.rules.types import Ty, annotation_to_ty, rust_type
 
 MAX_CLOSURE = 256
 
@@ -35,10 +36,7 @@ def translate_in_package(
     """Rust for the unit made of `nodes` (top-level statements of `module`), and its dependencies.
 
     Raises `Unsupported` like the translator does."""
-    _refuse_changed_constants(index, module, nodes)
     closure = _closure(index, module, nodes)
-    for definition in closure:
-        _refuse_changed_constants(index, definition.module, [definition.node])
     names = _combined_names(module, nodes, closure)
     imports: dict[str, ast.stmt] = {}
     combined: list[ast.stmt] = []
@@ -66,6 +64,14 @@ def translate_in_package(
     translator = ModuleTranslator(tree)
     translator.collect()
     translator.infer()
+    constants = translator.module.constants
+    for node in nodes:
+        _refuse_changed_constants(index, module, node, constants)
+    for definition in closure:
+        local = names[id(definition.node)]
+        _refuse_changed_constants(
+            index, definition.module, definition.node, {definition.name: constants.get(local)}
+        )
     text = translator.emit(only=frozenset(id(t) for t in targets))
     for target in alias_targets:
         found = type_alias(target)
@@ -87,37 +93,33 @@ def translate_in_package(
     return (format_rust(text) if fmt else text), closure
 
 
-def _refuse_changed_constants(index: PackageIndex, module: str, nodes: list[ast.stmt]) -> None:
+def _refuse_changed_constants(
+    index: PackageIndex, module: str, node: ast.stmt, types: Mapping[str, Ty | None]
+) -> None:
     """A module constant that import-time code may change (`X.append(...)`, `X += ...`, a call of
     a function that mutates it) would keep its first value in Rust: refused, naming the statement.
-    Immutable values (numbers, strings, tuples of them) can only be rebound, which is a second
-    definition and refused elsewhere."""
+    A value of an immutable type (numbers, strings, tuples of them, a compiled pattern) can only be
+    rebound; a constant assigned twice is refused too (Python keeps the last value)."""
     info = index.modules.get(module)
-    if info is None or not (info.module_code or info.rebound):
+    if info is None or not isinstance(node, ast.Assign | ast.AnnAssign) or type_alias(node) is not None:
         return
-    for node in nodes:
-        if not isinstance(node, ast.Assign | ast.AnnAssign) or type_alias(node) is not None:
-            continue
-        for name in defined_names(node):
-            if name in info.rebound:
-                raise Unsupported(f"constant {name} assigned more than once at module level", node.lineno)
-            for stmt in info.module_code:
-                mentions = any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt))
-                calls = any(isinstance(n, ast.Call) for n in ast.walk(stmt))
-                if mentions or (calls and _mutable(node.value)):
-                    raise Unsupported(
-                        f"constant {name} may be changed by module code at line {stmt.lineno}", 1
-                    )
+    for name in defined_names(node):
+        if name in info.rebound:
+            raise Unsupported(f"constant {name} assigned more than once at module level", node.lineno)
+        for stmt in info.module_code:
+            mentions = any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt))
+            calls = any(isinstance(n, ast.Call) for n in ast.walk(stmt))
+            if mentions or (calls and _mutable(types.get(name))):
+                raise Unsupported(f"constant {name} may be changed by module code at line {stmt.lineno}", 1)
 
 
-def _mutable(value: ast.expr | None) -> bool:
-    """Whether the value may be a mutable object (a list, dict or set, or what a call returns)."""
-    if isinstance(value, ast.Tuple):
-        return any(_mutable(e) for e in value.elts)
-    return isinstance(
-        value,
-        ast.List | ast.Dict | ast.Set | ast.ListComp | ast.DictComp | ast.SetComp | ast.Call | ast.BinOp,
-    )
+def _mutable(ty: Ty | None) -> bool:
+    """Whether values of the type can change in place (unknown counts as mutable)."""
+    if ty is None:
+        return True
+    if ty.kind in ("tuple", "option"):
+        return any(_mutable(a) for a in ty.args)
+    return ty.kind not in ("int", "float", "bool", "str", "none", "pattern")
 
 
 def _combined_names(module: str, nodes: list[ast.stmt], closure: list[Definition]) -> dict[int, str]:

@@ -9,83 +9,24 @@ from __future__ import annotations
 
 import ast
 import copy
-import math
 import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from portalis_worker import support_crate
+from portalis_worker import support_crate, verify
 from portalis_worker.rules import translate_module
-from portalis_worker.rules.expressions import float_literal, rust_str_literal
 from portalis_worker.rules.types import Ty, annotation_to_ty
 
 PANIC = "PANIC"
 SUPPORT_CACHE = Path(tempfile.gettempdir()) / "portalis-support-rlib"
 
-PRELUDE = r"""
-#![allow(dead_code, unused_imports, unused_variables, unused_mut, unused_parens, unused_assignments)]
-use std::collections::{HashMap, HashSet};
-
-trait PyRepr {
-    fn py(&self) -> String;
-}
-impl PyRepr for isize {
-    fn py(&self) -> String { self.to_string() }
-}
-impl PyRepr for f64 {
-    fn py(&self) -> String { format!("{:?}", self) }
-}
-impl PyRepr for bool {
-    fn py(&self) -> String { String::from(if *self { "True" } else { "False" }) }
-}
-impl PyRepr for String {
-    fn py(&self) -> String { format!("'{}'", self) }
-}
-impl PyRepr for () {
-    fn py(&self) -> String { String::from("None") }
-}
-impl<T: PyRepr> PyRepr for Vec<T> {
-    fn py(&self) -> String { format!("[{}]", self.iter().map(|x| x.py()).collect::<Vec<_>>().join(", ")) }
-}
-impl<T: PyRepr> PyRepr for Option<T> {
-    fn py(&self) -> String { match self { Some(x) => x.py(), None => String::from("None") } }
-}
-macro_rules! tuple_repr {
-    ($($t:ident $i:tt),+) => {
-        impl<$($t: PyRepr),+> PyRepr for ($($t,)+) {
-            fn py(&self) -> String { format!("({})", vec![$(self.$i.py()),+].join(", ")) }
-        }
-    };
-}
-tuple_repr!(A 0, B 1);
-tuple_repr!(A 0, B 1, C 2);
-tuple_repr!(A 0, B 1, C 2, D 3);
-tuple_repr!(A 0, B 1, C 2, D 3, E 4);
-impl<K: PyRepr, V: PyRepr> PyRepr for HashMap<K, V> {
-    fn py(&self) -> String {
-        let mut items: Vec<String> = self.iter().map(|(k, v)| format!("{}: {}", k.py(), v.py())).collect();
-        items.sort();
-        format!("{{{}}}", items.join(", "))
-    }
-}
-impl<T: PyRepr> PyRepr for HashSet<T> {
-    fn py(&self) -> String {
-        let mut items: Vec<String> = self.iter().map(|x| x.py()).collect();
-        items.sort();
-        format!("{{{}}}", items.join(", "))
-    }
-}
-fn run<T: PyRepr, F: FnOnce() -> T + std::panic::UnwindSafe>(f: F) -> String {
-    match std::panic::catch_unwind(f) {
-        Ok(v) => v.py(),
-        Err(_) => String::from("PANIC"),
-    }
-}
-"""
+PRELUDE = verify.PRELUDE
+"""The canonical printing (`PyRepr`, `run`) that the worker's differential check uses too."""
 
 
 @dataclass
@@ -103,63 +44,12 @@ class Case:
     rust: str = field(default="", init=False)
 
 
-def py_repr(value: Any) -> str:
-    """The canonical text form (mirrors ``PyRepr`` in the Rust prelude)."""
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _float_text(value)
-    if isinstance(value, str):
-        return f"'{value}'"
-    if value is None:
-        return "None"
-    if isinstance(value, list):
-        return "[" + ", ".join(py_repr(v) for v in value) + "]"
-    if isinstance(value, tuple):
-        return "(" + ", ".join(py_repr(v) for v in value) + ")"
-    if isinstance(value, dict):
-        return "{" + ", ".join(sorted(f"{py_repr(k)}: {py_repr(v)}" for k, v in value.items())) + "}"
-    if isinstance(value, set | frozenset):
-        return "{" + ", ".join(sorted(py_repr(v) for v in value)) + "}"
-    raise TypeError(f"no canonical form for {type(value).__name__}")
+_CANONICAL: dict[str, Any] = {}
+exec(verify.PY_REPR, _CANONICAL)  # the worker's canonical form, mirrored by PyRepr in PRELUDE
+py_repr: Callable[[Any], str] = _CANONICAL["py_repr"]
 
 
-def _float_text(value: float) -> str:
-    """Rust's ``{:?}`` for f64 (shortest round-trip, like Python's repr, but exponents differ)."""
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    text = repr(value)
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        return f"{mantissa}e{int(exponent)}"
-    return text
-
-
-def rust_literal(value: Any, ty: Ty) -> str:
-    """A Rust expression for a Python test input of static type ``ty``."""
-    kind = ty.kind
-    if kind == "option":
-        return "None" if value is None else f"Some({rust_literal(value, ty.args[0])})"
-    if kind == "bool":
-        return "true" if value else "false"
-    if kind == "int":
-        return f"{value}isize"
-    if kind == "float":
-        return float_literal(float(value))
-    if kind == "str":
-        return f"String::from({rust_str_literal(value)})"
-    if kind == "list":
-        return "vec![" + ", ".join(rust_literal(v, ty.args[0]) for v in value) + "]"
-    if kind == "set":
-        return "HashSet::from([" + ", ".join(rust_literal(v, ty.args[0]) for v in value) + "])"
-    if kind == "dict":
-        pairs = [f"({rust_literal(k, ty.args[0])}, {rust_literal(v, ty.args[1])})" for k, v in value.items()]
-        return "HashMap::from([" + ", ".join(pairs) + "])"
-    if kind == "tuple":
-        return "(" + ", ".join(rust_literal(v, t) for v, t in zip(value, ty.args, strict=True)) + ")"
-    raise TypeError(f"no Rust literal for {ty}")
+rust_literal = verify.rust_literal
 
 
 def python_results(case: Case) -> list[str]:

@@ -47,7 +47,7 @@ VALUE_KINDS = frozenset({"int", "float", "bool", "str", "none", "list", "set", "
 
 PROBE_MODULE = "__portalis_probe"
 PRELUDE = r"""
-#![allow(dead_code, unused_imports, unused_variables, unused_mut, unused_parens)]
+#![allow(dead_code, unused_imports, unused_variables, unused_mut, unused_parens, unused_assignments)]
 use std::collections::{HashMap, HashSet};
 
 pub trait PyRepr {

@@ -10,7 +10,7 @@ so a unit is translated with the same context whichever shard owns it. The index
 - a unit's dependencies (the definitions it uses) and their *interface digest*, which goes into
   the unit's cache key: an edit to a callee's signature changes its callers' keys, an edit to a
   callee's body with a fully annotated signature changes nothing but the callee;
-- which names are public (no leading underscore, or listed in `__all__`);
+- `__all__` of each module;
 - the Rust module path of each Python module (the crate mirrors the package).
 
 Names the index cannot resolve (builtins, the standard library, third-party imports) are left to
@@ -256,18 +256,6 @@ class PackageIndex:
             module, name = bound[0], bound[1]
         return None
 
-    def bound_module(self, module: str, name: str) -> ModuleInfo | None:
-        """The package module a name is bound to (`from . import utils`, `import pkg.sub as s`)."""
-        info = self.modules.get(module)
-        if info is None:
-            return None
-        bound = info.bindings.get(name)
-        if bound is None:
-            return None
-        target, imported = bound
-        full = target if imported is None else f"{target}.{imported}"
-        return self.modules.get(full)
-
     def dependencies(self, module: str, nodes: Iterable[ast.stmt]) -> dict[str, Definition]:
         """Local name -> definition for every package definition the nodes use (their own excluded)."""
         nodes = list(nodes)
@@ -297,12 +285,6 @@ class PackageIndex:
             target = absolute_module(module, info.is_package, node.module, node.level)
             return target in self.modules or any(f"{target}.{a.name}" in self.modules for a in node.names)
         return any(a.name in self.modules for a in node.names)
-
-    def is_public(self, definition: Definition) -> bool:
-        info = self.modules[definition.module]
-        if info.exported is not None and definition.name in info.exported:
-            return True
-        return not definition.name.startswith("_")
 
 
 def _is_main_guard(node: ast.stmt) -> bool:

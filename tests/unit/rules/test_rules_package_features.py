@@ -57,6 +57,22 @@ CASES = {
         "f",
         [(3,), (-1,)],
     ),
+    "exception_class_with_fields_and_str": Case(
+        "class ParseFailure(ValueError):\n"
+        "    def __init__(self, message: str, *, position: int) -> None:\n"
+        "        self.message = message\n"
+        "        self.position = position\n"
+        "        super().__init__()\n\n"
+        "    def __str__(self) -> str:\n"
+        "        return f'{self.message} at {self.position}'\n\n"
+        "def f(n: int) -> str:\n"
+        "    if n < 0:\n"
+        "        raise ParseFailure('negative', position=n)\n"
+        "    e = ParseFailure('fine', position=n)\n"
+        "    return e.message + ':' + str(e.position)\n",
+        "f",
+        [(3,), (-1,)],
+    ),
     "computed_module_constants": Case(
         "from typing import Final\n\n"
         "LIMIT: Final = 10\n"
@@ -140,8 +156,8 @@ def test_exception_classes_implement_error_and_display() -> None:
             "Enum member that is not an int or str literal",
         ),
         (
-            "class E(ValueError):\n    def __init__(self, code: int) -> None:\n        self.code = code\n",
-            "exception class with a body",
+            "from dataclasses import dataclass\n\n@dataclass\nclass E(ValueError):\n    code: int\n",
+            "exception class with decorators or keywords",
         ),
         ("class A:\n    pass\n\nclass B(A):\n    pass\n", "class inheritance"),
         (

@@ -96,6 +96,18 @@ def _only_docs(body: list[ast.stmt]) -> bool:
     )
 
 
+def _is_super_init(stmt: ast.stmt) -> bool:
+    """`super().__init__(...)` as a statement."""
+    call = stmt.value if isinstance(stmt, ast.Expr) else None
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "__init__"
+        and isinstance(call.func.value, ast.Call)
+        and getattr(call.func.value.func, "id", "") == "super"
+    )
+
+
 def _exception_init() -> ast.FunctionDef:
     func = ast.parse('def __init__(self, message: str = "") -> None:\n    self.message = message\n').body[0]
     assert isinstance(func, ast.FunctionDef)
@@ -142,9 +154,16 @@ def declare_class(module: ModuleContext, node: ast.ClassDef) -> ClassInfo:
         module.classes[node.name] = info
         return info
     if bases and node.name in module.exceptions:
-        if not _only_docs(node.body) or node.decorator_list or node.keywords:
-            raise Unsupported("exception class with a body", node.lineno)
-        node.body = [_exception_init()]
+        if node.decorator_list or node.keywords:
+            raise Unsupported("exception class with decorators or keywords", node.lineno)
+        if _only_docs(node.body):
+            node.body = [_exception_init()]
+        else:
+            # Fields and methods as in any class; the base's `__init__` keeps Python's `args`, which
+            # the translation does not model (str() of the exception comes from `__str__` or `message`).
+            for stmt in node.body:
+                if isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__":
+                    stmt.body = [s for s in stmt.body if not _is_super_init(s)] or [ast.Pass()]
         info = ClassInfo(name=node.name, node=node, is_exception=True)
         module.classes[node.name] = info
         return info
@@ -193,7 +212,7 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
             is_static = decorators == ["staticmethod"]
             if decorators and not is_static:
                 raise Unsupported(f"method decorator {decorators[0]}", stmt.lineno)
-            if stmt.name.startswith("__") and stmt.name != "__init__":
+            if stmt.name.startswith("__") and stmt.name not in ("__init__", "__str__"):
                 raise Unsupported(f"special method {stmt.name}", stmt.lineno)
             if not is_static and (not stmt.args.args or stmt.args.args[0].arg != "self"):
                 raise Unsupported("method without self", stmt.lineno)

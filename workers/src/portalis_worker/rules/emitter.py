@@ -417,17 +417,24 @@ class ModuleTranslator:
             lines.append(f"impl {info.name} {{")
             lines.append("\n\n".join(methods))
             lines.append("}")
-        if info.is_exception:
+        if info.is_exception or "__str__" in info.methods:
+            # str(x): `__str__` when the class has one, else an exception's message (or its name).
+            if "__str__" in info.methods:
+                text = "&self.__str__()"
+            elif "message" in info.fields and info.fields["message"] == STR:
+                text = "&self.message"
+            else:
+                text = rust_str_literal(info.name)
             lines += [
                 "",
                 f"impl std::fmt::Display for {info.name} {{",
                 "    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {",
-                "        f.write_str(&self.message)",
+                f"        f.write_str({text})",
                 "    }",
                 "}",
-                "",
-                f"impl std::error::Error for {info.name} {{}}",
             ]
+        if info.is_exception:
+            lines += ["", f"impl std::error::Error for {info.name} {{}}"]
         return "\n".join(lines)
 
     def emit(self, only: frozenset[int] | None = None) -> str:

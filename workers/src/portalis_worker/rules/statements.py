@@ -572,6 +572,15 @@ class FunctionTranslator(ExpressionTranslator):
         if isinstance(exc, ast.Name):
             self.emit(f'panic!("{exc.id}");')
             return
+        info = (
+            self.module.classes.get(exc.func.id)
+            if isinstance(exc, ast.Call) and isinstance(exc.func, ast.Name)
+            else None
+        )
+        if info is not None and info.is_exception:
+            error = self.expr(exc)  # constructed as Python would, so its arguments are evaluated
+            self.emit(f'panic!("{info.name}: {{}}", {error.code});')
+            return
         if isinstance(exc, ast.Call) and isinstance(exc.func, ast.Name) and not exc.keywords:
             if not exc.args:
                 self.emit(f'panic!("{exc.func.id}");')

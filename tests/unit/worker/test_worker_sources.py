@@ -117,3 +117,53 @@ def test_a_git_timeout_is_a_source_error_not_a_crash(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(sources.subprocess, "run", hang)
     with pytest.raises(sources.SourceError, match="did not finish within 600 s"):
         sources._git(["fetch", "origin"])
+
+
+def _one_commit_repo(root: Path) -> Path:
+    repo = root / "origin"
+    repo.mkdir(parents=True)
+    (repo / "m.py").write_text("x = 1\n")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    for args in (["init", "--quiet", "-b", "main"], ["add", "."], ["commit", "--quiet", "-m", "one"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    return repo
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
+def test_a_ref_is_never_read_as_a_git_option(tmp_path: Path) -> None:
+    # Issue 13, item 10: the ref went to `git fetch` as a plain argument, so `--upload-pack=<command>`
+    # ran that command (on a file:// or ssh remote) in the worker.
+    repo = _one_commit_repo(tmp_path)
+    marker = tmp_path / "ran"
+    with pytest.raises(SourceError):
+        fetch_git(f"file://{repo}", f"--upload-pack=touch {marker}", tmp_path / "dest")
+    assert not marker.exists()
+
+
+def test_every_user_supplied_git_argument_follows_end_of_options(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from portalis_worker import sources
+
+    calls: list[list[str]] = []
+
+    def record(args: list[str], cwd: Path | None = None) -> str:
+        calls.append(args)
+        if args[0] == "fetch" and "--depth" in args:
+            raise SourceError("shallow fetch refused")  # take the fallback path too
+        if args[0] == "rev-parse" and args[-1].startswith("release-1"):
+            raise SourceError("no such commit")
+        return "0" * 40
+
+    monkeypatch.setattr(sources, "_git", record)
+    monkeypatch.setattr(sources.shutil, "which", lambda _: "/bin/git")
+    url, ref = "https://example.com/app.git", "release-1"
+    sources.fetch_git(url, ref, tmp_path / "dest")
+    for args in calls:
+        for value in (url, ref, f"{ref}^{{commit}}", f"origin/{ref}^{{commit}}"):
+            if value in args:
+                assert "--end-of-options" in args, args
+                assert args.index("--end-of-options") < args.index(value), args
+    seen = {value for args in calls for value in args}
+    assert {url, ref, f"{ref}^{{commit}}", f"origin/{ref}^{{commit}}"} <= seen

@@ -156,17 +156,25 @@ def fetch_git(url: str, ref: str | None, dest: Path, pinned_commit: str | None =
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
+    # The URL and the ref come from the job's spec: `--end-of-options` (git 2.24+) before them, so that
+    # neither can be read as an option (`--upload-pack=<command>` runs that command on file:// and ssh
+    # remotes). The CRD refuses such refs too (docs/api.md); this holds without it.
     _git(["init", "--quiet", str(dest)])
-    _git(["remote", "add", "origin", url], cwd=dest)
+    _git(["remote", "add", "--end-of-options", "origin", url], cwd=dest)
     want = pinned_commit or ref or "HEAD"
     try:
-        _git(["fetch", "--quiet", "--depth", "1", "origin", want], cwd=dest)
+        _git(["fetch", "--quiet", "--depth", "1", "--end-of-options", "origin", want], cwd=dest)
         _git(["checkout", "--quiet", "--detach", "FETCH_HEAD"], cwd=dest)
     except SourceError:
         LOG.info("shallow fetch of the ref failed; fetching everything", extra={"ref": want})
         _git(["fetch", "--quiet", "--tags", "origin", "+refs/heads/*:refs/remotes/origin/*"], cwd=dest)
+        # `git checkout` before 2.43 takes no `--end-of-options`: resolve the name to a commit id
+        # first (rev-parse takes it), and check out the id.
         try:
-            _git(["checkout", "--quiet", "--detach", want], cwd=dest)
+            commit = _git(["rev-parse", "--verify", "--end-of-options", f"{want}^{{commit}}"], cwd=dest)
         except SourceError:
-            _git(["checkout", "--quiet", "--detach", f"origin/{want}"], cwd=dest)
+            commit = _git(
+                ["rev-parse", "--verify", "--end-of-options", f"origin/{want}^{{commit}}"], cwd=dest
+            )
+        _git(["checkout", "--quiet", "--detach", commit], cwd=dest)
     return _git(["rev-parse", "HEAD"], cwd=dest)

@@ -58,6 +58,14 @@ CASES = {
         "f",
         [("$100 $25% pop eve $7",), ("",)],
     ),
+    "sub_with_a_function": Case(
+        R + "def _cap(m: re.Match[str]) -> str:\n    return m.group(1).upper() + m.group(2)\n\n"
+        "def f(s: str) -> str:\n"
+        '    t = re.sub(r"(\\w)(\\w*)", lambda m: m.group(2) + m.group(1), s, count=2)\n'
+        '    return t + "|" + re.sub(r"(\\w)(\\w*)", _cap, s)\n',
+        "f",
+        [("hello big world",), ("",)],
+    ),
     "escape_and_multiline": Case(
         R + "def f(s: str) -> list[str]:\n"
         '    return re.findall("^" + re.escape("a.b") + "$", s, re.MULTILINE)\n',
@@ -89,7 +97,7 @@ def test_re_case(results: dict[str, tuple[list[str], list[str] | str]], cid: str
             "syntax outside the engine",
         ),
         (R + 'def f(s: str) -> list[str]:\n    return re.findall(r"(a)(b)", s)\n', "several groups"),
-        (R + 'def f(s: str) -> str:\n    return re.sub(r"a", lambda m: "b", s)\n', "lambda"),
+        (R + 'def f(s: str) -> str:\n    return re.sub(r"a", lambda m, n: "b", s)\n', "lambda with other"),
     ],
 )
 def test_refused_regex_uses_say_why(source: str, construct: str) -> None:

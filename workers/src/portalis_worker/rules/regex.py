@@ -173,8 +173,22 @@ def _apply(
         if groups:
             tx.fail("re split with groups", node)
         return Val(f"{base}.split({string}, {_code(tx, bound['maxsplit'], 'int', node)})", list_of(STR))
-    repl = _code(tx, bound["repl"], "str", node)  # a function as the replacement is refused here
-    return Val(f"{base}.sub({repl}, {string}, {_code(tx, bound['count'], 'int', node)})", STR)
+    count = _code(tx, bound["count"], "int", node)
+    repl = bound["repl"]
+    if isinstance(repl, ast.Lambda | ast.Name) and not _is_str_value(tx, repl):
+        # A function as the replacement: called with each match, as Python does.
+        pname, body = tx.lambda_body(repl, MATCH, node)
+        result = tx.coerce(body, STR, node)
+        closure = f"|{pname}: &{CRATE}::Match| -> String {{ {result} }}"
+        return Val(f"{base}.sub_fn({closure}, {string}, {count})", STR)
+    return Val(f"{base}.sub({_code(tx, repl, 'str', node)}, {string}, {count})", STR)
+
+
+def _is_str_value(tx: ExpressionTranslator, node: ast.expr) -> bool:
+    """Whether a name is a str variable or constant (a template), not a function."""
+    if isinstance(node, ast.Lambda):
+        return False
+    return isinstance(node, ast.Name) and node.id not in tx.module.functions
 
 
 def pattern_attribute(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.AST) -> Val:

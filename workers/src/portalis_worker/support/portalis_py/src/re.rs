@@ -760,6 +760,24 @@ impl Pattern {
         out
     }
 
+    /// `pattern.sub(function, string, count)`: each match replaced by what `function` returns for it.
+    pub fn sub_fn<F: FnMut(&Match) -> String>(&self, mut function: F, string: &str, count: isize) -> String {
+        let text: Vec<char> = string.chars().collect();
+        let mut out = String::new();
+        let mut last = 0;
+        for (done, m) in self.finditer(string).into_iter().enumerate() {
+            if count > 0 && done as isize >= count {
+                break;
+            }
+            let (s, e) = m.spans[0].unwrap();
+            out.extend(&text[last..s]);
+            out.push_str(&function(&m));
+            last = e;
+        }
+        out.extend(&text[last..]);
+        out
+    }
+
     /// `pattern.split(string, maxsplit)` for a pattern without groups.
     pub fn split(&self, string: &str, maxsplit: isize) -> Vec<String> {
         if self.groups > 0 {
@@ -962,6 +980,7 @@ mod tests {
         assert_eq!(compile(r"\d", 0).findall("a1b22"), vec!["1", "2", "2"]);
         assert_eq!(compile(r"(\d)x", 0).findall("1x2y3x"), vec!["1", "3"]);
         assert_eq!(compile("", 0).sub("-", "ab", 0), "-a-b-");
+        assert_eq!(compile(r"\w+", 0).sub_fn(|m| m.group(0).to_uppercase(), "ab cd", 1), "AB cd");
     }
 
     #[test]

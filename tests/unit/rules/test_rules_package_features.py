@@ -73,6 +73,23 @@ CASES = {
         "f",
         [(3,), (-1,)],
     ),
+    "str_format": Case(
+        "def f(name: str, n: int, x: float) -> str:\n"
+        "    a = '{} has {} items'.format(name, n)\n"
+        "    b = '{1}-{0}-{1}'.format(name, n)\n"
+        "    c = '{who:6}|{v:.2f}|{{literal}}'.format(who=name, v=x)\n"
+        "    return a + ' / ' + b + ' / ' + c\n",
+        "f",
+        [("ab", 3, 2.5), ("", -1, -0.125)],
+    ),
+    "literal_types_and_isnan": Case(
+        "import math\nfrom typing import Literal\n\n"
+        "def mode(m: Literal['fast', 'slow'], x: float) -> str:\n"
+        "    return m + ('!' if math.isnan(x) or math.isinf(x) else str(math.isfinite(x)))\n\n"
+        "def f(x: float) -> str:\n    return mode('fast', x) + mode('slow', x * 2)\n",
+        "f",
+        [(1.5,), (0.0,)],
+    ),
     "computed_module_constants": Case(
         "from typing import Final\n\n"
         "LIMIT: Final = 10\n"

@@ -685,6 +685,9 @@ def call_module(tx: ExpressionTranslator, module: str, attr: str, node: ast.Call
         method = _MATH_UNARY.get(attr, "ln")
         arg = tx.coerce(args[0], FLOAT, node)
         return Val(f"py_math_domain({arg}, |v| {_MATH_DOMAIN[attr]}).{method}()", FLOAT)
+    if attr in ("isnan", "isinf", "isfinite") and len(args) == 1:
+        method = {"isnan": "is_nan", "isinf": "is_infinite", "isfinite": "is_finite"}[attr]
+        return Val(f"{as_float(args[0])}.{method}()", BOOL)
     if attr in _MATH_UNARY and len(args) == 1:
         return Val(f"{as_float(args[0])}.{_MATH_UNARY[attr]}()", FLOAT)
     if attr in ("floor", "ceil", "trunc") and len(args) == 1:

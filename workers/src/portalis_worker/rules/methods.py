@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import string
 from typing import TYPE_CHECKING
 
 from portalis_worker.rules import regex
 from portalis_worker.rules.context import PREC_ATOM, PREC_CAST, PREC_UNARY, Val, ident
+from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.types import (
     BOOL,
     INT,
@@ -92,6 +94,8 @@ def call_method_on(
             tx.expr(a)
         return tx.unknown()
     receiver_node = node.func.value if isinstance(node.func, ast.Attribute) else node
+    if kind == "str" and attr == "format":
+        return tx.expr(format_as_fstring(receiver_node, node))
     if kind == "str":
         return _str_method(tx, recv, attr, node)
     if kind == "list":
@@ -116,6 +120,52 @@ def call_method_on(
         call = tx.call_user(sig, node, ident(attr))
         return Val(f"{tx.wrap(recv, PREC_ATOM)}.{call.code}", sig.ret)
     tx.fail(f"method {attr} of {recv.ty}", node)
+
+
+def format_as_fstring(template: ast.expr, node: ast.Call) -> ast.JoinedStr:
+    """`"{} and {name:>5}".format(a, name=b)` as the f-string `f"{a} and {b:>5}"`, so it is translated by
+    the f-string rules: a literal template with automatic, numbered or named fields and their specs."""
+    if not (isinstance(template, ast.Constant) and isinstance(template.value, str)):
+        raise Unsupported("str.format on a computed template", node.lineno)
+    if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+        raise Unsupported("str.format with argument unpacking", node.lineno)
+    keywords = {k.arg: k.value for k in node.keywords if k.arg is not None}
+    parts: list[ast.expr] = []
+    auto = 0
+    try:
+        fields = list(string.Formatter().parse(template.value))
+    except ValueError as exc:
+        raise Unsupported(f"str.format template ({exc})", node.lineno) from exc
+    for literal, field, spec, conversion in fields:
+        if literal:
+            parts.append(ast.Constant(value=literal))
+        if field is None:
+            continue
+        if field == "":
+            index: int | str = auto
+            auto += 1
+        else:
+            index = int(field) if field.isdigit() else field
+        if isinstance(index, int):
+            if index >= len(node.args):
+                raise Unsupported("str.format field without an argument", node.lineno)
+            value = node.args[index]
+        elif index in keywords:
+            value = keywords[index]
+        else:
+            raise Unsupported(f"str.format field {index}", node.lineno)
+        if spec and "{" in spec:
+            raise Unsupported("str.format with a nested field in a spec", node.lineno)
+        formatted = ast.FormattedValue(
+            value=value,
+            conversion=ord(conversion) if conversion else -1,
+            format_spec=ast.JoinedStr(values=[ast.Constant(value=spec)]) if spec else None,
+        )
+        parts.append(formatted)
+    joined = ast.JoinedStr(values=parts)
+    ast.copy_location(joined, node)
+    ast.fix_missing_locations(joined)
+    return joined
 
 
 def _str_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call) -> Val:

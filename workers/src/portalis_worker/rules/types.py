@@ -226,6 +226,12 @@ def annotation_to_ty(node: ast.expr, classes: frozenset[str] = frozenset()) -> T
         items = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
         if base in _REGEX:
             return _REGEX[base]  # Pattern[str], Match[str]
+        if base == "Literal" and items and all(isinstance(i, ast.Constant) for i in items):
+            # Literal["a", "b"] is a str (the values are not checked: a wider type, same results).
+            kinds = {type(i.value) for i in items if isinstance(i, ast.Constant)}
+            literal = {str: STR, int: INT, bool: BOOL}.get(kinds.pop()) if len(kinds) == 1 else None
+            if literal is not None:
+                return literal
         if base in _QUALIFIERS and items:
             return annotation_to_ty(items[0], classes)  # Final[T], ClassVar[T], Annotated[T, ...]: T
         if base == "Optional" and len(items) == 1:

@@ -70,3 +70,32 @@ def test_change_to_an_immutable_field_is_refused(
     assert _expect(update) in _message(refused.value)
     stored = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
     assert stored["spec"] == created["spec"]
+
+
+@pytest.mark.parametrize(
+    ("ref", "path"),
+    [
+        ("main", "/"),
+        ("release/v1.2.3", "/src/app"),
+        ("0123456789abcdef0123456789abcdef01234567", "/..hidden/.x/a..b/..."),
+        ("feature_x-1+build@2", "/a/./b/"),
+    ],
+)
+def test_safe_refs_and_paths_are_accepted(
+    ref: str, path: str, crds: list[str], api_client: Any, namespace: str
+) -> None:
+    # The refusals of a '..' segment and of unsafe refs (cases 32-40) must not catch ordinary names.
+    custom = client.CustomObjectsApi(api_client)
+    job = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "TranslationJob",
+        "metadata": {"name": "safe"},
+        "spec": {
+            "source": {"git": {"url": "https://example.com/app.git", "ref": ref, "path": path}},
+            "output": {"persistentVolumeClaim": {"claimName": "crates", "path": path}},
+            "target": {"crateName": "app"},
+        },
+    }
+    created = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, job)
+    assert created["spec"]["source"]["git"]["ref"] == ref
+    custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "safe")

@@ -36,7 +36,7 @@ UNSUPPORTED = [
     ),
     ("class A:\n    pass\n\nclass B(A):\n    pass\n", "class inheritance", 4),
     ("def f(x):\n    return x\n", "untyped parameter x of f", 1),
-    ("def f(n: int) -> str:\n    return '%d items' % n\n", "printf-style string formatting", 2),
+    ("def f(n: int) -> str:\n    return '%x items' % n\n", "printf-style string formatting", 2),
     (
         "def f(n: int) -> int:\n    def g(k: int) -> int:\n        return k + n\n    return g(1)\n",
         "nested function g capturing n",

@@ -82,6 +82,13 @@ CASES = {
         "f",
         [("ab", 3, 2.5), ("", -1, -0.125)],
     ),
+    "printf_formatting_and_title": Case(
+        "def f(name: str, n: int, x: float) -> str:\n"
+        "    s = '%s has %d items (%.1f%%) [%4d] %f' % (name, n, x, n, x)\n"
+        "    return s + '|' + (name + ' o\\'neil').title()\n",
+        "f",
+        [("ab cd", 3, 2.25), ("", -10, 100.0)],
+    ),
     "literal_types_and_isnan": Case(
         "import math\nfrom typing import Literal\n\n"
         "def mode(m: Literal['fast', 'slow'], x: float) -> str:\n"

@@ -448,6 +448,12 @@ class ExpressionTranslator:
 
     def expr_BinOp(self, node: ast.BinOp, expected: Ty | None) -> Val:
         """Arithmetic with Python semantics: true division, floor division, modulo, power."""
+        if (
+            isinstance(node.op, ast.Mod)
+            and isinstance(node.left, ast.Constant)
+            and isinstance(node.left.value, str)
+        ):
+            return self.expr(methods.printf_as_fstring(node))
         left = self.expr(node.left, expected if isinstance(node.left, ast.List) else None)
         right = self.expr(node.right, left.ty if isinstance(node.right, ast.List | ast.Set) else None)
         if isinstance(node.left, ast.List | ast.Set) and left.ty != right.ty and not self.vague(right.ty):

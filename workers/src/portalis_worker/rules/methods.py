@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import string
 from typing import TYPE_CHECKING
 
@@ -168,6 +169,54 @@ def format_as_fstring(template: ast.expr, node: ast.Call) -> ast.JoinedStr:
     return joined
 
 
+PRINTF = re.compile(r"%(?:(%)|(-)?(\d*)(?:\.(\d+))?([sdif]))")
+
+
+def printf_as_fstring(node: ast.BinOp) -> ast.JoinedStr:
+    """`"%s has %5d (%.2f%%)" % (a, n, x)` as the f-string `f"{a} has {n:5} ({x:.2f}%)"`: literal
+    templates with `%s`, `%d`/`%i` (with a width), `%f`/`%.Nf` and `%%`; a tuple or one value on the
+    right. Other conversions and flags are refused by name."""
+    assert isinstance(node.left, ast.Constant)
+    template = str(node.left.value)
+    values = list(node.right.elts) if isinstance(node.right, ast.Tuple) else [node.right]
+    parts: list[ast.expr] = []
+    last = 0
+    used = 0
+    for m in PRINTF.finditer(template):
+        if m.start() > last:
+            parts.append(ast.Constant(value=template[last : m.start()]))
+        last = m.end()
+        if m.group(1):
+            parts.append(ast.Constant(value="%"))
+            continue
+        if used >= len(values) or isinstance(values[used], ast.Starred):
+            raise Unsupported("printf-style formatting with these arguments", node.lineno)
+        left, width, precision, kind = m.group(2), m.group(3), m.group(4), m.group(5)
+        if kind == "s" and not (left or width or precision):
+            spec = ""
+        elif kind in "di" and not (left or precision):
+            spec = width or "d"  # %5d and f"{n:5}" both right-align
+        elif kind == "f" and not (left or width):
+            spec = f".{precision or 6}f"
+        else:
+            raise Unsupported(f"printf-style format {m.group(0)}", node.lineno)
+        value = ast.FormattedValue(
+            value=values[used],
+            conversion=-1,
+            format_spec=ast.JoinedStr(values=[ast.Constant(value=spec)]) if spec else None,
+        )
+        parts.append(value)
+        used += 1
+    if "%" in PRINTF.sub("", template) or used != len(values):
+        raise Unsupported("printf-style string formatting", node.lineno)
+    if last < len(template):
+        parts.append(ast.Constant(value=template[last:]))
+    joined = ast.JoinedStr(values=parts)
+    ast.copy_location(joined, node)
+    ast.fix_missing_locations(joined)
+    return joined
+
+
 def _str_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call) -> Val:
     """str methods; Python str is immutable, so these all produce new values."""
     base = tx.wrap(recv, PREC_ATOM)
@@ -243,7 +292,7 @@ def _str_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call) 
         _args(tx, node, attr, (0,))
         test = _STR_PREDICATES[attr]
         return Val(f"!{base}.is_empty() && {base}.chars().all(|c| {test})", BOOL, "temp", 30)
-    if attr in ("isupper", "islower", "swapcase", "capitalize"):
+    if attr in ("isupper", "islower", "swapcase", "capitalize", "title"):
         _args(tx, node, attr, (0,))
         tx.module.helpers.add(f"py_{attr}")
         return Val(f"py_{attr}({tx.borrow(recv)})", BOOL if attr.startswith("is") else STR)

@@ -507,6 +507,25 @@ fn py_capitalize(s: &str) -> String {
 """,
         (),
     ),
+    "py_title": (
+        """
+/// Python `str.title()`: a cased character after an uncased one is upper case, others lower case.
+fn py_title(s: &str) -> String {
+    let mut out = String::new();
+    let mut previous_cased = false;
+    for c in s.chars() {
+        if previous_cased {
+            out.extend(c.to_lowercase());
+        } else {
+            out.extend(c.to_uppercase());
+        }
+        previous_cased = c.is_lowercase() || c.is_uppercase();
+    }
+    out
+}
+""",
+        (),
+    ),
     "py_zfill": (
         """
 /// Python `str.zfill(width)`: zeros after a leading sign, width in characters.

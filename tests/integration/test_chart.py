@@ -226,6 +226,43 @@ def test_defaults_render_what_the_platform_team_expects() -> None:
     assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
 
 
+def test_worker_storage_limits_reach_the_operator() -> None:
+    # Issue 13, item 10: worker pods had no emptyDir sizeLimit and no ephemeral-storage limits.
+    from portalis_operator.settings import Settings
+
+    def env(docs: list[dict[str, Any]]) -> dict[str, str | None]:
+        (deploy,) = by_kind(docs, "Deployment")
+        (container,) = deploy["spec"]["template"]["spec"]["containers"]
+        return {e["name"]: e.get("value") for e in container["env"]}
+
+    # The chart's defaults are the operator's defaults (one set of numbers, documented in values.yaml).
+    defaults = env(render("portalis", "portalis-system"))
+    storage = {k: v for k, v in defaults.items() if "SIZE_LIMIT" in k or "EPHEMERAL_STORAGE" in k}
+    assert len(storage) == 6
+    for name, value in storage.items():
+        field = name.removeprefix("PORTALIS_OPERATOR_").lower()
+        assert Settings.model_fields[field].default == value, name
+    changed = env(render("portalis", "portalis-system", None, "--set", "worker.storage.sourceSizeLimit=50Gi"))
+    assert changed["PORTALIS_OPERATOR_WORKER_SOURCE_SIZE_LIMIT"] == "50Gi"
+    proc = subprocess.run(
+        [
+            binary("helm"),
+            "template",
+            "x",
+            str(CHART),
+            "--kube-version",
+            KUBE_VERSION,
+            "--set",
+            "worker.storage.ephemeralStorage.limit=lots",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "ephemeralStorage" in proc.stderr
+
+
 def test_runbook_base_url_is_a_value() -> None:
     docs = render(
         "p", "ns", None, "--set", "monitoring.prometheusRule.runbookBaseURL=https://wiki.example.org/rb/"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -159,6 +160,12 @@ def test_every_pod_is_well_formed(
             assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
             mounted = {m["name"] for m in container["volumeMounts"]}
             assert mounted <= {v["name"] for v in spec["volumes"]}
+            # Issue 13, item 10: node disk is shared with other tenants' pods; no unbounded writes.
+            assert res["requests"]["ephemeral-storage"]
+            assert res["limits"]["ephemeral-storage"]
+        for volume in spec["volumes"]:
+            if "emptyDir" in volume:
+                assert volume["emptyDir"]["sizeLimit"], volume
 
 
 def test_model_backends_get_a_triton_sidecar_holding_the_gpus() -> None:
@@ -181,3 +188,59 @@ def test_rules_backend_runs_no_triton_and_the_worker_holds_the_gpus() -> None:
     (worker,) = pod["spec"]["containers"]
     assert worker["resources"]["limits"][GPU_RESOURCE] == "2"
     assert "PORTALIS_TRITON_URL" not in {e["name"] for e in worker["env"]}
+
+
+def test_empty_dirs_and_ephemeral_storage_follow_the_settings() -> None:
+    # Issue 13, item 10: a huge git repository filled the node's disk through unbounded emptyDirs, and
+    # the kubelet evicted other tenants' pods to reclaim it.
+    settings = dataclasses.replace(
+        SETTINGS,
+        scratch_size_limit="3Gi",
+        source_size_limit="5Gi",
+        output_size_limit="7Mi",
+        ledger_size_limit="11Mi",
+        ephemeral_storage_request="2Gi",
+        ephemeral_storage_limit="30Gi",
+    )
+    git = {"git": {"url": "https://example.com/a.git"}}
+    job = tj("s").spec(source=git, output={"configMap": {"name": "crate"}}).obj()
+    pod = build_worker_pod(job, 0, spot_mode=SpotMode.NEVER, settings=settings)
+    limits = {v["name"]: v["emptyDir"].get("sizeLimit") for v in pod["spec"]["volumes"] if "emptyDir" in v}
+    assert limits == {"scratch": "3Gi", "source": "5Gi", "output": "7Mi", "ledger": "11Mi"}
+    (worker,) = pod["spec"]["containers"]
+    assert worker["resources"]["requests"]["ephemeral-storage"] == "2Gi"
+    assert worker["resources"]["limits"]["ephemeral-storage"] == "30Gi"
+    for sidecar in pod["spec"].get("initContainers", []):
+        assert sidecar["resources"]["limits"]["ephemeral-storage"]
+
+
+def test_the_operator_settings_carry_the_storage_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from portalis_operator.settings import Settings
+
+    monkeypatch.setenv("PORTALIS_OPERATOR_WORKER_SOURCE_SIZE_LIMIT", "50Gi")
+    monkeypatch.setenv("PORTALIS_OPERATOR_WORKER_EPHEMERAL_STORAGE_LIMIT", "80Gi")
+    pod_settings = Settings().worker_pod_settings("example.com/capacity")
+    assert pod_settings.source_size_limit == "50Gi"
+    assert pod_settings.ephemeral_storage_limit == "80Gi"
+    assert pod_settings.scratch_size_limit == WorkerPodSettings(image="x").scratch_size_limit
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PORTALIS_OPERATOR_WORKER_SCRATCH_SIZE_LIMIT", "lots"),
+        ("PORTALIS_OPERATOR_WORKER_LEDGER_SIZE_LIMIT", "-1Gi"),
+        ("PORTALIS_OPERATOR_WORKER_EPHEMERAL_STORAGE_REQUEST", "1GB"),
+        ("PORTALIS_OPERATOR_WORKER_EPHEMERAL_STORAGE_REQUEST", "100Gi"),  # above the limit
+    ],
+)
+def test_invalid_storage_settings_stop_the_operator_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    from pydantic import ValidationError
+
+    from portalis_operator.settings import Settings
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError):
+        Settings()

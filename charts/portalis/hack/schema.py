@@ -28,6 +28,8 @@ QUANTITY_MAP: dict[str, Any] = {
     "type": "object",
     "additionalProperties": {"type": ["string", "number"]},
 }
+# A storage quantity as the operator accepts it (settings.py): whole bytes, optional binary or SI suffix.
+STORAGE_QUANTITY: dict[str, Any] = {"pattern": "^[1-9][0-9]{0,15}(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"}
 # Kubernetes objects passed through unchanged; the API server validates them.
 PASSTHROUGH_OBJECT: dict[str, Any] = {"type": "object"}
 
@@ -77,6 +79,17 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "operator.terminationGracePeriodSeconds": {"minimum": 0},
     "operator.podDisruptionBudget.minAvailable": {"minimum": 0},
     "serviceAccount.annotations": STRING_MAP,
+    **{
+        f"worker.storage.{key}": STORAGE_QUANTITY
+        for key in (
+            "scratchSizeLimit",
+            "sourceSizeLimit",
+            "outputSizeLimit",
+            "ledgerSizeLimit",
+            "ephemeralStorage.request",
+            "ephemeralStorage.limit",
+        )
+    },
     "provider.type": {"enum": ["kwok", "clusterAPI", "static"]},
     "provider.static.nodeSelector": STRING_MAP,
     "gpuPool.name": {"pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "maxLength": 253},

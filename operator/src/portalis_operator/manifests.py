@@ -12,6 +12,7 @@ from portalis_operator.placement import SPOT_TAINT_KEY, SPOT_TAINT_VALUE
 from portalis_operator.workload import CapacityType, SpotMode
 
 GPU_RESOURCE = "nvidia.com/gpu"
+EPHEMERAL_STORAGE = "ephemeral-storage"
 JOB_LABEL = "portalis.dev/job"
 SHARD_LABEL = "portalis.dev/shard"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
@@ -42,6 +43,21 @@ class WorkerPodSettings:
     ledger_claim_name: str | None = None
     """PVC for checkpoint ledgers when the output is a ConfigMap; without it they use an emptyDir,
     which does not survive a reclaim (the shard then restarts from scratch)."""
+    # Node disk is shared with other tenants' pods: every emptyDir has a sizeLimit and every container
+    # an ephemeral-storage request and limit, so a huge repository or a runaway build gets this pod
+    # evicted (the kubelet's rule), not its neighbours.
+    scratch_size_limit: str = "8Gi"
+    """/tmp (rustc's builds, Triton's scratch)."""
+    source_size_limit: str = "20Gi"
+    """The git checkout (directory sources are mounted, not copied)."""
+    output_size_limit: str = "1Gi"
+    """The crate when the output is a ConfigMap (which holds at most 1 MiB)."""
+    ledger_size_limit: str = "1Gi"
+    """The checkpoint ledger when it has no PVC."""
+    ephemeral_storage_request: str = "4Gi"
+    ephemeral_storage_limit: str = "32Gi"
+    """The worker container's; the kubelet compares the pod's emptyDirs, writable layers and logs with
+    the sum of its containers' limits."""
 
 
 def safe_name(base: str, suffix: str = "", limit: int = MAX_NAME) -> str:
@@ -130,12 +146,16 @@ def _tolerations(mode: SpotMode) -> list[dict[str, Any]]:
     return tolerations
 
 
+def _empty_dir(size_limit: str) -> dict[str, Any]:
+    return {"sizeLimit": size_limit}
+
+
 def _volumes(
     job: TranslationJob, settings: WorkerPodSettings
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(volumes, mounts). Source read-only; output and ledger on the output PVC when there is one."""
     spec = job.spec
-    volumes: list[dict[str, Any]] = [{"name": "scratch", "emptyDir": {}}]
+    volumes: list[dict[str, Any]] = [{"name": "scratch", "emptyDir": _empty_dir(settings.scratch_size_limit)}]
     mounts: list[dict[str, Any]] = [{"name": "scratch", "mountPath": SCRATCH_DIR}]
     src = spec.source
     if src.config_map is not None:
@@ -151,7 +171,7 @@ def _volumes(
             mount["subPath"] = claim.path.strip("/")
         mounts.append(mount)
     else:  # git: the worker clones into an emptyDir
-        volumes.append({"name": "source", "emptyDir": {}})
+        volumes.append({"name": "source", "emptyDir": _empty_dir(settings.source_size_limit)})
         mounts.append({"name": "source", "mountPath": SOURCE_DIR})
 
     out = spec.output.persistent_volume_claim
@@ -162,7 +182,7 @@ def _volumes(
         ledger_sub = f"{sub}/.portalis/ledger" if sub else ".portalis/ledger"
         mounts.append({"name": "output", "mountPath": LEDGER_DIR, "subPath": ledger_sub})
     else:
-        volumes.append({"name": "output", "emptyDir": {}})
+        volumes.append({"name": "output", "emptyDir": _empty_dir(settings.output_size_limit)})
         mounts.append({"name": "output", "mountPath": OUTPUT_DIR})
         if settings.ledger_claim_name is not None:
             volumes.append(
@@ -171,7 +191,7 @@ def _volumes(
             ledger_path = f"{job.metadata.namespace or 'default'}/{job.metadata.name}"
             mounts.append({"name": "ledger", "mountPath": LEDGER_DIR, "subPath": ledger_path})
         else:
-            volumes.append({"name": "ledger", "emptyDir": {}})
+            volumes.append({"name": "ledger", "emptyDir": _empty_dir(settings.ledger_size_limit)})
             mounts.append({"name": "ledger", "mountPath": LEDGER_DIR})
     return volumes, mounts
 
@@ -220,8 +240,15 @@ def _restricted() -> dict[str, Any]:
 
 
 def _worker_resources(gpus: str | None, settings: WorkerPodSettings) -> dict[str, Any]:
-    requests: dict[str, str] = {"cpu": settings.cpu_request, "memory": settings.memory_request}
-    limits: dict[str, str] = {"memory": settings.memory_limit}
+    requests: dict[str, str] = {
+        "cpu": settings.cpu_request,
+        "memory": settings.memory_request,
+        EPHEMERAL_STORAGE: settings.ephemeral_storage_request,
+    }
+    limits: dict[str, str] = {
+        "memory": settings.memory_limit,
+        EPHEMERAL_STORAGE: settings.ephemeral_storage_limit,
+    }
     if gpus is not None:
         requests[GPU_RESOURCE] = gpus
         limits[GPU_RESOURCE] = gpus
@@ -250,8 +277,9 @@ def _triton_sidecar(gpus: str, settings: WorkerPodSettings) -> dict[str, Any]:
         ],
         "startupProbe": {"httpGet": {"path": "/v2/health/ready", "port": 8000}, "failureThreshold": 60},
         "resources": {
-            "requests": {GPU_RESOURCE: gpus, "cpu": "2", "memory": "16Gi"},
-            "limits": {GPU_RESOURCE: gpus, "memory": "64Gi"},
+            # A read-only root filesystem: beyond the scratch emptyDir, Triton writes only its logs.
+            "requests": {GPU_RESOURCE: gpus, "cpu": "2", "memory": "16Gi", EPHEMERAL_STORAGE: "1Gi"},
+            "limits": {GPU_RESOURCE: gpus, "memory": "64Gi", EPHEMERAL_STORAGE: "4Gi"},
         },
         "securityContext": _restricted(),
         "volumeMounts": [{"name": "scratch", "mountPath": SCRATCH_DIR}],

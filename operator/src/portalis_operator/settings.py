@@ -11,13 +11,18 @@ import uuid
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field, field_validator
+from kubernetes.utils import parse_quantity
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portalis_operator.manifests import WorkerPodSettings
 from portalis_operator.preemption import PreemptionPolicy
 from portalis_operator.queueing import AgingPolicy
 from portalis_operator.scheduling import SchedulingPolicy
+
+_POD = WorkerPodSettings(image="")  # the worker pod defaults, stated once
+# A storage quantity: a whole number of bytes with an optional binary or decimal suffix ("20Gi", "500M").
+_STORAGE = r"^[1-9][0-9]{0,15}(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"
 
 
 class Settings(BaseSettings):
@@ -50,6 +55,13 @@ class Settings(BaseSettings):
     worker_service_account: str = Field(default="portalis-worker", min_length=1)
     worker_grace_seconds: int = Field(default=120, ge=1, le=3600, description="checkpoint flush time")
     ledger_claim_name: str | None = None
+    # emptyDir sizeLimits and the worker container's ephemeral storage (manifests.WorkerPodSettings).
+    worker_scratch_size_limit: str = Field(default=_POD.scratch_size_limit, pattern=_STORAGE)
+    worker_source_size_limit: str = Field(default=_POD.source_size_limit, pattern=_STORAGE)
+    worker_output_size_limit: str = Field(default=_POD.output_size_limit, pattern=_STORAGE)
+    worker_ledger_size_limit: str = Field(default=_POD.ledger_size_limit, pattern=_STORAGE)
+    worker_ephemeral_storage_request: str = Field(default=_POD.ephemeral_storage_request, pattern=_STORAGE)
+    worker_ephemeral_storage_limit: str = Field(default=_POD.ephemeral_storage_limit, pattern=_STORAGE)
 
     @field_validator("pool")
     @classmethod
@@ -59,6 +71,16 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", v) or len(v) > 63:
             raise ValueError("must be a DNS label (lower-case letters, digits and '-', at most 63)")
         return v
+
+    @model_validator(mode="after")
+    def _request_within_limit(self) -> Settings:
+        request = parse_quantity(self.worker_ephemeral_storage_request)
+        if request > parse_quantity(self.worker_ephemeral_storage_limit):
+            raise ValueError(
+                "PORTALIS_OPERATOR_WORKER_EPHEMERAL_STORAGE_REQUEST must not exceed "
+                "PORTALIS_OPERATOR_WORKER_EPHEMERAL_STORAGE_LIMIT"
+            )
+        return self
 
     def scheduling_policy(self) -> SchedulingPolicy:
         return SchedulingPolicy(
@@ -74,4 +96,10 @@ class Settings(BaseSettings):
             termination_grace_seconds=self.worker_grace_seconds,
             service_account=self.worker_service_account,
             ledger_claim_name=self.ledger_claim_name,
+            scratch_size_limit=self.worker_scratch_size_limit,
+            source_size_limit=self.worker_source_size_limit,
+            output_size_limit=self.worker_output_size_limit,
+            ledger_size_limit=self.worker_ledger_size_limit,
+            ephemeral_storage_request=self.worker_ephemeral_storage_request,
+            ephemeral_storage_limit=self.worker_ephemeral_storage_limit,
         )

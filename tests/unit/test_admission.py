@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -267,3 +268,15 @@ def test_admission_invariants(snap: tuple[list[Node], list[RunningJob], list[Job
     ]
     assert positions == list(range(1, len(positions) + 1))
     assert all((w.position is None) == w.job.suspended for w in result.waiting)
+
+
+def test_a_job_whose_output_path_is_in_use_waits_and_blocks_no_one() -> None:
+    # Issue 13, item 10: two live jobs on one output path clobbered each other's crate and ledger.
+    nodes = [node("n1").gpus(8).obj()]
+    first = dataclasses.replace(job("first").shards(1, gpus=8).created(0).obj(), output_in_use_by="ns/owner")
+    behind = job("behind").shards(1, gpus=8).created(1).obj()
+    result = admit([first, behind], nodes, [], at(5))
+    assert names(result.admitted_keys()) == ["behind"]  # it reserves no capacity
+    (waiting,) = result.waiting
+    assert (waiting.job.key, waiting.reason) == (first.key, WaitReason.OUTPUT_PATH_IN_USE)
+    assert (waiting.position, waiting.blocked_by) == (None, "ns/owner")

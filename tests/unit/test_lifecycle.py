@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portalis_operator.admission import Admitted, Waiting, WaitReason
+from portalis_operator.admission import Admitted, Waiting, WaitReason, admit
 from portalis_operator.api import TranslationJob
 from portalis_operator.lifecycle import (
     Context,
@@ -18,11 +18,14 @@ from portalis_operator.lifecycle import (
     NodeView,
     PodView,
     displaced_shards,
+    output_claim,
     plan_each,
     plan_job,
     replace_displaced,
+    request_of,
     running_of,
 )
+from portalis_operator.output_paths import waiting_for_output
 from portalis_operator.packing import Node
 from portalis_operator.patches import apply_merge, merge_diff
 from portalis_operator.recovery import NodeTrouble
@@ -458,3 +461,39 @@ def test_a_shard_recorded_succeeded_whose_pod_is_now_being_deleted_is_not_counte
     assert plan.status is not None
     assert plan.status.workers is not None
     assert plan.status.workers[0].phase == "Pending"
+
+
+def test_a_job_on_an_output_path_in_use_is_not_admitted_and_says_why_once() -> None:
+    # Issue 13, item 10: the job stays Queued with a condition naming the holder, and one Warning Event.
+    def on(name: str, path: str, minute: int, status: dict[str, Any] | None = None) -> JobView:
+        job = make_job(
+            name, status=status, output={"persistentVolumeClaim": {"claimName": "crates", "path": path}}
+        )
+        job.metadata.creation_timestamp = T0 + timedelta(minutes=minute)
+        return JobView(job)
+
+    owner = on("owner", "/team", 0, admitted_status(["n1", "n1"]))
+    late = on("late", "/team/app/", 1)
+    elsewhere = on("elsewhere", "/other", 2)
+    holding = {running_of(owner, {}).job.key}
+    claims = [output_claim(v, active=v.key in holding) for v in (owner, late, elsewhere)]
+    in_use = waiting_for_output(c for c in claims if c is not None)
+    assert in_use == {"ns/late": "ns/owner"}
+    req = request_of(late.job, in_use.get(late.key))
+    result = admit([req], [Node("n1", CapacityType.ON_DEMAND, 8)], [], T0)
+    (decision,) = result.waiting
+    plan = plan_job(late, decision, None, ctx())
+    assert plan.status is not None
+    assert plan.status.queue is not None
+    assert (plan.status.phase, plan.status.queue.reason) == ("Queued", "OutputPathInUse")
+    assert plan.create == []
+    queued = next(x for x in plan.status.conditions if x.type == "Queued")
+    assert queued.reason == "OutputPathInUse"
+    assert "ns/owner" in queued.message
+    assert [(e.type, e.reason) for e in plan.events] == [("Normal", "Queued"), ("Warning", "OutputPathInUse")]
+    again = plan_job(JobView(late.job.model_copy(update={"status": plan.status})), decision, None, ctx())
+    assert [e.reason for e in again.events] == []
+    # a finished owner, or a ConfigMap output, holds nothing
+    done = on("owner", "/team", 0, {"conditions": [cond("Succeeded")]})
+    assert output_claim(done, active=False) is None
+    assert output_claim(JobView(make_job("cm")), active=False) is None

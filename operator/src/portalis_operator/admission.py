@@ -33,6 +33,7 @@ class WaitReason(StrEnum):
     WAITING_FOR_HIGHER_PRIORITY = "WaitingForHigherPriority"
     EXCEEDS_POOL_CAPACITY = "ExceedsPoolCapacity"
     PREEMPTING = "Preempting"
+    OUTPUT_PATH_IN_USE = "OutputPathInUse"
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,9 @@ def admit(
         level = effective_priority(job, now, aging)
         if job.suspended:
             waiting.append(Waiting(job, WaitReason.SUSPENDED, None, level))
+            continue
+        if job.output_in_use_by is not None:  # not a capacity wait: it reserves nothing, blocks no one
+            waiting.append(Waiting(job, WaitReason.OUTPUT_PATH_IN_USE, None, level, job.output_in_use_by))
             continue
         avail = {name: free[name] - reserved[name] for name in free}
         placements = fit(job, avail, nodes)

@@ -25,7 +25,12 @@ Phase = Literal[
     "Pending", "Queued", "Admitted", "Running", "Preempted", "Recovering", "Suspended", "Succeeded", "Failed"
 ]
 QueueReason = Literal[
-    "Suspended", "InsufficientCapacity", "WaitingForHigherPriority", "ExceedsPoolCapacity", "Preempting"
+    "Suspended",
+    "InsufficientCapacity",
+    "WaitingForHigherPriority",
+    "ExceedsPoolCapacity",
+    "Preempting",
+    "OutputPathInUse",
 ]
 ConditionStatus = Literal["True", "False", "Unknown"]
 

@@ -41,6 +41,7 @@ from portalis_operator.lifecycle import (
     PodView,
     displaced_shards,
     holds_capacity,
+    output_claim,
     plan_each,
     plan_job,
     replace_displaced,
@@ -49,6 +50,7 @@ from portalis_operator.lifecycle import (
     spot_mode_of,
 )
 from portalis_operator.manifests import JOB_LABEL, build_worker_pod
+from portalis_operator.output_paths import waiting_for_output
 from portalis_operator.patches import merge_diff
 from portalis_operator.pool import PoolReconciler, PoolSnapshot
 from portalis_operator.scheduling import schedule
@@ -187,8 +189,10 @@ class Controller:
         replacements = replace_displaced(views, nodes, running)
         running = [_with_replacements(r, replacements.get(r.job.key, {})) for r in running]
         holding = {r.job.key for r in running}
+        claims = (output_claim(v, active=v.key in holding) for v in views)
+        output_in_use_by = waiting_for_output(claim for claim in claims if claim is not None)
         queued = [
-            request_of(v.job)
+            request_of(v.job, output_in_use_by.get(v.key))
             for v in views
             if v.key not in holding and v.job.status.phase not in (*FINAL, "Preempted")
         ]

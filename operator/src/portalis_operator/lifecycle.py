@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from portalis_operator import conditions as c
-from portalis_operator.admission import Admitted, Waiting
+from portalis_operator.admission import Admitted, Waiting, WaitReason
 from portalis_operator.api import (
     CapacityTypeName,
     Pricing,
@@ -37,6 +37,7 @@ from portalis_operator.api import (
 )
 from portalis_operator.cost import GPUSeconds, PodSample, account
 from portalis_operator.manifests import worker_pod_name
+from portalis_operator.output_paths import OutputClaim
 from portalis_operator.packing import Node, fit, free_gpus, take
 from portalis_operator.placement import eligible_capacity_types
 from portalis_operator.progress import ShardProgress, aggregate
@@ -167,7 +168,7 @@ def _queued_since(job: TranslationJob) -> datetime | None:
     return cond.last_transition_time if cond is not None and cond.status == "True" else None
 
 
-def request_of(job: TranslationJob) -> JobRequest:
+def request_of(job: TranslationJob, output_in_use_by: str | None = None) -> JobRequest:
     created = job.metadata.creation_timestamp
     assert created is not None, "objects read from the API server have a creationTimestamp"
     return JobRequest(
@@ -179,7 +180,18 @@ def request_of(job: TranslationJob) -> JobRequest:
         spot=spot_mode_of(job),
         suspended=job.spec.suspend,
         queued_since=_queued_since(job),
+        output_in_use_by=output_in_use_by,
     )
+
+
+def output_claim(view: JobView, active: bool) -> OutputClaim | None:
+    """Where a live job writes (output_paths.py); None for a finished job or a ConfigMap output."""
+    job, created = view.job, view.job.metadata.creation_timestamp
+    out = job.spec.output.persistent_volume_claim
+    if out is None or created is None or _finished(job):
+        return None
+    namespace = job.metadata.namespace or "default"
+    return OutputClaim.of(view.key, created, namespace, out.claim_name, out.path, active=active)
 
 
 def _finished(job: TranslationJob) -> bool:
@@ -510,6 +522,14 @@ def _plan_queued(b: _Builder, view: JobView, decision: Admitted | Waiting | None
         b.event("Normal", "Queued", "waiting for admission")
     if isinstance(decision, Waiting):
         msg = _wait_message(decision)
+        if decision.reason is WaitReason.OUTPUT_PATH_IN_USE:
+            msg = (
+                f"spec.output: the path overlaps that of job {decision.blocked_by}, which holds it; "
+                "waiting until it finishes or is deleted"
+            )
+            current = c.find(job.status.conditions, c.QUEUED)
+            if current is None or (current.reason, current.message) != (decision.reason.value, msg):
+                b.event("Warning", decision.reason.value, msg)
         b.cond(c.QUEUED, True, decision.reason.value, msg)
         b.status.queue = QueueStatus(
             position=decision.position,

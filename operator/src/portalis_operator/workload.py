@@ -61,6 +61,8 @@ class JobRequest:
     spot: SpotMode = SpotMode.PREFERRED
     suspended: bool = False
     queued_since: datetime | None = None
+    output_in_use_by: str | None = None
+    """Key of the live job that holds this job's output path (output_paths.py): it waits for it."""
 
     def __post_init__(self) -> None:
         if self.shards < 1 or self.gpus_per_shard < 1:

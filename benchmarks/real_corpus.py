@@ -8,9 +8,9 @@ and setup scripts left out), and run one worker shard on them exactly as a Trans
 backend, package index, rustc check per file, ledger, crate assembly). Then `cargo build --offline`
 on the assembled crate, and count the `pub` items it exports.
 
-Side by side in the same run, py2many (PyPI, `--rust`) on the same files: files it produced Rust for,
-and how many of those compile with rustc as a library. depyler (crates.io) is reported as not
-measured: it does not build here (see benchmarks/README.md).
+Side by side in the same run, py2many 0.9 (PyPI, `--rust`) and depyler 4.1.1 (crates.io, `cargo
+install`ed once into the cache) on the same files: files each produced Rust for, and how many of
+those compile with rustc as a library.
 
 `--smoke` runs the whole path on one small package and writes only to `--out`. A full run writes
 benchmarks/results/real_corpus.json (metric, value, unit, compared_with) and, beside it,
@@ -240,6 +240,53 @@ def py2many(source: Path, work: Path) -> dict[str, int]:
     return {"files": len(files), "produced": produced, "compiled": compiled}
 
 
+DEPYLER = ("depyler", "4.1.1")
+
+
+def depyler_exe() -> Path:
+    """depyler from crates.io, built once into the cache (about 15 minutes on 2 cores)."""
+    root = cache_dir().parent / f"depyler-{DEPYLER[1]}"
+    exe = root / "bin" / "depyler"
+    if not exe.exists():
+        subprocess.run(
+            ["cargo", "install", DEPYLER[0], "--version", DEPYLER[1], "--locked", "--root", str(root)],
+            check=True,
+            timeout=3600,
+        )
+    return exe
+
+
+def depyler(source: Path, work: Path) -> dict[str, int]:
+    """`depyler transpile` on each file (in a copy), then rustc on each output: files produced, compiled."""
+    exe = depyler_exe()
+    copy = work / "depyler"
+    shutil.copytree(source, copy)
+    files = sorted(copy.rglob("*.py"))
+    produced = compiled = 0
+    for f in files:
+        out = f.with_suffix(".rs")
+        try:
+            subprocess.run(
+                [str(exe), "transpile", str(f), "-o", str(out)], capture_output=True, timeout=120, check=False
+            )
+        except subprocess.TimeoutExpired:
+            continue
+        if not out.exists() or not out.read_text().strip():
+            continue
+        produced += 1
+        check = subprocess.run(
+            [
+                *("rustc", "--edition", "2021", "--crate-type", "lib", "--emit=metadata", "-A", "warnings"),
+                *("-o", str(work / "depyler.rmeta"), str(out)),
+            ],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        compiled += check.returncode == 0
+    return {"files": len(files), "produced": produced, "compiled": compiled}
+
+
 def measure(pin: Pinned, base: Path, with_py2many: bool) -> dict[str, Any]:
     work = base / pin.name
     work.mkdir(parents=True)
@@ -282,6 +329,7 @@ def measure(pin: Pinned, base: Path, with_py2many: bool) -> dict[str, Any]:
     }
     if with_py2many:
         result["py2many"] = py2many(source, work)
+        result["depyler"] = depyler(source, work)
     return result
 
 
@@ -332,6 +380,19 @@ def records(packages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "top-level `pub` fn/struct/enum/const/static/type items across the crates (before: 0)",
         ),
     ]
+    for tool, label in (("depyler", "depyler 4.1.1 transpile"),):
+        runs = [p[tool] for p in packages if p.get(tool)]
+        if runs:
+            produced, compiled, nfiles = (sum(x[k] for x in runs) for k in ("produced", "compiled", "files"))
+            out.append(
+                reporting.record(
+                    f"{tool}_files_compiling",
+                    compiled,
+                    "files",
+                    f"{label} on the same {nfiles} files: {produced} produced Rust, {compiled} compile with rustc "
+                    "as a library",
+                )
+            )
     p2m = [p["py2many"] for p in packages if p.get("py2many")]
     if p2m:
         produced, compiled, nfiles = (sum(x[k] for x in p2m) for k in ("produced", "compiled", "files"))
@@ -350,7 +411,7 @@ def records(packages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="package names from the lock")
-    parser.add_argument("--no-py2many", action="store_true")
+    parser.add_argument("--no-py2many", action="store_true", help="skip py2many and depyler (the comparison)")
     parser.add_argument("--keep", type=Path, help="keep the work directory here (crates, ledgers)")
     reporting.add_arguments(parser, NAME)
     args = parser.parse_args()

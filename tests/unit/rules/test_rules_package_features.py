@@ -89,6 +89,15 @@ CASES = {
         "f",
         [("ab cd", 3, 2.25), ("", -10, 100.0)],
     ),
+    "named_tuple": Case(
+        "from typing import NamedTuple\n\n"
+        "class Version(NamedTuple):\n    major: int\n    minor: int = 0\n\n"
+        "def f(a: int, b: int) -> str:\n"
+        "    v = Version(a, minor=b)\n    w = Version(a)\n"
+        "    return str(v.major) + '.' + str(v.minor) + ' ' + str(v == w) + ' ' + str(w.minor)\n",
+        "f",
+        [(1, 2), (3, 0)],
+    ),
     "literal_types_and_isnan": Case(
         "import math\nfrom typing import Literal\n\n"
         "def mode(m: Literal['fast', 'slow'], x: float) -> str:\n"

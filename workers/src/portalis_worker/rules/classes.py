@@ -153,6 +153,12 @@ def declare_class(module: ModuleContext, node: ast.ClassDef) -> ClassInfo:
         info = ClassInfo(name=node.name, node=node, enum_members=_enum_members(node, bases[0]))
         module.classes[node.name] = info
         return info
+    if bases == ["NamedTuple"] and not node.decorator_list and not node.keywords:
+        # A NamedTuple is a dataclass with positional construction; its tuple behaviour (indexing,
+        # unpacking, ordering) has no translation and is refused where it is used.
+        info = ClassInfo(name=node.name, node=node, is_dataclass=True)
+        module.classes[node.name] = info
+        return info
     if bases and node.name in module.exceptions:
         if node.decorator_list or node.keywords:
             raise Unsupported("exception class with decorators or keywords", node.lineno)

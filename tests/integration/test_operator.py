@@ -285,3 +285,31 @@ def test_kubectl_get_shows_phase_priority_and_progress(
     assert "Succeeded" in row
     assert "high" in row
     assert "100" in row
+
+
+def test_a_job_on_an_output_path_in_use_waits_for_the_job_that_holds_it(
+    jobs: Jobs, core: Any, pool: str
+) -> None:
+    # Issue 13, item 10: two live jobs writing to one output path clobbered each other's crate and ledger.
+    nodes.add_nodes(core, "on-demand", 1, pool=pool)  # room for both: capacity is not the reason
+
+    def output(path: str) -> dict[str, Any]:
+        return {"persistentVolumeClaim": {"claimName": "crates", "path": path}}
+
+    with operator_running(pool):
+        jobs.create(job("holder", gpus=4, output=output("/team")))
+        jobs.wait_phase("holder", "Admitted", "Running")
+        jobs.create(job("inside", gpus=4, output=output("/team/app")))
+        jobs.create(job("beside", gpus=4, output=output("/teammate")))
+        wait_for(
+            lambda: (
+                (jobs.get("inside").get("status", {}).get("queue") or {}).get("reason") == "OutputPathInUse"
+            ),
+            what="inside waiting with OutputPathInUse",
+            describe=lambda: jobs.get("inside").get("status"),
+        )
+        jobs.wait_phase("beside", "Admitted", "Running")  # a name prefix is not a parent directory
+        assert jobs.pods("inside") == []
+        assert "OutputPathInUse" in jobs.events("inside")
+        jobs.delete("holder")
+        wait_for(lambda: jobs.pods("inside"), what="inside admitted once the holder is gone")

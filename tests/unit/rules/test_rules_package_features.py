@@ -98,6 +98,15 @@ CASES = {
         "f",
         [(1, 2), (3, 0)],
     ),
+    "properties": Case(
+        "class Box:\n"
+        "    def __init__(self, w: int, h: int) -> None:\n        self.w = w\n        self.h = h\n\n"
+        "    @property\n    def area(self) -> int:\n        return self.w * self.h\n\n"
+        "    @property\n    def label(self):\n        return 'box' + str(self.area)\n\n"
+        "def f(w: int, h: int) -> str:\n    b = Box(w, h)\n    return b.label + ':' + str(b.area + 1)\n",
+        "f",
+        [(2, 3), (0, 5)],
+    ),
     "literal_types_and_isnan": Case(
         "import math\nfrom typing import Literal\n\n"
         "def mode(m: Literal['fast', 'slow'], x: float) -> str:\n"
@@ -193,6 +202,11 @@ def test_exception_classes_implement_error_and_display() -> None:
             "exception class with decorators or keywords",
         ),
         ("class A:\n    pass\n\nclass B(A):\n    pass\n", "class inheritance"),
+        (
+            "class C:\n    def __init__(self) -> None:\n        self.n = 1\n\n"
+            "    @property\n    def n(self) -> int:\n        return 1\n",
+            "assignment to property n",
+        ),
         (
             "def g(a: int, *, b: int) -> int:\n    return a + b\n\ndef f() -> int:\n    return g(1, 2)\n",
             "too many positional arguments to g",

@@ -216,8 +216,13 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
         if isinstance(stmt, ast.FunctionDef):
             decorators = [_decorator_name(d) for d in stmt.decorator_list]
             is_static = decorators == ["staticmethod"]
-            if decorators and not is_static:
+            is_property = decorators in (["property"], ["cached_property"])
+            if decorators and not (is_static or is_property):
                 raise Unsupported(f"method decorator {decorators[0]}", stmt.lineno)
+            if is_property:
+                if len(stmt.args.args) != 1 or stmt.args.vararg or stmt.args.kwonlyargs:
+                    raise Unsupported("property with parameters", stmt.lineno)
+                info.properties.add(stmt.name)
             if stmt.name.startswith("__") and stmt.name not in ("__init__", "__str__"):
                 raise Unsupported(f"special method {stmt.name}", stmt.lineno)
             if not is_static and (not stmt.args.args or stmt.args.args[0].arg != "self"):
@@ -232,6 +237,15 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
         sig = sig_for(init, info.name, False)
         info.methods["__init__"] = sig
         methods.insert(0, sig)
+    for sub in ast.walk(node):
+        if (
+            isinstance(sub, ast.Attribute)
+            and isinstance(sub.ctx, ast.Store)
+            and sub.attr in info.properties
+            and isinstance(sub.value, ast.Name)
+            and sub.value.id == "self"
+        ):
+            raise Unsupported(f"assignment to property {sub.attr}", sub.lineno)
     if "__init__" in info.methods:
         init_sig = info.methods["__init__"]
         init_sig.ret = class_ty(info.name)

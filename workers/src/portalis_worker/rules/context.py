@@ -136,6 +136,8 @@ class ClassInfo:
     is_dataclass: bool = False
     enum_members: dict[str, int | str] | None = None
     """An `enum.Enum`: member name -> value, in order (a Rust `enum`); None for a struct."""
+    properties: set[str] = field(default_factory=set)
+    """`@property` methods: read as `obj.name`, translated as `obj.name()`."""
     is_exception: bool = False
     """A subclass of an exception: a struct with a `message`, `Display` and `std::error::Error`."""
 

@@ -817,6 +817,13 @@ class ExpressionTranslator:
             return regex.match_attribute(self, base, node.attr, node)
         if base.ty.kind == "class":
             info = self.module.classes[base.ty.name]
+            if node.attr in info.properties and node.attr not in info.fields:
+                sig = info.methods[node.attr]
+                if self.inferring and has_unknown(sig.ret):
+                    return self.unknown()
+                if sig.self_mut:
+                    self.fail(f"property {node.attr} that changes the object", node)
+                return Val(f"{self.wrap(base, PREC_ATOM)}.{ident(node.attr)}()", sig.ret)
             if info.enum_members is not None and node.attr in ("value", "name"):
                 is_int = all(isinstance(v, int) for v in info.enum_members.values())
                 ty = INT if node.attr == "value" and is_int else STR

@@ -107,6 +107,16 @@ CASES = {
         "f",
         [(2, 3), (0, 5)],
     ),
+    "len_and_contains": Case(
+        "class Bag:\n"
+        "    def __init__(self, items: list[str]) -> None:\n        self.items = items\n\n"
+        "    def __len__(self) -> int:\n        return len(self.items)\n\n"
+        "    def __contains__(self, item: str) -> bool:\n        return item.lower() in self.items\n\n"
+        "def f(word: str) -> str:\n"
+        "    b = Bag(['a', 'b'])\n    return str(len(b)) + str(word in b) + str(word not in b)\n",
+        "f",
+        [("A",), ("z",)],
+    ),
     "literal_types_and_isnan": Case(
         "import math\nfrom typing import Literal\n\n"
         "def mode(m: Literal['fast', 'slow'], x: float) -> str:\n"

@@ -112,6 +112,8 @@ def _len(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
         return Val(f"{tx.wrap(val, PREC_ATOM)}.len() as isize", INT, "temp", PREC_CAST)
     if kind == "tuple":
         return Val(str(len(val.ty.args)), INT)
+    if kind == "class" and "__len__" in tx.module.classes[val.ty.name].methods:
+        return Val(f"{tx.wrap(val, PREC_ATOM)}.__len__()", INT)
     tx.fail(f"len() of {val.ty}", node)
 
 

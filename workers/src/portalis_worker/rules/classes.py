@@ -58,6 +58,8 @@ BUILTIN_EXCEPTIONS = frozenset(
     }
 )
 ENUM_BASES = frozenset({"Enum", "IntEnum", "StrEnum"})
+SPECIAL_METHODS = frozenset({"__init__", "__str__", "__len__", "__contains__"})
+"""Dunder methods with a translation: `__str__` -> Display, `len(x)` and `y in x` call the others."""
 
 
 def base_names(node: ast.ClassDef) -> list[str]:
@@ -223,7 +225,7 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
                 if len(stmt.args.args) != 1 or stmt.args.vararg or stmt.args.kwonlyargs:
                     raise Unsupported("property with parameters", stmt.lineno)
                 info.properties.add(stmt.name)
-            if stmt.name.startswith("__") and stmt.name not in ("__init__", "__str__"):
+            if stmt.name.startswith("__") and stmt.name not in SPECIAL_METHODS:
                 raise Unsupported(f"special method {stmt.name}", stmt.lineno)
             if not is_static and (not stmt.args.args or stmt.args.args[0].arg != "self"):
                 raise Unsupported("method without self", stmt.lineno)

@@ -692,6 +692,11 @@ class ExpressionTranslator:
         ck = container.ty.kind
         if self.vague(container.ty):
             return "true"
+        if ck == "class" and "__contains__" in self.module.classes[container.ty.name].methods:
+            sig = self.module.classes[container.ty.name].methods["__contains__"]
+            (_, pty), *_ = sig.params
+            item = self.expr(item_node, pty)
+            return f"{self.wrap(container, PREC_ATOM)}.__contains__({self.coerce(item, pty, node)})"
         if ck == "str":
             item = self.expr(item_node)
             if self.vague(item.ty):

@@ -7,10 +7,11 @@ types flow across units exactly as they do within one file. Only the unit's own 
 each dependency is emitted by its own unit, and a dependency from another module is brought in with
 `use crate::<module path>::<name>;`, the Rust module path mirroring the Python one.
 
-What makes this refuse a unit, by name: a dependency closure over MAX_CLOSURE definitions, two
-different definitions that would share one name in the combined module, and everything the
-translator itself refuses in the unit or in a dependency (a unit cannot be translated without the
-types of what it calls).
+Two definitions of different modules that share a name are told apart by renaming the one from the
+other module (`use ... as <name>_<hash>`). What makes this refuse a unit, by name: a dependency
+closure over MAX_CLOSURE definitions, a module constant that import-time code may change or that is
+assigned twice, and everything the translator itself refuses in the unit or in a dependency (a unit
+cannot be translated without the types of what it calls).
 """
 
 from __future__ import annotations

@@ -117,6 +117,14 @@ CASES = {
         "f",
         [("A",), ("z",)],
     ),
+    "string_module_constants": Case(
+        "import string\n\n"
+        "def f(s: str) -> str:\n"
+        "    keep = string.ascii_letters + string.digits\n"
+        "    return ''.join(c for c in s if c in keep) + '|' + str(len(string.punctuation))\n",
+        "f",
+        [("a-b c!9",), ("",)],
+    ),
     "literal_types_and_isnan": Case(
         "import math\nfrom typing import Literal\n\n"
         "def mode(m: Literal['fast', 'slow'], x: float) -> str:\n"

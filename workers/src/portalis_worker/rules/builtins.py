@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import string
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -65,7 +66,19 @@ BUILTIN_NAMES = frozenset(
     ]
 )
 
-SUPPORTED_MODULES = frozenset({"math", "re"})
+SUPPORTED_MODULES = frozenset({"math", "re", "string"})
+STRING_CONSTANTS = (
+    "ascii_letters",
+    "ascii_lowercase",
+    "ascii_uppercase",
+    "digits",
+    "hexdigits",
+    "octdigits",
+    "punctuation",
+    "whitespace",
+    "printable",
+)
+"""`string.digits` and friends: their values, as str literals (taken from this Python's `string`)."""
 
 _Handler = Callable[["ExpressionTranslator", ast.Call, Ty | None], Val]
 
@@ -662,6 +675,10 @@ def module_attribute(tx: ExpressionTranslator, module: str, attr: str, node: ast
     consts.update({"inf": "f64::INFINITY", "nan": "f64::NAN"})
     if module == "re":
         return regex.attribute(tx, attr, node)
+    if module == "string" and attr in STRING_CONSTANTS:
+        from portalis_worker.rules.expressions import rust_str_literal  # expressions imports this module
+
+        return Val(rust_str_literal(getattr(string, attr)), STR, "strlit")
     if module == "math" and attr in consts:
         return Val(consts[attr], FLOAT)
     tx.fail(f"{module}.{attr}", node)

@@ -32,6 +32,7 @@ import tarfile
 import tempfile
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -210,27 +211,33 @@ def py2many_exe() -> Path:
 
 
 def py2many(source: Path, work: Path) -> dict[str, int]:
-    """py2many --rust on each file (in a copy), then rustc on each output: files produced, compiled."""
+    """py2many --rust on each file (it writes `file.rs` beside it)."""
     exe = py2many_exe()
-    copy = work / "py2many"
+    return other_tool("py2many", source, work, lambda f, out: [str(exe), "--rust", str(f)])
+
+
+def other_tool(
+    name: str, source: Path, work: Path, argv: Callable[[Path, Path], list[str]]
+) -> dict[str, int]:
+    """Another translator on each file of a copy of `source` (`argv(file, its .rs)`), then rustc on
+    each output as a library: files, how many it produced Rust for, how many of those compile."""
+    copy = work / name
     shutil.copytree(source, copy)
     files = sorted(copy.rglob("*.py"))
     produced = compiled = 0
     for f in files:
+        out = f.with_suffix(".rs")
         try:
-            subprocess.run(
-                [str(exe), "--rust", str(f)], capture_output=True, timeout=120, check=False, cwd=f.parent
-            )
+            subprocess.run(argv(f, out), capture_output=True, timeout=120, check=False, cwd=f.parent)
         except subprocess.TimeoutExpired:
             continue
-        out = f.with_suffix(".rs")
         if not out.exists() or not out.read_text().strip():
             continue
         produced += 1
         check = subprocess.run(
             [
                 *("rustc", "--edition", "2021", "--crate-type", "lib", "--emit=metadata", "-A", "warnings"),
-                *("-o", str(work / "p2m.rmeta"), str(out)),
+                *("-o", str(work / f"{name}.rmeta"), str(out)),
             ],
             capture_output=True,
             timeout=120,
@@ -257,34 +264,9 @@ def depyler_exe() -> Path:
 
 
 def depyler(source: Path, work: Path) -> dict[str, int]:
-    """`depyler transpile` on each file (in a copy), then rustc on each output: files produced, compiled."""
+    """`depyler transpile FILE -o FILE.rs` on each file."""
     exe = depyler_exe()
-    copy = work / "depyler"
-    shutil.copytree(source, copy)
-    files = sorted(copy.rglob("*.py"))
-    produced = compiled = 0
-    for f in files:
-        out = f.with_suffix(".rs")
-        try:
-            subprocess.run(
-                [str(exe), "transpile", str(f), "-o", str(out)], capture_output=True, timeout=120, check=False
-            )
-        except subprocess.TimeoutExpired:
-            continue
-        if not out.exists() or not out.read_text().strip():
-            continue
-        produced += 1
-        check = subprocess.run(
-            [
-                *("rustc", "--edition", "2021", "--crate-type", "lib", "--emit=metadata", "-A", "warnings"),
-                *("-o", str(work / "depyler.rmeta"), str(out)),
-            ],
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-        compiled += check.returncode == 0
-    return {"files": len(files), "produced": produced, "compiled": compiled}
+    return other_tool("depyler", source, work, lambda f, out: [str(exe), "transpile", str(f), "-o", str(out)])
 
 
 def measure(pin: Pinned, base: Path, with_py2many: bool) -> dict[str, Any]:

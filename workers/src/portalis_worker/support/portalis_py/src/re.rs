@@ -744,20 +744,7 @@ impl Pattern {
 
     /// `pattern.sub(repl, string, count)` with a template `repl` (`\1`, `\g<1>`, `\g<name>`, `\n`...).
     pub fn sub(&self, repl: &str, string: &str, count: isize) -> String {
-        let text: Vec<char> = string.chars().collect();
-        let mut out = String::new();
-        let mut last = 0;
-        for (done, m) in self.finditer(string).into_iter().enumerate() {
-            if count > 0 && done as isize >= count {
-                break;
-            }
-            let (s, e) = m.spans[0].unwrap();
-            out.extend(&text[last..s]);
-            out.push_str(&m.expand(repl));
-            last = e;
-        }
-        out.extend(&text[last..]);
-        out
+        self.sub_fn(|m| m.expand(repl), string, count)
     }
 
     /// `pattern.sub(function, string, count)`: each match replaced by what `function` returns for it.

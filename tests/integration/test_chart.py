@@ -310,15 +310,19 @@ def test_switches_remove_what_they_should() -> None:
         assert "helm.sh/resource-policy" not in crd["metadata"].get("annotations", {})
 
 
-@pytest.fixture
-def rbac(namespace: str, cluster: Any) -> Iterator[Any]:
-    """Apply the rendered ServiceAccount, ClusterRole and ClusterRoleBinding for real; remove them after."""
-    applied: list[tuple[str, str]] = []
+RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
 
-    def apply(values: Path) -> str:
+
+@pytest.fixture
+def rbac(namespace: str, crds: list[str], peering_crds: None) -> Iterator[Any]:
+    """Apply the rendered ServiceAccount and RBAC objects for real (release namespace: the test's);
+    remove them after. The CRDs are installed so that `can-i` resolves their resources."""
+    applied: list[tuple[str, str, str | None]] = []
+
+    def apply(values: Path | None, *extra: str) -> str:
         release = f"rbac-{uuid.uuid4().hex[:6]}"
-        docs = render(release, namespace, values)
-        keep = [d for d in docs if d["kind"] in {"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}]
+        docs = render(release, namespace, values, *extra)
+        keep = [d for d in docs if d["kind"] in RBAC_KINDS]
         kubectl(
             "apply",
             "--server-side",
@@ -329,13 +333,13 @@ def rbac(namespace: str, cluster: Any) -> Iterator[Any]:
         )
         for d in keep:
             if d["kind"] != "ServiceAccount":
-                applied.append((d["kind"].lower(), d["metadata"]["name"]))
+                applied.append((d["kind"].lower(), d["metadata"]["name"], d["metadata"].get("namespace")))
         (sa,) = by_kind(keep, "ServiceAccount")
         return f"system:serviceaccount:{namespace}:{sa['metadata']['name']}"
 
     yield apply
-    for kind, name in applied:
-        kubectl("delete", kind, name, "--ignore-not-found")
+    for kind, name, ns in applied:
+        kubectl("delete", kind, name, "--ignore-not-found", *(["-n", ns] if ns else []))
 
 
 def can_i(user: str, verb: str, resource: str, namespace: str | None = None) -> bool:
@@ -363,7 +367,6 @@ def test_rbac_static_provider_is_least_privilege(rbac: Any) -> None:
         ("list", "nodes"),
         ("create", "serviceaccounts"),
         ("patch", "clusterkopfpeerings.kopf.dev"),
-        ("update", "leases.coordination.k8s.io"),  # leader election
         # the worker's Role (get/patch pods, which the operator itself holds) in each job namespace
         ("create", "roles.rbac.authorization.k8s.io"),
         ("create", "rolebindings.rbac.authorization.k8s.io"),
@@ -385,6 +388,9 @@ def test_rbac_static_provider_is_least_privilege(rbac: Any) -> None:
         ("patch", "machinedeployments.cluster.x-k8s.io/scale"),
         ("create", "pods/exec"),
         ("delete", "serviceaccounts"),
+        # issue 13, item 8: the Lease only in the operator's own namespace (below), never kube-system's
+        ("update", "leases.coordination.k8s.io"),
+        ("create", "leases.coordination.k8s.io"),
     ]
     wait_for(lambda: can_i(user, "create", "pods", "default"), timeout=30, what="RBAC to take effect")
     for verb, resource in allowed:
@@ -397,9 +403,61 @@ def test_rbac_static_provider_is_least_privilege(rbac: Any) -> None:
         assert not can_i(user, verb, resource, "kube-system"), (
             f"should be denied in kube-system: {verb} {resource}"
         )
+    release_ns = user.split(":")[2]
+    for verb in ("get", "create", "update"):
+        assert can_i(user, verb, "leases.coordination.k8s.io", release_ns), f"{verb} its own Lease"
+    assert not can_i(user, "delete", "leases.coordination.k8s.io", release_ns)
 
 
-def test_rbac_kwok_and_cluster_api_add_only_their_provider_verbs(rbac: Any) -> None:
+def test_rbac_follows_watch_namespaces(rbac: Any, core: Any) -> None:
+    # Issue 13, item 8: with operator.watchNamespaces set, the operator used to hold every namespaced
+    # permission cluster-wide (pods, Roles, RoleBindings, Leases in kube-system included).
+    teams = [f"team-{x}-{uuid.uuid4().hex[:5]}" for x in "ab"]
+    other = f"team-c-{uuid.uuid4().hex[:5]}"
+    for ns in (*teams, other):
+        core.create_namespace({"metadata": {"name": ns, "labels": {"portalis.dev/test": "true"}}})
+    try:
+        user = rbac(None, "--set", "operator.watchNamespaces={" + ",".join(teams) + "}")
+        release_ns = user.split(":")[2]
+        wait_for(lambda: can_i(user, "create", "pods", teams[0]), timeout=30, what="RBAC to take effect")
+        in_job_namespaces = [
+            ("create", "pods"),
+            ("delete", "pods"),
+            ("patch", "pods"),
+            ("patch", "translationjobs.portalis.dev/status"),
+            ("watch", "translationjobs.portalis.dev"),
+            ("create", "events"),
+            ("create", "serviceaccounts"),
+            ("create", "roles.rbac.authorization.k8s.io"),
+            ("create", "rolebindings.rbac.authorization.k8s.io"),
+            ("patch", "kopfpeerings.kopf.dev"),
+        ]
+        for verb, resource in in_job_namespaces:
+            for ns in teams:
+                assert can_i(user, verb, resource, ns), f"should be allowed in {ns}: {verb} {resource}"
+            for ns in (other, "kube-system", release_ns):
+                assert not can_i(user, verb, resource, ns), f"should be denied in {ns}: {verb} {resource}"
+            assert not can_i(user, verb, resource), f"should be denied cluster-wide: {verb} {resource}"
+        # Leases only in the operator's own namespace: kube-system's leader Leases are out of reach.
+        assert can_i(user, "update", "leases.coordination.k8s.io", release_ns)
+        for ns in (*teams, other, "kube-system"):
+            assert not can_i(user, "update", "leases.coordination.k8s.io", ns), ns
+            assert not can_i(user, "create", "leases.coordination.k8s.io", ns), ns
+        # Events about GPUPools live in `default`; nothing else there.
+        assert can_i(user, "create", "events", "default")
+        assert not can_i(user, "create", "pods", "default")
+        # Cluster-wide, read only: pods (GPU accounting), nodes, GPUPools; no ClusterKopfPeering.
+        assert can_i(user, "list", "pods")
+        assert can_i(user, "list", "nodes")
+        assert can_i(user, "patch", "gpupools.portalis.dev/status")
+        assert not can_i(user, "patch", "clusterkopfpeerings.kopf.dev")
+        assert not can_i(user, "get", "secrets", teams[0])
+    finally:
+        for ns in (*teams, other):
+            core.delete_namespace(ns)
+
+
+def test_rbac_kwok_and_cluster_api_add_only_their_provider_verbs(rbac: Any, capi_crds: list[str]) -> None:
     values = {p.stem: p for p in VALUES}
     kwok = rbac(values["kwok"])
     capi = rbac(values["cluster-api"])

@@ -83,3 +83,43 @@ meta.helm.sh/release-name: {{ .root.Release.Name }}
 meta.helm.sh/release-namespace: {{ .root.Release.Namespace }}
 {{- end }}
 {{- end }}
+
+{{/*
+The operator's rules in a job namespace (operator-role.yaml binds them per watched namespace, or
+cluster-wide when every namespace is watched).
+*/}}
+{{- define "portalis.jobNamespaceRules" -}}
+# TranslationJobs: watch them (get/list/watch) and write kopf's finalizer and progress annotations
+# (patch/update).
+- apiGroups: [portalis.dev]
+  resources: [translationjobs]
+  verbs: [get, list, watch, patch, update]
+# TranslationJob status: phase, conditions, queue position, progress, recoveries, cost.
+- apiGroups: [portalis.dev]
+  resources: [translationjobs/status]
+  verbs: [get, patch, update]
+# Worker pods: create one per admitted shard, delete them on preemption, reclaim or completion, patch
+# their labels and annotations (reading pods is granted cluster-wide, for GPU accounting).
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, create, delete, patch]
+# Events about jobs (and, in `default`, about GPUPools); patch merges repeats.
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+# The worker ServiceAccount, created when missing, with a Role that lets a worker read pods and patch
+# its own pod's progress annotation (the worker-token ValidatingAdmissionPolicy narrows the patch).
+# The operator holds those pod verbs itself here, so creating the Role needs no `escalate` or `bind`.
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [get, create]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [roles, rolebindings]
+  verbs: [create]
+{{- if .Values.operator.watchNamespaces }}
+# kopf peering per watched namespace: the KopfPeering the chart creates there.
+- apiGroups: [kopf.dev]
+  resources: [kopfpeerings]
+  verbs: [get, list, watch, patch]
+{{- end }}
+{{- end }}

@@ -353,7 +353,8 @@ class Controller:
 
     async def _ensure_worker_account(self, ns: str) -> None:
         """The worker's ServiceAccount in a job's namespace, allowed only to read and patch pods there
-        (to report progress). Created once per namespace and operator run; existing objects are kept."""
+        (to report progress; the chart's worker-token ValidatingAdmissionPolicy narrows the patch to its
+        own pod's annotations). Created once per namespace and operator run; existing objects are kept."""
         if ns in self._worker_accounts:
             return
         sa = self.settings.worker_service_account

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.unit
 UNSUPPORTED = [
     (
         "def f(x: int) -> int:\n    try:\n        return 1 // x\n"
-        "    except ZeroDivisionError:\n        return 0\n",
-        "try/except",
+        "    except* ZeroDivisionError:\n        return 0\n",
+        "try/except*",
         2,
     ),
     ("def f(p: str) -> str:\n    with open(p) as fh:\n        return fh.read()\n", "with", 2),

@@ -226,6 +226,23 @@ def test_a_constant_that_module_code_changes_is_refused() -> None:
     with pytest.raises(Unsupported, match="constant WORDS may be changed by module code at line 8"):
         translator.translate_unit("p/c.py", "WORDS = ['a']\n")
     assert "pub const LIMIT: isize = 3;" in translator.translate_unit("p/c.py", "LIMIT = 3\n")
+    # Import-time code that cannot reach the constant leaves it alone: a version check whose branch
+    # defines a function using it, a call of a standard-library function, a function of the package
+    # that does not use it.
+    harmless = {
+        "p/__init__.py": "",
+        "p/e.py": (
+            "import sys\n\nTABLE = {'a': 'b'}\n\n"
+            "def _other() -> int:\n    return 1\n\n"
+            "if sys.version_info >= (3, 8):\n"
+            "    def lookup(k: str) -> str:\n        return TABLE[k]\n"
+            "_other()\nprint(len('x'))\n"
+        ),
+    }
+    assert "TABLE" in PackageTranslator(index_of(harmless)).translate_unit("p/e.py", "TABLE = {'a': 'b'}\n")
+    reflective = {"p/__init__.py": "", "p/f.py": "T = {'a': 1}\nglobals()['T'] = {}\n"}
+    with pytest.raises(Unsupported, match="constant T may be changed by module code at line 2"):
+        PackageTranslator(index_of(reflective)).translate_unit("p/f.py", "T = {'a': 1}\n")
     rebound = {"p/__init__.py": "", "p/d.py": "X = [1]\nX = X + [2]\n"}
     with pytest.raises(Unsupported, match="constant X assigned more than once"):
         PackageTranslator(index_of(rebound)).translate_unit("p/d.py", "X = [1]\n")

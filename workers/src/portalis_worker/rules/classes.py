@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from portalis_worker.rules.context import ClassInfo, FuncSig, ModuleContext
 from portalis_worker.rules.errors import Unsupported
+from portalis_worker.rules.exceptions import BUILTIN_BASES
 from portalis_worker.rules.types import UNKNOWN, annotation_to_ty, class_ty
 
 SigFactory = Callable[[ast.FunctionDef, str | None, bool], FuncSig]
@@ -29,34 +30,7 @@ def _decorator_name(node: ast.expr) -> str:
     return ast.unparse(node)
 
 
-BUILTIN_EXCEPTIONS = frozenset(
-    {
-        "Exception",
-        "ValueError",
-        "TypeError",
-        "KeyError",
-        "IndexError",
-        "LookupError",
-        "RuntimeError",
-        "ArithmeticError",
-        "ZeroDivisionError",
-        "OverflowError",
-        "AttributeError",
-        "NotImplementedError",
-        "OSError",
-        "IOError",
-        "UnicodeError",
-        "UnicodeDecodeError",
-        "UnicodeEncodeError",
-        "AssertionError",
-        "EOFError",
-        "PermissionError",
-        "FileNotFoundError",
-        "Warning",
-        "UserWarning",
-        "DeprecationWarning",
-    }
-)
+BUILTIN_EXCEPTIONS = frozenset({*BUILTIN_BASES, "IOError", "EnvironmentError"})
 ENUM_BASES = frozenset({"Enum", "IntEnum", "StrEnum"})
 SPECIAL_METHODS = frozenset({"__init__", "__str__", "__len__", "__contains__"})
 """Dunder methods with a translation: `__str__` -> Display, `len(x)` and `y in x` call the others."""

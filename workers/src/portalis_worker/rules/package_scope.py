@@ -20,7 +20,7 @@ import ast
 import copy
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from portalis_worker.package_index import Definition, PackageIndex, defined_names, free_names
 from portalis_worker.rules.context import ident
@@ -98,20 +98,62 @@ def _refuse_changed_constants(
     index: PackageIndex, module: str, node: ast.stmt, types: Mapping[str, Ty | None]
 ) -> None:
     """A module constant that import-time code may change (`X.append(...)`, `X += ...`, a call of
-    a function that mutates it) would keep its first value in Rust: refused, naming the statement.
-    A value of an immutable type (numbers, strings, tuples of them, a compiled pattern) can only be
-    rebound; a constant assigned twice is refused too (Python keeps the last value)."""
+    a package function that reaches it) would keep its first value in Rust: refused, naming the
+    statement. A value of an immutable type (numbers, strings, tuples of them, a compiled pattern)
+    can only be rebound; a constant assigned twice is refused too (Python keeps the last value).
+
+    Only what runs at import time counts: the bodies of functions defined by module code do not
+    (their decorators and defaults do), and a call can reach the constant only through a package
+    definition that uses it, or through reflection (`globals()`, `setattr`, `exec`, ...)."""
     info = index.modules.get(module)
     if info is None or not isinstance(node, ast.Assign | ast.AnnAssign) or type_alias(node) is not None:
         return
     for name in defined_names(node):
         if name in info.rebound:
             raise Unsupported(f"constant {name} assigned more than once at module level", node.lineno)
+        target = info.definitions.get(name)
         for stmt in info.module_code:
-            mentions = any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt))
-            calls = any(isinstance(n, ast.Call) for n in ast.walk(stmt))
-            if mentions or (calls and _mutable(types.get(name))):
+            evaluated = list(_import_time_nodes(stmt))
+            loaded = {n.id for n in evaluated if isinstance(n, ast.Name)}
+            calls = [n for n in evaluated if isinstance(n, ast.Call)]
+            reflective = any(isinstance(c.func, ast.Name) and c.func.id in _REFLECTIVE for c in calls)
+            reaches = target is not None and _reaches(index, module, loaded, target)
+            if name in loaded or (calls and _mutable(types.get(name)) and (reflective or reaches)):
                 raise Unsupported(f"constant {name} may be changed by module code at line {stmt.lineno}", 1)
+
+
+_REFLECTIVE = frozenset({"globals", "vars", "locals", "setattr", "exec", "eval", "__import__"})
+
+
+def _import_time_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:
+    """The nodes of a module-level statement that are evaluated when the module is imported."""
+    pending: list[ast.AST] = [stmt]
+    while pending:
+        node = pending.pop()
+        yield node
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            if not isinstance(node, ast.Lambda):
+                pending.extend(node.decorator_list)
+            pending.extend(node.args.defaults)
+            pending.extend(d for d in node.args.kw_defaults if d is not None)
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+
+
+def _reaches(index: PackageIndex, module: str, names: set[str], target: Definition) -> bool:
+    """Whether any of `names` (read at the top level of `module`) is a package definition whose
+    dependency closure contains `target`."""
+    pending = [d for n in sorted(names) if (d := index.resolve(module, n)) is not None]
+    seen: set[int] = set()
+    while pending:
+        definition = pending.pop()
+        if definition.node is target.node:
+            return True
+        if id(definition.node) in seen or len(seen) > MAX_CLOSURE:
+            continue
+        seen.add(id(definition.node))
+        pending.extend(index.dependencies(definition.module, [definition.node]).values())
+    return False
 
 
 def _mutable(ty: Ty | None) -> bool:

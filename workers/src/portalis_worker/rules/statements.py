@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Iterator
 
 from portalis_worker.rules.context import PREC_ATOM, FuncSig, ModuleContext, Val, ident
+from portalis_worker.rules.exceptions import caught
 from portalis_worker.rules.expressions import ExpressionTranslator
 from portalis_worker.rules.methods import mark_mutated
 from portalis_worker.rules.types import (
@@ -30,6 +31,7 @@ from portalis_worker.rules.types import (
 )
 
 MAX_INFERENCE_ROUNDS = 8
+EXC = "portalis_py::exc"
 
 
 def walk_statements(stmts: list[ast.stmt]) -> Iterator[ast.stmt]:
@@ -75,6 +77,10 @@ def always_returns(stmts: list[ast.stmt]) -> bool:
         return True
     if isinstance(last, ast.If):
         return always_returns(last.body) and always_returns(last.orelse)
+    if isinstance(last, ast.Try):
+        completes = always_returns(last.body) or always_returns(last.orelse)
+        handled = all(always_returns(h.body) for h in last.handlers)
+        return always_returns(last.finalbody) or (completes and handled)
     if isinstance(last, ast.While) and isinstance(last.test, ast.Constant) and last.test.value is True:
         return not any(isinstance(s, ast.Break) for s in _loop_level(last.body))
     return False
@@ -112,6 +118,10 @@ class FunctionTranslator(ExpressionTranslator):
         self.depth = 1
         self.declared: set[str] = set()
         self.loop_labels: list[str | None] = []
+        self.try_depth = 0
+        """How many `try` bodies (Rust closures) enclose the statement being translated."""
+        self.handling: list[str] = []
+        """The Rust variable holding the exception of each enclosing `except` clause."""
         self.ret_seen: Ty = UNKNOWN
         self.has_value_return = False
         self.params = {name for name, _ in sig.params}
@@ -260,7 +270,6 @@ class FunctionTranslator(ExpressionTranslator):
         method = getattr(self, f"stmt_{type(node).__name__}", None)
         if method is None:
             names = {
-                "Try": "try/except",
                 "TryStar": "try/except*",
                 "With": "with",
                 "AsyncWith": "async with",
@@ -553,7 +562,10 @@ class FunctionTranslator(ExpressionTranslator):
         """``return v``."""
         code = self.return_value(node)
         if not self.inferring:
-            self.emit(f"return {code};" if code else "return;")
+            if self.try_depth:  # inside a `try` body's closure: the value leaves it as Some
+                self.emit(f"return Some({code or '()'});")
+            else:
+                self.emit(f"return {code};" if code else "return;")
 
     def stmt_Assert(self, node: ast.Assert) -> None:
         """``assert c, msg`` -> ``assert!`` (AssertionError is a panic)."""
@@ -568,7 +580,10 @@ class FunctionTranslator(ExpressionTranslator):
         """Exceptions are panics: ``raise ValueError(msg)`` -> ``panic!("ValueError: {}", msg)``."""
         exc = node.exc
         if exc is None:
-            self.fail("bare raise", node)
+            if not self.handling:
+                self.fail("bare raise outside an except clause", node)
+            self.emit(f"{EXC}::reraise({self.handling[-1]});")
+            return
         if isinstance(exc, ast.Name):
             self.emit(f'panic!("{exc.id}");')
             return
@@ -588,9 +603,99 @@ class FunctionTranslator(ExpressionTranslator):
             if len(exc.args) == 1:
                 msg = self.unwrap_option(self.expr(exc.args[0]))
                 text = msg.code if msg.ty.kind in ("str", "int") else self.static_str(msg, node)
+                if exc.func.id == "KeyError" and msg.ty.kind == "str":  # str(KeyError(k)) is repr(k)
+                    text = f"portalis_py::text::repr(&{self.wrap(msg, PREC_ATOM)})"
                 self.emit(f'panic!("{exc.func.id}: {{}}", {text});')
                 return
         self.fail("raise of this form", node)
+
+    def stmt_Try(self, node: ast.Try) -> None:
+        """`try`/`except`/`else`/`finally` over the support crate's exceptions (`portalis_py::exc`).
+
+        The body runs in a closure under `exc::try_`, which returns `Some(v)` when the body returned
+        `v` and `None` when it completed; the `finally` body runs next, whatever happened; then a
+        `match` returns, runs the `else` body, or runs the first clause that takes the exception,
+        and raises it again when none does. With both clauses and `finally`, the clauses and their
+        `try` are the body of an outer `try`/`finally`."""
+        if node.finalbody and (node.handlers or node.orelse):
+            inner = ast.copy_location(
+                ast.Try(body=node.body, handlers=node.handlers, orelse=node.orelse, finalbody=[]), node
+            )
+            self._try([inner], [], [], node.finalbody, node)
+        else:
+            self._try(node.body, node.handlers, node.orelse, node.finalbody, node)
+
+    def _try(
+        self,
+        body: list[ast.stmt],
+        handlers: list[ast.ExceptHandler],
+        orelse: list[ast.stmt],
+        finalbody: list[ast.stmt],
+        node: ast.Try,
+    ) -> None:
+        for stmt in _loop_level(body):
+            if isinstance(stmt, ast.Break | ast.Continue):
+                self.fail("break or continue inside a try body", stmt)
+        result = self.fresh("tried")
+        ret = "()" if self.fsig.ret == NONE else self.rtype(self.fsig.ret, node)
+        self.emit(f"let {result} = {EXC}::try_(|| -> Option<{ret}> {{")
+        self.try_depth += 1
+        try:
+            self.nested(body)
+        finally:
+            self.try_depth -= 1
+        if not always_returns(body):
+            self.emit("    None")
+        self.emit("});")
+        self.block(finalbody)
+        self.emit(f"match {result} {{")
+        self.depth += 1
+        value = "Some(value)" if self.try_depth else "value"
+        self.emit(f"Ok(Some(value)) => return {value},")
+        if orelse:
+            self.emit("Ok(None) => {")
+            self.nested(orelse)
+            self.emit("}")
+        else:
+            self.emit("Ok(None) => unreachable!()," if always_returns(body) else "Ok(None) => {}")
+        exc = self.fresh("exc")
+        catch_all = False
+        for handler in handlers:
+            names = caught(self.module, handler)
+            if names is None:
+                catch_all = True
+                self.emit(f"Err({exc}) => {{")
+            else:
+                listed = ", ".join(f'"{n}"' for n in names)
+                self.emit(f"Err({exc}) if {EXC}::is(&{exc}, &[{listed}]) => {{")
+            self._handler(handler, exc)
+            self.emit("}")
+            if catch_all:
+                break
+        if not catch_all:
+            self.emit(f"Err({exc}) => {EXC}::reraise({exc}),")
+        self.depth -= 1
+        self.emit("}")
+
+    def _handler(self, handler: ast.ExceptHandler, exc: str) -> None:
+        """One `except` clause's body; `as e` binds `str(e)`, the exception's message."""
+        bound = handler.name
+        fresh_name = bound is not None and bound not in self.declared
+        self.depth += 1
+        if bound is not None:
+            if self.inferring:
+                self.locals[bound] = STR
+            else:
+                self.emit(f"let {ident(bound)}: String = {EXC}::message(&{exc});")
+            self.declared.add(bound)
+        self.handling.append(exc)
+        try:
+            self.block(handler.body)
+        finally:
+            self.handling.pop()
+            self.depth -= 1
+            if fresh_name:
+                self.declared.discard(bound)  # Python unbinds it when the clause ends
 
     def stmt_FunctionDef(self, node: ast.FunctionDef) -> None:
         """Nested functions were lifted to module level before the body is translated."""

@@ -7,5 +7,9 @@
 //!   named groups, back-references, look-ahead and look-behind, lazy quantifiers, inline flags)
 //!   and Python's rules for `search`, `match`, `fullmatch`, `findall`, `finditer`, `sub` and
 //!   `split` (empty matches included). Positions are in characters, as in Python.
+//! - [`text`]: Python's text forms (`repr` of a `str`).
+//! - [`exc`]: exceptions over panics: `try`/`except`/`else`/`finally`, matching by class name.
 
+pub mod exc;
 pub mod re;
+pub mod text;

@@ -35,7 +35,7 @@ from portalis_dev import demo
 from portalis_dev.agent import stop_agent
 from portalis_dev.cluster import LocalCluster
 from portalis_dev.nodes import CAPACITY_TYPE_LABEL
-from portalis_worker.protocol import PROGRESS_ANNOTATION
+from portalis_worker.protocol import PROGRESS_ANNOTATION, tree_digest
 
 pytestmark = pytest.mark.e2e
 
@@ -192,6 +192,13 @@ def test_sample_job_succeeds_and_its_crate_builds(fault_free: Outcome) -> None:
     assert len(counts) == report.total
     assert set(counts.values()) == {1}
     assert {"Cargo.toml", "src/lib.rs", "translation_report.json"} <= set(fault_free.files)
+    # status.result (issue 16): what the assembling worker reported, about the crate on the volume
+    result = fault_free.job["status"]["result"]
+    assert result["reported"] is True
+    assert result["crate"]["digest"] == tree_digest(fault_free.files)
+    assert result["crate"]["builds"] is True
+    assert (result["units"]["total"], result["units"]["failed"]) == (report.total, report.failed)
+    assert sum(r["count"] for r in result.get("failureReasons", [])) == report.failed
 
 
 @dataclass(frozen=True)

@@ -210,19 +210,44 @@ class CostStatus(ApiModel):
     pods: list[PodRun] | None = Field(default=None, max_length=128)
 
 
+class ResultUnits(ApiModel):
+    total: int | None = Field(default=None, ge=0)
+    translated: int | None = Field(default=None, ge=0)
+    compiled: int | None = Field(default=None, ge=0)
+    verified: int | None = Field(default=None, ge=0)
+    mismatched: int | None = Field(default=None, ge=0)
+    failed: int | None = Field(default=None, ge=0)
+
+
+class FailureReasonCount(ApiModel):
+    reason: str = Field(min_length=1, max_length=64)
+    count: int = Field(ge=0)
+
+
 class UnitFailure(ApiModel):
-    unit: str = Field(max_length=1024)
-    reason: str = Field(max_length=128)
-    message: str | None = Field(default=None, max_length=4096)
+    file: str = Field(max_length=256)
+    unit: str = Field(max_length=256)
+    reason: str = Field(min_length=1, max_length=64)
+    message: str | None = Field(default=None, max_length=256)
+
+
+class CrateResult(ApiModel):
+    name: str | None = Field(default=None, max_length=64)
+    digest: str | None = Field(default=None, max_length=71, pattern=r"^sha256:[0-9a-f]{64}$")
+    files: int | None = Field(default=None, ge=0)
+    builds: bool | None = None
 
 
 class ResultStatus(ApiModel):
+    summary: str | None = Field(default=None, max_length=256)
+    reported: bool | None = None
     output: str | None = Field(default=None, max_length=2048)
     files: int | None = Field(default=None, ge=0)
-    units_succeeded: int | None = Field(default=None, ge=0)
-    units_failed: int | None = Field(default=None, ge=0)
-    failures: list[UnitFailure] | None = Field(default=None, max_length=50)
+    units: ResultUnits | None = None
+    failure_reasons: list[FailureReasonCount] | None = Field(default=None, max_length=17)
+    failures: list[UnitFailure] | None = Field(default=None, max_length=5)
     failures_truncated: bool | None = None
+    crate: CrateResult | None = None
 
 
 class TranslationJobStatus(ApiModel):

@@ -57,6 +57,7 @@ from portalis_operator.recovery import (
     shard_state,
     usable,
 )
+from portalis_operator.results import job_result
 from portalis_operator.workload import (
     CapacityType,
     JobRequest,
@@ -65,6 +66,7 @@ from portalis_operator.workload import (
     ShardPlacement,
     SpotMode,
 )
+from portalis_worker.protocol import ResultReport
 
 # --------------------------------------------------------------------------------------------------------
 # Views: the snapshot, as plain values
@@ -95,6 +97,7 @@ class PodView:
     failed_at: datetime | None = None  # the worker container's finishedAt, when it failed
     uid: str | None = None
     run: tuple[datetime, datetime | None] | None = None  # cost.run_times: (start, end); None: never ran
+    result: ResultReport | None = None  # the crate it assembled (protocol.ResultReport, bounded)
 
     @property
     def state(self) -> ShardState:
@@ -342,8 +345,10 @@ class _Builder:
             if p.phase in ACTIVE_PHASES and not p.terminating:
                 self.plan.deletes.append(PodDelete(p.name, p.uid, grace))
 
-    def finish(self, succeeded: bool, reason: str, message: str) -> None:
+    def finish(self, succeeded: bool, reason: str, message: str, pods: Mapping[int, PodView]) -> None:
         self.cond(c.SUCCEEDED if succeeded else c.FAILED, True, reason, message)
+        reports = [pods[s].result if s in pods else None for s in sorted(pods)]
+        self.status.result = job_result(self.job, reports, self.status.progress, succeeded)
         for t in (c.RUNNING, c.ADMITTED, c.QUEUED, c.RECOVERING):
             self.clear(t, reason, message)
         self.status.completion_time = self.now
@@ -453,7 +458,8 @@ def _plan(
     started = job.status.start_time or job.status.admitted_at
     deadline = spec.deadline_seconds
     if deadline is not None and started is not None and (now - started).total_seconds() > deadline:
-        b.finish(False, "DeadlineExceeded", f"running longer than deadlineSeconds={deadline}")
+        _progress(b, view, now)
+        b.finish(False, "DeadlineExceeded", f"running longer than deadlineSeconds={deadline}", view.pods)
         b.delete_active(active)
         return b.done()
 
@@ -594,7 +600,8 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
                 f"{rp.error_retries} error retries exceed recovery.maxErrorRetries="
                 f"{spec.recovery.max_error_retries}"
             )
-        b.finish(False, rp.failed.value, what)
+        _progress(b, view, now)  # the last reports, which status.result's counts come from
+        b.finish(False, rp.failed.value, what, view.pods)
         b.delete_active({s: p for s, p in view.pods.items() if s not in acting})
         return b.done()
 
@@ -643,7 +650,7 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
 
     if all(w.phase == "Succeeded" for w in b.status.workers):
         _progress(b, view, now)
-        b.finish(True, "Succeeded", f"all {spec.parallelism} worker(s) succeeded")
+        b.finish(True, "Succeeded", f"all {spec.parallelism} worker(s) succeeded", view.pods)
         return b.done()
     if any(w.phase == "Running" for w in b.status.workers):
         if not c.is_true(b.status.conditions, c.RUNNING):

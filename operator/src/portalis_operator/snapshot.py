@@ -26,6 +26,7 @@ from portalis_operator.packing import Node
 from portalis_operator.placement import capacity_type_from_label
 from portalis_operator.progress import parse_report
 from portalis_operator.recovery import NodeHealth, NodeTrouble, RecoveryPolicy, classify_node, not_ready_left
+from portalis_worker.protocol import RESULT_ANNOTATION, ResultReport
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ def parse_pod(pod: Mapping[str, Any]) -> PodView | None:
         failed_at=finished_at if phase == "Failed" else None,
         uid=meta.get("uid"),
         run=run_times(pod),
+        result=ResultReport.decode((meta.get("annotations") or {}).get(RESULT_ANNOTATION)),
     )
 
 

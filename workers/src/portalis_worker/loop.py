@@ -36,6 +36,8 @@ from portalis_worker.package_check import PackageChecker
 from portalis_worker.package_index import PackageIndex
 from portalis_worker.pipeline import Result, Stopped, translate_file
 from portalis_worker.progress import Progress, ProgressReporter
+from portalis_worker.protocol import ResultReport
+from portalis_worker.result import crate_builds, result_of
 from portalis_worker.rules.emitter import format_rust
 from portalis_worker.rules.package_scope import PackageTranslator
 from portalis_worker.rustcheck import Checker, RustcChecker
@@ -271,11 +273,16 @@ class Worker:
             self.reporter.report(self.state.progress())
 
 
-def assemble_if_complete(assignment: Assignment, source_root: Path | None = None) -> bool:
+def assemble_if_complete(
+    assignment: Assignment,
+    source_root: Path | None = None,
+    publish_result: Callable[[ResultReport], None] | None = None,
+) -> bool:
     """Assemble and publish the crate when every shard's ledger is done. True when all were done.
 
     With the source root (and the rustc check on), translated public functions are verified against
-    CPython first (verify.py), and the report says which units are verified."""
+    CPython first (verify.py), and the report says which units are verified. Then, with
+    `publish_result`, the crate is built with rustc and its result (result.py) is published."""
     fp = assignment.fingerprint()
     files: set[str] = set()
     records: list[Record] = []
@@ -298,6 +305,19 @@ def assemble_if_complete(assignment: Assignment, source_root: Path | None = None
         "crate assembled",
         extra={"crate": assignment.crate_name, "changed": changed, "files": len(crate), "units": len(units)},
     )
+    if publish_result is not None:
+        builds = (
+            crate_builds(
+                crate,
+                assignment.crate_name,
+                assignment.rustc,
+                assignment.rust_edition,
+                assignment.scratch_dir,
+            )
+            if assignment.rust_check
+            else None
+        )
+        publish_result(result_of(crate, builds))
     return True
 
 

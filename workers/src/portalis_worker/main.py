@@ -80,7 +80,8 @@ def run_shard(assignment: Assignment, model_client_factory: ModelClientFactory) 
         return EXIT_CONFIG
 
     store = LocalFileStore(ledger_path(assignment.ledger_dir, assignment.shard_index))
-    worker = Worker(assignment, store, chain, cache, checker, reporter_for(assignment), stop=stop)
+    reporter = reporter_for(assignment)
+    worker = Worker(assignment, store, chain, cache, checker, reporter, stop=stop)
     try:
         commit = None
         if assignment.git_url is not None:
@@ -104,7 +105,7 @@ def run_shard(assignment: Assignment, model_client_factory: ModelClientFactory) 
         finished = worker.run(files, existing)
         if finished:
             LOG.info("shard finished", extra={"done": worker.state.done, "failed": worker.state.failed})
-            assemble_if_complete(assignment, root)
+            assemble_if_complete(assignment, root, publish_result=reporter.report_result)
             return EXIT_OK
         LOG.info(
             "shard stopped; it resumes from the ledger",

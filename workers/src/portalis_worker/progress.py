@@ -1,5 +1,6 @@
 """Reporting progress to the operator: the pod annotation `portalis.dev/progress` (docs/api.md), whose
-format and bounds are defined once, for this writer and the operator's reader, in `protocol`.
+format and bounds are defined once, for this writer and the operator's reader, in `protocol`; and, from
+the shard that assembles the crate, the result annotation `portalis.dev/result` (`protocol.ResultReport`).
 
 `KubernetesProgressReporter` patches the worker's own pod with in-cluster credentials (the service
 account token, re-read on every patch because it rotates, its CA and namespace) at the API address in
@@ -21,13 +22,15 @@ from typing import Protocol
 from urllib.parse import quote
 
 from portalis_worker.assignment import Assignment
-from portalis_worker.protocol import PROGRESS_ANNOTATION, ProgressReport
+from portalis_worker.protocol import PROGRESS_ANNOTATION, RESULT_ANNOTATION, ProgressReport, ResultReport
 
 LOG = logging.getLogger(__name__)
 
 __all__ = ["PROGRESS_ANNOTATION", "KubernetesProgressReporter", "Progress", "ProgressReporter"]
 
 PATCH_TIMEOUT_SECONDS = 5.0
+RESULT_ATTEMPTS = 3
+"""The result is written once, just before the pod exits: a failed patch is tried again at once."""
 
 
 @dataclass(frozen=True)
@@ -52,13 +55,22 @@ class ProgressReporter(Protocol):
         """Publish `progress`; never raises (a failed report is retried at the next checkpoint)."""
         ...
 
+    def report_result(self, result: ResultReport) -> None:
+        """Publish the assembled crate's result; never raises (a lost result leaves status.result with
+        the operator's own counts only)."""
+        ...
+
 
 class NullReporter:
     def __init__(self) -> None:
         self.reports: list[Progress] = []
+        self.results: list[ResultReport] = []
 
     def report(self, progress: Progress) -> None:
         self.reports.append(progress)
+
+    def report_result(self, result: ResultReport) -> None:
+        self.results.append(result)
 
 
 class KubernetesProgressReporter:
@@ -71,7 +83,15 @@ class KubernetesProgressReporter:
         self._context = ssl.create_default_context(cafile=str(sa_dir / "ca.crt"))
 
     def report(self, progress: Progress) -> None:
-        body = {"metadata": {"annotations": {PROGRESS_ANNOTATION: progress.to_annotation()}}}
+        self._patch({PROGRESS_ANNOTATION: progress.to_annotation()}, "progress")
+
+    def report_result(self, result: ResultReport) -> None:
+        for _ in range(RESULT_ATTEMPTS):
+            if self._patch({RESULT_ANNOTATION: result.encode()}, "result"):
+                return
+
+    def _patch(self, annotations: dict[str, str], what: str) -> bool:
+        body = {"metadata": {"annotations": annotations}}
         try:
             token = (self.sa_dir / "token").read_text().strip()
             request = urllib.request.Request(
@@ -89,7 +109,9 @@ class KubernetesProgressReporter:
             ) as resp:
                 resp.read()
         except (OSError, urllib.error.URLError, ValueError) as exc:
-            LOG.warning("progress patch failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            LOG.warning(f"{what} patch failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            return False
+        return True
 
 
 def reporter_for(assignment: Assignment) -> ProgressReporter:

@@ -56,6 +56,10 @@ class JobBuilder:
         self._job = replace(self._job, suspended=value)
         return self
 
+    def namespace(self, ns: str) -> Self:
+        self._job = replace(self._job, key=f"{ns}/{self._job.key.partition('/')[2]}")
+        return self
+
     def obj(self) -> JobRequest:
         return self._job
 

@@ -49,6 +49,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "operator.replicas": {"minimum": 1},
     "operator.peeringName": {"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
     "operator.logLevel": {"enum": ["quiet", "info", "verbose", "debug"]},
+    "tenancy.defaultMaxPriority": {"enum": ["background", "low", "normal", "high", "critical"]},
     "operator.extraEnv": {
         "type": "array",
         "items": {

@@ -8,6 +8,9 @@ per-node remainders too small for its shards. So backfill never delays the block
 job cannot starve: the capacity it can use only grows as running jobs finish. A job too big for the
 pool even when empty does not block anyone (ExceedsPoolCapacity: the autoscaler's problem).
 
+A job that would take its namespace past its GPU quota (quotas.py) waits with NamespaceQuotaExceeded:
+like a job whose output path is in use, it reserves nothing, blocks no one and never preempts.
+
 With a PreemptionPolicy, the first blocked job for which preemption.plan_preemption finds victims (in
 the capacity not held by jobs ahead of it) gets reason Preempting: its future placements are held, the
 victims' GPUs stay held until they are gone, and the cycle goes on for the jobs behind it. One
@@ -24,6 +27,14 @@ from enum import StrEnum
 from portalis_operator.packing import FreeGPUs, Node, capacity, eligible_nodes, fit, free_gpus, give, take
 from portalis_operator.preemption import PreemptionPlan, PreemptionPolicy, plan_preemption
 from portalis_operator.queueing import DEFAULT_AGING, AgingPolicy, effective_priority, queue_order
+from portalis_operator.quotas import (
+    NO_QUOTAS,
+    NamespaceQuotas,
+    gpus_by_namespace,
+    namespace_of,
+    over_quota,
+    quota_message,
+)
 from portalis_operator.workload import JobRequest, Priority, RunningJob, ShardPlacement
 
 
@@ -34,6 +45,7 @@ class WaitReason(StrEnum):
     EXCEEDS_POOL_CAPACITY = "ExceedsPoolCapacity"
     PREEMPTING = "Preempting"
     OUTPUT_PATH_IN_USE = "OutputPathInUse"
+    NAMESPACE_QUOTA_EXCEEDED = "NamespaceQuotaExceeded"
 
 
 @dataclass(frozen=True)
@@ -45,13 +57,15 @@ class Admitted:
 @dataclass(frozen=True)
 class Waiting:
     """A job left in the queue. `position` is 1-based among non-suspended waiting jobs, else None.
-    `blocked_by` names the first blocked job, whose reservation keeps this one out."""
+    `blocked_by` names the first blocked job, whose reservation keeps this one out. `message`, when set,
+    says why in words (the policy that decided knows best)."""
 
     job: JobRequest
     reason: WaitReason
     position: int | None
     effective_priority: Priority
     blocked_by: str | None = None
+    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,8 +94,10 @@ def admit(
     now: datetime,
     aging: AgingPolicy = DEFAULT_AGING,
     preemption: PreemptionPolicy | None = None,
+    quotas: NamespaceQuotas = NO_QUOTAS,
 ) -> AdmissionResult:
     free = free_gpus(nodes, running)
+    held = gpus_by_namespace(running)
     empty = capacity(nodes)
     reserved: dict[str, int] = dict.fromkeys(free, 0)
     first_blocker: str | None = None
@@ -98,11 +114,16 @@ def admit(
         if job.output_in_use_by is not None:  # not a capacity wait: it reserves nothing, blocks no one
             waiting.append(Waiting(job, WaitReason.OUTPUT_PATH_IN_USE, None, level, job.output_in_use_by))
             continue
+        if over_quota(job, held, quotas):  # likewise: more capacity would not let it run
+            reason = WaitReason.NAMESPACE_QUOTA_EXCEEDED
+            waiting.append(Waiting(job, reason, None, level, message=quota_message(job, quotas)))
+            continue
         avail = {name: free[name] - reserved[name] for name in free}
         placements = fit(job, avail, nodes)
         if placements is not None:
             admitted.append(Admitted(job, placements))
             free = take(free, placements)
+            held[namespace_of(job.key)] = held.get(namespace_of(job.key), 0) + job.gpus
             continue
         position += 1
         if fit(job, empty, nodes) is None:

@@ -31,6 +31,7 @@ QueueReason = Literal[
     "ExceedsPoolCapacity",
     "Preempting",
     "OutputPathInUse",
+    "NamespaceQuotaExceeded",
 ]
 ConditionStatus = Literal["True", "False", "Unknown"]
 
@@ -328,6 +329,16 @@ class Pricing(SpecModel):
     on_demand_per_gpu_hour: float | None = Field(default=None, ge=0, alias="onDemandPerGPUHour")
 
 
+class NamespaceQuota(SpecModel):
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    max_gpus: int = Field(ge=0, le=100000, alias="maxGPUs")
+
+
+class Quotas(SpecModel):
+    default_max_gpus: int | None = Field(default=None, ge=0, le=100000, alias="defaultMaxGPUs")
+    namespaces: list[NamespaceQuota] | None = Field(default=None, max_length=1000)
+
+
 class GPUPoolSpec(SpecModel):
     provider: Provider
     nodes: NodeBounds = Field(default_factory=NodeBounds)
@@ -337,6 +348,7 @@ class GPUPoolSpec(SpecModel):
     scale_up: ScaleUp = Field(default_factory=ScaleUp)
     scale_down: ScaleDown = Field(default_factory=ScaleDown)
     pricing: Pricing | None = None
+    quotas: Quotas | None = None
 
 
 class NodeCounts(ApiModel):

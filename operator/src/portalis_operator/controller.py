@@ -196,7 +196,9 @@ class Controller:
             for v in views
             if v.key not in holding and v.job.status.phase not in (*FINAL, "Preempted")
         ]
-        result = schedule(queued, capacity(nodes), running, now, self.settings.scheduling_policy())
+        result = schedule(
+            queued, capacity(nodes), running, now, self.settings.scheduling_policy(), quotas=pool.quotas
+        )
         decisions: dict[str, Admitted | Waiting] = {a.job.key: a for a in result.admitted}
         decisions.update({w.job.key: w for w in result.waiting})
         evicted_by: dict[str, str] = {}

@@ -527,12 +527,13 @@ def _plan_queued(b: _Builder, view: JobView, decision: Admitted | Waiting | None
     if not c.is_true(job.status.conditions, c.QUEUED):
         b.event("Normal", "Queued", "waiting for admission")
     if isinstance(decision, Waiting):
-        msg = _wait_message(decision)
+        msg = decision.message or _wait_message(decision)
         if decision.reason is WaitReason.OUTPUT_PATH_IN_USE:
             msg = (
                 f"spec.output: the path overlaps that of job {decision.blocked_by}, which holds it; "
                 "waiting until it finishes or is deleted"
             )
+        if decision.reason in _WARN_ONCE:  # not a capacity wait: say why once, as a Warning
             current = c.find(job.status.conditions, c.QUEUED)
             if current is None or (current.reason, current.message) != (decision.reason.value, msg):
                 b.event("Warning", decision.reason.value, msg)
@@ -545,6 +546,9 @@ def _plan_queued(b: _Builder, view: JobView, decision: Admitted | Waiting | None
     else:
         b.cond(c.QUEUED, True, "Created", "waiting for admission")
     return b.done()
+
+
+_WARN_ONCE = (WaitReason.OUTPUT_PATH_IN_USE, WaitReason.NAMESPACE_QUOTA_EXCEEDED)
 
 
 def _wait_message(w: Waiting) -> str:

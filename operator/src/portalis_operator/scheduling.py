@@ -16,6 +16,7 @@ from portalis_operator.admission import AdmissionResult, admit
 from portalis_operator.packing import Node
 from portalis_operator.preemption import PreemptionPolicy
 from portalis_operator.queueing import AgingPolicy
+from portalis_operator.quotas import NO_QUOTAS, NamespaceQuotas
 from portalis_operator.workload import JobRequest, RunningJob
 
 
@@ -31,6 +32,8 @@ def schedule(
     running: Sequence[RunningJob],
     now: datetime,
     policy: SchedulingPolicy | None = None,
+    quotas: NamespaceQuotas = NO_QUOTAS,
 ) -> AdmissionResult:
+    """`quotas` come from the GPUPool (read every cycle), the policy from the operator's settings."""
     policy = policy or SchedulingPolicy()
-    return admit(queued, nodes, running, now, policy.aging, policy.preemption)
+    return admit(queued, nodes, running, now, policy.aging, policy.preemption, quotas)

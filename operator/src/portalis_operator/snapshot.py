@@ -25,6 +25,7 @@ from portalis_operator.manifests import GPU_RESOURCE, JOB_LABEL, SHARD_LABEL, wo
 from portalis_operator.packing import Node
 from portalis_operator.placement import capacity_type_from_label
 from portalis_operator.progress import parse_report
+from portalis_operator.quotas import NO_QUOTAS, NamespaceQuotas
 from portalis_operator.recovery import NodeHealth, NodeTrouble, RecoveryPolicy, classify_node, not_ready_left
 from portalis_worker.protocol import RESULT_ANNOTATION, ResultReport
 
@@ -40,6 +41,7 @@ class PoolConfig:
     capacity_type_label: str = SpotMix().capacity_type_label
     recovery: RecoveryPolicy = field(default_factory=RecoveryPolicy)
     pricing: Pricing | None = None
+    quotas: NamespaceQuotas = NO_QUOTAS
 
     @classmethod
     def from_spec(cls, name: str, spec: GPUPoolSpec | None, pool_label: str) -> PoolConfig:
@@ -54,10 +56,19 @@ class PoolConfig:
             capacity_type_label=spec.spot.capacity_type_label,
             recovery=RecoveryPolicy.from_spec(spec),
             pricing=spec.pricing,
+            quotas=quotas_of(spec),
         )
 
     def label_selector(self) -> str:
         return ",".join(f"{k}={v}" for k, v in sorted(self.node_selector.items()))
+
+
+def quotas_of(spec: GPUPoolSpec) -> NamespaceQuotas:
+    """The GPUPool's per-namespace GPU quotas (quotas.py); none when `spec.quotas` is unset."""
+    if spec.quotas is None:
+        return NO_QUOTAS
+    limits = {q.name: q.max_gpus for q in spec.quotas.namespaces or ()}
+    return NamespaceQuotas(default=spec.quotas.default_max_gpus, limits=limits)
 
 
 def parse_time(value: str | None) -> datetime | None:

@@ -183,6 +183,22 @@ CASES = {
         "f",
         [(3,), (0,)],
     ),
+    "variable_length_tuples": Case(
+        "from typing import Tuple\n\n"
+        "def trim(release: tuple[int, ...]) -> tuple[int, ...]:\n"
+        "    i = len(release)\n"
+        "    while i > 1 and release[i - 1] == 0:\n        i -= 1\n"
+        "    return release[:i]\n\n"
+        "def f(release: tuple[int, ...], names: Tuple[str, ...]) -> tuple[int, ...]:\n"
+        "    padded = release + (0,) * (3 - len(release))\n"
+        "    lengths = tuple(len(n) for n in names)\n"
+        "    seen = {trim(padded): 1, (): 2}\n"
+        "    if trim(padded) < lengths or () in seen:\n"
+        "        return trim(padded) + lengths\n"
+        "    return lengths\n",
+        "f",
+        [((1, 0, 0), ("ab", "c")), ((), ()), ((2, 5, 1, 0), ("",)), ((0,), ("xyz",))],
+    ),
 }
 
 

@@ -6,7 +6,9 @@ types (boundary values first, then seeded random ones, so any shard gets the sam
 function is called in a child process on the source tree, and the compiled crate's function is
 called by a generated probe program. Both print each result in one canonical text form (an
 exception and a panic both print `PANIC`); any difference is a mismatch, reported with the smallest
-differing input. A unit is `verified` on N inputs only when all N agree.
+differing input. A unit is `verified` on N inputs only when all N agree. The canonical form prints
+lists and tuples alike (`[1, 2]`): a `tuple[int, ...]` is a `Vec` in Rust, and whether a value is
+a fixed tuple or a sequence is fixed by the types on both sides already.
 
 This runs the tenant's Python code (importing its modules), inside the worker pod that already
 holds that code; module-level side effects run as they would on import.
@@ -33,7 +35,7 @@ from portalis_worker import support_crate
 from portalis_worker.crate import rust_module_paths
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.expressions import float_literal, rust_str_literal
-from portalis_worker.rules.types import Ty, annotation_to_ty
+from portalis_worker.rules.types import Ty, annotation_to_ty, is_vtuple
 
 LOG = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ impl<T: PyRepr> PyRepr for Option<T> {
 macro_rules! tuple_repr {
     ($($t:ident $i:tt),+) => {
         impl<$($t: PyRepr),+> PyRepr for ($($t,)+) {
-            fn py(&self) -> String { format!("({})", vec![$(self.$i.py()),+].join(", ")) }
+            fn py(&self) -> String { format!("[{}]", vec![$(self.$i.py()),+].join(", ")) }
         }
     };
 }
@@ -135,10 +137,8 @@ def py_repr(value):
         return f"'{value}'"
     if value is None:
         return "None"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "[" + ", ".join(py_repr(v) for v in value) + "]"
-    if isinstance(value, tuple):
-        return "(" + ", ".join(py_repr(v) for v in value) + ")"
     if isinstance(value, dict):
         return "{" + ", ".join(sorted(f"{py_repr(k)}: {py_repr(v)}" for k, v in value.items())) + "}"
     if isinstance(value, (set, frozenset)):
@@ -306,7 +306,8 @@ def generate(ty: Ty, rng: random.Random, depth: int = 0) -> Any:
         return None
     size = 0 if depth > 2 else rng.choice([0, 1, 2, 4])
     if kind == "list":
-        return [generate(ty.args[0], rng, depth + 1) for _ in range(size)]
+        items = [generate(ty.args[0], rng, depth + 1) for _ in range(size)]
+        return tuple(items) if is_vtuple(ty) else items
     if kind == "set":
         return {generate(ty.args[0], rng, depth + 1) for _ in range(size)}
     if kind == "dict":

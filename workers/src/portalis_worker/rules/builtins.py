@@ -20,9 +20,11 @@ from portalis_worker.rules.types import (
     dict_of,
     is_copy,
     is_hashable,
+    is_vtuple,
     list_of,
     set_of,
     tuple_of,
+    vtuple_of,
 )
 
 if TYPE_CHECKING:
@@ -331,11 +333,13 @@ def static_length(node: ast.expr) -> int | None:
 
 
 def _tuple(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
-    """``tuple(seq)`` only when the length is visible in the source (Rust tuples are fixed-size)."""
+    """``tuple(seq)``: a Rust tuple when the length is visible in the source, else a ``tuple[X, ...]``
+    (a ``Vec``)."""
     _one(tx, "tuple", node)
     length = static_length(node.args[0])
-    if length is None:
-        tx.fail("tuple() of a sequence of unknown length", node)
+    if length is None or (expected is not None and is_vtuple(expected)):
+        code, elem = tx.iterate(node.args[0])
+        return Val(f"{code}.collect::<Vec<{tx.rtype(elem, node)}>>()", vtuple_of(elem))
     code, elem = tx.iterate(node.args[0])
     tmp = tx.fresh("v")
     items = [f"{tmp}[{i}]" + ("" if is_copy(elem) else ".clone()") for i in range(length)]

@@ -46,12 +46,14 @@ from portalis_worker.rules.types import (
     has_unknown,
     is_copy,
     is_hashable,
+    is_vtuple,
     list_of,
     option_of,
     rust_type,
     set_of,
     tuple_of,
     unify,
+    vtuple_of,
 )
 
 ISIZE_MAX = 2**63 - 1
@@ -235,6 +237,13 @@ class ExpressionTranslator:
                 ]
                 trail = "," if len(parts) == 1 else ""
                 return f"{{ let {tmp} = {self.owned(val)}; ({', '.join(parts)}{trail}) }}"
+        if ty.kind == "tuple" and is_vtuple(target):
+            tmp = self.fresh("t")
+            parts = [
+                self.coerce(Val(f"{tmp}.{i}", a, "place"), target.args[0], node)
+                for i, a in enumerate(ty.args)
+            ]
+            return f"{{ let {tmp} = {self.owned(val)}; vec![{', '.join(parts)}] }}"
         self.fail(f"implicit conversion from {ty} to {target}", node)
 
     def truthy(self, val: Val, node: ast.AST) -> str:
@@ -446,6 +455,14 @@ class ExpressionTranslator:
                 conv.append(Val(self.coerce(v, target, node), target, "temp", PREC_CAST))
         return conv[0], conv[1], target
 
+    def _as_vtuple(self, val: Val, node: ast.AST) -> Val:
+        """A fixed tuple of one element type as a ``tuple[X, ...]``."""
+        elem = UNKNOWN
+        for a in val.ty.args:
+            elem = self.unify_at(elem, a, node)
+        ty = vtuple_of(elem)
+        return Val(self.coerce(val, ty, node), ty)
+
     def expr_BinOp(self, node: ast.BinOp, expected: Ty | None) -> Val:
         """Arithmetic with Python semantics: true division, floor division, modulo, power."""
         if (
@@ -469,9 +486,18 @@ class ExpressionTranslator:
             n = self.coerce(count, INT, node)
             n_code = n if n.isdigit() else f"({n}).max(0) as usize"
             return Val(f"{self.as_str(text)}.repeat({n_code})", STR)
+        if op in (ast.Add, ast.Mult) and "tuple" in (lk, rk):
+            # A fixed tuple beside a tuple[X, ...] (`release + (0,)`), or repeated (`(0,) * n`).
+            if lk == "tuple" and (is_vtuple(right.ty) or (op is ast.Mult and rk in ("int", "bool"))):
+                left = self._as_vtuple(left, node)
+            if rk == "tuple" and is_vtuple(left.ty):
+                right = self._as_vtuple(right, node)
+            lk, rk = left.ty.kind, right.ty.kind
         if lk == "list" and rk == "list" and op is ast.Add:
+            if left.ty.name != right.ty.name:
+                self.fail(f"{left.ty} + {right.ty}", node)
             elem = self.unify_at(left.ty.args[0], right.ty.args[0], node)
-            lt = list_of(elem)
+            lt = Ty("list", (elem,), left.ty.name)
             tmp = self.fresh("v")
             return Val(
                 f"{{ let mut {tmp} = {self.coerce(left, lt, node)}; "

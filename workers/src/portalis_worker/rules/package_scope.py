@@ -275,6 +275,7 @@ class PackageTranslator:
     def __init__(self, index: PackageIndex) -> None:
         self.index = index
         self._memo: dict[tuple[str, str], str | None] = {}
+        self._failures: dict[tuple[str, str], Unsupported | None] = {}
 
     def translate_unit(self, path: str, source: str) -> str:
         """Rust for a unit's source (its imports and its statements) of the file at `path`."""
@@ -282,7 +283,37 @@ class PackageTranslator:
         if info is None:
             raise Unsupported(f"file {path} is not in the package index", 1)
         nodes = ast.parse(source).body
-        return translate_in_package(self.index, info.name, nodes)[0]
+        try:
+            return translate_in_package(self.index, info.name, nodes)[0]
+        except Unsupported as failure:
+            raise self._attributed(info.name, nodes) or failure from None
+
+    def _attributed(self, module: str, nodes: list[ast.stmt]) -> Unsupported | None:
+        """When a unit fails, the failure of a dependency that does not translate on its own, named:
+        that is what blocks the unit (its own code may translate once the dependency does)."""
+        for definition in _closure(self.index, module, nodes):
+            failure = self._failure(definition)
+            if failure is not None:
+                where = f"{definition.path}::{definition.name}"
+                construct = failure.construct
+                if " in dependency " not in construct:
+                    construct = f"{construct} in dependency {where}"
+                return Unsupported(construct, failure.line)
+        return None
+
+    def _failure(self, definition: Definition) -> Unsupported | None:
+        key = (definition.module, definition.name)
+        if key not in self._failures:
+            self._failures[key] = None
+            try:
+                self._memo[key] = translate_in_package(self.index, definition.module, [definition.node])[0]
+            except Unsupported as failure:
+                self._memo[key] = None
+                self._failures[key] = self._attributed(definition.module, [definition.node]) or failure
+            except (SyntaxError, RecursionError) as error:
+                self._memo[key] = None
+                self._failures[key] = Unsupported(f"{type(error).__name__}", definition.node.lineno)
+        return self._failures[key]
 
     def translate_definition(self, rust_path: tuple[str, ...], name: str) -> str | None:
         """The Rust of the definition `name` of the module at `rust_path`; None when it does not

@@ -24,6 +24,8 @@ class Ty:
     def __str__(self) -> str:
         if self.kind == "class":
             return self.name
+        if is_vtuple(self):
+            return f"tuple[{self.args[0]}, ...]"
         if not self.args:
             return self.kind
         return f"{self.kind}[{', '.join(str(a) for a in self.args)}]"
@@ -54,6 +56,17 @@ def set_of(elem: Ty) -> Ty:
 def dict_of(key: Ty, value: Ty) -> Ty:
     """``Dict[key, value]``."""
     return Ty("dict", (key, value))
+
+
+def vtuple_of(elem: Ty) -> Ty:
+    """``tuple[elem, ...]``: a sequence of any length; a ``Vec`` in Rust, so it is a list to the
+    translator (every read of a list works on it), told apart for hashing, unifying and checks."""
+    return Ty("list", (elem,), "tuple")
+
+
+def is_vtuple(ty: Ty) -> bool:
+    """Whether ``ty`` is ``tuple[X, ...]``."""
+    return ty.kind == "list" and ty.name == "tuple"
 
 
 def tuple_of(*elems: Ty) -> Ty:
@@ -100,7 +113,7 @@ def is_hashable(ty: Ty) -> bool:
     """Whether the Rust type implements ``Hash + Eq`` (f64 does not), for set and dict keys."""
     if ty.kind in ("int", "bool", "str", "unknown"):
         return True
-    if ty.kind in ("tuple", "option"):
+    if ty.kind in ("tuple", "option") or is_vtuple(ty):
         return all(is_hashable(a) for a in ty.args)
     return False
 
@@ -126,7 +139,15 @@ def unify(a: Ty, b: Ty) -> Ty:
     if {a.kind, b.kind} == {"int", "bool"}:
         return INT
     if a.kind == b.kind and a.kind in ("list", "set", "dict") and len(a.args) == len(b.args):
-        return Ty(a.kind, tuple(unify(x, y) for x, y in zip(a.args, b.args, strict=True)))
+        if a.name != b.name:  # a list and a tuple[X, ...]
+            raise TypeClash(f"{a} vs {b}")
+        return Ty(a.kind, tuple(unify(x, y) for x, y in zip(a.args, b.args, strict=True)), a.name)
+    for fixed, variable in ((a, b), (b, a)):
+        if fixed.kind == "tuple" and is_vtuple(variable):  # () or (1, 2) where tuple[int, ...] is
+            elem = variable.args[0]
+            for e in fixed.args:
+                elem = unify(elem, e)
+            return vtuple_of(elem)
     if a.kind == b.kind == "tuple" and len(a.args) == len(b.args):
         return Ty("tuple", tuple(unify(x, y) for x, y in zip(a.args, b.args, strict=True)))
     raise TypeClash(f"{a} vs {b}")
@@ -216,7 +237,9 @@ def annotation_to_ty(node: ast.expr, classes: frozenset[str] = frozenset()) -> T
             return _REGEX[name]
         if name in _GENERIC:
             kind = _GENERIC[name]
-            arity = {"list": 1, "set": 1, "dict": 2, "tuple": 0}[kind]
+            if kind == "tuple":
+                return vtuple_of(UNKNOWN)
+            arity = {"list": 1, "set": 1, "dict": 2}[kind]
             return Ty(kind, (UNKNOWN,) * arity)
         if name in classes:
             return class_ty(name)
@@ -242,7 +265,7 @@ def annotation_to_ty(node: ast.expr, classes: frozenset[str] = frozenset()) -> T
             kind = _GENERIC[base]
             if kind == "tuple":
                 if len(items) == 2 and isinstance(items[1], ast.Constant) and items[1].value is Ellipsis:
-                    raise Unsupported("variable-length tuple", line)
+                    return vtuple_of(annotation_to_ty(items[0], classes))
                 return tuple_of(*(annotation_to_ty(i, classes) for i in items))
             args = tuple(annotation_to_ty(i, classes) for i in items)
             if (kind in ("list", "set") and len(args) == 1) or (kind == "dict" and len(args) == 2):

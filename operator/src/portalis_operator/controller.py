@@ -49,7 +49,7 @@ from portalis_operator.lifecycle import (
     running_of,
     spot_mode_of,
 )
-from portalis_operator.manifests import JOB_LABEL, build_worker_pod
+from portalis_operator.manifests import JOB_LABEL, build_worker_pod, worker_pod_name
 from portalis_operator.output_paths import waiting_for_output
 from portalis_operator.patches import merge_diff
 from portalis_operator.pool import PoolReconciler, PoolSnapshot
@@ -67,6 +67,7 @@ from portalis_operator.snapshot import (
     other_gpus,
     worker_pod,
 )
+from portalis_operator.startup import CreateRefusal, refused
 from portalis_operator.workload import CapacityType, RunningJob, ShardPlacement
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class Controller:
         self._wake = asyncio.Event()
         self._limit = asyncio.Semaphore(settings.api_concurrency)
         self._worker_accounts: set[str] = set()
+        self._refusals: dict[tuple[str, str], CreateRefusal] = {}  # (namespace, pod) -> last refusal
         self.pool = PoolReconciler(api, settings.pool)
         self._jobs = JobParser()
         self._events: asyncio.Queue[tuple[TranslationJob, str, str, str]] = asyncio.Queue()
@@ -218,9 +220,12 @@ class Controller:
                     replacements=replacements.get(v.key, {}),
                     recovery=pool.recovery,
                     pricing=pool.pricing,
+                    start=self.settings.start_policy(),
+                    create_refusals=self._refusals_of(v),
                 ),
             )
 
+        self._forget_refusals(views)
         plans, failures = plan_each(views, plan, now)
         for view, exc in failures:
             metrics.RECONCILE_ERRORS.labels("plan").inc()
@@ -277,6 +282,7 @@ class Controller:
             bodies = [
                 build_worker_pod(job, shard, spot_mode=spot, settings=pod_settings, node=nodes.get(shard))
                 for shard in plan.create
+                if not self._backing_off(ns, worker_pod_name(name, shard))
             ]
             await asyncio.gather(*(self._create_pod(ns, body) for body in bodies))
         for ev in plan.events:  # posted in the background: they must not hold up admissions
@@ -319,15 +325,56 @@ class Controller:
         return True
 
     async def _create_pod(self, ns: str, body: dict[str, Any]) -> None:
+        """Create one worker pod. A refusal (quota, LimitRange, Pod Security, an invalid spec) is
+        recorded and retried after a backoff (startup.py), never at once: the same create is refused the
+        same way, and an immediate retry used to re-run the whole cycle every few milliseconds."""
+        key = (ns, body["metadata"]["name"])
         try:
             async with self._limit:
                 await self.core.create_namespaced_pod(ns, body)
         except ApiException as exc:
             if exc.status == 409:  # created by an earlier cycle or an earlier operator: same name, same pod
+                self._refusals.pop(key, None)
                 return
-            metrics.RECONCILE_ERRORS.labels("pods").inc()
-            log.error("pod %s/%s not created: %s", ns, body["metadata"]["name"], _reason(exc))
-            self.trigger()
+            metrics.POD_CREATE_REFUSALS.inc()
+            record = refused(
+                self._refusals.get(key), _reason(exc), time.monotonic(), self.settings.start_policy()
+            )
+            self._refusals[key] = record
+            log.error(
+                "pod %s/%s not created (attempt %d, next in %.0f s): %s",
+                ns,
+                key[1],
+                record.attempts,
+                record.retry_at - time.monotonic(),
+                record.message,
+            )
+            return
+        self._refusals.pop(key, None)
+
+    def _backing_off(self, ns: str, pod: str) -> bool:
+        record = self._refusals.get((ns, pod))
+        return record is not None and time.monotonic() < record.retry_at
+
+    def _refusals_of(self, view: JobView) -> dict[int, str]:
+        """What the API server last said to each of this job's refused pod creates, by shard."""
+        ns, name = view.job.metadata.namespace or "default", view.job.metadata.name
+        out: dict[int, str] = {}
+        for shard in range(view.job.spec.parallelism):
+            record = self._refusals.get((ns, worker_pod_name(name, shard)))
+            if record is not None:
+                out[shard] = record.message
+        return out
+
+    def _forget_refusals(self, views: Sequence[JobView]) -> None:
+        """Drop the records of pods whose job is gone or whose pod now exists."""
+        keep = {
+            (v.job.metadata.namespace or "default", worker_pod_name(v.job.metadata.name, s))
+            for v in views
+            for s in range(v.job.spec.parallelism)
+            if s not in v.pods
+        }
+        self._refusals = {k: r for k, r in self._refusals.items() if k in keep}
 
     async def _delete_pod(self, ns: str, delete: PodDelete) -> None:
         """Delete with a UID precondition: only the pod the plan was made for, never one that took its
@@ -557,6 +604,12 @@ class Controller:
             if v.job.status.phase == "Running" and v.job.status.last_checkpoint_time is not None
         ]
         metrics.LAST_CHECKPOINT_AGE.set(max(checkpoints, default=0.0))
+        not_started = [
+            (now - v.job.status.admitted_at).total_seconds()
+            for v in views
+            if v.job.status.phase == "Admitted" and v.job.status.admitted_at is not None
+        ]
+        metrics.NOT_STARTED_AGE.set(max(not_started, default=0.0))
         pool = self.settings.pool
         by_type = Tally(v.node.capacity_type.value for v in nodes.values())
         for ct in ("spot", "on-demand"):

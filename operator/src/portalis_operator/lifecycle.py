@@ -58,6 +58,7 @@ from portalis_operator.recovery import (
     usable,
 )
 from portalis_operator.results import job_result
+from portalis_operator.startup import StartPolicy, not_started_message, start_overdue
 from portalis_operator.workload import (
     CapacityType,
     JobRequest,
@@ -98,6 +99,7 @@ class PodView:
     uid: str | None = None
     run: tuple[datetime, datetime | None] | None = None  # cost.run_times: (start, end); None: never ran
     result: ResultReport | None = None  # the crate it assembled (protocol.ResultReport, bounded)
+    waiting: str | None = None  # what it waits for, while not running (startup.waiting_reason)
 
     @property
     def state(self) -> ShardState:
@@ -310,6 +312,8 @@ class Context:
     replacements: Mapping[int, str] = field(default_factory=dict)  # shard -> node, from replace_displaced
     recovery: RecoveryPolicy = field(default_factory=RecoveryPolicy)
     pricing: Pricing | None = None
+    start: StartPolicy = field(default_factory=StartPolicy)
+    create_refusals: Mapping[int, str] = field(default_factory=dict)  # shard -> the API server's answer
 
 
 class _Builder:
@@ -661,12 +665,25 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
             b.cond(c.RUNNING, True, "WorkersRunning", "workers are translating")
             b.event("Normal", "Running", "workers are translating")
         b.status.start_time = b.status.start_time or now
+    running = c.is_true(b.status.conditions, c.RUNNING)
+    if start_overdue(job.status.admitted_at, running, now, ctx.start):
+        waits = {s: _start_wait(view.pods.get(s), ctx.create_refusals.get(s)) for s in workers}
+        b.finish(False, "StartTimeout", not_started_message(waits, ctx.start), view.pods)
+        b.plan.create = []
+        b.delete_active(view.pods)
+        return b.done()
     if recovering:
         b.cond(c.RECOVERING, True, "Recovering", "; ".join(recovering))
     elif c.is_true(b.status.conditions, c.RECOVERING) and not b.plan.error_retries:
         b.cond(c.RECOVERING, False, "Recovered", "every shard has a node")
     _progress(b, view, now)
     return b.done()
+
+
+def _start_wait(pod: PodView | None, refusal: str | None) -> str | None:
+    if pod is None:
+        return f"pod not created: {refusal}" if refusal else "pod not created yet"
+    return pod.waiting or (f"pod {pod.phase}" if pod.phase != "Pending" else None)
 
 
 def _progress(b: _Builder, view: JobView, now: datetime) -> None:

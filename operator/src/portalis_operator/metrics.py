@@ -62,6 +62,16 @@ JOBS_FINISHED = Counter(
     ["result", "priority"],
     registry=REGISTRY,
 )
+NOT_STARTED_AGE = Gauge(
+    "portalis_jobs_not_started_max_seconds",
+    "Seconds since admission of the admitted TranslationJob that has waited longest with no worker running.",
+    registry=REGISTRY,
+)
+POD_CREATE_REFUSALS = Counter(
+    "portalis_operator_pod_create_refusals_total",
+    "Worker pod creates the API server refused (quota, LimitRange, Pod Security, invalid spec).",
+    registry=REGISTRY,
+)
 LAST_CHECKPOINT_AGE = Gauge(
     "portalis_jobs_checkpoint_age_max_seconds",
     "The oldest 'last checkpoint' among running TranslationJobs.",

@@ -19,6 +19,7 @@ from portalis_operator.manifests import WorkerPodSettings
 from portalis_operator.preemption import PreemptionPolicy
 from portalis_operator.queueing import AgingPolicy
 from portalis_operator.scheduling import SchedulingPolicy
+from portalis_operator.startup import StartPolicy
 
 _POD = WorkerPodSettings(image="")  # the worker pod defaults, stated once
 # A storage quantity: a whole number of bytes with an optional binary or decimal suffix ("20Gi", "500M").
@@ -54,6 +55,9 @@ class Settings(BaseSettings):
     triton_image: str = Field(default="portalis/triton:0.1.0", min_length=1)
     worker_service_account: str = Field(default="portalis-worker", min_length=1)
     worker_grace_seconds: int = Field(default=120, ge=1, le=3600, description="checkpoint flush time")
+    start_timeout_seconds: int = Field(
+        default=600, ge=10, le=86400, description="admitted with no worker running this long: StartTimeout"
+    )
     ledger_claim_name: str | None = None
     # emptyDir sizeLimits and the worker container's ephemeral storage (manifests.WorkerPodSettings).
     worker_scratch_size_limit: str = Field(default=_POD.scratch_size_limit, pattern=_STORAGE)
@@ -87,6 +91,9 @@ class Settings(BaseSettings):
             aging=AgingPolicy(interval=timedelta(seconds=self.aging_interval_seconds)),
             preemption=PreemptionPolicy(min_runtime=timedelta(seconds=self.preemption_min_runtime_seconds)),
         )
+
+    def start_policy(self) -> StartPolicy:
+        return StartPolicy(timeout=timedelta(seconds=self.start_timeout_seconds))
 
     def worker_pod_settings(self, capacity_type_label: str) -> WorkerPodSettings:
         return WorkerPodSettings(

@@ -27,6 +27,7 @@ from portalis_operator.placement import capacity_type_from_label
 from portalis_operator.progress import parse_report
 from portalis_operator.quotas import NO_QUOTAS, NamespaceQuotas
 from portalis_operator.recovery import NodeHealth, NodeTrouble, RecoveryPolicy, classify_node, not_ready_left
+from portalis_operator.startup import waiting_reason
 from portalis_worker.protocol import RESULT_ANNOTATION, ResultReport
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,7 @@ def parse_pod(pod: Mapping[str, Any]) -> PodView | None:
         uid=meta.get("uid"),
         run=run_times(pod),
         result=ResultReport.decode((meta.get("annotations") or {}).get(RESULT_ANNOTATION)),
+        waiting=waiting_reason(status) if phase == "Pending" else None,
     )
 
 

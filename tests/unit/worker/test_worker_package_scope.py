@@ -246,3 +246,30 @@ def test_a_constant_that_module_code_changes_is_refused() -> None:
     rebound = {"p/__init__.py": "", "p/d.py": "X = [1]\nX = X + [2]\n"}
     with pytest.raises(Unsupported, match="constant X assigned more than once"):
         PackageTranslator(index_of(rebound)).translate_unit("p/d.py", "X = [1]\n")
+
+
+def test_new_types_are_aliases_and_type_variables_have_no_item() -> None:
+    files = {
+        "p/__init__.py": "",
+        "p/a.py": (
+            "from typing import NewType, TypeVar\n\n"
+            "T = TypeVar('T', bound=str)\n"
+            "Name = NewType('Name', str)\n\n"
+            "def norm(s: str) -> Name:\n    return Name(s.lower())\n\n"
+            "def twice(n: Name) -> str:\n    return n + norm(n)\n"
+        ),
+    }
+    translator = PackageTranslator(index_of(files))
+    assert "pub type Name = String;" in translator.translate_unit(
+        "p/a.py", "from typing import NewType\nName = NewType('Name', str)\n"
+    )
+    norm = translator.translate_unit("p/a.py", "def norm(s: str) -> Name:\n    return Name(s.lower())\n")
+    assert "pub fn norm(s: String) -> String" in norm
+    assert "Name(" not in norm
+    variable = translator.translate_unit(
+        "p/a.py", "from typing import TypeVar\nT = TypeVar('T', bound=str)\n"
+    )
+    assert "fn " not in variable and "T: a type variable" in variable
+    assert "pub fn twice(n: String) -> String" in translator.translate_unit(
+        "p/a.py", "def twice(n: Name) -> str:\n    return n + norm(n)\n"
+    )

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from portalis_worker.crate import module_path, rust_module_paths
 from portalis_worker.units import assigned_name, is_type_checking_block, strip_docstrings
+from portalis_worker.version_checks import fold_version_checks
 
 MAX_REEXPORT_HOPS = 8
 
@@ -213,6 +214,7 @@ class PackageIndex:
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 continue
             strip_docstrings(tree)
+            fold_version_checks(tree)
             for def_name, node in top_level_definitions(tree):
                 if def_name == "__all__":
                     info.exported = _literal_names(node)

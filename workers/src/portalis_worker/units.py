@@ -21,9 +21,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from portalis_worker.version_checks import fold_version_checks
 
 if TYPE_CHECKING:
     from portalis_worker.package_index import PackageIndex
@@ -106,12 +109,13 @@ def _used_names(nodes: list[ast.stmt]) -> set[str]:
 
 
 def _segment(text: str, lines: list[str], node: ast.stmt) -> str:
+    """The statement's source; dedented, for one that was nested in a decided version check."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
         end = node.end_lineno or node.lineno
-        return "".join(lines[start - 1 : end]).rstrip() + "\n"
-    segment = ast.get_source_segment(text, node)
-    return (segment if segment is not None else ast.unparse(node)).rstrip() + "\n"
+        return textwrap.dedent("".join(lines[start - 1 : end])).rstrip() + "\n"
+    segment = ast.get_source_segment(text, node, padded=True)
+    return textwrap.dedent(segment if segment is not None else ast.unparse(node)).rstrip() + "\n"
 
 
 def _code_lines(source: str) -> int:
@@ -160,6 +164,7 @@ def _units_of(path: str, text: str, tree: ast.Module, index: PackageIndex | None
     groups: list[tuple[str, list[ast.stmt]]] = []
     module_code: list[ast.stmt] = []
     strip_docstrings(tree)  # positions stay; segments come from the text
+    fold_version_checks(tree)  # a definition under `if sys.version_info ...:` is a unit of its own
     for node in tree.body:
         if isinstance(node, ast.Import | ast.ImportFrom):
             imports.append(node)

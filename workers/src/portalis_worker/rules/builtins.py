@@ -68,7 +68,8 @@ BUILTIN_NAMES = frozenset(
     ]
 )
 
-SUPPORTED_MODULES = frozenset({"math", "re", "string"})
+SUPPORTED_MODULES = frozenset({"math", "re", "string", "sys"})
+"""Modules with a mapping; `sys` only for `sys.maxsize` (its version checks are decided before)."""
 STRING_CONSTANTS = (
     "ascii_letters",
     "ascii_lowercase",
@@ -685,6 +686,8 @@ def module_attribute(tx: ExpressionTranslator, module: str, attr: str, node: ast
         return Val(rust_str_literal(getattr(string, attr)), STR, "strlit")
     if module == "math" and attr in consts:
         return Val(consts[attr], FLOAT)
+    if module == "sys" and attr == "maxsize":
+        return Val("isize::MAX", INT)
     tx.fail(f"{module}.{attr}", node)
 
 

@@ -178,7 +178,7 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
             and isinstance(stmt.value.value, str)
         ):
             continue
-        if isinstance(stmt, ast.Pass):
+        if isinstance(stmt, ast.Pass) or _is_slots(stmt):
             continue
         if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
             info.fields[stmt.target.id] = annotation_to_ty(stmt.annotation, classes)
@@ -235,6 +235,16 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
         ):
             info.fields.setdefault(sub.attr, UNKNOWN)
     return methods
+
+
+def _is_slots(stmt: ast.stmt) -> bool:
+    """`__slots__ = (...)`: which attributes instances may have; a struct has exactly its fields."""
+    return (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+        and stmt.targets[0].id == "__slots__"
+    )
 
 
 def _dataclass_init(info: ClassInfo) -> ast.FunctionDef:

@@ -27,6 +27,7 @@ from portalis_worker.rules.types import (
     is_bare_final,
     rust_type,
 )
+from portalis_worker.version_checks import fold_version_checks
 
 MAX_MODULE_ROUNDS = 8
 STATIC_INIT_PREFIX = "__init_"
@@ -535,7 +536,8 @@ def format_rust(text: str) -> str:
 
 
 def translate_tree(tree: ast.Module, fmt: bool = True) -> str:
-    """Collect, infer, emit, format."""
+    """Collect, infer, emit, format (`sys.version_info` checks decided first)."""
+    fold_version_checks(tree)
     mt = ModuleTranslator(tree)
     mt.collect()
     mt.infer()

@@ -27,6 +27,7 @@ from portalis_worker.rules.context import ident
 from portalis_worker.rules.emitter import ModuleTranslator, format_rust, visibility
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.types import Ty, annotation_to_ty, rust_type
+from portalis_worker.version_checks import fold_version_checks
 
 MAX_CLOSURE = 256
 
@@ -52,6 +53,10 @@ def translate_in_package(
         if not isinstance(node, ast.Import | ast.ImportFrom)
     ]
     _add_imports(imports, index, module, nodes)
+    folded = ast.Module(body=targets, type_ignores=[])
+    fold_version_checks(folded)
+    targets = folded.body
+    new_types = {name for node in [*combined, *targets] if (name := new_type(node)) is not None}
     aliases = {
         name: value
         for node in [*combined, *targets]
@@ -60,7 +65,14 @@ def translate_in_package(
     }
     combined = [_expand_aliases(n, aliases) for n in combined if type_alias(n) is None]
     alias_targets = [t for t in targets if type_alias(t) is not None]
-    targets = [_expand_aliases(t, aliases) for t in targets if type_alias(t) is None]
+    variables = [t for t in targets if type_variable(t) is not None]
+    targets = [
+        _expand_aliases(t, aliases) for t in targets if type_alias(t) is None and type_variable(t) is None
+    ]
+    combined = [c for c in combined if type_variable(c) is None]
+    if new_types:
+        combined = [_NewTypeCalls(new_types).visit(c) for c in combined]
+        targets = [_NewTypeCalls(new_types).visit(t) for t in targets]
     tree = ast.Module(body=[*imports.values(), *combined, *targets], type_ignores=[])
     translator = ModuleTranslator(tree)
     translator.collect()
@@ -80,6 +92,8 @@ def translate_in_package(
         name, value = found
         ty = annotation_to_ty(_expand_aliases_in(value, aliases), translator.module.class_names())
         text += f"\n{visibility(name)}type {ident(name)} = {rust_type(ty, target.lineno)};\n"
+    for target in variables:
+        text += f"\n// {type_variable(target)}: a type variable; it has no item of its own in Rust.\n"
     own_rust = index.modules[module].rust_path if module in index.modules else ()
     uses = sorted(
         {
@@ -375,9 +389,49 @@ def _is_type_expr(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
 
 
+def _called(node: ast.stmt, function: str) -> ast.Call | None:
+    """The call of `function` (`typing.function` too) that a single-name assignment assigns."""
+    value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+    if not isinstance(value, ast.Call):
+        return None
+    name = value.func.attr if isinstance(value.func, ast.Attribute) else getattr(value.func, "id", "")
+    return value if name == function and defined_names(node) else None
+
+
+def type_variable(node: ast.stmt) -> str | None:
+    """The name a `T = TypeVar("T", ...)` (or ParamSpec) assignment defines."""
+    if _called(node, "TypeVar") or _called(node, "ParamSpec"):
+        return defined_names(node)[0]
+    return None
+
+
+def new_type(node: ast.stmt) -> str | None:
+    """The name a `UserId = NewType("UserId", int)` assignment defines: to a type checker a new
+    type, at run time the identity function; in Rust an alias of the type it wraps."""
+    call = _called(node, "NewType")
+    return defined_names(node)[0] if call is not None and len(call.args) == 2 else None
+
+
+class _NewTypeCalls(ast.NodeTransformer):
+    """`UserId(x)` -> `x` for each NewType name (Python's NewType returns its argument)."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id in self.names and len(node.args) == 1:
+            return node.args[0]
+        return node
+
+
 def type_alias(node: ast.stmt) -> tuple[str, ast.expr] | None:
     """(name, type) of a module-level type alias: `Pos = int`, `Key = tuple[str, int]`,
-    `Id: TypeAlias = Union[int, str]`."""
+    `Id: TypeAlias = Union[int, str]`, `UserId = NewType("UserId", int)`."""
+    if (name := new_type(node)) is not None:
+        call = _called(node, "NewType")
+        assert call is not None
+        return name, call.args[1]
     if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
         annotation = node.annotation
         name = annotation.attr if isinstance(annotation, ast.Attribute) else getattr(annotation, "id", "")

@@ -431,6 +431,7 @@ def test_rbac_follows_watch_namespaces(rbac: Any, core: Any) -> None:
             ("create", "roles.rbac.authorization.k8s.io"),
             ("create", "rolebindings.rbac.authorization.k8s.io"),
             ("patch", "kopfpeerings.kopf.dev"),
+            ("create", "networkpolicies.networking.k8s.io"),  # the workers' NetworkPolicy (item 10)
         ]
         for verb, resource in in_job_namespaces:
             for ns in teams:

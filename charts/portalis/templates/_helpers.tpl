@@ -116,6 +116,10 @@ cluster-wide when every namespace is watched).
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [create]
+# The workers' NetworkPolicy (only the metrics ports open to other pods; network_policy.py).
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [create]
 {{- if .Values.operator.watchNamespaces }}
 # kopf peering per watched namespace: the KopfPeering the chart creates there.
 - apiGroups: [kopf.dev]

@@ -50,6 +50,7 @@ from portalis_operator.lifecycle import (
     spot_mode_of,
 )
 from portalis_operator.manifests import JOB_LABEL, build_worker_pod, worker_pod_name
+from portalis_operator.network_policy import worker_network_policy
 from portalis_operator.output_paths import waiting_for_output
 from portalis_operator.patches import merge_diff
 from portalis_operator.pool import PoolReconciler, PoolSnapshot
@@ -87,6 +88,7 @@ class Controller:
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
         self.rbac = client.RbacAuthorizationV1Api(api)
+        self.networking = client.NetworkingV1Api(api)
         self._wake = asyncio.Event()
         self._limit = asyncio.Semaphore(settings.api_concurrency)
         self._worker_accounts: set[str] = set()
@@ -403,7 +405,8 @@ class Controller:
     async def _ensure_worker_account(self, ns: str) -> None:
         """The worker's ServiceAccount in a job's namespace, allowed only to read and patch pods there
         (to report progress; the chart's worker-token ValidatingAdmissionPolicy narrows the patch to its
-        own pod's annotations). Created once per namespace and operator run; existing objects are kept."""
+        own pod's annotations), and the workers' NetworkPolicy. Created once per namespace and operator
+        run; existing objects are kept (a platform team may have adapted them)."""
         if ns in self._worker_accounts:
             return
         sa = self.settings.worker_service_account
@@ -428,6 +431,10 @@ class Controller:
                 },
             ),
         ]
+        if self.settings.worker_network_policy:
+            objects.append(
+                lambda: self.networking.create_namespaced_network_policy(ns, worker_network_policy(sa, ns))
+            )
         for create in objects:
             try:
                 async with self._limit:

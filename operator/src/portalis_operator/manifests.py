@@ -24,6 +24,8 @@ LEDGER_DIR = "/var/lib/portalis/ledger"
 SCRATCH_DIR = "/tmp"
 MODEL_REPO_DIR = "/models"
 TRITON_GRPC = "localhost:8001"
+WORKER_METRICS_PORT = 9400
+TRITON_METRICS_PORT = 8002  # the only ports open to other pods (network_policy.py)
 
 
 @dataclass(frozen=True)
@@ -268,12 +270,12 @@ def _triton_sidecar(gpus: str, settings: WorkerPodSettings) -> dict[str, Any]:
             f"--model-repository={MODEL_REPO_DIR}",
             f"--grpc-port={TRITON_GRPC.rsplit(':', 1)[1]}",
             "--http-port=8000",
-            "--metrics-port=8002",
+            f"--metrics-port={TRITON_METRICS_PORT}",
             "--allow-http=true",
         ],
         "ports": [
             {"name": "triton-grpc", "containerPort": int(TRITON_GRPC.rsplit(":", 1)[1]), "protocol": "TCP"},
-            {"name": "triton-metrics", "containerPort": 8002, "protocol": "TCP"},
+            {"name": "triton-metrics", "containerPort": TRITON_METRICS_PORT, "protocol": "TCP"},
         ],
         "startupProbe": {"httpGet": {"path": "/v2/health/ready", "port": 8000}, "failureThreshold": 60},
         "resources": {
@@ -317,7 +319,7 @@ def build_worker_pod(
         "args": ["portalis-worker"],
         "env": _env(job, shard)
         + ([{"name": "PORTALIS_TRITON_URL", "value": TRITON_GRPC}] if sidecar else []),
-        "ports": [{"name": "metrics", "containerPort": 9400, "protocol": "TCP"}],
+        "ports": [{"name": "metrics", "containerPort": WORKER_METRICS_PORT, "protocol": "TCP"}],
         "resources": _worker_resources(gpus if sidecar is None else None, settings),
         "volumeMounts": mounts,
         "securityContext": _restricted(),

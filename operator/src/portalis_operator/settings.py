@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     worker_image: str = Field(default="portalis/worker:0.1.0", min_length=1)
     triton_image: str = Field(default="portalis/triton:0.1.0", min_length=1)
     worker_service_account: str = Field(default="portalis-worker", min_length=1)
+    worker_network_policy: bool = Field(
+        default=True, description="create the worker NetworkPolicy in each job namespace (network_policy.py)"
+    )
     worker_grace_seconds: int = Field(default=120, ge=1, le=3600, description="checkpoint flush time")
     start_timeout_seconds: int = Field(
         default=600, ge=10, le=86400, description="admitted with no worker running this long: StartTimeout"

@@ -207,8 +207,10 @@ def render_report(
     verdicts = verification or {}
     states: Counter[str] = Counter()
     checked: list[dict[str, Any]] = []
+    every: list[dict[str, Any]] = []  # each unit's state, in file order (`kubectl portalis report --all`)
     for u in sorted(units, key=lambda u: (str(u["path"]), int(u["order"]), str(u["name"]))):
         if u.get("status") != "translated":
+            every.append({"path": u["path"], "unit": u["name"], "state": "failed", "reason": u.get("reason")})
             continue
         verdict = verdicts.get(str(u["id"]))
         state = (
@@ -217,6 +219,7 @@ def render_report(
             else "compiled"
         )
         states[state] += 1
+        every.append({"path": u["path"], "unit": u["name"], "state": state})
         if verdict is not None:
             checked.append({"path": u["path"], "unit": u["name"], **verdict})
     total = len(units)
@@ -237,6 +240,7 @@ def render_report(
             for u in failures
         ],
         "verification": checked,
+        "unit_states": every,
     }
     md = [
         f"# Translation report: `{inputs.crate_name}`",

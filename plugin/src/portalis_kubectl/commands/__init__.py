@@ -1,0 +1,1 @@
+"""One module per `kubectl portalis` command: `add(subparsers, common)` declares it, `run(args)` does it."""

@@ -99,3 +99,33 @@ def test_safe_refs_and_paths_are_accepted(
     created = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, job)
     assert created["spec"]["source"]["git"]["ref"] == ref
     custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "safe")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ssh://git@git.example.com/team/app.git",
+        "git@github.com:team/app.git",
+        "https://git.example.com:8443/team/app.git",
+        "https://git.example.com/team/app@v2.git",
+    ],
+)
+def test_urls_without_credentials_and_a_credentials_ref_are_accepted(
+    url: str, crds: list[str], api_client: Any, namespace: str
+) -> None:
+    # The refusal of credentials in the URL (cases 41-43) must not catch an ssh user or an '@' in a path.
+    custom = client.CustomObjectsApi(api_client)
+    git = {"url": url, "credentialsSecretRef": {"name": "app-deploy-token"}}
+    job = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "TranslationJob",
+        "metadata": {"name": "private"},
+        "spec": {
+            "source": {"git": git},
+            "output": {"persistentVolumeClaim": {"claimName": "crates"}},
+            "target": {"crateName": "app"},
+        },
+    }
+    created = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, job)
+    assert created["spec"]["source"]["git"]["credentialsSecretRef"] == {"name": "app-deploy-token"}
+    custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "private")

@@ -244,3 +244,47 @@ def test_invalid_storage_settings_stop_the_operator_at_start_up(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_git_credentials_are_a_worker_only_secret_volume_never_env_or_status() -> None:
+    # Issue 13, item 10: private repositories had no credentials reference, so tokens ended up in the
+    # URL, and from there in every pod's environment (readable by any worker token) and in logs.
+    import json
+
+    from test_lifecycle import ctx, node
+
+    from portalis_operator.lifecycle import JobView, plan_job
+    from portalis_operator.manifests import GIT_CREDENTIALS_DIR
+
+    git = {
+        "url": "https://git.example.com/team/app.git",
+        "credentialsSecretRef": {"name": "app-deploy-token"},
+    }
+    job = tj("private").spec(source={"git": git}, translation={"backend": "model"}).obj()
+    pod = build_worker_pod(job, 0, spot_mode=SpotMode.PREFERRED, settings=SETTINGS)
+    spec = pod["spec"]
+    (volume,) = [v for v in spec["volumes"] if "secret" in v]
+    assert volume["secret"] == {"secretName": "app-deploy-token", "defaultMode": 0o440}
+    (worker,) = spec["containers"]
+    mounts = {m["name"]: m for m in worker["volumeMounts"]}
+    assert mounts[volume["name"]] == {
+        "name": volume["name"],
+        "mountPath": GIT_CREDENTIALS_DIR,
+        "readOnly": True,
+    }
+    for sidecar in spec["initContainers"]:  # Triton never sees it
+        assert volume["name"] not in {m["name"] for m in sidecar["volumeMounts"]}
+    for container in spec["containers"] + spec["initContainers"]:
+        for env in container.get("env", []):
+            assert "secretKeyRef" not in env.get("valueFrom", {}), env
+            assert "app-deploy-token" not in env.get("value", ""), env
+        assert "envFrom" not in container
+    env = {e["name"]: e.get("value") for e in worker["env"]}
+    assert env["PORTALIS_GIT_CREDENTIALS_DIR"] == GIT_CREDENTIALS_DIR
+    plan = plan_job(JobView(job), None, None, ctx(node("n1")))
+    assert plan.status is not None
+    assert "app-deploy-token" not in json.dumps(plan.status.to_wire())
+    no_ref = tj("public").spec(source={"git": {"url": "https://git.example.com/a.git"}}).obj()
+    public = build_worker_pod(no_ref, 0, spot_mode=SpotMode.PREFERRED, settings=SETTINGS)
+    assert not [v for v in public["spec"]["volumes"] if "secret" in v]
+    assert "PORTALIS_GIT_CREDENTIALS_DIR" not in {e["name"] for e in public["spec"]["containers"][0]["env"]}

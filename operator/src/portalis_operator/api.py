@@ -85,10 +85,15 @@ class SourcePVC(SpecModel):
     path: str = Field(default="/", max_length=1024, pattern=_ABS_PATH_PATTERN)
 
 
+class SecretRef(SpecModel):
+    name: str = Field(min_length=1, max_length=253)
+
+
 class GitSource(SpecModel):
     url: str = Field(min_length=1, max_length=2048, pattern=r"^(https://|ssh://|git@)\S+$")
     ref: str | None = Field(default=None, max_length=255)
     path: str = Field(default="/", max_length=1024, pattern=_ABS_PATH_PATTERN)
+    credentials_secret_ref: SecretRef | None = None
 
 
 class Source(SpecModel):

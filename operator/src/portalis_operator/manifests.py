@@ -21,6 +21,7 @@ MAX_NAME = 63
 SOURCE_DIR = "/var/lib/portalis/source"
 OUTPUT_DIR = "/var/lib/portalis/output"
 LEDGER_DIR = "/var/lib/portalis/ledger"
+GIT_CREDENTIALS_DIR = "/var/run/portalis/git-credentials"  # the credentialsSecretRef Secret, worker only
 SCRATCH_DIR = "/tmp"
 MODEL_REPO_DIR = "/models"
 TRITON_GRPC = "localhost:8001"
@@ -175,6 +176,13 @@ def _volumes(
     else:  # git: the worker clones into an emptyDir
         volumes.append({"name": "source", "emptyDir": _empty_dir(settings.source_size_limit)})
         mounts.append({"name": "source", "mountPath": SOURCE_DIR})
+        ref = src.git.credentials_secret_ref if src.git is not None else None
+        if ref is not None:
+            # Files readable by the pod's group (fsGroup) only; in no environment variable, in no other
+            # container (git_credentials.py in the worker hands them to git when it asks).
+            secret = {"secretName": ref.name, "defaultMode": 0o440}
+            volumes.append({"name": "git-credentials", "secret": secret})
+            mounts.append({"name": "git-credentials", "mountPath": GIT_CREDENTIALS_DIR, "readOnly": True})
 
     out = spec.output.persistent_volume_claim
     if out is not None:
@@ -223,6 +231,8 @@ def _env(job: TranslationJob, shard: int) -> list[dict[str, Any]]:
         values["PORTALIS_GIT_URL"] = git.url
         values["PORTALIS_GIT_REF"] = git.ref or ""
         values["PORTALIS_GIT_PATH"] = git.path
+        if git.credentials_secret_ref is not None:
+            values["PORTALIS_GIT_CREDENTIALS_DIR"] = GIT_CREDENTIALS_DIR  # a path, not a credential
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in values.items()]
     env += [
         {"name": "PORTALIS_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},

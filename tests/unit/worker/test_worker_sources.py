@@ -148,7 +148,7 @@ def test_every_user_supplied_git_argument_follows_end_of_options(
 
     calls: list[list[str]] = []
 
-    def record(args: list[str], cwd: Path | None = None) -> str:
+    def record(args: list[str], cwd: Path | None = None, auth: object = None) -> str:
         calls.append(args)
         if args[0] == "fetch" and "--depth" in args:
             raise SourceError("shallow fetch refused")  # take the fallback path too

@@ -64,6 +64,10 @@ class Assignment(BaseModel):
     git_url: str | None = Field(None, validation_alias=AliasChoices("PORTALIS_GIT_URL"))
     git_ref: str | None = Field(None, validation_alias=AliasChoices("PORTALIS_GIT_REF"))
     git_path: str = Field("/", validation_alias=AliasChoices("PORTALIS_GIT_PATH"))
+    # The mounted credentialsSecretRef Secret (git_credentials.py): a path, never a credential.
+    git_credentials_dir: Path | None = Field(
+        None, validation_alias=AliasChoices("PORTALIS_GIT_CREDENTIALS_DIR")
+    )
     triton_url: str = Field("localhost:8001", validation_alias=AliasChoices("PORTALIS_TRITON_URL"))
     model_name: str = Field("portalis-translator", validation_alias=AliasChoices("PORTALIS_MODEL_NAME"))
     model_version: int | None = Field(None, validation_alias=AliasChoices("PORTALIS_MODEL_VERSION"), ge=1)

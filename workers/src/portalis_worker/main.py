@@ -96,7 +96,14 @@ def run_shard(assignment: Assignment, model_client_factory: ModelClientFactory) 
                 None,
             )
             checkout = assignment.source_dir / GIT_CHECKOUT
-            commit = fetch_git(assignment.git_url, assignment.git_ref, checkout, pinned)
+            commit = fetch_git(
+                assignment.git_url,
+                assignment.git_ref,
+                checkout,
+                pinned,
+                credentials=assignment.git_credentials_dir,
+                scratch=assignment.scratch_dir,
+            )
             root = resolve_root(checkout, assignment.git_path)
         else:
             root = resolve_root(assignment.source_dir, "/")

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from portalis_worker.git_credentials import GitAuth, git_auth
+
 LOG = logging.getLogger(__name__)
 
 SKIPPED_DIRS = frozenset({".git", "__pycache__"})
@@ -126,11 +128,15 @@ def resolve_root(base: Path, sub: str) -> Path:
 GIT_TIMEOUT_SECONDS = 600
 
 
-def _git(args: list[str], cwd: Path | None = None) -> str:
+def _git(args: list[str], cwd: Path | None = None, auth: GitAuth | None = None) -> str:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
+    config: list[str] = []
+    if auth is not None:
+        env.update(auth.env)
+        config = auth.config
     try:
         proc = subprocess.run(
-            ["git", *args],
+            ["git", *config, *args],
             cwd=cwd,
             env=env,
             capture_output=True,
@@ -145,12 +151,28 @@ def _git(args: list[str], cwd: Path | None = None) -> str:
     return proc.stdout.strip()
 
 
-def fetch_git(url: str, ref: str | None, dest: Path, pinned_commit: str | None = None) -> str:
+def fetch_git(
+    url: str,
+    ref: str | None,
+    dest: Path,
+    pinned_commit: str | None = None,
+    credentials: Path | None = None,
+    scratch: Path | None = None,
+) -> str:
     """Check out `ref` (or the pinned commit of an earlier run of this shard) into `dest`.
 
     Returns the commit. A shallow fetch of the ref is tried first; a full fetch is the fallback (some
-    servers refuse to serve a bare commit id). `dest` is ours: it is emptied first.
+    servers refuse to serve a bare commit id). `dest` is ours: it is emptied first. `credentials` is the
+    mounted Secret of `credentialsSecretRef` (git_credentials.py), given to git only when it fetches.
     """
+    auth = git_auth(credentials, scratch or dest.parent)
+    try:
+        return _fetch(url, ref, dest, pinned_commit, auth)
+    finally:
+        auth.close()
+
+
+def _fetch(url: str, ref: str | None, dest: Path, pinned_commit: str | None, auth: GitAuth) -> str:
     if shutil.which("git") is None:
         raise SourceError("git is not installed in the worker image")
     if dest.exists():
@@ -163,11 +185,15 @@ def fetch_git(url: str, ref: str | None, dest: Path, pinned_commit: str | None =
     _git(["remote", "add", "--end-of-options", "origin", url], cwd=dest)
     want = pinned_commit or ref or "HEAD"
     try:
-        _git(["fetch", "--quiet", "--depth", "1", "--end-of-options", "origin", want], cwd=dest)
+        _git(["fetch", "--quiet", "--depth", "1", "--end-of-options", "origin", want], cwd=dest, auth=auth)
         _git(["checkout", "--quiet", "--detach", "FETCH_HEAD"], cwd=dest)
     except SourceError:
         LOG.info("shallow fetch of the ref failed; fetching everything", extra={"ref": want})
-        _git(["fetch", "--quiet", "--tags", "origin", "+refs/heads/*:refs/remotes/origin/*"], cwd=dest)
+        _git(
+            ["fetch", "--quiet", "--tags", "origin", "+refs/heads/*:refs/remotes/origin/*"],
+            cwd=dest,
+            auth=auth,
+        )
         # `git checkout` before 2.43 takes no `--end-of-options`: resolve the name to a commit id
         # first (rev-parse takes it), and check out the id.
         try:

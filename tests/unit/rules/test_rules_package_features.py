@@ -173,6 +173,29 @@ CASES = {
         "f",
         [(10,), (1,)],
     ),
+    "class_attribute_defaults": Case(
+        "from typing import Optional\n\n"
+        "class Failure(Exception):\n"
+        "    context: Optional[str] = None\n"
+        "    code: int = 3\n"
+        "    message: str\n\n"
+        "    def __init__(self, message: str, context: Optional[str] = None) -> None:\n"
+        "        self.message = message\n"
+        "        if context:\n            self.context = context\n\n"
+        "    def __str__(self) -> str:\n"
+        "        if self.context:\n            return self.message + ' in ' + self.context\n"
+        "        return self.message\n\n"
+        "class Counter:\n    start: int = 10\n    label: str = 'n'\n\n"
+        "    def bump(self) -> int:\n        self.start += 1\n        return self.start\n\n"
+        "def f(m: str, c: str) -> str:\n"
+        "    e = Failure(m, c or None)\n"
+        "    k = Counter()\n"
+        "    k.bump()\n"
+        "    n = k.bump()\n"
+        "    return str(e) + '/' + str(e.code) + '/' + k.label + str(n)\n",
+        "f",
+        [("bad", "key"), ("worse", "")],
+    ),
 }
 
 
@@ -220,6 +243,7 @@ def test_exception_classes_implement_error_and_display() -> None:
             "exception class with decorators or keywords",
         ),
         ("class A:\n    pass\n\nclass B(A):\n    pass\n", "class inheritance"),
+        ("class A:\n    items: list[int] = []\n", "class attribute with a mutable default"),
         (
             "class C:\n    def __init__(self) -> None:\n        self.n = 1\n\n"
             "    @property\n    def n(self) -> int:\n        return 1\n",

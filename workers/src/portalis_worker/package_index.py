@@ -217,8 +217,7 @@ class PackageIndex:
             fold_version_checks(tree)
             for def_name, node in top_level_definitions(tree):
                 if def_name == "__all__":
-                    info.exported = _literal_names(node)
-                    continue
+                    info.exported = _literal_names(node)  # and a constant like any other
                 info.definitions[def_name] = Definition(name, def_name, path, node)
             definitions = top_level_definitions(tree)
             defined = {id(n) for _, n in definitions}

@@ -1,8 +1,9 @@
 """Dataclasses and simple classes become a struct plus an ``impl`` block.
 
 Fields come from class-level annotations and from ``self.x = ...`` in ``__init__``; the
-constructor is ``Type::new(...)``; a method that assigns to ``self`` (or calls one that does)
-takes ``&mut self``, any other ``&self``. Inheritance, properties and class attributes are
+constructor is ``Type::new(...)``; a class attribute with an immutable default (`context: str |
+None = None`) is a field that starts with that value; a method that assigns to ``self`` (or calls
+one that does) takes ``&mut self``, any other ``&self``. Inheritance, properties and class attributes are
 outside the subset.
 """
 
@@ -183,8 +184,10 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
         if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
             info.fields[stmt.target.id] = annotation_to_ty(stmt.annotation, classes)
             if stmt.value is not None:
-                if not info.is_dataclass:
-                    raise Unsupported("class attribute with a default", stmt.lineno)
+                if not info.is_dataclass and not _immutable_literal(stmt.value):
+                    # Python shares one value among all instances: a copy per instance would differ
+                    # as soon as one of them changes it in place.
+                    raise Unsupported("class attribute with a mutable default", stmt.lineno)
                 info.field_defaults[stmt.target.id] = stmt.value
             elif info.field_defaults and info.is_dataclass:
                 raise Unsupported("dataclass field without default after one with a default", stmt.lineno)
@@ -208,6 +211,13 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
             methods.append(sig)
             continue
         raise Unsupported("class body statement", stmt.lineno)
+    if not info.is_dataclass and info.field_defaults and "__init__" not in info.methods:
+        init = ast.parse("def __init__(self) -> None:\n    pass\n").body[0]
+        assert isinstance(init, ast.FunctionDef)
+        ast.increment_lineno(init, node.lineno - 1)
+        sig = sig_for(init, info.name, False)
+        info.methods["__init__"] = sig
+        methods.insert(0, sig)
     if info.is_dataclass and "__init__" not in info.methods:
         init = _dataclass_init(info)
         sig = sig_for(init, info.name, False)
@@ -235,6 +245,15 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
         ):
             info.fields.setdefault(sub.attr, UNKNOWN)
     return methods
+
+
+def _immutable_literal(node: ast.expr) -> bool:
+    """A number, string, bool, None, or a tuple of them."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return _immutable_literal(node.operand)
+    return isinstance(node, ast.Tuple) and all(_immutable_literal(e) for e in node.elts)
 
 
 def _is_slots(stmt: ast.stmt) -> bool:

@@ -37,6 +37,9 @@ IGNORED_MODULES = frozenset(
     {"typing", "typing_extensions", "__future__", "dataclasses", "collections.abc", "abc", "enum"}
 )
 """Their names are annotations, decorators or bases, each mapped or refused where it is used."""
+IDENTITY_FUNCTIONS = frozenset({"types.MappingProxyType"})
+"""Calls that return their argument in the translation: a read-only view of a dict is the dict (the
+translated code cannot write through it: Python would have raised)."""
 
 
 def register_import(module: ModuleContext, node: ast.Import | ast.ImportFrom) -> None:
@@ -51,6 +54,9 @@ def register_import(module: ModuleContext, node: ast.Import | ast.ImportFrom) ->
             raise Unsupported(f"import {alias.name}", node.lineno)
         return
     if node.module in IGNORED_MODULES and node.level == 0:
+        return
+    if node.level == 0 and all(f"{node.module}.{a.name}" in IDENTITY_FUNCTIONS for a in node.names):
+        module.identities.update(a.asname or a.name for a in node.names)
         return
     if node.module == "functools" and node.level == 0 and all(a.name in MEMO_DECORATORS for a in node.names):
         return
@@ -358,6 +364,7 @@ class ModuleTranslator:
         if is_init and sig.owner is not None:
             lines.append(f"{vis}fn new({', '.join(params)}) -> Self {{")
             lines.append("    let mut this = Self::default();")
+            lines.extend(self._class_defaults(ft, sig.owner))
             lines.extend(body)
             lines.append("    this")
         else:
@@ -366,6 +373,19 @@ class ModuleTranslator:
             lines.extend(body)
         lines.append("}")
         return "\n".join(lines)
+
+    def _class_defaults(self, ft: FunctionTranslator, owner: str) -> list[str]:
+        """`this.x = <default>;` for each class attribute with a default (not a dataclass's: its
+        defaults are the constructor's parameter defaults)."""
+        info = self.module.classes[owner]
+        if info.is_dataclass:
+            return []
+        lines = []
+        for name, default in info.field_defaults.items():
+            ty = info.fields[name]
+            code = ft.coerce(ft.expr(default, ty), ty, default)
+            lines.append(f"    this.{ident(name)} = {code};")
+        return lines
 
     def emit_enum(self, info: ClassInfo) -> str:
         """A fieldless Rust ``enum`` with ``value()`` and ``name()`` (``Color.RED.value``)."""

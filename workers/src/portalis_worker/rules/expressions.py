@@ -316,6 +316,9 @@ class ExpressionTranslator:
             return f'String::from(if {val.code} {{ "True" }} else {{ "False" }})'
         if kind == "unknown":
             return "String::new()"
+        info = self.module.classes.get(val.ty.name) if kind == "class" else None
+        if info is not None and (info.is_exception or "__str__" in info.methods):
+            return f"{self.wrap(val, PREC_ATOM)}.to_string()"  # its Display: `__str__` or the message
         self.fail(f"str() of {val.ty}", node)
 
     # ----------------------------------------------------------------- dispatch
@@ -479,6 +482,9 @@ class ExpressionTranslator:
             return self.unknown()
         op = type(node.op)
         lk, rk = left.ty.kind, right.ty.kind
+        if op is ast.Add and "str" in (lk, rk) and "option" in (lk, rk):
+            # Optional[str] used as a str after a check (None + "x" raises in Python, panics here).
+            lk, rk = self.unwrap_option(left).ty.kind, self.unwrap_option(right).ty.kind
         if lk == "str" and rk == "str" and op is ast.Add:
             return self._concat(node)
         if {lk, rk} <= {"str", "int", "bool"} and "str" in (lk, rk) and op is ast.Mult:
@@ -559,7 +565,7 @@ class ExpressionTranslator:
                 parts.append(n)
 
         flatten(node)
-        vals = [self.expr(p) for p in parts]
+        vals = [self.unwrap_option(self.expr(p)) for p in parts]
         vals = [
             v if not (v.kind == "strlit" and not v.code.startswith('"')) else Val(v.code, STR) for v in vals
         ]
@@ -990,6 +996,8 @@ class ExpressionTranslator:
                 return self.call_user(self.module.functions[name], node, name)
             if name in self.module.classes:
                 return self.construct(name, node)
+            if name in self.module.identities and len(node.args) == 1 and not node.keywords:
+                return self.expr(node.args[0], expected)
             if name in builtins.BUILTIN_NAMES:
                 return builtins.call_builtin(self, name, node, expected)
             if self.inferring:

@@ -174,7 +174,7 @@ CASES = {
         [(10,), (1,)],
     ),
     "class_attribute_defaults": Case(
-        "from typing import Optional\n\n"
+        "from typing import Final, Optional\n\n"
         "class Failure(Exception):\n"
         "    context: Optional[str] = None\n"
         "    code: int = 3\n"
@@ -187,8 +187,11 @@ CASES = {
         "        return self.message\n\n"
         "class Counter:\n    start: int = 10\n    label: str = 'n'\n\n"
         "    def bump(self) -> int:\n        self.start += 1\n        return self.start\n\n"
+        "class Flags:\n    FROZEN: Final = 0\n    NEST: 'Final' = 2\n\n"
+        "    def pick(self, n: int) -> int:\n        return self.FROZEN if n < 0 else n\n\n"
         "def f(m: str, c: str) -> str:\n"
         "    e = Failure(m, c or None)\n"
+        "    assert Flags().pick(-4) + Flags.NEST == 2\n"
         "    k = Counter()\n"
         "    k.bump()\n"
         "    n = k.bump()\n"

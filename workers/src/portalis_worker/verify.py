@@ -116,6 +116,7 @@ pub fn run<T: PyRepr, F: FnOnce() -> T + std::panic::UnwindSafe>(f: F) -> String
 # The Python side's canonical form, mirrored by PyRepr above; run in the child process.
 PY_REPR = r"""
 import math
+from collections.abc import Mapping
 
 def _float_text(value):
     if math.isinf(value):
@@ -139,7 +140,7 @@ def py_repr(value):
         return "None"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(py_repr(v) for v in value) + "]"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # dict, and read-only views of one (MappingProxyType)
         return "{" + ", ".join(sorted(f"{py_repr(k)}: {py_repr(v)}" for k, v in value.items())) + "}"
     if isinstance(value, (set, frozenset)):
         return "{" + ", ".join(sorted(py_repr(v) for v in value)) + "}"
@@ -345,7 +346,7 @@ def _finite(value: Any) -> bool:
         return math.isfinite(value)
     if isinstance(value, list | tuple | set):
         return all(_finite(v) for v in value)
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # dict, and read-only views of one (MappingProxyType)
         return all(_finite(k) and _finite(v) for k, v in value.items())
     return True
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from portalis_worker.rules.context import ClassInfo, FuncSig, ModuleContext
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.exceptions import BUILTIN_BASES
-from portalis_worker.rules.types import UNKNOWN, annotation_to_ty, class_ty
+from portalis_worker.rules.types import BOOL, FLOAT, INT, STR, UNKNOWN, Ty, annotation_to_ty, class_ty
 
 SigFactory = Callable[[ast.FunctionDef, str | None, bool], FuncSig]
 
@@ -182,7 +182,15 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
         if isinstance(stmt, ast.Pass) or _is_slots(stmt):
             continue
         if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            info.fields[stmt.target.id] = annotation_to_ty(stmt.annotation, classes)
+            annotation = stmt.annotation
+            if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+                annotation = ast.parse(annotation.value, mode="eval").body
+            bare = _decorator_name(annotation) in ("Final", "ClassVar")
+            literal = _literal_type(stmt.value) if bare and stmt.value is not None else None
+            if literal is not None:
+                info.fields[stmt.target.id] = literal  # `FROZEN: Final = 0`: the value's type
+            else:
+                info.fields[stmt.target.id] = annotation_to_ty(stmt.annotation, classes)
             if stmt.value is not None:
                 if not info.is_dataclass and not _immutable_literal(stmt.value):
                     # Python shares one value among all instances: a copy per instance would differ
@@ -245,6 +253,15 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
         ):
             info.fields.setdefault(sub.attr, UNKNOWN)
     return methods
+
+
+def _literal_type(node: ast.expr) -> Ty | None:
+    """The type of an int, float, str or bool literal (a negative number included)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    if isinstance(node, ast.Constant):
+        return {bool: BOOL, int: INT, float: FLOAT, str: STR}.get(type(node.value))
+    return None
 
 
 def _immutable_literal(node: ast.expr) -> bool:

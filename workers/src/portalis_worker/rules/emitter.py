@@ -195,7 +195,7 @@ class ModuleTranslator:
                 classes.append(declare_class(self.module, stmt))
             elif isinstance(stmt, ast.FunctionDef):
                 functions.append(stmt)
-            elif _is_dunder_all(stmt):
+            elif _is_dunder_all(stmt) and isinstance(stmt, ast.AugAssign):
                 continue  # realised as `pub` on the listed items
             elif isinstance(stmt, ast.Assign | ast.AnnAssign):
                 self.constant(stmt)

@@ -845,6 +845,11 @@ class ExpressionTranslator:
                 if node.attr not in enum.enum_members:
                     self.fail(f"{enum.name} has no member {node.attr}", node)
                 return Val(f"{enum.name}::{ident(node.attr)}", class_ty(enum.name))
+            if enum is not None and node.attr in enum.field_defaults and not enum.is_dataclass:
+                # `Flags.FROZEN`: a class attribute read through the class is its default value
+                # (immutable, so no instance can have changed what the class holds).
+                ty = enum.fields[node.attr]
+                return Val(self.coerce(self.expr(enum.field_defaults[node.attr], ty), ty, node), ty)
         base = self.unwrap_option(self.expr(node.value))
         if self.vague(base.ty):
             return self.unknown()

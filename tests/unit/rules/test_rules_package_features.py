@@ -199,6 +199,11 @@ CASES = {
         "f",
         [("bad", "key"), ("worse", "")],
     ),
+    "inheritance_copies_members_down": Case(
+        '\nclass Shape:\n    kind = "shape"\n    def __init__(self, name: str) -> None:\n        self.name = name\n    def area(self) -> float:\n        return 0.0\n    def describe(self) -> str:\n        return self.name + " " + self.kind + " " + str(self.area())\n\nclass Square(Shape):\n    kind = "square"\n    def __init__(self, side: float) -> None:\n        super().__init__("sq")\n        self.side = side\n    def area(self) -> float:\n        return self.side * self.side\n\nclass Tiny(Square):\n    def area(self) -> float:\n        return super().area() / 2\n\ndef f(x: float) -> str:\n    return Square(x).describe() + "|" + Tiny(x).describe() + "|" + Shape("s").describe()\n',
+        "f",
+        [(2.0,), (0.5,)],
+    ),
 }
 
 
@@ -245,7 +250,13 @@ def test_exception_classes_implement_error_and_display() -> None:
             "from dataclasses import dataclass\n\n@dataclass\nclass E(ValueError):\n    code: int\n",
             "exception class with decorators or keywords",
         ),
-        ("class A:\n    pass\n\nclass B(A):\n    pass\n", "class inheritance"),
+        (
+            "class A:\n    def __init__(self) -> None:\n        self.n = 1\n\n"
+            "class B(A):\n    pass\n\n"
+            "def g(a: A) -> int:\n    return a.n\n\n"
+            "def f() -> int:\n    return g(B())\n",
+            "implicit conversion from B to A",
+        ),
         ("class A:\n    items: list[int] = []\n", "class attribute with a mutable default"),
         (
             "class C:\n    def __init__(self) -> None:\n        self.n = 1\n\n"

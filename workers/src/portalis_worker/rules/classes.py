@@ -10,6 +10,7 @@ outside the subset.
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Callable
 
 from portalis_worker.rules.context import ClassInfo, FuncSig, ModuleContext
@@ -123,6 +124,89 @@ def _enum_members(node: ast.ClassDef, kind: str) -> dict[str, int | str]:
     return members
 
 
+def flatten_inheritance(classes: list[ast.ClassDef], exceptions: set[str]) -> None:
+    """Give each class that derives from one plain class of the module its base's members, in place.
+
+    Inheritance is translated by copying down: the subclass's struct has the base's fields and its
+    own, its `impl` the base's methods it does not override and its own. `super().m(...)` calls the
+    base's `m`, kept as the method `_super_m` (for `__init__`, `_super___init__`). There is no
+    subtyping: a subclass value where the base type is expected is refused as a type mismatch, and
+    `isinstance` with a class stays refused. Bases that are not plain classes of the module (enums,
+    NamedTuples, exceptions, Protocol, Generic, ...) keep their own rules."""
+    by_name = {c.name: c for c in classes}
+    done: set[str] = set()
+
+    def plain(node: ast.ClassDef) -> bool:
+        return not node.decorator_list and not node.keywords and node.name not in exceptions
+
+    def flatten(node: ast.ClassDef, depth: int) -> None:
+        if node.name in done or depth > len(classes):
+            return
+        done.add(node.name)
+        bases = [b for b in base_names(node) if b != "object"]
+        if len(bases) != 1 or len(node.bases) != 1 or bases[0] not in by_name:
+            return
+        base = by_name[bases[0]]
+        if base is node or not plain(base) or not plain(node):
+            return
+        flatten(base, depth + 1)
+        if [b for b in base_names(base) if b != "object"]:
+            return  # the base kept a base of its own (not flattenable): so does the subclass
+        node.body = _merged_body(base, node)
+        node.bases = []
+
+    for node in classes:
+        flatten(node, 0)
+
+
+def _merged_body(base: ast.ClassDef, sub: ast.ClassDef) -> list[ast.stmt]:
+    own_methods = {s.name for s in sub.body if isinstance(s, ast.FunctionDef)}
+    own_fields = {
+        t.id
+        for s in sub.body
+        if isinstance(s, ast.AnnAssign | ast.Assign)
+        for t in (s.targets if isinstance(s, ast.Assign) else [s.target])
+        if isinstance(t, ast.Name)
+    }
+    supers = {
+        n.func.attr
+        for n in ast.walk(sub)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and _is_super_call(n.func.value)
+    }
+    body: list[ast.stmt] = []
+    for stmt in base.body:
+        if _only_docs([stmt]):
+            continue
+        if isinstance(stmt, ast.FunctionDef) and stmt.name in own_methods:
+            if stmt.name in supers:
+                kept = copy.deepcopy(stmt)
+                kept.name = f"_super_{stmt.name}"
+                body.append(kept)
+            continue
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
+        if any(isinstance(t, ast.Name) and t.id in own_fields for t in targets):
+            continue
+        body.append(copy.deepcopy(stmt))
+    for stmt in sub.body:
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and _is_super_call(n.func.value):
+                n.func = ast.copy_location(
+                    ast.Attribute(
+                        value=ast.Name(id="self", ctx=ast.Load()),
+                        attr=f"_super_{n.func.attr}",
+                        ctx=ast.Load(),
+                    ),
+                    n.func,
+                )
+        body.append(stmt)
+    return body
+
+
+def _is_super_call(node: ast.expr) -> bool:
+    """`super()` (with no arguments, or `super(Cls, self)`)."""
+    return isinstance(node, ast.Call) and getattr(node.func, "id", "") == "super"
+
+
 def declare_class(module: ModuleContext, node: ast.ClassDef) -> ClassInfo:
     """Register the class name first so annotations elsewhere can refer to it."""
     bases = [b for b in base_names(node) if b != "object"]
@@ -199,6 +283,16 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
                 info.field_defaults[stmt.target.id] = stmt.value
             elif info.field_defaults and info.is_dataclass:
                 raise Unsupported("dataclass field without default after one with a default", stmt.lineno)
+            continue
+        if (
+            isinstance(stmt, ast.Assign)
+            and not info.is_dataclass
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and (literal := _literal_type(stmt.value)) is not None
+        ):
+            info.fields[stmt.targets[0].id] = literal  # `kind = "x"`: a class attribute
+            info.field_defaults[stmt.targets[0].id] = stmt.value
             continue
         if isinstance(stmt, ast.FunctionDef):
             decorators = [_decorator_name(d) for d in stmt.decorator_list]

@@ -9,7 +9,12 @@ import subprocess
 
 from portalis_worker.rules import runtime
 from portalis_worker.rules.builtins import BUILTIN_NAMES, SUPPORTED_MODULES
-from portalis_worker.rules.classes import collect_members, declare_class, exception_classes
+from portalis_worker.rules.classes import (
+    collect_members,
+    declare_class,
+    exception_classes,
+    flatten_inheritance,
+)
 from portalis_worker.rules.context import ClassInfo, FuncSig, ModuleContext, ident
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.expressions import float_literal, rust_str_literal
@@ -188,6 +193,7 @@ class ModuleTranslator:
         classes: list[ClassInfo] = []
         functions: list[ast.FunctionDef] = []
         self.module.exceptions = exception_classes([s for s in body if isinstance(s, ast.ClassDef)])
+        flatten_inheritance([s for s in body if isinstance(s, ast.ClassDef)], self.module.exceptions)
         for stmt in body:
             if isinstance(stmt, ast.Import | ast.ImportFrom):
                 register_import(self.module, stmt)

@@ -404,7 +404,7 @@ class FunctionTranslator(ExpressionTranslator):
             and isinstance(target.value, ast.Name)
             and target.value.id == "self"
             and self.self_ty is not None
-            and self.fsig.name == "__init__"
+            and self.fsig.name in ("__init__", "_super___init__")  # the base's, for a subclass
         ):
             info = self.module.classes[self.self_ty.name]
             current = info.fields.get(target.attr, UNKNOWN)

@@ -2,18 +2,27 @@
 
 `submit examples/sample-project --wait` packs the directory onto a PVC through an upload pod, creates the
 job and follows it; `fetch` brings back a crate byte-identical to the one on the PVC; `report` lists the
-sample's deliberate failures; status.result names the same crate (digest) and says it builds.
+sample's deliberate failures; status.result names the same crate (digest) and says it builds. The same
+through a git source: the sample committed to a repository served over HTTPS (git's dumb HTTP protocol,
+a certificate authority of the test's own that the workers' git is told to trust through the agent's
+environment) gives the same crate.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import functools
+import http.server
+import ipaddress
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import tarfile
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,9 +74,85 @@ class Env:
             check=False,
         )
 
-    @property
-    def pvc_crate(self) -> Path:
-        return self.volumes.output_dir / "portalis" / "crates" / JOB / CRATE
+
+def _certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """(CA certificate, server certificate, server key) for 127.0.0.1, made for this test only."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def cert(subject: str, key: Any, issuer: str, signer: Any, ca: bool) -> Any:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+            builder = builder.add_extension(san, critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = cert("portalis e2e CA", ca_key, "portalis e2e CA", ca_key, ca=True)
+    server = cert("127.0.0.1", server_key, "portalis e2e CA", ca_key, ca=False)
+    paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
+@contextlib.contextmanager
+def git_server(directory: Path) -> Iterator[str]:
+    """examples/sample-project committed on branch main of a bare repository, served over HTTPS; yields
+    its URL. Sets GIT_SSL_CAINFO (read by the agent started after, and so by its workers' git)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    work, bare = directory / "work", directory / "www" / "sample.git"
+    shutil.copytree(demo.SAMPLE_PROJECT, work, ignore=shutil.ignore_patterns("__pycache__"))
+    git = [
+        "git",
+        "-c",
+        "user.name=e2e",
+        "-c",
+        "user.email=e2e@example.invalid",
+        "-c",
+        "init.defaultBranch=main",
+    ]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "sample"]):
+        subprocess.run([*git, *args], cwd=work, check=True, capture_output=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True, capture_output=True)
+    subprocess.run(["git", "update-server-info"], cwd=bare, check=True, capture_output=True)
+    ca, certificate, key = _certificates(directory)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory / "www"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    previous = os.environ.get("GIT_SSL_CAINFO")
+    os.environ["GIT_SSL_CAINFO"] = str(ca)
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/sample.git"
+    finally:
+        server.shutdown()
+        server.server_close()
+        if previous is None:
+            os.environ.pop("GIT_SSL_CAINFO", None)
+        else:
+            os.environ["GIT_SSL_CAINFO"] = previous
 
 
 @contextlib.contextmanager
@@ -100,42 +185,45 @@ class Run:
     env: Env
     submit: subprocess.CompletedProcess[str]
     job: dict[str, Any]
+    name: str
+
+    @property
+    def pvc_crate(self) -> Path:
+        return self.env.volumes.output_dir / "portalis" / "crates" / self.name / CRATE
 
 
 @pytest.fixture(scope="module")
-def submitted(cluster: LocalCluster) -> Iterator[Run]:
+def env(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str]]:
+    """One namespace, agent, pool, volumes and operator for both submissions; the git server's URL."""
     clients = demo.Clients.of(cluster)
     namespace = f"e2e-plugin-{uuid.uuid4().hex[:5]}"
     demo.ensure_namespace(clients, namespace, {"portalis.dev/test": "true"})
     try:
-        with plugin_env(cluster, namespace) as env:
-            submit = env.kubectl(
-                "submit",
-                str(demo.SAMPLE_PROJECT),
-                "--name",
-                JOB,
-                "--crate-name",
-                CRATE,
-                "--source-claim",
-                env.volumes.source_claim,
-                "--output-claim",
-                env.volumes.output_claim,
-                "--parallelism",
-                "3",
-                "--backend",
-                "rules",
-                "--node-selector",
-                f"{POOL_LABEL}={namespace}",
-                "--node-selector",
-                f"type={NODE_TYPE}",
-                "--wait",
-                "--timeout",
-                "600",
-            )
-            job = demo.read_job(clients, namespace, JOB) or {}
-            yield Run(env, submit, job)
+        with git_server(tmp_path_factory.mktemp("git")) as url, plugin_env(cluster, namespace) as e:
+            yield e, url
     finally:
         clients.core.delete_namespace(namespace)
+
+
+def submit(e: Env, name: str, source: str, *extra: str) -> Run:
+    done = e.kubectl(
+        "submit", source, "--name", name, "--crate-name", CRATE, "--output-claim", e.volumes.output_claim,
+        "--parallelism", "3", "--backend", "rules", "--wait", "--timeout", "600", *extra,
+    )  # fmt: skip
+    return Run(e, done, demo.read_job(demo.Clients.of(e.cluster), e.namespace, name) or {}, name)
+
+
+@pytest.fixture(scope="module")
+def submitted(env: tuple[Env, str]) -> Run:
+    e, _ = env
+    selector = ["--node-selector", f"{POOL_LABEL}={e.namespace}", "--node-selector", f"type={NODE_TYPE}"]
+    return submit(e, JOB, str(demo.SAMPLE_PROJECT), "--source-claim", e.volumes.source_claim, *selector)
+
+
+@pytest.fixture(scope="module")
+def git_submitted(env: tuple[Env, str], submitted: Run) -> Run:
+    e, url = env
+    return submit(e, f"{JOB}-git", url, "--git-ref", "main")
 
 
 def test_submit_uploads_the_directory_and_waits_for_success(submitted: Run) -> None:
@@ -152,11 +240,11 @@ def test_submit_uploads_the_directory_and_waits_for_success(submitted: Run) -> N
 
 def test_status_result_names_the_crate_on_the_volume(submitted: Run) -> None:
     result = submitted.job["status"]["result"]
-    on_pvc = demo.tree_bytes(submitted.env.pvc_crate)
+    on_pvc = demo.tree_bytes(submitted.pvc_crate)
     assert result["reported"] is True
     assert result["crate"]["digest"] == tree_digest(on_pvc)
     assert result["crate"]["builds"] is True
-    expected = json.loads((submitted.env.pvc_crate / "translation_report.json").read_bytes())
+    expected = json.loads((submitted.pvc_crate / "translation_report.json").read_bytes())
     assert result["units"]["failed"] == len(expected["failures"]), result
     assert result["units"]["total"] == expected["units"]["total"] == 205
     assert result["output"] == f"pvc://{submitted.env.volumes.output_claim}/portalis/crates/{JOB}/{CRATE}"
@@ -164,7 +252,7 @@ def test_status_result_names_the_crate_on_the_volume(submitted: Run) -> None:
 
 def test_fetch_gives_the_crate_byte_for_byte(submitted: Run, tmp_path: Path) -> None:
     env = submitted.env
-    on_pvc = demo.tree_bytes(env.pvc_crate)
+    on_pvc = demo.tree_bytes(submitted.pvc_crate)
     fetched = env.kubectl("fetch", JOB, "-o", str(tmp_path / "crate"))
     assert fetched.returncode == 0, fetched.stderr
     assert demo.tree_bytes(tmp_path / "crate") == on_pvc
@@ -181,7 +269,7 @@ def test_fetch_gives_the_crate_byte_for_byte(submitted: Run, tmp_path: Path) -> 
 
 def test_report_lists_the_deliberate_failures(submitted: Run) -> None:
     env = submitted.env
-    expected = json.loads((env.pvc_crate / "translation_report.json").read_bytes())
+    expected = json.loads((submitted.pvc_crate / "translation_report.json").read_bytes())
     failures = expected["failures"]
     assert 3 <= len(failures) <= MOST_FAILURES
     assert UNTRANSLATABLE.issubset((f["path"], f["reason"]) for f in failures)
@@ -219,3 +307,19 @@ def test_status_and_queue_read_the_job(submitted: Run) -> None:
     missing = env.kubectl("status", "no-such-job")
     assert missing.returncode == 3
     assert missing.stderr == f'error: translationjob "no-such-job" not found in namespace "{env.namespace}"\n'
+
+
+def test_a_git_source_gives_the_same_crate(git_submitted: Run, submitted: Run, tmp_path: Path) -> None:
+    assert git_submitted.submit.returncode == 0, git_submitted.submit.stderr
+    assert git_submitted.job["spec"]["source"]["git"]["url"].startswith("https://127.0.0.1:")
+    on_pvc = demo.tree_bytes(git_submitted.pvc_crate)
+    assert on_pvc == demo.tree_bytes(submitted.pvc_crate)  # same code, same crate, whatever the source
+    fetched = git_submitted.env.kubectl("fetch", git_submitted.name, "-o", str(tmp_path / "crate"))
+    assert fetched.returncode == 0, fetched.stderr
+    assert demo.tree_bytes(tmp_path / "crate") == on_pvc
+    report = git_submitted.env.kubectl("report", git_submitted.name, "-o", "json")
+    assert report.returncode == 0, report.stderr
+    expected = json.loads((submitted.pvc_crate / "translation_report.json").read_bytes())
+    assert json.loads(report.stdout)["failures"] == expected["failures"]
+    result = git_submitted.job["status"]["result"]
+    assert result["crate"]["digest"] == submitted.job["status"]["result"]["crate"]["digest"]

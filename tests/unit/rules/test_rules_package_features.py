@@ -200,7 +200,32 @@ CASES = {
         [("bad", "key"), ("worse", "")],
     ),
     "inheritance_copies_members_down": Case(
-        '\nclass Shape:\n    kind = "shape"\n    def __init__(self, name: str) -> None:\n        self.name = name\n    def area(self) -> float:\n        return 0.0\n    def describe(self) -> str:\n        return self.name + " " + self.kind + " " + str(self.area())\n\nclass Square(Shape):\n    kind = "square"\n    def __init__(self, side: float) -> None:\n        super().__init__("sq")\n        self.side = side\n    def area(self) -> float:\n        return self.side * self.side\n\nclass Tiny(Square):\n    def area(self) -> float:\n        return super().area() / 2\n\ndef f(x: float) -> str:\n    return Square(x).describe() + "|" + Tiny(x).describe() + "|" + Shape("s").describe()\n',
+        (
+            "\n"
+            "class Shape:\n"
+            '    kind = "shape"\n'
+            "    def __init__(self, name: str) -> None:\n"
+            "        self.name = name\n"
+            "    def area(self) -> float:\n"
+            "        return 0.0\n"
+            "    def describe(self) -> str:\n"
+            '        return self.name + " " + self.kind + " " + str(self.area())\n'
+            "\n"
+            "class Square(Shape):\n"
+            '    kind = "square"\n'
+            "    def __init__(self, side: float) -> None:\n"
+            '        super().__init__("sq")\n'
+            "        self.side = side\n"
+            "    def area(self) -> float:\n"
+            "        return self.side * self.side\n"
+            "\n"
+            "class Tiny(Square):\n"
+            "    def area(self) -> float:\n"
+            "        return super().area() / 2\n"
+            "\n"
+            "def f(x: float) -> str:\n"
+            '    return Square(x).describe() + "|" + Tiny(x).describe() + "|" + Shape("s").describe()\n'
+        ),
         "f",
         [(2.0,), (0.5,)],
     ),

@@ -31,7 +31,12 @@ WORKER_SA = "portalis-worker"  # the chart's worker.serviceAccountName default
 def worker_token_policy(cluster: Any) -> Iterator[None]:
     """The chart's worker-token policy and binding, applied for real; removed after the module."""
     docs = render(f"vap-{uuid.uuid4().hex[:6]}", "portalis-system")
-    policy = by_kind(docs, "ValidatingAdmissionPolicy") + by_kind(docs, "ValidatingAdmissionPolicyBinding")
+    policy = [
+        d
+        for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+        for d in by_kind(docs, kind)
+        if d["metadata"]["name"].endswith("-worker-token")
+    ]
     assert len(policy) == 2
     kubectl(
         "apply",

@@ -43,7 +43,7 @@ def second_namespace(core: Any) -> Iterator[str]:
 
 
 def test_git_submit_queue_watch_and_fetch_errors(
-    cluster: LocalCluster, crds: list[str], namespace: str, second_namespace: str
+    cluster: LocalCluster, crds: list[str], core: Any, namespace: str, second_namespace: str
 ) -> None:
     url = "https://git.example.invalid/team/billing.git"
     first = plugin(
@@ -82,6 +82,16 @@ def test_git_submit_queue_watch_and_fetch_errors(
     again = plugin(cluster, "-n", namespace, "submit", url, "--output-claim", "crates", "--name", "billing")
     assert again.returncode == 2
     assert again.stderr == 'error: translationjob "billing" already exists\n'
+    # a local directory under a taken name is refused before its upload could replace that job's source
+    local = plugin(
+        cluster, "-n", namespace, "submit", str(Path(__file__).parent), "--claim", "c", "--name", "billing"
+    )
+    assert local.returncode == 2
+    assert local.stderr == 'error: translationjob "billing" already exists\n'
+    assert not any(
+        cm.metadata.name.startswith("billing-upload")
+        for cm in core.list_namespaced_config_map(namespace).items
+    )
 
     watched = plugin(cluster, "-n", namespace, "watch", "billing", "--timeout", "2")
     assert watched.returncode == 5  # no operator here: it stays Pending

@@ -116,6 +116,16 @@ def job_manifest(
     }
 
 
+def _refuse_existing(session: Session, name: str) -> None:
+    try:
+        session.job(name)
+    except PluginError as exc:
+        if exc.code is Exit.NOT_FOUND:
+            return
+        raise
+    raise PluginError(f'translationjob "{name}" already exists', Exit.USAGE)
+
+
 def run(args: argparse.Namespace, session: Session) -> int:
     output_claim = args.output_claim or args.claim
     if not output_claim:
@@ -130,6 +140,7 @@ def run(args: argparse.Namespace, session: Session) -> int:
     if args.crate_name is None:
         args.crate_name = _crate_name(stem)
     name = args.name or f"{_slug(stem, 50)}-{uuid.uuid4().hex[:5]}"
+    _refuse_existing(session, name)  # before the upload, which would replace that job's source
     if is_git:
         git: dict[str, Any] = {"url": args.source}
         if args.git_ref:

@@ -147,3 +147,11 @@ def test_a_job_over_quota_stays_queued_and_says_why_once() -> None:
     ]
     again = plan_job(JobView(view.job.model_copy(update={"status": plan.status})), decision, None, ctx())
     assert [e.reason for e in again.events] == []
+
+
+def test_a_job_over_its_quota_is_not_autoscaling_demand() -> None:
+    # More nodes would not let it run: buying them for it would only cost money.
+    from portalis_operator.pool import DEMAND_REASONS
+
+    assert WaitReason.NAMESPACE_QUOTA_EXCEEDED not in DEMAND_REASONS
+    assert WaitReason.INSUFFICIENT_CAPACITY in DEMAND_REASONS

@@ -223,4 +223,4 @@ def test_a_failed_job_shows_what_its_workers_had_done(jobs: Cluster, pool: str) 
     assert got["units"] == {"total": 40, "translated": 12, "failed": 1}
     assert "crate" not in got
     assert "output" not in got
-    assert got["summary"] == "failed before the crate was assembled: 12/40 units translated"
+    assert got["summary"] == "failed with no crate reported: 12/40 units translated"

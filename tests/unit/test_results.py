@@ -222,7 +222,7 @@ def test_without_a_report_a_failed_job_keeps_its_progress_counts_and_claims_no_c
     assert result.output is None
     assert result.units is not None
     assert (result.units.total, result.units.translated) == (205, 120)
-    assert result.summary == "failed before the crate was assembled: 120/205 units translated"
+    assert result.summary == "failed with no crate reported: 120/205 units translated"
 
 
 def test_output_locations() -> None:

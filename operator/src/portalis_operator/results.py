@@ -101,7 +101,7 @@ def _unreported(location: str | None, progress: ProgressStatus | None, succeeded
             summary += " (no result report)"
     else:
         done = f"{p.units_done or 0}/{p.units_total} units translated" if p.units_total is not None else ""
-        summary = f"failed before the crate was assembled{': ' + done if done else ''}"
+        summary = f"failed with no crate reported{': ' + done if done else ''}"
     return ResultStatus(
         summary=summary,
         reported=False,

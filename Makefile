@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint tools venv down clean
+.PHONY: demo test lint tools images venv down clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=...)")'
@@ -20,6 +20,12 @@ venv: $(VENV)/.installed
 # Builds etcd, Kubernetes, kwok, helm, promtool and amtool from Go modules once (cached outside the repo).
 tools: venv
 	$(BIN)/portalis-dev build
+
+# Builds the container images of images/ with buildah (installs buildah and mmdebstrap with apt-get when
+# missing), cached on their inputs, and exports OCI archives to build/images/. IMAGES="operator worker triton-cpu" picks others.
+IMAGES ?=
+images: venv
+	$(BIN)/portalis-dev images $(IMAGES)
 
 # The main job on the embedded default: the local control plane, the node agent with simulated DGX
 # nodes and the operator; translates examples/sample-project and checks that its Rust crate builds.

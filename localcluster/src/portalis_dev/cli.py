@@ -98,6 +98,19 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return agent_main(args)
 
 
+def cmd_images(args: argparse.Namespace) -> int:
+    from portalis_dev import images
+
+    try:
+        records = images.build(args.names or images.DEFAULT_IMAGES)
+    except images.ImageBuildError as exc:
+        print(f"portalis-dev: {exc}", file=sys.stderr)
+        return 1
+    for record, archive in zip(records, images.export(records), strict=True):
+        print(f"{record.reference}\t{record.size_bytes / 1e6:.0f} MB\t{archive}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from portalis_dev import demo
 
@@ -150,6 +163,12 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--on-demand", type=int, default=1, help="on-demand nodes of the demo's node agent")
     d.add_argument("--timeout", type=float, default=240.0, help="seconds the job may take")
     d.set_defaults(func=cmd_demo)
+
+    i = sub.add_parser(
+        "images", help="build the container images (buildah; cached on their inputs) and export OCI archives"
+    )
+    i.add_argument("names", nargs="*", help="images to build (default: operator worker)")
+    i.set_defaults(func=cmd_images)
 
     k = sub.add_parser("kubectl", help="run the built kubectl against this control plane")
     k.add_argument("argv", nargs=argparse.REMAINDER)

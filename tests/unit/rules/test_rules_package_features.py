@@ -229,6 +229,18 @@ CASES = {
         "f",
         [(2.0,), (0.5,)],
     ),
+    "repr_and_class_names": Case(
+        "from typing import Optional\n\n"
+        "class Node:\n"
+        "    def __init__(self, value: str) -> None:\n        self.value = value\n\n"
+        "    def __repr__(self) -> str:\n"
+        '        return f"<{self.__class__.__name__}({self.value!r})>"\n\n'
+        "class Variable(Node):\n    pass\n\n"
+        "def f(s: str, n: int, o: Optional[str]) -> list[str]:\n"
+        "    return [repr(s), repr(n), repr(Node(s)), str(Variable(s)), f'{o!r}/{o}', repr(o)]\n",
+        "f",
+        [("it's", 3, None), ('a"b\n', -1, "x"), ("é\t", 0, "")],
+    ),
 }
 
 

@@ -22,6 +22,14 @@ pytestmark = pytest.mark.unit
 R = "import re\nfrom typing import Optional\n\n"
 
 CASES = {
+    "ascii_flag": Case(
+        R + 'NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$", re.IGNORECASE | re.ASCII)\n\n'
+        "def f(s: str) -> list[bool]:\n"
+        '    return [NAME.match(s) is not None, re.search(r"(?a)\\w+\\s\\d", s) is not None,'
+        ' re.search(r"\\w\\s\\d", s) is not None]\n',
+        "f",
+        [("Pkg.Name-1",), ("café",), ("é\u00a05",), ("x 7",), ("K",)],
+    ),
     "compiled_pattern_constant_sub": Case(
         R + 'PAIR = re.compile(r"(\\w+)-(\\w+)", re.IGNORECASE)\n\n'
         'def f(s: str) -> str:\n    return PAIR.sub(r"\\2~\\g<1>", s)\n',

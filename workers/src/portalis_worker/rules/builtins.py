@@ -63,6 +63,7 @@ BUILTIN_NAMES = frozenset(
         "all",
         "isinstance",
         "print",
+        "repr",
         "map",
         "filter",
     ]
@@ -528,6 +529,15 @@ def _isinstance(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -
     return Val("true" if val.ty.kind in wanted else "false", BOOL)
 
 
+def _repr(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``repr(x)``: quoted and escaped for a str, ``__repr__`` for a class that has one."""
+    _one(tx, "repr", node)
+    val = tx.expr(node.args[0])
+    if tx.vague(val.ty):
+        return tx.unknown()
+    return Val(tx.repr_str(val, node), STR)
+
+
 def _print(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
     """``print(a, b)`` -> ``println!`` with Python's ``str()`` of each argument."""
     if node.keywords:
@@ -541,6 +551,7 @@ def _print(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val
 
 
 _HANDLERS: dict[str, _Handler] = {
+    "repr": _repr,
     "len": _len,
     "abs": _abs,
     "sum": _sum,

@@ -34,8 +34,9 @@ def _decorator_name(node: ast.expr) -> str:
 
 BUILTIN_EXCEPTIONS = frozenset({*BUILTIN_BASES, "IOError", "EnvironmentError"})
 ENUM_BASES = frozenset({"Enum", "IntEnum", "StrEnum"})
-SPECIAL_METHODS = frozenset({"__init__", "__str__", "__len__", "__contains__"})
-"""Dunder methods with a translation: `__str__` -> Display, `len(x)` and `y in x` call the others."""
+SPECIAL_METHODS = frozenset({"__init__", "__str__", "__repr__", "__len__", "__contains__"})
+"""Dunder methods with a translation: `__str__` -> Display, `repr(x)`, `len(x)` and `y in x` call
+the others."""
 
 
 def base_names(node: ast.ClassDef) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from typing import NoReturn
 
 from portalis_worker.rules import builtins, methods, regex
@@ -103,6 +104,19 @@ def float_literal(value: float) -> str:
     return text if any(c in text for c in ".eE") else text + ".0"
 
 
+def _is_class_of_self(node: ast.expr) -> bool:
+    """`self.__class__` or `type(self)`."""
+    if isinstance(node, ast.Attribute) and node.attr == "__class__":
+        return isinstance(node.value, ast.Name) and node.value.id == "self"
+    return (
+        isinstance(node, ast.Call)
+        and getattr(node.func, "id", "") == "type"
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Name)
+        and node.args[0].id == "self"
+    )
+
+
 class ExpressionTranslator:
     """Typed translation of expressions inside one function body."""
 
@@ -117,6 +131,10 @@ class ExpressionTranslator:
         self.counter = 0
 
     # ----------------------------------------------------------------- basics
+
+    def self_class(self) -> str | None:
+        """The class whose method is being translated (None outside methods)."""
+        return None
 
     def fail(self, construct: str, node: ast.AST) -> NoReturn:
         """Raise ``Unsupported`` at ``node``'s line."""
@@ -302,9 +320,40 @@ class ExpressionTranslator:
             return PREC_CMP + 1 if not isinstance(node, ast.Call) else PREC_CMP
         return PREC_CMP
 
+    def _optional_text(self, val: Val, node: ast.AST, text: Callable[[Val, ast.AST], str]) -> str:
+        """`text` of the value inside an Optional, or `None`."""
+        inner = self.fresh("v")
+        elem = val.ty.args[0]
+        inner_val = Val(f"(*{inner})" if is_copy(elem) else inner, elem, "place")
+        return (
+            f"match &{self.wrap(val, PREC_ATOM)} {{ Some({inner}) => {text(inner_val, node)}, "
+            f'None => String::from("None") }}'
+        )
+
+    def repr_str(self, val: Val, node: ast.AST) -> str:
+        """An owned ``String`` with Python's ``repr()`` of the value."""
+        kind = val.ty.kind
+        if kind == "str":
+            return f"portalis_py::text::repr(&{self.wrap(val, PREC_ATOM)})"
+        if kind == "option":
+            return self._optional_text(val, node, self.repr_str)
+        info = self.module.classes.get(val.ty.name) if kind == "class" else None
+        if info is not None and "__repr__" in info.methods:
+            return f"{self.wrap(val, PREC_ATOM)}.__repr__()"
+        if kind in ("int", "float", "bool", "none", "unknown"):
+            return self.static_str(val, node)
+        self.fail(f"repr() of {val.ty}", node)
+
     def static_str(self, val: Val, node: ast.AST) -> str:
         """An owned ``String`` with Python's ``str()`` of the value."""
         kind = val.ty.kind
+        if kind == "option":
+            return self._optional_text(val, node, self.static_str)
+        if kind == "none":
+            return 'String::from("None")'
+        info = self.module.classes.get(val.ty.name) if kind == "class" else None
+        if info is not None and "__str__" not in info.methods and "__repr__" in info.methods:
+            return f"{self.wrap(val, PREC_ATOM)}.__repr__()"  # str() falls back to __repr__
         if kind == "str":
             return self.owned(val)
         if kind in ("int",):
@@ -796,9 +845,15 @@ class ExpressionTranslator:
             if isinstance(part, ast.Constant) and isinstance(part.value, str):
                 fmt.append(rust_str_literal(part.value)[1:-1].replace("{", "{{").replace("}", "}}"))
                 continue
-            if not isinstance(part, ast.FormattedValue) or part.conversion != -1:
+            if not isinstance(part, ast.FormattedValue) or part.conversion not in (-1, ord("r"), ord("s")):
                 self.fail("f-string conversion", node)
-            val = self.unwrap_option(self.expr(part.value))
+            if part.conversion == ord("r") and part.format_spec is None:
+                fmt.append("{}")
+                args.append(self.repr_str(self.expr(part.value), node))
+                continue
+            val = self.expr(part.value)
+            if part.format_spec is not None or val.ty.kind != "option":
+                val = self.unwrap_option(val)
             spec = ""
             if part.format_spec is not None:
                 if not (
@@ -837,6 +892,9 @@ class ExpressionTranslator:
 
     def expr_Attribute(self, node: ast.Attribute, expected: Ty | None) -> Val:
         """Struct fields and module constants (math.pi)."""
+        if node.attr == "__name__" and _is_class_of_self(node.value) and self.self_class() is not None:
+            # Each class is its own struct (inheritance copies members down), so the name is static.
+            return Val(rust_str_literal(self.self_class() or ""), STR, "strlit")
         if isinstance(node.value, ast.Name) and node.value.id in self.module.modules:
             return builtins.module_attribute(self, node.value.id, node.attr, node)
         if isinstance(node.value, ast.Name) and self.lookup(node.value.id) is None:

@@ -31,11 +31,13 @@ FLAGS = {
     "VERBOSE": "VERBOSE",
     "U": "UNICODE",
     "UNICODE": "UNICODE",
+    "A": "ASCII",
+    "ASCII": "ASCII",
 }
 UNSUPPORTED_SYNTAX = re.compile(
-    r"\(\?[aiLmsux]*-?[imsx]*:(?<!\(\?:)|\(\?\(|\(\?>|[*+?}]\+|\\N\{|\(\?[a-zA-Z]*[aL]"
+    r"\(\?[aiLmsux]*-?[imsx]*:(?<!\(\?:)|\(\?\(|\(\?>|[*+?}]\+|\\N\{|\(\?[a-zA-Z]*L"
 )
-"""Scoped flags `(?i:...)`, conditionals, atomic groups, possessive quantifiers, `\\N{}`, ASCII/LOCALE."""
+"""Scoped flags `(?i:...)`, conditionals, atomic groups, possessive quantifiers, `\\N{}`, LOCALE."""
 
 # Parameters of each module function after the pattern: (name, default Rust code or None if required).
 SIGNATURES: dict[str, list[tuple[str, str | None]]] = {
@@ -102,7 +104,9 @@ def _literal_flags(value: ast.expr | str) -> int | None:
             names.append(sub.attr)
     if all(n in FLAGS for n in names) and names:
         return sum(
-            {"IGNORECASE": 2, "MULTILINE": 8, "DOTALL": 16, "UNICODE": 32, "VERBOSE": 64}[FLAGS[n]]
+            {"IGNORECASE": 2, "MULTILINE": 8, "DOTALL": 16, "UNICODE": 32, "VERBOSE": 64, "ASCII": 256}[
+                FLAGS[n]
+            ]
             for n in set(names)
         )
     return None

@@ -129,6 +129,9 @@ class FunctionTranslator(ExpressionTranslator):
         self.body = body[1:] if body and _is_docstring(body[0]) else body
         self.loop_local, self.hoisted = self._scopes()
 
+    def self_class(self) -> str | None:
+        return self.self_ty.name if self.self_ty is not None and self.self_ty.kind == "class" else None
+
     # ----------------------------------------------------------------- analysis
 
     def _scopes(self) -> tuple[set[str], set[str]]:

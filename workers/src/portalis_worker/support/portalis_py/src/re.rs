@@ -7,7 +7,7 @@
 //!
 //! Not supported (`compile` panics with `re.error: unsupported ...`, and the translator refuses
 //! literal patterns that use them): scoped inline flags `(?i:...)`, conditional groups
-//! `(?(1)...)`, atomic groups and possessive quantifiers, `\N{...}`, and the ASCII and LOCALE flags.
+//! `(?(1)...)`, atomic groups and possessive quantifiers, `\N{...}`, and the LOCALE flag.
 
 use std::collections::HashMap;
 
@@ -21,6 +21,8 @@ pub const DOTALL: isize = 16;
 pub const UNICODE: isize = 32;
 /// `re.VERBOSE` / `re.X`.
 pub const VERBOSE: isize = 64;
+/// `re.ASCII` / `re.A`: `\w`, `\d`, `\s`, `\b` and case folding cover ASCII only.
+pub const ASCII: isize = 256;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Item {
@@ -305,7 +307,8 @@ impl<'a> Parser<'a> {
                     's' => DOTALL,
                     'x' => VERBOSE,
                     'u' => UNICODE,
-                    'a' | 'L' => error("unsupported flag: ASCII or LOCALE"),
+                    'a' => ASCII,
+                    'L' => error("unsupported flag: LOCALE"),
                     _ => break,
                 };
                 flags |= flag;
@@ -512,13 +515,27 @@ fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
+fn is_ascii_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
 fn fold(c: char) -> char {
     c.to_lowercase().next().unwrap_or(c)
 }
 
 impl<'t> Matcher<'t> {
     fn eq(&self, a: char, b: char) -> bool {
-        a == b || (self.flags & IGNORECASE != 0 && (fold(a) == fold(b)))
+        a == b
+            || (self.flags & IGNORECASE != 0
+                && if self.flags & ASCII != 0 { a.eq_ignore_ascii_case(&b) } else { fold(a) == fold(b) })
+    }
+
+    fn word(&self, c: char) -> bool {
+        if self.flags & ASCII != 0 {
+            is_ascii_word(c)
+        } else {
+            is_word(c)
+        }
     }
 
     fn item(&self, item: &Item, c: char) -> bool {
@@ -529,15 +546,17 @@ impl<'t> Matcher<'t> {
                     || (self.flags & IGNORECASE != 0
                         && c.to_lowercase().chain(c.to_uppercase()).any(|d| *lo <= d && d <= *hi))
             }
+            Item::Digit(yes) if self.flags & ASCII != 0 => c.is_ascii_digit() == *yes,
+            Item::Space(yes) if self.flags & ASCII != 0 => matches!(c, ' ' | '\t'..='\r') == *yes,
             Item::Digit(yes) => c.is_numeric() == *yes,
-            Item::Word(yes) => is_word(c) == *yes,
+            Item::Word(yes) => self.word(c) == *yes,
             Item::Space(yes) => c.is_whitespace() == *yes,
         }
     }
 
     fn boundary(&self, pos: usize) -> bool {
-        let before = pos > 0 && is_word(self.text[pos - 1]);
-        let after = pos < self.text.len() && is_word(self.text[pos]);
+        let before = pos > 0 && self.word(self.text[pos - 1]);
+        let after = pos < self.text.len() && self.word(self.text[pos]);
         before != after
     }
 
@@ -951,6 +970,9 @@ mod tests {
     #[test]
     fn flags() {
         assert!(compile("HELLO", IGNORECASE).search("say hello").is_some());
+        assert!(compile(r"^\w+$", ASCII).search("caf\u{e9}").is_none());
+        assert!(compile(r"^\w+$", 0).search("caf\u{e9}").is_some());
+        assert!(compile(r"(?a)\bK\b", IGNORECASE).search("\u{e9}k").is_some());
         assert!(compile("(?i)HELLO", 0).search("say hello").is_some());
         assert_eq!(compile("^b", MULTILINE).findall("a\nb\nb"), vec!["b", "b"]);
         assert!(compile("a.b", DOTALL).search("a\nb").is_some());

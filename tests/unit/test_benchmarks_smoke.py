@@ -90,7 +90,7 @@ def test_worker_throughput_smoke_times_every_variant(tmp_path: Path) -> None:
 
 
 # Two problems in MultiPL-E's humaneval-rs format, written for this test: one without type hints (filled
-# in from the Rust signature) that passes, one the translator rejects (try/except).
+# in from the Rust signature) that passes, one the translator rejects (`global`).
 HUMANEVAL_PROBLEMS = [
     {
         "task_id": "Smoke/0",
@@ -102,17 +102,17 @@ HUMANEVAL_PROBLEMS = [
     },
     {
         "task_id": "Smoke/1",
-        "name": "Smoke_1_safe_div",
-        "entry_point": "safe_div",
+        "name": "Smoke_1_remember",
+        "entry_point": "remember",
         "python": (
-            "def safe_div(a: int, b: int) -> int:\n"
-            "    try:\n"
-            "        return a // b\n"
-            "    except ZeroDivisionError:\n"
-            "        return 0\n"
+            "LAST = 0\n\n"
+            "def remember(a: int) -> int:\n"
+            "    global LAST\n"
+            "    LAST = a\n"
+            "    return a\n"
         ),
-        "rust_prompt": "fn safe_div(a: isize, b: isize) -> isize {\n",
-        "rust_tests": "\nfn main() {\n    assert_eq!(safe_div(7, 2), 3);\n}\n",
+        "rust_prompt": "fn remember(a: isize) -> isize {\n",
+        "rust_tests": "\nfn main() {\n    assert_eq!(remember(7), 7);\n}\n",
     },
     {
         "task_id": "Smoke/2",
@@ -135,7 +135,7 @@ def test_humaneval_rs_smoke_judges_the_first_two_problems(tmp_path: Path) -> Non
     assert v["humaneval_rs_pass_rate"] == 50.0
     assert v["humaneval_rs_translate_rate"] == 50.0
     assert v["humaneval_rs_hinted_entry_points"] == 1
-    assert v["humaneval_rs_failures[unsupported: try/except]"] == 1
+    assert v["humaneval_rs_failures[unsupported: global]"] == 1
     assert "2 scored problems" in run.output
 
 

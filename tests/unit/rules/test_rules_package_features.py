@@ -241,6 +241,26 @@ CASES = {
         "f",
         [("it's", 3, None), ('a"b\n', -1, "x"), ("é\t", 0, "")],
     ),
+    "comparison_dunders_and_isinstance": Case(
+        "from typing import Optional\n\n"
+        "class Tag:\n"
+        "    __slots__ = ['_name', '_rank']\n\n"
+        "    def __init__(self, name: str, rank: int) -> None:\n"
+        "        self._name = name.lower()\n        self._rank = rank\n\n"
+        "    def __eq__(self, other: object) -> bool:\n"
+        "        if not isinstance(other, Tag):\n            return NotImplemented\n"
+        "        return self._name == other._name\n\n"
+        "    def __lt__(self, other: 'Tag') -> bool:\n"
+        "        return self._rank < other._rank\n\n"
+        "    def __getstate__(self) -> object:\n        return (self._name, self._rank)\n\n"
+        "class Special(Tag):\n    pass\n\n"
+        "def f(a: str, b: str, n: int, o: Optional[int]) -> list[bool]:\n"
+        "    x, y = Tag(a, n), Tag(b, 1)\n"
+        "    return [x == y, x != y, x < y, x > y, x in [y], isinstance(o, int),\n"
+        "            isinstance(Special(a, n), Tag), isinstance(x, Special)]\n",
+        "f",
+        [("A", "a", 0, None), ("py", "cp", 3, 7), ("x", "y", 1, 0)],
+    ),
 }
 
 
@@ -295,6 +315,11 @@ def test_exception_classes_implement_error_and_display() -> None:
             "implicit conversion from B to A",
         ),
         ("class A:\n    items: list[int] = []\n", "class attribute with a mutable default"),
+        (
+            "class A:\n    def __init__(self) -> None:\n        self.n = 1\n\n"
+            "def f() -> bool:\n    return A() == A()\n",
+            "== on A, which has no __eq__",
+        ),
         (
             "class C:\n    def __init__(self) -> None:\n        self.n = 1\n\n"
             "    @property\n    def n(self) -> int:\n        return 1\n",

@@ -520,13 +520,25 @@ def _isinstance(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -
     names = [e for e in spec.elts] if isinstance(spec, ast.Tuple) else [spec]
     kinds = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "list", "dict": "dict"}
     wanted = set()
+    classes = set()
     for n in names:
+        if isinstance(n, ast.Name) and n.id in tx.module.classes:
+            classes.add(n.id)
+            continue
         if not isinstance(n, ast.Name) or n.id not in kinds:
             tx.fail("isinstance() with this type", node)
         wanted.add(kinds[n.id])
         if n.id == "int":
             wanted.add("bool")
-    return Val("true" if val.ty.kind in wanted else "false", BOOL)
+    ty = val.ty.args[0] if val.ty.kind == "option" else val.ty
+    if ty.kind == "class":
+        # A class value's static type is exact (no subtyping), so its ancestry decides.
+        held = ty.name in classes or any(a in classes for a in tx.module.ancestors.get(ty.name, ()))
+    else:
+        held = ty.kind in wanted and not (ty.kind == "list" and ty.name == "tuple")
+    if val.ty.kind == "option" and held:  # None is an instance of none of them
+        return Val(f"{tx.wrap(val, PREC_ATOM)}.is_some()", BOOL)
+    return Val("true" if held else "false", BOOL)
 
 
 def _repr(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:

@@ -34,9 +34,15 @@ def _decorator_name(node: ast.expr) -> str:
 
 BUILTIN_EXCEPTIONS = frozenset({*BUILTIN_BASES, "IOError", "EnvironmentError"})
 ENUM_BASES = frozenset({"Enum", "IntEnum", "StrEnum"})
-SPECIAL_METHODS = frozenset({"__init__", "__str__", "__repr__", "__len__", "__contains__"})
+COMPARISONS = frozenset({"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"})
+SPECIAL_METHODS = frozenset({"__init__", "__str__", "__repr__", "__len__", "__contains__", *COMPARISONS})
 """Dunder methods with a translation: `__str__` -> Display, `repr(x)`, `len(x)` and `y in x` call
-the others."""
+the others, and so do comparison operators between two values of the class (`__eq__` is also the
+struct's `PartialEq`)."""
+OBJECT_PROTOCOL = frozenset(
+    {"__getstate__", "__setstate__", "__reduce__", "__reduce_ex__", "__copy__", "__deepcopy__", "__replace__"}
+)
+"""Pickling and copying hooks: a struct is `Clone` and has no pickle; these methods are left out."""
 
 
 def base_names(node: ast.ClassDef) -> list[str]:
@@ -125,7 +131,9 @@ def _enum_members(node: ast.ClassDef, kind: str) -> dict[str, int | str]:
     return members
 
 
-def flatten_inheritance(classes: list[ast.ClassDef], exceptions: set[str]) -> None:
+def flatten_inheritance(
+    classes: list[ast.ClassDef], exceptions: set[str], ancestors: dict[str, tuple[str, ...]]
+) -> None:
     """Give each class that derives from one plain class of the module its base's members, in place.
 
     Inheritance is translated by copying down: the subclass's struct has the base's fields and its
@@ -133,7 +141,8 @@ def flatten_inheritance(classes: list[ast.ClassDef], exceptions: set[str]) -> No
     base's `m`, kept as the method `_super_m` (for `__init__`, `_super___init__`). There is no
     subtyping: a subclass value where the base type is expected is refused as a type mismatch, and
     `isinstance` with a class stays refused. Bases that are not plain classes of the module (enums,
-    NamedTuples, exceptions, Protocol, Generic, ...) keep their own rules."""
+    NamedTuples, exceptions, Protocol, Generic, ...) keep their own rules. `ancestors` receives each
+    flattened class's bases, nearest first (for `isinstance`)."""
     by_name = {c.name: c for c in classes}
     done: set[str] = set()
 
@@ -155,6 +164,7 @@ def flatten_inheritance(classes: list[ast.ClassDef], exceptions: set[str]) -> No
             return  # the base kept a base of its own (not flattenable): so does the subclass
         node.body = _merged_body(base, node)
         node.bases = []
+        ancestors[node.name] = (base.name, *ancestors.get(base.name, ()))
 
     for node in classes:
         flatten(node, 0)
@@ -295,9 +305,13 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
             info.fields[stmt.targets[0].id] = literal  # `kind = "x"`: a class attribute
             info.field_defaults[stmt.targets[0].id] = stmt.value
             continue
+        if isinstance(stmt, ast.FunctionDef) and stmt.name in OBJECT_PROTOCOL:
+            continue
         if isinstance(stmt, ast.FunctionDef):
             decorators = [_decorator_name(d) for d in stmt.decorator_list]
             is_static = decorators == ["staticmethod"]
+            if stmt.name in COMPARISONS:
+                _compare_with_own_class(stmt, info.name)
             is_property = decorators in (["property"], ["cached_property"])
             if decorators and not (is_static or is_property):
                 raise Unsupported(f"method decorator {decorators[0]}", stmt.lineno)
@@ -366,6 +380,17 @@ def _immutable_literal(node: ast.expr) -> bool:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return _immutable_literal(node.operand)
     return isinstance(node, ast.Tuple) and all(_immutable_literal(e) for e in node.elts)
+
+
+def _compare_with_own_class(func: ast.FunctionDef, name: str) -> None:
+    """`def __eq__(self, other: object)`: values compared are of one static type here (comparing with
+    another type is refused where it is written), so `other` is typed as the class."""
+    args = func.args.args
+    if len(args) != 2 or func.args.vararg or func.args.kwonlyargs:
+        raise Unsupported(f"{func.name} with other parameters than (self, other)", func.lineno)
+    args[1].annotation = ast.copy_location(ast.Name(id=name, ctx=ast.Load()), args[1])
+    if func.returns is None:
+        func.returns = ast.copy_location(ast.Name(id="bool", ctx=ast.Load()), func)
 
 
 def _is_slots(stmt: ast.stmt) -> bool:

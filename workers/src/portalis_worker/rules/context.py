@@ -154,6 +154,8 @@ class ModuleContext:
     statics: set[str] = field(default_factory=set)
     """Constants that are `LazyLock` statics (read through a deref)."""
     modules: set[str] = field(default_factory=set)
+    ancestors: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each class that inherits (copied down) -> its bases, nearest first."""
     identities: set[str] = field(default_factory=set)
     """Imported names whose call returns its argument (`MappingProxyType(d)`: a read-only view)."""
     helpers: set[str] = field(default_factory=set)

@@ -193,7 +193,9 @@ class ModuleTranslator:
         classes: list[ClassInfo] = []
         functions: list[ast.FunctionDef] = []
         self.module.exceptions = exception_classes([s for s in body if isinstance(s, ast.ClassDef)])
-        flatten_inheritance([s for s in body if isinstance(s, ast.ClassDef)], self.module.exceptions)
+        flatten_inheritance(
+            [s for s in body if isinstance(s, ast.ClassDef)], self.module.exceptions, self.module.ancestors
+        )
         for stmt in body:
             if isinstance(stmt, ast.Import | ast.ImportFrom):
                 register_import(self.module, stmt)
@@ -434,7 +436,8 @@ class ModuleTranslator:
                 raise Unsupported(f"could not infer the type of field {name}", info.node.lineno)
             fields.append(f"    pub {ident(name)}: {rust_type(ty, info.node.lineno)},")
         lines = _doc_lines(info.node)
-        lines.append("#[derive(Debug, Clone, PartialEq, Default)]")
+        equality = "" if "__eq__" in info.methods else ", PartialEq"
+        lines.append(f"#[derive(Debug, Clone{equality}, Default)]")
         lines.append(f"pub struct {info.name} {{")
         lines.extend(fields)
         lines.append("}")
@@ -444,6 +447,15 @@ class ModuleTranslator:
             lines.append(f"impl {info.name} {{")
             lines.append("\n\n".join(methods))
             lines.append("}")
+        if "__eq__" in info.methods:
+            lines += [
+                "",
+                f"impl PartialEq for {info.name} {{",
+                "    fn eq(&self, other: &Self) -> bool {",
+                "        self.__eq__(other.clone())",
+                "    }",
+                "}",
+            ]
         if info.is_exception or "__str__" in info.methods:
             # str(x): `__str__` when the class has one, else an exception's message (or its name).
             if "__str__" in info.methods:

@@ -734,6 +734,10 @@ class ExpressionTranslator:
         if not equality:
             left, right = self.unwrap_option(left), self.unwrap_option(right)
             lk, rk = left.ty.kind, right.ty.kind
+        if lk == rk == "class" and left.ty.name == right.ty.name:
+            dunder = self._compare_dunder(sym, left, right, node)
+            if dunder is not None:
+                return dunder
         if lk in ("int", "float", "bool") and rk in ("int", "float", "bool"):
             if lk == rk:
                 return f"{self.lhs(left, PREC_CMP + 1)} {sym} {self.wrap(right, PREC_CMP + 1)}"
@@ -753,6 +757,28 @@ class ExpressionTranslator:
             lcode, rcode = self.coerce(left, common, node), self.coerce(right, common, node)
             return f"{lcode} {sym} {rcode}"
         return f"{self.lhs(left, PREC_CMP + 1)} {sym} {self.wrap(right, PREC_CMP + 1)}"
+
+    def _compare_dunder(self, sym: str, left: Val, right: Val, node: ast.AST) -> str | None:
+        """`a < b` on two values of a class: its `__lt__`, else the reflected `b.__gt__(a)`, as Python
+        tries them; `!=` falls back to `not __eq__`. None when the class defines neither (structural
+        equality of a dataclass; anything else is refused)."""
+        info = self.module.classes[left.ty.name]
+        names = {"==": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__"}
+        reflected = {"<": "__gt__", "<=": "__ge__", ">": "__lt__", ">=": "__le__"}
+        method = names[sym]
+        if method in info.methods:
+            return f"{self.wrap(left, PREC_ATOM)}.{method}({self.owned(right)})"
+        if sym in reflected and reflected[sym] in info.methods:
+            return f"{self.wrap(right, PREC_ATOM)}.{reflected[sym]}({self.owned(left)})"
+        if sym == "!=" and "__eq__" in info.methods:
+            return f"!{self.wrap(left, PREC_ATOM)}.__eq__({self.owned(right)})"
+        if sym in ("==", "!=") and not (
+            info.is_dataclass or info.enum_members is not None or info.is_exception
+        ):
+            self.fail(f"{sym} on {info.name}, which has no __eq__ (Python compares identity)", node)
+        if sym not in ("==", "!=") and info.enum_members is None:
+            self.fail(f"ordering comparison of {info.name}, which has no {method}", node)
+        return None
 
     def _identity(self, op: ast.cmpop, left_node: ast.expr, right_node: ast.expr, node: ast.AST) -> str:
         """``is None`` / ``is not None``; other identity tests have no value-semantics meaning."""

@@ -562,7 +562,11 @@ class FunctionTranslator(ExpressionTranslator):
         return self.coerce(val, ret, node)
 
     def stmt_Return(self, node: ast.Return) -> None:
-        """``return v``."""
+        """``return v``. ``return NotImplemented`` (a comparison with another type) cannot happen:
+        comparisons are between values of one static type."""
+        if isinstance(node.value, ast.Name) and node.value.id == "NotImplemented":
+            self.emit('unreachable!("NotImplemented: comparison with another type");')
+            return
         code = self.return_value(node)
         if not self.inferring:
             if self.try_depth:  # inside a `try` body's closure: the value leaves it as Some

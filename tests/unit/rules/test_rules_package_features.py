@@ -252,12 +252,15 @@ CASES = {
         "        return self._name == other._name\n\n"
         "    def __lt__(self, other: 'Tag') -> bool:\n"
         "        return self._rank < other._rank\n\n"
+        "    def __hash__(self) -> int:\n        return hash((self._name,))\n\n"
         "    def __getstate__(self) -> object:\n        return (self._name, self._rank)\n\n"
+        "    def _restore(self, state: object) -> None:\n        self._name = str(state)\n\n"
+        "    def __setstate__(self, state: object) -> None:\n        self._restore(state)\n\n"
         "class Special(Tag):\n    pass\n\n"
         "def f(a: str, b: str, n: int, o: Optional[int]) -> list[bool]:\n"
         "    x, y = Tag(a, n), Tag(b, 1)\n"
         "    return [x == y, x != y, x < y, x > y, x in [y], isinstance(o, int),\n"
-        "            isinstance(Special(a, n), Tag), isinstance(x, Special)]\n",
+        "            isinstance(Special(a, n), Tag), isinstance(x, Special), len({x, y, Tag(a, 9)}) == 2]\n",
         "f",
         [("A", "a", 0, None), ("py", "cp", 3, 7), ("x", "y", 1, 0)],
     ),

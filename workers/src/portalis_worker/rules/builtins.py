@@ -64,6 +64,7 @@ BUILTIN_NAMES = frozenset(
         "isinstance",
         "print",
         "repr",
+        "hash",
         "map",
         "filter",
     ]
@@ -541,6 +542,18 @@ def _isinstance(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -
     return Val("true" if held else "false", BOOL)
 
 
+def _hash(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``hash(x)``: Rust's hash of the value. Equal values hash equal, as Python requires; the
+    numbers differ from CPython's (which differ between CPython processes for str too)."""
+    _one(tx, "hash", node)
+    val = tx.expr(node.args[0])
+    if tx.vague(val.ty):
+        return tx.unknown()
+    if not is_hashable(val.ty) or val.ty.kind == "float":
+        tx.fail(f"hash() of {val.ty}", node)
+    return Val(f"portalis_py::text::hash(&{tx.wrap(val, PREC_ATOM)})", INT)
+
+
 def _repr(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
     """``repr(x)``: quoted and escaped for a str, ``__repr__`` for a class that has one."""
     _one(tx, "repr", node)
@@ -564,6 +577,7 @@ def _print(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val
 
 _HANDLERS: dict[str, _Handler] = {
     "repr": _repr,
+    "hash": _hash,
     "len": _len,
     "abs": _abs,
     "sum": _sum,

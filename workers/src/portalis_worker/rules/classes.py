@@ -35,10 +35,12 @@ def _decorator_name(node: ast.expr) -> str:
 BUILTIN_EXCEPTIONS = frozenset({*BUILTIN_BASES, "IOError", "EnvironmentError"})
 ENUM_BASES = frozenset({"Enum", "IntEnum", "StrEnum"})
 COMPARISONS = frozenset({"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"})
-SPECIAL_METHODS = frozenset({"__init__", "__str__", "__repr__", "__len__", "__contains__", *COMPARISONS})
+SPECIAL_METHODS = frozenset(
+    {"__init__", "__str__", "__repr__", "__len__", "__contains__", "__hash__", *COMPARISONS}
+)
 """Dunder methods with a translation: `__str__` -> Display, `repr(x)`, `len(x)` and `y in x` call
 the others, and so do comparison operators between two values of the class (`__eq__` is also the
-struct's `PartialEq`)."""
+struct's `PartialEq`, `__hash__` its `Hash`)."""
 OBJECT_PROTOCOL = frozenset(
     {"__getstate__", "__setstate__", "__reduce__", "__reduce_ex__", "__copy__", "__deepcopy__", "__replace__"}
 )
@@ -267,12 +269,15 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
     methods: list[FuncSig] = []
     if info.enum_members is not None:
         return methods
+    left_out = _left_out(node)
     for stmt in node.body:
         if (
             isinstance(stmt, ast.Expr)
             and isinstance(stmt.value, ast.Constant)
             and isinstance(stmt.value.value, str)
         ):
+            continue
+        if isinstance(stmt, ast.FunctionDef) and stmt.name in left_out:
             continue
         if isinstance(stmt, ast.Pass) or _is_slots(stmt):
             continue
@@ -304,8 +309,6 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
         ):
             info.fields[stmt.targets[0].id] = literal  # `kind = "x"`: a class attribute
             info.field_defaults[stmt.targets[0].id] = stmt.value
-            continue
-        if isinstance(stmt, ast.FunctionDef) and stmt.name in OBJECT_PROTOCOL:
             continue
         if isinstance(stmt, ast.FunctionDef):
             decorators = [_decorator_name(d) for d in stmt.decorator_list]
@@ -380,6 +383,27 @@ def _immutable_literal(node: ast.expr) -> bool:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return _immutable_literal(node.operand)
     return isinstance(node, ast.Tuple) and all(_immutable_literal(e) for e in node.elts)
+
+
+def _left_out(node: ast.ClassDef) -> set[str]:
+    """The pickling hooks, and the private methods only they call (a `_restore` helper)."""
+    methods = {s.name: s for s in node.body if isinstance(s, ast.FunctionDef)}
+    out = {name for name in methods if name in OBJECT_PROTOCOL}
+    changed = True
+    while changed:
+        changed = False
+        for name, func in methods.items():
+            if name in out or not name.startswith("_") or name.startswith("__"):
+                continue
+            callers = {
+                other
+                for other, f in methods.items()
+                if other != name and any(isinstance(n, ast.Attribute) and n.attr == name for n in ast.walk(f))
+            }
+            if callers and callers <= out:
+                out.add(name)
+                changed = True
+    return out
 
 
 def _compare_with_own_class(func: ast.FunctionDef, name: str) -> None:

@@ -456,6 +456,17 @@ class ModuleTranslator:
                 "    }",
                 "}",
             ]
+        if "__hash__" in info.methods:
+            lines += [
+                "",
+                f"impl std::hash::Hash for {info.name} {{",
+                "    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {",
+                "        self.__hash__().hash(state);",
+                "    }",
+                "}",
+                "",
+                f"impl Eq for {info.name} {{}}",
+            ]
         if info.is_exception or "__str__" in info.methods:
             # str(x): `__str__` when the class has one, else an exception's message (or its name).
             if "__str__" in info.methods:

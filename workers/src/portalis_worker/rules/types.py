@@ -113,6 +113,8 @@ def is_hashable(ty: Ty) -> bool:
     """Whether the Rust type implements ``Hash + Eq`` (f64 does not), for set and dict keys."""
     if ty.kind in ("int", "bool", "str", "unknown"):
         return True
+    if ty.kind == "class":
+        return True  # an enum, or a class with `__hash__`; rustc refuses any other
     if ty.kind in ("tuple", "option") or is_vtuple(ty):
         return all(is_hashable(a) for a in ty.args)
     return False

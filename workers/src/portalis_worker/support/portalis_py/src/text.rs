@@ -1,4 +1,12 @@
-//! Python's text forms of values.
+//! Python's text forms of values, and `hash()`.
+
+/// `hash(x)`: a hash that equal values share (the numbers differ from CPython's).
+pub fn hash<T: std::hash::Hash + ?Sized>(value: &T) -> isize {
+    use std::hash::Hasher;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish() as isize
+}
 
 /// `repr(s)` of a `str`: single quotes unless the text has a single quote and no double quote;
 /// backslash, the quote, `\n`, `\r`, `\t` escaped; other characters Python does not print as
@@ -55,6 +63,12 @@ fn printable(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::repr;
+
+    #[test]
+    fn equal_values_hash_equal() {
+        assert_eq!(super::hash(&("a".to_string(), 1isize)), super::hash(&("a".to_string(), 1isize)));
+        assert_ne!(super::hash("a"), super::hash("b"));
+    }
 
     #[test]
     fn quotes_and_escapes_like_python() {

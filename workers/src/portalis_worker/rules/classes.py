@@ -392,7 +392,7 @@ def _left_out(node: ast.ClassDef) -> set[str]:
     changed = True
     while changed:
         changed = False
-        for name, func in methods.items():
+        for name in methods:
             if name in out or not name.startswith("_") or name.startswith("__"):
                 continue
             callers = {

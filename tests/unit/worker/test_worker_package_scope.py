@@ -240,6 +240,17 @@ def test_a_constant_that_module_code_changes_is_refused() -> None:
         ),
     }
     assert "TABLE" in PackageTranslator(index_of(harmless)).translate_unit("p/e.py", "TABLE = {'a': 'b'}\n")
+    handed = {
+        "p/__init__.py": "",
+        "p/g.py": (
+            "PAIRS = [('a', 'b')]\nCOPY = PAIRS + [('c', 'd')]\n\n"
+            "def grow(xs: list[tuple[str, str]]) -> list[tuple[str, str]]:\n"
+            "    xs.append(('x', 'y'))\n    return xs\n\n"
+            "MORE = grow(PAIRS)\n"
+        ),
+    }
+    with pytest.raises(Unsupported, match="constant PAIRS may be changed by module code at line 8"):
+        PackageTranslator(index_of(handed)).translate_unit("p/g.py", "PAIRS = [('a', 'b')]\n")
     reflective = {"p/__init__.py": "", "p/f.py": "T = {'a': 1}\nglobals()['T'] = {}\n"}
     with pytest.raises(Unsupported, match="constant T may be changed by module code at line 2"):
         PackageTranslator(index_of(reflective)).translate_unit("p/f.py", "T = {'a': 1}\n")

@@ -262,20 +262,77 @@ def candidates(units: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) -
             except SyntaxError:
                 continue
         node = next((n for n in trees[path].body if isinstance(n, ast.FunctionDef) and n.name == name), None)
-        if node is None or node.returns is None or node.args.vararg or node.args.kwarg:
+        if node is None or node.args.vararg or node.args.kwarg or node.args.kwonlyargs:
             continue
-        params = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
-        if any(p.annotation is None for p in params):
+        signature = _python_signature(node) or _rust_signature(rust, name)
+        if signature is None:
             continue
-        try:
-            tys = [annotation_to_ty(p.annotation, frozenset()) for p in params if p.annotation is not None]
-            ret = annotation_to_ty(node.returns, frozenset())
-        except Unsupported:
-            continue
-        if not all(_is_value(t) for t in [*tys, ret]) or not tys:
+        tys, ret = signature
+        if not all(_is_value(t) for t in [*tys, ret]):
             continue
         found.append(Candidate(str(unit["id"]), path, module, rust_paths[path], name, tys, ret))
     return sorted(found, key=lambda c: (c.path, c.function))
+
+
+def _python_signature(node: ast.FunctionDef) -> tuple[list[Ty], Ty] | None:
+    """Parameter and return types from the annotations, when all are there and map to types."""
+    params = [*node.args.posonlyargs, *node.args.args]
+    if node.returns is None or any(p.annotation is None for p in params):
+        return None
+    try:
+        tys = [annotation_to_ty(p.annotation, frozenset()) for p in params if p.annotation is not None]
+        return tys, annotation_to_ty(node.returns, frozenset())
+    except Unsupported:
+        return None
+
+
+_RUST_SCALARS = {"isize": "int", "f64": "float", "bool": "bool", "String": "str"}
+
+
+def _rust_signature(rust: str, name: str) -> tuple[list[Ty], Ty] | None:
+    """Types read from the translated `fn`, for parameters whose annotations are missing (inferred)
+    or name the package's aliases. Only scalars, and Optional, dict and set of them: a `Vec` may be
+    a list or a tuple in Python, which the Rust type does not tell."""
+    match = re.search(rf"\bfn {re.escape(name)}\((.*?)\)(?:\s*->\s*(.+?))?\s*\{{", rust, re.DOTALL)
+    if match is None:
+        return None
+    params = []
+    for part in _top_level_split(match.group(1)):
+        if not part.strip():
+            continue
+        _, _, rtype = part.partition(":")
+        ty = _rust_ty(rtype.strip())
+        if ty is None:
+            return None
+        params.append(ty)
+    ret = _rust_ty(match.group(2).strip()) if match.group(2) else Ty("none")
+    return (params, ret) if ret is not None else None
+
+
+def _top_level_split(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for c in text:
+        depth += c in "<("
+        depth -= c in ">)"
+        if c == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += c
+    return [*parts, current]
+
+
+def _rust_ty(text: str) -> Ty | None:
+    if text in _RUST_SCALARS:
+        return Ty(_RUST_SCALARS[text])
+    generic = re.fullmatch(r"(Option|HashSet|HashMap)<(.+)>", text)
+    if generic is None:
+        return None
+    args = [_rust_ty(a.strip()) for a in _top_level_split(generic.group(2))]
+    if any(a is None for a in args):
+        return None
+    kind = {"Option": "option", "HashSet": "set", "HashMap": "dict"}[generic.group(1)]
+    return Ty(kind, tuple(a for a in args if a is not None))
 
 
 def _constant(name: str, rust: str) -> bool | None:

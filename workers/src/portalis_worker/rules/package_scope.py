@@ -126,14 +126,41 @@ def _refuse_changed_constants(
         if name in info.rebound:
             raise Unsupported(f"constant {name} assigned more than once at module level", node.lineno)
         target = info.definitions.get(name)
-        for stmt in info.module_code:
+        others = [d.node for d in info.definitions.values() if d.name != name]
+        for stmt in [*info.module_code, *others]:
             evaluated = list(_import_time_nodes(stmt))
             loaded = {n.id for n in evaluated if isinstance(n, ast.Name)}
             calls = [n for n in evaluated if isinstance(n, ast.Call)]
             reflective = any(isinstance(c.func, ast.Name) and c.func.id in _REFLECTIVE for c in calls)
             reaches = target is not None and _reaches(index, module, loaded, target)
-            if name in loaded or (calls and _mutable(types.get(name)) and (reflective or reaches)):
+            # Module code may not mention it at all; another definition's initialiser may read it
+            # (`Y = X + [1]`), but not hand it to a call or call its methods (`Y = grow(X)`).
+            mentioned = name in loaded if stmt in info.module_code else _handed_over(name, evaluated)
+            if mentioned or (calls and _mutable(types.get(name)) and (reflective or reaches)):
                 raise Unsupported(f"constant {name} may be changed by module code at line {stmt.lineno}", 1)
+
+
+def _handed_over(name: str, nodes: list[ast.AST]) -> bool:
+    """Whether `name` is an argument of a call, the receiver of a method call, or a target of an
+    augmented or item assignment among `nodes`."""
+    for n in nodes:
+        if isinstance(n, ast.Call):
+            values = [*n.args, *(k.value for k in n.keywords)]
+            if any(isinstance(v, ast.Name | ast.Starred) and _names(v, name) for v in values):
+                return True
+            if isinstance(n.func, ast.Attribute) and _names(n.func.value, name):
+                return True
+        if isinstance(n, ast.AugAssign) and _names(n.target, name):
+            return True
+        if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store | ast.Del) and _names(n.value, name):
+            return True
+    return False
+
+
+def _names(node: ast.expr, name: str) -> bool:
+    if isinstance(node, ast.Starred):
+        node = node.value
+    return isinstance(node, ast.Name) and node.id == name
 
 
 _REFLECTIVE = frozenset({"globals", "vars", "locals", "setattr", "exec", "eval", "__import__"})

@@ -19,20 +19,23 @@ from pathlib import Path
 from portalis_dev.images import buildah
 
 # Runs as root inside the new namespaces: $1 the root filesystem, $2 the user, $3 the working
-# directory, $4 the number of bind specs that follow (source, target, mode), then env and argv.
+# directory, $4 the bind mounts (lines of source TAB target TAB ro|rw), then env and argv. Mount points
+# are made first (the working container's root is still writable), then the root is made read-only,
+# then the binds go on top (a bind of the root made after them would hide them).
 _SETUP = r"""
 set -eu
-root=$1; user=$2; cwd=$3; nbinds=$4; shift 4
-i=0
-while [ "$i" -lt "$nbinds" ]; do
-  src=$1; dst=$2; mode=$3; shift 3
-  mkdir -p "$root$dst"
-  mount --bind "$src" "$root$dst"
-  [ "$mode" = ro ] && mount -o remount,bind,ro "$root$dst"
-  i=$((i + 1))
+root=$1; user=$2; cwd=$3; binds=$4; shift 4
+tab=$(printf '\t')
+printf '%s\n' "$binds" | while IFS="$tab" read -r src dst mode; do
+  if [ -n "$dst" ]; then mkdir -p "$root$dst"; fi
 done
 mount --bind "$root" "$root"
 mount -o remount,bind,ro "$root"
+printf '%s\n' "$binds" | while IFS="$tab" read -r src dst mode; do
+  [ -n "$dst" ] || continue
+  mount --bind "$src" "$root$dst"
+  if [ "$mode" = ro ]; then mount -o remount,bind,ro "$root$dst"; fi
+done
 mount -t proc proc "$root/proc"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/tmp"
 mount -t tmpfs -o mode=755,nosuid tmpfs "$root/dev"
@@ -85,9 +88,7 @@ def run(
         root = subprocess.run(
             buildah("mount", ctr), check=True, capture_output=True, text=True
         ).stdout.strip()
-        bind_args: list[str] = []
-        for b in binds:
-            bind_args += [str(b.source), b.target, "ro" if b.read_only else "rw"]
+        bind_lines = "\n".join(f"{b.source}\t{b.target}\t{'ro' if b.read_only else 'rw'}" for b in binds)
         cmd = [
             "unshare",
             "--mount",
@@ -105,8 +106,7 @@ def run(
             root,
             run_as,
             cwd,
-            str(len(binds)),
-            *bind_args,
+            bind_lines,
             *(f"{k}={v}" for k, v in merged.items()),
             *argv,
         ]

@@ -264,6 +264,35 @@ CASES = {
         "f",
         [("A", "a", 0, None), ("py", "cp", 3, 7), ("x", "y", 1, 0)],
     ),
+    "union_types_narrowed_by_isinstance": Case(
+        (
+            "from typing import Union, Optional\n"
+            "\n"
+            "def norm(k: int | str) -> str:\n"
+            "    if isinstance(k, int):\n"
+            '        return "#" + str(k)\n'
+            "    return k.upper()\n"
+            "\n"
+            "def rank(k: Union[int, str]) -> int:\n"
+            "    if not isinstance(k, str):\n"
+            "        return k * 2\n"
+            "    return len(k)\n"
+            "\n"
+            "def pick(n: int) -> int | str:\n"
+            "    if n > 0:\n"
+            "        return n\n"
+            '    return "neg"\n'
+            "\n"
+            "def f(n: int, s: str) -> list[str]:\n"
+            "    a: int | str = n\n"
+            "    b = pick(n)\n"
+            "    keys: list[int | str] = [n, s, pick(-1)]\n"
+            '    return [norm(a), norm(s), str(rank(b)), f"{b}", repr(b), str(a == b),\n'
+            "            str(isinstance(b, str)), str(len(set(keys)))]\n"
+        ),
+        "f",
+        [(3, "ab"), (-2, "x"), (0, "")],
+    ),
 }
 
 
@@ -318,6 +347,10 @@ def test_exception_classes_implement_error_and_display() -> None:
             "implicit conversion from B to A",
         ),
         ("class A:\n    items: list[int] = []\n", "class attribute with a mutable default"),
+        (
+            "def f(k: int | str) -> int:\n    if isinstance(k, int):\n        k = 2\n    return 0\n",
+            "assignment to k where isinstance\\(\\) narrowed it",
+        ),
         (
             "class A:\n    def __init__(self) -> None:\n        self.n = 1\n\n"
             "def f() -> bool:\n    return A() == A()\n",

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from portalis_worker.rules import regex
-from portalis_worker.rules.context import PREC_ADD, PREC_ATOM, PREC_CAST, PREC_LOWEST, Val
+from portalis_worker.rules.context import PREC_ADD, PREC_ATOM, PREC_CAST, PREC_LOWEST, ModuleContext, Val
 from portalis_worker.rules.types import (
     BOOL,
     FLOAT,
     INT,
     NONE,
     STR,
+    UNION_VARIANTS,
     UNKNOWN,
     Ty,
     dict_of,
@@ -24,6 +25,7 @@ from portalis_worker.rules.types import (
     list_of,
     set_of,
     tuple_of,
+    union_path,
     vtuple_of,
 )
 
@@ -513,30 +515,67 @@ def _all(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
     return _any_all(tx, node, "all")
 
 
-def _isinstance(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
-    """``isinstance`` is decided statically from the inferred type (values have one static type)."""
-    _one(tx, "isinstance", node, (2,))
-    val = tx.expr(node.args[0])
-    spec = node.args[1]
-    names = [e for e in spec.elts] if isinstance(spec, ast.Tuple) else [spec]
-    kinds = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "list", "dict": "dict"}
-    wanted = set()
-    classes = set()
-    for n in names:
-        if isinstance(n, ast.Name) and n.id in tx.module.classes:
-            classes.add(n.id)
-            continue
-        if not isinstance(n, ast.Name) or n.id not in kinds:
-            tx.fail("isinstance() with this type", node)
-        wanted.add(kinds[n.id])
-        if n.id == "int":
-            wanted.add("bool")
-    ty = val.ty.args[0] if val.ty.kind == "option" else val.ty
+_ISINSTANCE_KINDS = {
+    "int": "int",
+    "float": "float",
+    "bool": "bool",
+    "str": "str",
+    "list": "list",
+    "dict": "dict",
+}
+
+
+def _holds(module: ModuleContext, ty: Ty, kinds: set[str], classes: set[str]) -> bool:
+    """Whether a value of static type `ty` is an instance of one of the named types."""
     if ty.kind == "class":
         # A class value's static type is exact (no subtyping), so its ancestry decides.
-        held = ty.name in classes or any(a in classes for a in tx.module.ancestors.get(ty.name, ()))
-    else:
-        held = ty.kind in wanted and not (ty.kind == "list" and ty.name == "tuple")
+        return ty.name in classes or any(a in classes for a in module.ancestors.get(ty.name, ()))
+    return ty.kind in kinds and not (ty.kind == "list" and ty.name == "tuple")
+
+
+def _isinstance_spec(module: ModuleContext, spec: ast.expr) -> tuple[set[str], set[str]] | None:
+    """(kinds, classes) named by the second argument of isinstance; None when it names others."""
+    names = list(spec.elts) if isinstance(spec, ast.Tuple) else [spec]
+    kinds: set[str] = set()
+    classes: set[str] = set()
+    for n in names:
+        if isinstance(n, ast.Name) and n.id in module.classes:
+            classes.add(n.id)
+        elif isinstance(n, ast.Name) and n.id in _ISINSTANCE_KINDS:
+            kinds.add(_ISINSTANCE_KINDS[n.id])
+            if n.id == "int":
+                kinds.add("bool")
+        else:
+            return None
+    return kinds, classes
+
+
+def isinstance_members(module: ModuleContext, union: Ty, spec: ast.expr) -> list[int] | None:
+    """The members of a union type that `isinstance(x, spec)` accepts; None for other specs."""
+    found = _isinstance_spec(module, spec)
+    if found is None:
+        return None
+    return [i for i, member in enumerate(union.args) if _holds(module, member, *found)]
+
+
+def _isinstance(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
+    """``isinstance`` is decided statically from the inferred type (values have one static type);
+    on an Optional it tests for a value, on a union for the members it names."""
+    _one(tx, "isinstance", node, (2,))
+    val = tx.expr(node.args[0])
+    found = _isinstance_spec(tx.module, node.args[1])
+    if found is None:
+        tx.fail("isinstance() with this type", node)
+    ty = val.ty.args[0] if val.ty.kind == "option" else val.ty
+    if ty.kind == "union":
+        members = [i for i, m in enumerate(ty.args) if _holds(tx.module, m, *found)]
+        if not members:
+            return Val("false", BOOL)
+        path = union_path(ty)
+        arms = " | ".join(f"{path}::{UNION_VARIANTS[i]}(_)" for i in members)
+        pattern = f"Some({arms})" if val.ty.kind == "option" else arms
+        return Val(f"matches!(&{tx.wrap(val, PREC_ATOM)}, {pattern})", BOOL)
+    held = _holds(tx.module, ty, *found)
     if val.ty.kind == "option" and held:  # None is an instance of none of them
         return Val(f"{tx.wrap(val, PREC_ATOM)}.is_some()", BOOL)
     return Val("true" if held else "false", BOOL)

@@ -39,6 +39,7 @@ from portalis_worker.rules.types import (
     INT,
     NONE,
     STR,
+    UNION_VARIANTS,
     UNKNOWN,
     Ty,
     TypeClash,
@@ -54,6 +55,8 @@ from portalis_worker.rules.types import (
     set_of,
     tuple_of,
     unify,
+    union_member,
+    union_path,
     vtuple_of,
 )
 
@@ -255,6 +258,11 @@ class ExpressionTranslator:
                 ]
                 trail = "," if len(parts) == 1 else ""
                 return f"{{ let {tmp} = {self.owned(val)}; ({', '.join(parts)}{trail}) }}"
+        if target.kind == "union" and ty.kind != "union":
+            k = union_member(target, ty)
+            if k is not None:
+                inner = self.coerce(val, target.args[k], node)
+                return f"{union_path(target)}::{UNION_VARIANTS[k]}({inner})"
         if ty.kind == "tuple" and is_vtuple(target):
             tmp = self.fresh("t")
             parts = [
@@ -330,9 +338,21 @@ class ExpressionTranslator:
             f'None => String::from("None") }}'
         )
 
+    def _union_text(self, val: Val, node: ast.AST, text: Callable[[Val, ast.AST], str]) -> str:
+        """`text` of whichever member a union value holds."""
+        inner = self.fresh("v")
+        path = union_path(val.ty)
+        arms = []
+        for i, member in enumerate(val.ty.args):
+            member_val = Val(f"(*{inner})" if is_copy(member) else inner, member, "place")
+            arms.append(f"{path}::{UNION_VARIANTS[i]}({inner}) => {text(member_val, node)}")
+        return f"match &{self.wrap(val, PREC_ATOM)} {{ {', '.join(arms)} }}"
+
     def repr_str(self, val: Val, node: ast.AST) -> str:
         """An owned ``String`` with Python's ``repr()`` of the value."""
         kind = val.ty.kind
+        if kind == "union":
+            return self._union_text(val, node, self.repr_str)
         if kind == "str":
             return f"portalis_py::text::repr(&{self.wrap(val, PREC_ATOM)})"
         if kind == "option":
@@ -349,6 +369,8 @@ class ExpressionTranslator:
         kind = val.ty.kind
         if kind == "option":
             return self._optional_text(val, node, self.static_str)
+        if kind == "union":
+            return self._union_text(val, node, self.static_str)
         if kind == "none":
             return 'String::from("None")'
         info = self.module.classes.get(val.ty.name) if kind == "class" else None

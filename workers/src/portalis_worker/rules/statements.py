@@ -12,6 +12,7 @@ import ast
 import contextlib
 from collections.abc import Iterator
 
+from portalis_worker.rules.builtins import isinstance_members
 from portalis_worker.rules.context import PREC_ATOM, FuncSig, ModuleContext, Val, ident
 from portalis_worker.rules.exceptions import caught
 from portalis_worker.rules.expressions import ExpressionTranslator
@@ -21,6 +22,7 @@ from portalis_worker.rules.types import (
     INT,
     NONE,
     STR,
+    UNION_VARIANTS,
     UNKNOWN,
     Ty,
     TypeClash,
@@ -28,6 +30,7 @@ from portalis_worker.rules.types import (
     has_unknown,
     list_of,
     unify,
+    union_path,
 )
 
 MAX_INFERENCE_ROUNDS = 8
@@ -252,13 +255,56 @@ class FunctionTranslator(ExpressionTranslator):
 
     def block(self, stmts: list[ast.stmt], top: bool = False) -> None:
         """Translate statements; a final ``return x`` at function level becomes a tail expression."""
-        for i, stmt in enumerate(stmts):
-            last = top and i == len(stmts) - 1
-            if last and isinstance(stmt, ast.Return) and stmt.value is not None:
-                code = self.return_value(stmt)
-                self.emit(code)
-                continue
-            self.stmt(stmt)
+        pushed = 0
+        try:
+            for i, stmt in enumerate(stmts):
+                last = top and i == len(stmts) - 1
+                if last and isinstance(stmt, ast.Return) and stmt.value is not None:
+                    code = self.return_value(stmt)
+                    self.emit(code)
+                    continue
+                self.stmt(stmt)
+                narrowed = self._narrowed_after(stmt)
+                if narrowed is not None:
+                    name, union, k = narrowed
+                    path, variant = union_path(union), UNION_VARIANTS[k]
+                    self.emit(
+                        f"let {ident(name)} = match {ident(name)}.clone() {{ {path}::{variant}(v) => v, "
+                        f"_ => unreachable!() }};"
+                    )
+                    self.scopes.append({name: union.args[k]})
+                    pushed += 1
+        finally:
+            del self.scopes[len(self.scopes) - pushed :]
+
+    def _narrowing(self, test: ast.expr) -> tuple[str, Ty, int] | None:
+        """`isinstance(x, T)` on a local `x` of a union type with one member T: (x, union, member)."""
+        if not (
+            isinstance(test, ast.Call)
+            and getattr(test.func, "id", "") == "isinstance"
+            and len(test.args) == 2
+            and isinstance(test.args[0], ast.Name)
+        ):
+            return None
+        name = test.args[0].id
+        union = self.lookup(name)
+        if union is None or union.kind != "union":
+            return None
+        members = isinstance_members(self.module, union, test.args[1])
+        return (name, union, members[0]) if members is not None and len(members) == 1 else None
+
+    def _narrowed_after(self, stmt: ast.stmt) -> tuple[str, Ty, int] | None:
+        """`if not isinstance(x, T): <leaves>`: after it, `x` holds a T (when the union has two
+        members, the other one when the test is positive)."""
+        if not isinstance(stmt, ast.If) or stmt.orelse or not always_returns(stmt.body):
+            return None
+        test = stmt.test
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            return self._narrowing(test.operand)
+        found = self._narrowing(test)
+        if found is not None and len(found[1].args) == 2:
+            return found[0], found[1], 1 - found[2]
+        return None
 
     def nested(self, stmts: list[ast.stmt]) -> None:
         """A ``{ ... }`` body one level deeper."""
@@ -293,6 +339,8 @@ class FunctionTranslator(ExpressionTranslator):
         if name == "_":
             self.emit(f"let _ = {self.owned(val)};")
             return
+        if any(name in scope for scope in self.scopes):
+            self.fail(f"assignment to {name} where isinstance() narrowed it", node)
         if self.inferring:
             current = self.locals.get(name, UNKNOWN)
             if declared_ty is not None:
@@ -742,7 +790,15 @@ class FunctionTranslator(ExpressionTranslator):
     # ----------------------------------------------------------------- compound statements
 
     def stmt_If(self, node: ast.If) -> None:
-        """``if``/``elif``/``else`` chains."""
+        """``if``/``elif``/``else`` chains; ``if isinstance(x, T):`` on a union narrows ``x``."""
+        narrowing = self._narrowing(node.test)
+        if narrowing is None and isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not):
+            found = self._narrowing(node.test.operand)
+            if found is not None and len(found[1].args) == 2:  # `not` one member: the other
+                narrowing = (found[0], found[1], 1 - found[2])
+        if narrowing is not None:
+            self._if_isinstance(node, *narrowing)
+            return
         self.emit(f"if {self.cond(node.test)} {{")
         self.nested(node.body)
         orelse = node.orelse
@@ -754,6 +810,33 @@ class FunctionTranslator(ExpressionTranslator):
         if orelse:
             self.emit("} else {")
             self.nested(orelse)
+        self.emit("}")
+
+    def _if_isinstance(self, node: ast.If, name: str, union: Ty, k: int) -> None:
+        """A `match` whose arm for member `k` sees `x` as that member (the other arm sees the
+        other member when the union has two)."""
+        path = union_path(union)
+        self.emit(f"match {ident(name)}.clone() {{")
+        self.depth += 1
+        arms: list[tuple[str, list[ast.stmt], Ty | None]] = [
+            (f"{path}::{UNION_VARIANTS[k]}({ident(name)})", node.body, union.args[k])
+        ]
+        if len(union.args) == 2:
+            other = 1 - k
+            arms.append((f"{path}::{UNION_VARIANTS[other]}({ident(name)})", node.orelse, union.args[other]))
+        else:
+            arms.append(("_", node.orelse, None))
+        for pattern, body, member in arms:
+            self.emit(f"{pattern} => {{")
+            if member is not None:
+                self.scopes.append({name: member})
+            try:
+                self.nested(body)
+            finally:
+                if member is not None:
+                    self.scopes.pop()
+            self.emit("}")
+        self.depth -= 1
         self.emit("}")
 
     def stmt_While(self, node: ast.While) -> None:

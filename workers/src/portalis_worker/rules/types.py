@@ -115,7 +115,7 @@ def is_hashable(ty: Ty) -> bool:
         return True
     if ty.kind == "class":
         return True  # an enum, or a class with `__hash__`; rustc refuses any other
-    if ty.kind in ("tuple", "option") or is_vtuple(ty):
+    if ty.kind in ("tuple", "option", "union") or is_vtuple(ty):
         return all(is_hashable(a) for a in ty.args)
     return False
 
@@ -136,6 +136,11 @@ def unify(a: Ty, b: Ty) -> Ty:
         inner_a = a.args[0] if a.kind == "option" else a
         inner_b = b.args[0] if b.kind == "option" else b
         return option_of(unify(inner_a, inner_b))
+    for union, member in ((a, b), (b, a)):
+        if union.kind == "union" and (member.kind == "union" or union_member(union, member) is not None):
+            if member.kind == "union" and member != union:
+                break
+            return union  # a member's value where the union is expected
     if {a.kind, b.kind} == {"int", "float"}:
         return FLOAT
     if {a.kind, b.kind} == {"int", "bool"}:
@@ -176,6 +181,8 @@ def rust_type(ty: Ty, line: int) -> str:
         return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
     if kind == "option":
         return f"Option<{rust_type(ty.args[0], line)}>"
+    if kind == "union":
+        return f"portalis_py::union::Union{len(ty.args)}<{', '.join(rust_type(a, line) for a in ty.args)}>"
     if kind == "class":
         return ty.name
     if kind == "pattern":
@@ -277,9 +284,41 @@ def annotation_to_ty(node: ast.expr, classes: frozenset[str] = frozenset()) -> T
 
 
 def _union(items: list[ast.expr], classes: frozenset[str], line: int) -> Ty:
-    """Only ``Union[T, None]`` (= Optional) has a Rust counterpart without an enum."""
-    tys = [annotation_to_ty(i, classes) for i in items]
+    """``Union[T, None]`` is Optional; a union of other types is the support crate's
+    ``UnionN<...>`` enum (one variant per member, in the order written), Optional when None is
+    one of them."""
+    tys: list[Ty] = []
+    for item in items:
+        ty = annotation_to_ty(item, classes)
+        for member in ty.args if ty.kind == "union" else (ty,):
+            if member not in tys:
+                tys.append(member)
     rest = [t for t in tys if t.kind != "none"]
-    if len(rest) == 1 and len(tys) == 2:
-        return option_of(rest[0])
-    raise Unsupported("Union type", line)
+    if len(rest) == 1:
+        return option_of(rest[0]) if len(tys) > 1 else rest[0]
+    if any(t.kind in ("option", "unknown") for t in rest):
+        raise Unsupported("Union type with an Optional member", line)
+    if len(rest) > MAX_UNION:
+        raise Unsupported(f"Union of more than {MAX_UNION} types", line)
+    union = Ty("union", tuple(rest))
+    return option_of(union) if len(rest) < len(tys) else union
+
+
+MAX_UNION = 4
+"""The support crate has `Union2` to `Union4`."""
+UNION_VARIANTS = "ABCD"
+
+
+def union_path(union: Ty) -> str:
+    """The Rust enum of a union type, without its type arguments."""
+    return f"portalis_py::union::Union{len(union.args)}"
+
+
+def union_member(union: Ty, ty: Ty) -> int | None:
+    """The variant of `union` that holds a value of type `ty` (an int goes to a float member when
+    there is no int one)."""
+    if ty in union.args:
+        return union.args.index(ty)
+    if ty.kind in ("int", "bool") and FLOAT in union.args:
+        return union.args.index(FLOAT)
+    return None

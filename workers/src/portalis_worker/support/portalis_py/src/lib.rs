@@ -8,8 +8,10 @@
 //!   and Python's rules for `search`, `match`, `fullmatch`, `findall`, `finditer`, `sub` and
 //!   `split` (empty matches included). Positions are in characters, as in Python.
 //! - [`text`]: Python's text forms (`repr` of a `str`).
+//! - [`union`]: `Union[...]` values (`Union2` to `Union4`).
 //! - [`exc`]: exceptions over panics: `try`/`except`/`else`/`finally`, matching by class name.
 
 pub mod exc;
 pub mod re;
 pub mod text;
+pub mod union;

@@ -3,9 +3,11 @@
 Real packages choose code by Python version (`if sys.version_info >= (3, 11): import tomllib`).
 The translation is of the package as it runs on the worker's Python, the same interpreter the
 differential check compares against, so each such check is decided once: an `if` keeps the branch
-that Python would run, a conditional expression the value it would take. Only comparisons of
-`sys.version_info` (whole, sliced, indexed, or `.major`/`.minor`) with literals, combined with
-`and`/`or`/`not`, are decided; anything else is left as written.
+that Python would run, a conditional expression the value it would take, a comparison becomes
+`True` or `False`. Only comparisons of `sys.version_info` (whole, sliced, indexed, or
+`.major`/`.minor`), `sys.implementation.name` and `getattr(sys, "attr", default)` (for an attribute
+this Python lacks) with literals, combined with `and`/`or`/`not`, are decided; anything else
+(`sys.platform` included: the Rust crate may run elsewhere) is left as written.
 """
 
 from __future__ import annotations
@@ -27,10 +29,38 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
 _UNDECIDED = object()
 
 
+def _is_sys(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id == "sys"
+
+
 def _value(node: ast.expr) -> Any:
-    """The value of a literal, or of `sys.version_info` and its parts; _UNDECIDED otherwise."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+    """The value of a literal, of `sys.version_info` and its parts, of `sys.implementation.name`,
+    or of `getattr(sys, "name", default)` for an attribute this Python's `sys` lacks (the default);
+    _UNDECIDED otherwise."""
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int | str)
+        and not isinstance(node.value, bool)
+    ):
         return node.value
+    if (
+        isinstance(node, ast.Attribute)
+        and node.attr == "name"
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "implementation"
+        and _is_sys(node.value.value)
+    ):
+        return sys.implementation.name
+    if (
+        isinstance(node, ast.Call)
+        and getattr(node.func, "id", "") == "getattr"
+        and len(node.args) == 3
+        and _is_sys(node.args[0])
+        and isinstance(node.args[1], ast.Constant)
+        and isinstance(node.args[1].value, str)
+        and not hasattr(sys, node.args[1].value)
+    ):
+        return _value(node.args[2])
     if isinstance(node, ast.Tuple):
         items = [_value(e) for e in node.elts]
         return _UNDECIDED if any(i is _UNDECIDED for i in items) else tuple(items)
@@ -59,6 +89,8 @@ def _value(node: ast.expr) -> Any:
 
 def decide(test: ast.expr) -> bool | None:
     """Whether a version check holds on this Python; None when `test` is not one."""
+    if isinstance(test, ast.Constant) and isinstance(test.value, bool):
+        return test.value  # a check decided already (comparisons are folded first)
     if isinstance(test, ast.BoolOp):
         parts = [decide(v) for v in test.values]
         if any(p is None for p in parts):
@@ -78,7 +110,8 @@ def decide(test: ast.expr) -> bool | None:
 
 
 def _mentions_version(node: ast.AST) -> bool:
-    return any(isinstance(n, ast.Attribute) and n.attr == "version_info" for n in ast.walk(node))
+    """Whether a comparison reads `sys` (comparisons of literals alone are left as written)."""
+    return any(_is_sys(n) for n in ast.walk(node))
 
 
 class _Fold(ast.NodeTransformer):
@@ -88,6 +121,11 @@ class _Fold(ast.NodeTransformer):
         if holds is None:
             return node
         return (node.body if holds else node.orelse) or [ast.copy_location(ast.Pass(), node)]
+
+    def visit_Compare(self, node: ast.Compare) -> Any:
+        self.generic_visit(node)
+        holds = decide(node)
+        return node if holds is None else ast.copy_location(ast.Constant(value=holds), node)
 
     def visit_IfExp(self, node: ast.IfExp) -> Any:
         self.generic_visit(node)

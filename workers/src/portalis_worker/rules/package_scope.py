@@ -57,17 +57,20 @@ def translate_in_package(
     fold_version_checks(folded)
     targets = folded.body
     new_types = {name for node in [*combined, *targets] if (name := new_type(node)) is not None}
+    classes = frozenset(n.name for n in [*combined, *targets] if isinstance(n, ast.ClassDef))
     aliases = {
         name: value
         for node in [*combined, *targets]
-        if (found := type_alias(node))
+        if (found := type_alias(node, classes))
         for name, value in [found]
     }
-    combined = [_expand_aliases(n, aliases) for n in combined if type_alias(n) is None]
-    alias_targets = [t for t in targets if type_alias(t) is not None]
+    combined = [_expand_aliases(n, aliases) for n in combined if type_alias(n, classes) is None]
+    alias_targets = [t for t in targets if type_alias(t, classes) is not None]
     variables = [t for t in targets if type_variable(t) is not None]
     targets = [
-        _expand_aliases(t, aliases) for t in targets if type_alias(t) is None and type_variable(t) is None
+        _expand_aliases(t, aliases)
+        for t in targets
+        if type_alias(t, classes) is None and type_variable(t) is None
     ]
     combined = [c for c in combined if type_variable(c) is None]
     if new_types:
@@ -87,7 +90,7 @@ def translate_in_package(
         )
     text = translator.emit(only=frozenset(id(t) for t in targets))
     for target in alias_targets:
-        found = type_alias(target)
+        found = type_alias(target, classes)
         assert found is not None
         name, value = found
         ty = annotation_to_ty(_expand_aliases_in(value, aliases), translator.module.class_names())
@@ -129,13 +132,17 @@ def _refuse_changed_constants(
         others = [d.node for d in info.definitions.values() if d.name != name]
         for stmt in [*info.module_code, *others]:
             evaluated = list(_import_time_nodes(stmt))
-            loaded = {n.id for n in evaluated if isinstance(n, ast.Name)}
+            loaded = {n.id for n in evaluated if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
             calls = [n for n in evaluated if isinstance(n, ast.Call)]
             reflective = any(isinstance(c.func, ast.Name) and c.func.id in _REFLECTIVE for c in calls)
-            reaches = target is not None and _reaches(index, module, loaded, target)
+            reaches = target is not None and _reaches(index, module, loaded - {name}, target)
             # Module code may not mention it at all; another definition's initialiser may read it
-            # (`Y = X + [1]`), but not hand it to a call or call its methods (`Y = grow(X)`).
-            mentioned = name in loaded if stmt in info.module_code else _handed_over(name, evaluated)
+            # (`Y = X + [1]`), but not hand a mutable value to a call or call its methods
+            # (`Y = grow(X)`).
+            if stmt in info.module_code:
+                mentioned = name in loaded
+            else:
+                mentioned = _mutable(types.get(name)) and _handed_over(name, evaluated)
             if mentioned or (calls and _mutable(types.get(name)) and (reflective or reaches)):
                 raise Unsupported(f"constant {name} may be changed by module code at line {stmt.lineno}", 1)
 
@@ -404,15 +411,15 @@ TYPING_GENERICS = frozenset(
 BUILTIN_TYPES = frozenset({"int", "float", "str", "bool", "bytes", "None"})
 
 
-def _is_type_expr(node: ast.expr) -> bool:
+def _is_type_expr(node: ast.expr, classes: frozenset[str] = frozenset()) -> bool:
     if isinstance(node, ast.Name):
-        return node.id in BUILTIN_TYPES
+        return node.id in BUILTIN_TYPES or node.id in classes
     if isinstance(node, ast.Subscript):
         base = node.value
         name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
         return name in TYPING_GENERICS
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-        return _is_type_expr(node.left) or _is_type_expr(node.right)
+        return _is_type_expr(node.left, classes) or _is_type_expr(node.right, classes)
     return isinstance(node, ast.Constant) and node.value is None
 
 
@@ -452,9 +459,10 @@ class _NewTypeCalls(ast.NodeTransformer):
         return node
 
 
-def type_alias(node: ast.stmt) -> tuple[str, ast.expr] | None:
+def type_alias(node: ast.stmt, classes: frozenset[str] = frozenset()) -> tuple[str, ast.expr] | None:
     """(name, type) of a module-level type alias: `Pos = int`, `Key = tuple[str, int]`,
-    `Id: TypeAlias = Union[int, str]`, `UserId = NewType("UserId", int)`."""
+    `Id: TypeAlias = Union[int, str]`, `UserId = NewType("UserId", int)`, and `Node = Leaf | Tree`
+    where `classes` holds the class names."""
     if (name := new_type(node)) is not None:
         call = _called(node, "NewType")
         assert call is not None
@@ -469,7 +477,7 @@ def type_alias(node: ast.stmt) -> tuple[str, ast.expr] | None:
         isinstance(node, ast.Assign)
         and len(node.targets) == 1
         and isinstance(node.targets[0], ast.Name)
-        and _is_type_expr(node.value)
+        and _is_type_expr(node.value, classes)
     ):
         return node.targets[0].id, node.value
     return None

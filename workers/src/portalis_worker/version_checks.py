@@ -29,7 +29,7 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
 _UNDECIDED = object()
 
 
-def _is_sys(node: ast.expr) -> bool:
+def _is_sys(node: ast.AST) -> bool:
     return isinstance(node, ast.Name) and node.id == "sys"
 
 

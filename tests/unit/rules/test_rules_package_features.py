@@ -293,6 +293,53 @@ CASES = {
         "f",
         [(3, "ab"), (-2, "x"), (0, "")],
     ),
+    "class_constants_classmethods_setters_and_abstract_bases": Case(
+        (
+            "import re\n"
+            "from typing import Self\n"
+            "\n"
+            "\n"
+            "class Base:\n"
+            "    def twice(self) -> int:\n"
+            "        return self.size() * 2\n"
+            "\n"
+            "\n"
+            "class Span(Base):\n"
+            '    _pattern = re.compile(r"(\\d+)-(\\d+)")\n'
+            "    LIMIT = 100\n"
+            "\n"
+            "    def __init__(self, lo: int, hi: int) -> None:\n"
+            "        self._lo = lo\n"
+            "        self._hi = hi\n"
+            "\n"
+            "    @classmethod\n"
+            "    def parse(cls, text: str) -> Self:\n"
+            "        m = cls._pattern.fullmatch(text)\n"
+            "        if m is None:\n"
+            "            return cls(0, 0)\n"
+            "        return cls(int(m.group(1)), int(m.group(2)))\n"
+            "\n"
+            "    @property\n"
+            "    def hi(self) -> int:\n"
+            "        return self._hi\n"
+            "\n"
+            "    @hi.setter\n"
+            "    def hi(self, value: int) -> None:\n"
+            "        self._hi = min(value, Span.LIMIT)\n"
+            "\n"
+            "    def size(self) -> int:\n"
+            "        return self._hi - self._lo\n"
+            "\n"
+            "\n"
+            "def f(text: str, n: int) -> list[int]:\n"
+            "    s = Span.parse(text)\n"
+            "    before = s.twice()\n"
+            "    s.hi = n\n"
+            "    return [before, s.hi, s.size()]\n"
+        ),
+        "f",
+        [("3-10", 50), ("x", 500), ("7-7", -1)],
+    ),
 }
 
 

@@ -285,3 +285,40 @@ def test_new_types_are_aliases_and_type_variables_have_no_item() -> None:
     assert "pub fn twice(n: String) -> String" in translator.translate_unit(
         "p/a.py", "def twice(n: Name) -> str:\n    return n + norm(n)\n"
     )
+
+
+def test_deprecation_decorators_are_left_out_and_bases_are_not_crate_dependencies() -> None:
+    files = {
+        "p/__init__.py": "",
+        "p/old.py": (
+            "import functools\nimport typing\nimport warnings\n\n"
+            "if typing.TYPE_CHECKING:\n    from typing_extensions import deprecated as _deprecated\n"
+            "else:\n"
+            "    def _deprecated(message: str) -> object:\n"
+            "        def decorator(func: object) -> object:\n"
+            "            @functools.wraps(func)\n"
+            "            def wrapper(*args: object, **kwargs: object) -> object:\n"
+            "                warnings.warn(message, DeprecationWarning, stacklevel=2)\n"
+            "                return func(*args, **kwargs)\n"
+            "            return wrapper\n"
+            "        return decorator\n\n"
+            "def _helper(n: int) -> int:\n    return n + 1\n\n"
+            "class Base:\n    def bump(self, n: int) -> int:\n        return _helper(n)\n\n"
+            "class Thing(Base):\n"
+            "    @_deprecated('use other')\n"
+            "    def legacy(self, n: int) -> int:\n        return self.bump(n) * 2\n\n"
+            "@_deprecated('gone soon')\n"
+            "def shout(s: str) -> str:\n    return s.upper()\n"
+        ),
+    }
+    index = index_of(files)
+    translator = PackageTranslator(index)
+    units = {u.name: u for u in split_source("p/old.py", files["p/old.py"], index)}
+    assert "pub fn shout(s: String) -> String" in translator.translate_unit("p/old.py", units["shout"].source)
+    thing = translator.translate_unit("p/old.py", units["Thing"].source)
+    assert "pub fn legacy(&self, n: isize) -> isize" in thing
+    assert "Base" not in thing
+    # The subclass's Rust uses what the base's members use, not the base's own item.
+    assert units["Thing"].deps == ("p/old.py::_helper",)
+    with pytest.raises(Unsupported, match="import warnings"):  # the decorator itself stays Python
+        translator.translate_unit("p/old.py", units["_deprecated"].source)

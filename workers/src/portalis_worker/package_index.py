@@ -20,12 +20,15 @@ the translator, which maps them or refuses them by name.
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from portalis_worker.crate import module_path, rust_module_paths
+from portalis_worker.rules.classes import left_out_methods
+from portalis_worker.rules.decorators import STDLIB_DEPRECATED, is_transparent_decorator, strip_transparent
 from portalis_worker.units import assigned_name, is_type_checking_block, strip_docstrings
 from portalis_worker.version_checks import fold_version_checks
 
@@ -67,6 +70,8 @@ class ModuleInfo:
     """`__all__` when it is a literal list or tuple of strings."""
     rebound: frozenset[str] = frozenset()
     """Names that more than one top-level statement assigns (Python keeps the last value)."""
+    transparent: frozenset[str] = frozenset()
+    """Names of decorators that only warn (deprecation): left out wherever they decorate."""
     module_code: list[ast.stmt] = field(default_factory=list)
     """Top-level statements run at import that are not definitions or imports (calls, `X += ...`,
     loops): they may change a module constant after its assignment."""
@@ -223,6 +228,11 @@ class PackageIndex:
             defined = {id(n) for _, n in definitions}
             counts = Counter(name for name, _ in definitions)
             info.rebound = frozenset(name for name, n in counts.items() if n > 1)
+            info.transparent = frozenset(
+                name
+                for name, n in definitions
+                if isinstance(n, ast.FunctionDef) and is_transparent_decorator(n)
+            )
             info.module_code = [
                 n
                 for n in tree.body
@@ -238,6 +248,7 @@ class PackageIndex:
                     if isinstance(imp, ast.Import | ast.ImportFrom):
                         info.imports.append(imp)
                         _bind(info, imp)
+                        info.transparent |= _stdlib_deprecated(imp)
         return cls(modules)
 
     def module_of_path(self, path: str) -> ModuleInfo | None:
@@ -259,7 +270,9 @@ class PackageIndex:
 
     def dependencies(self, module: str, nodes: Iterable[ast.stmt]) -> dict[str, Definition]:
         """Local name -> definition for every package definition the nodes use (their own excluded)."""
-        nodes = list(nodes)
+        info = self.modules.get(module)
+        transparent = info.transparent if info is not None else frozenset()
+        nodes = [_translated_part(strip_transparent(n, transparent)) for n in nodes]
         own = {name for n in nodes for name in defined_names(n)}
         deps: dict[str, Definition] = {}
         for name in sorted(free_names(nodes)):
@@ -274,8 +287,40 @@ class PackageIndex:
         if info is None:
             return (), ""
         found = self.dependencies(info.name, nodes).values()
-        refs = tuple(sorted({f"{d.path}::{d.name}" for d in found}))
+        refs = tuple(sorted({f"{d.path}::{d.name}" for d in self._crate_dependencies(info.name, nodes)}))
         return refs, _sha(*sorted({interface_digest(d) for d in found}))
+
+    def _crate_dependencies(self, module: str, nodes: list[ast.stmt]) -> list[Definition]:
+        """The definitions whose Rust items the unit's Rust uses: its dependencies, where a class
+        base is replaced by what the base uses (its members are copied into the subclass; the base's
+        own item is not referred to)."""
+        bases = {
+            b.id if isinstance(b, ast.Name) else b.attr
+            for n in nodes
+            if isinstance(n, ast.ClassDef)
+            for b in n.bases
+            if isinstance(b, ast.Name | ast.Attribute)
+        }
+        out: list[Definition] = []
+        seen: set[int] = set()
+        pending = [(module, name, d) for name, d in self.dependencies(module, nodes).items()]
+        while pending:
+            where, local, definition = pending.pop()
+            if id(definition.node) in seen:
+                continue
+            seen.add(id(definition.node))
+            node = definition.node
+            if local in bases and where == module and isinstance(node, ast.ClassDef) and len(seen) < 256:
+                inner = self.dependencies(definition.module, [definition.node])
+                pending.extend((definition.module, n, d) for n, d in inner.items())
+                bases.update(
+                    b.id if isinstance(b, ast.Name) else b.attr
+                    for b in node.bases
+                    if isinstance(b, ast.Name | ast.Attribute)
+                )
+                continue
+            out.append(definition)
+        return out
 
     def is_package_import(self, module: str, node: ast.Import | ast.ImportFrom) -> bool:
         """Whether an import statement of `module` names a module of this package."""
@@ -286,6 +331,28 @@ class PackageIndex:
             target = absolute_module(module, info.is_package, node.module, node.level)
             return target in self.modules or any(f"{target}.{a.name}" in self.modules for a in node.names)
         return any(a.name in self.modules for a in node.names)
+
+
+def _stdlib_deprecated(node: ast.Import | ast.ImportFrom) -> frozenset[str]:
+    """Names an import binds to `warnings.deprecated` / `typing_extensions.deprecated`."""
+    if isinstance(node, ast.ImportFrom):
+        return frozenset(a.asname or a.name for a in node.names if (node.module, a.name) in STDLIB_DEPRECATED)
+    return frozenset(
+        f"{a.asname or a.name}.deprecated" for a in node.names if (a.name, "deprecated") in STDLIB_DEPRECATED
+    )
+
+
+def _translated_part(node: ast.stmt) -> ast.stmt:
+    """A class without the methods the translation leaves out (pickling hooks and the helpers only
+    they call): what they use is not a dependency."""
+    if not isinstance(node, ast.ClassDef):
+        return node
+    left_out = left_out_methods(node)
+    if not left_out:
+        return node
+    part = copy.copy(node)
+    part.body = [s for s in node.body if not (isinstance(s, ast.FunctionDef) and s.name in left_out)]
+    return part
 
 
 def _is_main_guard(node: ast.stmt) -> bool:

@@ -6,7 +6,8 @@ differential check compares against, so each such check is decided once: an `if`
 that Python would run, a conditional expression the value it would take, a comparison becomes
 `True` or `False`. Only comparisons of `sys.version_info` (whole, sliced, indexed, or
 `.major`/`.minor`), `sys.implementation.name` and `getattr(sys, "attr", default)` (for an attribute
-this Python lacks) with literals, combined with `and`/`or`/`not`, are decided; anything else
+this Python lacks) with literals, combined with `and`/`or`/`not`, are decided, and `if
+TYPE_CHECKING: ... else: ...` keeps its `else` (what runs); anything else
 (`sys.platform` included: the Rust crate may run elsewhere) is left as written.
 """
 
@@ -109,6 +110,11 @@ def decide(test: ast.expr) -> bool | None:
     return None
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    name = test.attr if isinstance(test, ast.Attribute) else getattr(test, "id", None)
+    return name == "TYPE_CHECKING"
+
+
 def _mentions_version(node: ast.AST) -> bool:
     """Whether a comparison reads `sys` (comparisons of literals alone are left as written)."""
     return any(_is_sys(n) for n in ast.walk(node))
@@ -118,6 +124,8 @@ class _Fold(ast.NodeTransformer):
     def visit_If(self, node: ast.If) -> Any:
         self.generic_visit(node)
         holds = decide(node.test)
+        if holds is None and node.orelse and _is_type_checking(node.test):
+            holds = False  # what runs; a block without `else` stays (its imports name annotations)
         if holds is None:
             return node
         return (node.body if holds else node.orelse) or [ast.copy_location(ast.Pass(), node)]

@@ -269,7 +269,7 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
     methods: list[FuncSig] = []
     if info.enum_members is not None:
         return methods
-    left_out = _left_out(node)
+    left_out = left_out_methods(node)
     for stmt in node.body:
         if (
             isinstance(stmt, ast.Expr)
@@ -279,8 +279,8 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
             continue
         if isinstance(stmt, ast.FunctionDef) and stmt.name in left_out:
             continue
-        if isinstance(stmt, ast.Pass) or _is_slots(stmt):
-            continue
+        if isinstance(stmt, ast.Pass) or _is_slots(stmt) or _for_type_checkers(stmt):
+            continue  # `__slots__`, `__match_args__`, declarations for type checkers only
         if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
             annotation = stmt.annotation
             if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
@@ -311,9 +311,18 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
             info.field_defaults[stmt.targets[0].id] = stmt.value
             continue
         if isinstance(stmt, ast.FunctionDef):
+            if [_decorator_name(d) for d in stmt.decorator_list] == ["classmethod"]:
+                _class_method_as_static(stmt, info.name)
             decorators = [_decorator_name(d) for d in stmt.decorator_list]
+            if decorators == ["setter"] and isinstance(stmt.decorator_list[0], ast.Attribute):
+                # `@x.setter def x(self, v)`: the method `set_x`; `obj.x = v` calls it.
+                prop = stmt.name
+                if prop not in info.properties or len(stmt.args.args) != 2:
+                    raise Unsupported(f"setter of {prop}", stmt.lineno)
+                stmt.name, stmt.decorator_list, decorators = f"set_{prop}", [], []
+                info.setters[prop] = stmt.name
             is_static = decorators == ["staticmethod"]
-            if stmt.name in COMPARISONS:
+            if stmt.name.removeprefix("_super_") in COMPARISONS:  # a base's comparison kept too
                 _compare_with_own_class(stmt, info.name)
             is_property = decorators in (["property"], ["cached_property"])
             if decorators and not (is_static or is_property):
@@ -348,6 +357,7 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
             isinstance(sub, ast.Attribute)
             and isinstance(sub.ctx, ast.Store)
             and sub.attr in info.properties
+            and sub.attr not in info.setters
             and isinstance(sub.value, ast.Name)
             and sub.value.id == "self"
         ):
@@ -385,7 +395,7 @@ def _immutable_literal(node: ast.expr) -> bool:
     return isinstance(node, ast.Tuple) and all(_immutable_literal(e) for e in node.elts)
 
 
-def _left_out(node: ast.ClassDef) -> set[str]:
+def left_out_methods(node: ast.ClassDef) -> set[str]:
     """The pickling hooks, and the private methods only they call (a `_restore` helper)."""
     methods = {s.name: s for s in node.body if isinstance(s, ast.FunctionDef)}
     out = {name for name in methods if name in OBJECT_PROTOCOL}
@@ -418,13 +428,98 @@ def _compare_with_own_class(func: ast.FunctionDef, name: str) -> None:
 
 
 def _is_slots(stmt: ast.stmt) -> bool:
-    """`__slots__ = (...)`: which attributes instances may have; a struct has exactly its fields."""
+    """`__slots__ = (...)` (which attributes instances may have: a struct has exactly its fields)
+    and `__match_args__` (positions for `match`, which is outside the subset)."""
     return (
         isinstance(stmt, ast.Assign)
         and len(stmt.targets) == 1
         and isinstance(stmt.targets[0], ast.Name)
-        and stmt.targets[0].id == "__slots__"
+        and stmt.targets[0].id in ("__slots__", "__match_args__")
     )
+
+
+def abstract_members(node: ast.ClassDef) -> list[str]:
+    """`self.x` that the class reads but neither assigns, declares nor defines as a method: what
+    its subclasses provide (a base class used only through them)."""
+    defined = {s.name for s in node.body if isinstance(s, ast.FunctionDef)}
+    for stmt in node.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            defined.add(stmt.target.id)
+        if isinstance(stmt, ast.Assign):
+            defined.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
+    read: list[str] = []
+    for n in ast.walk(node):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self":
+            if isinstance(n.ctx, ast.Store):
+                defined.add(n.attr)
+            elif n.attr not in read:
+                read.append(n.attr)
+    return [a for a in read if a not in defined and not (a.startswith("__") and a.endswith("__"))]
+
+
+def _for_type_checkers(stmt: ast.stmt) -> bool:
+    """`if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`) without `else`: never runs."""
+    test = stmt.test if isinstance(stmt, ast.If) else None
+    name = test.attr if isinstance(test, ast.Attribute) else getattr(test, "id", None)
+    return isinstance(stmt, ast.If) and name == "TYPE_CHECKING" and not stmt.orelse
+
+
+def hoist_class_constants(node: ast.ClassDef) -> list[tuple[str, ast.Assign]]:
+    """Class attributes computed once (`_regex = re.compile(...)`), taken out of the class body as
+    module constants named `<Class>_<attr>`; reads through `self`, `cls` or the class become reads
+    of that constant. Only attributes that no method assigns are taken (they are class-wide
+    values, shared by every instance, as in Python)."""
+    if any(b in ENUM_BASES for b in base_names(node)):
+        return []  # an enum's assignments are its members
+    stored = {
+        n.attr
+        for n in ast.walk(node)
+        if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store | ast.Del)
+    }
+    hoisted: list[tuple[str, ast.Assign]] = []
+    names: dict[str, str] = {}
+    body = []
+    for stmt in node.body:
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and not stmt.targets[0].id.startswith("__")
+            and not _immutable_literal(stmt.value)
+            and stmt.targets[0].id not in stored
+        ):
+            name = f"{node.name}_{stmt.targets[0].id}"
+            names[stmt.targets[0].id] = name
+            target = ast.copy_location(ast.Name(id=name, ctx=ast.Store()), stmt.targets[0])
+            hoisted.append((name, ast.copy_location(ast.Assign(targets=[target], value=stmt.value), stmt)))
+            continue
+        body.append(stmt)
+    if not names:
+        return []
+    owners = {"self", "cls", node.name}
+
+    class Reads(ast.NodeTransformer):
+        def visit_Attribute(self, attr: ast.Attribute) -> ast.expr:
+            self.generic_visit(attr)
+            if attr.attr in names and isinstance(attr.value, ast.Name) and attr.value.id in owners:
+                return ast.copy_location(ast.Name(id=names[attr.attr], ctx=ast.Load()), attr)
+            return attr
+
+    node.body = [Reads().visit(stmt) for stmt in body] or [ast.Pass()]
+    return hoisted
+
+
+def _class_method_as_static(func: ast.FunctionDef, owner: str) -> None:
+    """`@classmethod def f(cls, ...)`: each class is its own struct (inheritance copies members
+    down), so `cls` is that class; the method becomes a static one naming it."""
+    cls = func.args.args[0].arg if func.args.args else None
+    if cls is None:
+        raise Unsupported("classmethod without cls", func.lineno)
+    func.args.args = func.args.args[1:]
+    func.decorator_list = [ast.copy_location(ast.Name(id="staticmethod", ctx=ast.Load()), func)]
+    for n in ast.walk(func):
+        if isinstance(n, ast.Name) and n.id == cls:
+            n.id = owner
 
 
 def _dataclass_init(info: ClassInfo) -> ast.FunctionDef:

@@ -137,6 +137,8 @@ class ClassInfo:
     enum_members: dict[str, int | str] | None = None
     """An `enum.Enum`: member name -> value, in order (a Rust `enum`); None for a struct."""
     properties: set[str] = field(default_factory=set)
+    setters: dict[str, str] = field(default_factory=dict)
+    """Property -> the method its `@x.setter` became (`set_x`)."""
     """`@property` methods: read as `obj.name`, translated as `obj.name()`."""
     is_exception: bool = False
     """A subclass of an exception: a struct with a `message`, `Display` and `std::error::Error`."""

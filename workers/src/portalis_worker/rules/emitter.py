@@ -10,10 +10,12 @@ import subprocess
 from portalis_worker.rules import runtime
 from portalis_worker.rules.builtins import BUILTIN_NAMES, SUPPORTED_MODULES
 from portalis_worker.rules.classes import (
+    abstract_members,
     collect_members,
     declare_class,
     exception_classes,
     flatten_inheritance,
+    hoist_class_constants,
 )
 from portalis_worker.rules.context import ClassInfo, FuncSig, ModuleContext, ident
 from portalis_worker.rules.errors import Unsupported
@@ -85,12 +87,18 @@ def _signature(module: ModuleContext, node: ast.FunctionDef, owner: str | None, 
         params, defaults = params[1:], defaults[1:]
         positional_count, positional_only = positional_count - 1, max(0, positional_only - 1)
     typed: list[tuple[str, Ty]] = []
+
+    def ty_of(annotation: ast.expr) -> Ty:
+        if owner is not None and _names_self_type(annotation):
+            return class_ty(owner)  # `typing.Self`: the class itself (there is no subtyping)
+        return annotation_to_ty(annotation, classes)
+
     for p in params:
         if p.annotation is None:
             typed.append((p.arg, UNKNOWN))
         else:
-            typed.append((p.arg, annotation_to_ty(p.annotation, classes)))
-    ret = UNKNOWN if node.returns is None else annotation_to_ty(node.returns, classes)
+            typed.append((p.arg, ty_of(p.annotation)))
+    ret = UNKNOWN if node.returns is None else ty_of(node.returns)
     decorators = [d for d in node.decorator_list if not _is_memo_decorator(d)]
     if decorators and owner is None:
         raise Unsupported("function decorator", node.lineno)
@@ -173,6 +181,8 @@ class ModuleTranslator:
         self.origin: dict[int, int] = {}
         """id of each function's def -> id of the top-level statement it comes from (nested defs)."""
         self.translators: dict[int, FunctionTranslator] = {}
+        self.abstract: dict[int, str] = {}
+        """Base classes that use attributes only their subclasses define: id -> why not emitted."""
 
     def sig_factory(self, node: ast.FunctionDef, owner: str | None, is_static: bool) -> FuncSig:
         """Signatures for methods (passed to ``classes.collect_members``)."""
@@ -197,8 +207,18 @@ class ModuleTranslator:
             [s for s in body if isinstance(s, ast.ClassDef)], self.module.exceptions, self.module.ancestors
         )
         for stmt in body:
+            if isinstance(stmt, ast.ClassDef) and stmt.name not in self.module.exceptions:
+                for name, assign in hoist_class_constants(stmt):
+                    self.computed_constant(name, assign, origin=id(stmt))
+        bases = {b for chain in self.module.ancestors.values() for b in chain}
+        for stmt in body:
             if isinstance(stmt, ast.Import | ast.ImportFrom):
                 register_import(self.module, stmt)
+            elif (
+                isinstance(stmt, ast.ClassDef) and stmt.name in bases and (missing := abstract_members(stmt))
+            ):
+                # Its members are in its subclasses; alone it cannot be a struct.
+                self.abstract[id(stmt)] = f"abstract base class {stmt.name} (uses self.{missing[0]})"
             elif isinstance(stmt, ast.ClassDef):
                 classes.append(declare_class(self.module, stmt))
             elif isinstance(stmt, ast.FunctionDef):
@@ -276,7 +296,9 @@ class ModuleTranslator:
         else:
             self.computed_constant(target.id, stmt)
 
-    def computed_constant(self, name: str, stmt: ast.Assign | ast.AnnAssign) -> None:
+    def computed_constant(
+        self, name: str, stmt: ast.Assign | ast.AnnAssign, origin: int | None = None
+    ) -> None:
         """Any other value is computed once, on first use: a `LazyLock` static and its initialiser.
 
         The initialiser is a function `def __init_NAME() -> T: return VALUE` (T from the annotation or
@@ -294,12 +316,12 @@ class ModuleTranslator:
         )
         ast.copy_location(init, stmt)
         ast.fix_missing_locations(init)
-        self.origin[id(init)] = id(stmt)
+        self.origin[id(init)] = id(stmt) if origin is None else origin
         self.add_function(init)
         self.statics[name] = self.module.functions[init.name]
         self.module.constants[name] = UNKNOWN
         self.module.statics.add(name)
-        self.constants.append((id(stmt), name))
+        self.constants.append((id(stmt) if origin is None else origin, name))
 
     def translator(self, sig: FuncSig, inferring: bool) -> FunctionTranslator:
         """The (persistent) translator of one function."""
@@ -497,6 +519,12 @@ class ModuleTranslator:
             return only is None or node_id in only
 
         items: list[str] = []
+        for node_id, reason in self.abstract.items():
+            if only is not None and node_id in only:
+                raise Unsupported(reason, 1)  # the unit is that class: nothing of its own to emit
+            if only is None:
+                items.append(f"// {reason}: its members are in its subclasses.")
+
         consts = []
         for origin, item in self.constants:
             if not wanted(origin):
@@ -536,6 +564,14 @@ def _doc_lines(node: ast.FunctionDef | ast.ClassDef) -> list[str]:
 def _is_docstring_like(stmt: ast.stmt) -> bool:
     """A bare literal statement (module docstring or comment string)."""
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+
+
+def _names_self_type(annotation: ast.expr) -> bool:
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        return annotation.value.strip() == "Self"
+    return (isinstance(annotation, ast.Name) and annotation.id == "Self") or (
+        isinstance(annotation, ast.Attribute) and annotation.attr == "Self"
+    )
 
 
 def _is_memo_decorator(node: ast.expr) -> bool:

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 
 from portalis_worker.package_index import Definition, PackageIndex, defined_names, free_names
 from portalis_worker.rules.context import ident
+from portalis_worker.rules.decorators import strip_transparent
 from portalis_worker.rules.emitter import ModuleTranslator, format_rust, visibility
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.types import Ty, annotation_to_ty, rust_type
@@ -284,7 +285,8 @@ def _renamed(
         for local, d in index.dependencies(module, [node]).items()
         if id(d.node) in names and local != names[id(d.node)]
     }
-    copied = copy.deepcopy(node)
+    info = index.modules.get(module)
+    copied = copy.deepcopy(strip_transparent(node, info.transparent if info is not None else frozenset()))
     if own is not None:
         if isinstance(copied, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             copied.name = own

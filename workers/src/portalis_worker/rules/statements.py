@@ -448,8 +448,17 @@ class FunctionTranslator(ExpressionTranslator):
         self.emit(f"{place} = {value};")
 
     def store_attr(self, target: ast.Attribute, val: Val, node: ast.AST) -> None:
-        """``obj.field = v``; in ``__init__`` this also declares the field's type."""
+        """``obj.field = v``; in ``__init__`` this also declares the field's type; assigning a
+        property with a setter calls it."""
         mark_mutated(self, target)
+        owner = self.expr(target.value)
+        info = self.module.classes.get(owner.ty.name) if owner.ty.kind == "class" else None
+        if info is not None and target.attr in info.setters:
+            sig = info.methods[info.setters[target.attr]]
+            (_, pty), *_ = sig.params
+            code = self.coerce(val, pty, node) if not self.vague(val.ty, pty) else val.code
+            self.emit(f"{self.wrap(owner, PREC_ATOM)}.{info.setters[target.attr]}({code});")
+            return
         if (
             self.inferring
             and isinstance(target.value, ast.Name)

@@ -296,7 +296,7 @@ CASES = {
     "class_constants_classmethods_setters_and_abstract_bases": Case(
         (
             "import re\n"
-            "from typing import Self\n"
+            "from typing import Self, cast\n"
             "\n"
             "\n"
             "class Base:\n"
@@ -309,6 +309,9 @@ CASES = {
             "    LIMIT = 100\n"
             "\n"
             "    def __init__(self, lo: int, hi: int) -> None:\n"
+            "        if lo > hi:\n"
+            "            self._lo, self._hi = hi, lo\n"
+            "            return\n"
             "        self._lo = lo\n"
             "        self._hi = hi\n"
             "\n"
@@ -332,13 +335,13 @@ CASES = {
             "\n"
             "\n"
             "def f(text: str, n: int) -> list[int]:\n"
-            "    s = Span.parse(text)\n"
+            "    s = cast(Span, Span.parse(text))\n"
             "    before = s.twice()\n"
             "    s.hi = n\n"
             "    return [before, s.hi, s.size()]\n"
         ),
         "f",
-        [("3-10", 50), ("x", 500), ("7-7", -1)],
+        [("3-10", 50), ("x", 500), ("7-7", -1), ("9-3", 5)],
     ),
 }
 

@@ -371,8 +371,10 @@ class ModuleTranslator:
             raise Unsupported(f"could not infer the return type of {sig.name}", node.lineno)
         is_init = in_impl and sig.name == "__init__"
         if is_init:
-            if any(isinstance(s, ast.Return) for s in walk_statements(node.body)):
-                raise Unsupported("return in __init__", node.lineno)
+            if any(isinstance(s, ast.Try) for s in walk_statements(node.body)) and any(
+                isinstance(s, ast.Return) for s in walk_statements(node.body)
+            ):
+                raise Unsupported("return in an __init__ with try", node.lineno)
             sig.ret = NONE
         try:
             body = ft.body_lines()

@@ -1109,6 +1109,8 @@ class ExpressionTranslator:
                 return self.construct(name, node)
             if name in self.module.identities and len(node.args) == 1 and not node.keywords:
                 return self.expr(node.args[0], expected)
+            if name == "cast" and len(node.args) == 2 and not node.keywords:
+                return self.expr(node.args[1], expected)  # typing.cast: a note for type checkers
             if name in builtins.BUILTIN_NAMES:
                 return builtins.call_builtin(self, name, node, expected)
             if self.inferring:

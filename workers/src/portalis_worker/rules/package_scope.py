@@ -341,7 +341,17 @@ class PackageTranslator:
     def _attributed(self, module: str, nodes: list[ast.stmt]) -> Unsupported | None:
         """When a unit fails, the failure of a dependency that does not translate on its own, named:
         that is what blocks the unit (its own code may translate once the dependency does)."""
-        for definition in _closure(self.index, module, nodes):
+        closure = _closure(self.index, module, nodes)
+        bases = {  # copied into their subclasses: a base that fails alone blocks nothing
+            b.id if isinstance(b, ast.Name) else b.attr
+            for n in [*nodes, *(d.node for d in closure)]
+            if isinstance(n, ast.ClassDef)
+            for b in n.bases
+            if isinstance(b, ast.Name | ast.Attribute)
+        }
+        for definition in closure:
+            if definition.name in bases and isinstance(definition.node, ast.ClassDef):
+                continue
             failure = self._failure(definition)
             if failure is not None:
                 where = f"{definition.path}::{definition.name}"

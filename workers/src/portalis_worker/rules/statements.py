@@ -626,7 +626,9 @@ class FunctionTranslator(ExpressionTranslator):
             return
         code = self.return_value(node)
         if not self.inferring:
-            if self.try_depth:  # inside a `try` body's closure: the value leaves it as Some
+            if self.fsig.name == "__init__" and self.self_code == "this":
+                self.emit("return this;")  # an early return from a constructor
+            elif self.try_depth:  # inside a `try` body's closure: the value leaves it as Some
                 self.emit(f"return Some({code or '()'});")
             else:
                 self.emit(f"return {code};" if code else "return;")

@@ -104,13 +104,7 @@ HUMANEVAL_PROBLEMS = [
         "task_id": "Smoke/1",
         "name": "Smoke_1_remember",
         "entry_point": "remember",
-        "python": (
-            "LAST = 0\n\n"
-            "def remember(a: int) -> int:\n"
-            "    global LAST\n"
-            "    LAST = a\n"
-            "    return a\n"
-        ),
+        "python": ("LAST = 0\n\ndef remember(a: int) -> int:\n    global LAST\n    LAST = a\n    return a\n"),
         "rust_prompt": "fn remember(a: isize) -> isize {\n",
         "rust_tests": "\nfn main() {\n    assert_eq!(remember(7), 7);\n}\n",
     },

@@ -44,8 +44,8 @@ pytestmark = pytest.mark.e2e
 NODES = {"on-demand": 1, "spot": 1}
 JOB = "sample"
 CRATE = "shopkit"
-MOST_FAILURES = 7
-"""examples/README.md: 205 units, 198 translated, 7 failed on purpose; the translator may only get better."""
+MOST_FAILURES = 6
+"""examples/README.md: 205 units, 199 translated, 6 failed on purpose; the translator may only get better."""
 UNTRANSLATABLE = {
     ("shopkit/broken/syntax_error.py", "syntax-error"),
     ("shopkit/broken/latin1_notes.py", "non-utf8"),

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from portalis_worker.rules.builtins import isinstance_members
 from portalis_worker.rules.context import PREC_ATOM, FuncSig, ModuleContext, Val, ident
-from portalis_worker.rules.exceptions import caught
+from portalis_worker.rules.exceptions import EXC, translate_try
 from portalis_worker.rules.expressions import ExpressionTranslator
 from portalis_worker.rules.methods import mark_mutated
 from portalis_worker.rules.types import (
@@ -34,7 +34,6 @@ from portalis_worker.rules.types import (
 )
 
 MAX_INFERENCE_ROUNDS = 8
-EXC = "portalis_py::exc"
 
 
 def walk_statements(stmts: list[ast.stmt]) -> Iterator[ast.stmt]:
@@ -85,20 +84,20 @@ def always_returns(stmts: list[ast.stmt]) -> bool:
         handled = all(always_returns(h.body) for h in last.handlers)
         return always_returns(last.finalbody) or (completes and handled)
     if isinstance(last, ast.While) and isinstance(last.test, ast.Constant) and last.test.value is True:
-        return not any(isinstance(s, ast.Break) for s in _loop_level(last.body))
+        return not any(isinstance(s, ast.Break) for s in loop_level(last.body))
     return False
 
 
-def _loop_level(stmts: list[ast.stmt]) -> Iterator[ast.stmt]:
+def loop_level(stmts: list[ast.stmt]) -> Iterator[ast.stmt]:
     """Statements of a loop body that belong to this loop (not to nested loops)."""
     for stmt in stmts:
         yield stmt
         if isinstance(stmt, ast.For | ast.While | ast.FunctionDef | ast.ClassDef):
             continue
         for field in ("body", "orelse", "finalbody"):
-            yield from _loop_level(getattr(stmt, field, []))
+            yield from loop_level(getattr(stmt, field, []))
         for handler in getattr(stmt, "handlers", []):
-            yield from _loop_level(handler.body)
+            yield from loop_level(handler.body)
 
 
 def _loads(node: ast.AST) -> Iterator[str]:
@@ -676,92 +675,8 @@ class FunctionTranslator(ExpressionTranslator):
         self.fail("raise of this form", node)
 
     def stmt_Try(self, node: ast.Try) -> None:
-        """`try`/`except`/`else`/`finally` over the support crate's exceptions (`portalis_py::exc`).
-
-        The body runs in a closure under `exc::try_`, which returns `Some(v)` when the body returned
-        `v` and `None` when it completed; the `finally` body runs next, whatever happened; then a
-        `match` returns, runs the `else` body, or runs the first clause that takes the exception,
-        and raises it again when none does. With both clauses and `finally`, the clauses and their
-        `try` are the body of an outer `try`/`finally`."""
-        if node.finalbody and (node.handlers or node.orelse):
-            inner = ast.copy_location(
-                ast.Try(body=node.body, handlers=node.handlers, orelse=node.orelse, finalbody=[]), node
-            )
-            self._try([inner], [], [], node.finalbody, node)
-        else:
-            self._try(node.body, node.handlers, node.orelse, node.finalbody, node)
-
-    def _try(
-        self,
-        body: list[ast.stmt],
-        handlers: list[ast.ExceptHandler],
-        orelse: list[ast.stmt],
-        finalbody: list[ast.stmt],
-        node: ast.Try,
-    ) -> None:
-        for stmt in _loop_level(body):
-            if isinstance(stmt, ast.Break | ast.Continue):
-                self.fail("break or continue inside a try body", stmt)
-        result = self.fresh("tried")
-        ret = "()" if self.fsig.ret == NONE else self.rtype(self.fsig.ret, node)
-        self.emit(f"let {result} = {EXC}::try_(|| -> Option<{ret}> {{")
-        self.try_depth += 1
-        try:
-            self.nested(body)
-        finally:
-            self.try_depth -= 1
-        if not always_returns(body):
-            self.emit("    None")
-        self.emit("});")
-        self.block(finalbody)
-        self.emit(f"match {result} {{")
-        self.depth += 1
-        value = "Some(value)" if self.try_depth else "value"
-        self.emit(f"Ok(Some(value)) => return {value},")
-        if orelse:
-            self.emit("Ok(None) => {")
-            self.nested(orelse)
-            self.emit("}")
-        else:
-            self.emit("Ok(None) => unreachable!()," if always_returns(body) else "Ok(None) => {}")
-        exc = self.fresh("exc")
-        catch_all = False
-        for handler in handlers:
-            names = caught(self.module, handler)
-            if names is None:
-                catch_all = True
-                self.emit(f"Err({exc}) => {{")
-            else:
-                listed = ", ".join(f'"{n}"' for n in names)
-                self.emit(f"Err({exc}) if {EXC}::is(&{exc}, &[{listed}]) => {{")
-            self._handler(handler, exc)
-            self.emit("}")
-            if catch_all:
-                break
-        if not catch_all:
-            self.emit(f"Err({exc}) => {EXC}::reraise({exc}),")
-        self.depth -= 1
-        self.emit("}")
-
-    def _handler(self, handler: ast.ExceptHandler, exc: str) -> None:
-        """One `except` clause's body; `as e` binds `str(e)`, the exception's message."""
-        bound = handler.name
-        fresh_name = bound is not None and bound not in self.declared
-        self.depth += 1
-        if bound is not None:
-            if self.inferring:
-                self.locals[bound] = STR
-            else:
-                self.emit(f"let {ident(bound)}: String = {EXC}::message(&{exc});")
-            self.declared.add(bound)
-        self.handling.append(exc)
-        try:
-            self.block(handler.body)
-        finally:
-            self.handling.pop()
-            self.depth -= 1
-            if fresh_name:
-                self.declared.discard(bound)  # Python unbinds it when the clause ends
+        """`try`/`except`/`else`/`finally` (rules/exceptions.py)."""
+        translate_try(self, node)
 
     def stmt_FunctionDef(self, node: ast.FunctionDef) -> None:
         """Nested functions were lifted to module level before the body is translated."""

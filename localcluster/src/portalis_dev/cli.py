@@ -45,12 +45,23 @@ def cmd_up(args: argparse.Namespace) -> int:
             have = sum(1 for n in current if n.metadata.labels[nodes.CAPACITY_TYPE_LABEL] == ct)
             if want > have:
                 nodes.add_nodes(api, ct, want - have)
+    if args.real_nodes:
+        from portalis_dev import realnode
+
+        have = len(realnode.nodes_of(c.state_dir))
+        if args.real_nodes > have:
+            realnode.add_nodes(c.state_dir, c.kubeconfig, args.real_nodes - have)
     print(f"export KUBECONFIG={c.kubeconfig}")
     return 0
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    _cluster(args).down()
+    from portalis_dev import realnode
+
+    c = _cluster(args)
+    for node in realnode.nodes_of(c.state_dir):
+        realnode.stop(node)
+    c.down()
     return 0
 
 
@@ -131,6 +142,12 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--port", type=int, help="API server port (default: a free one)")
     u.add_argument("--spot", type=int, default=0, help="ensure at least this many simulated spot DGX nodes")
     u.add_argument("--on-demand", type=int, default=0, help="ensure at least this many on-demand DGX nodes")
+    u.add_argument(
+        "--real-nodes",
+        type=int,
+        default=0,
+        help="ensure at least this many real kubelet nodes (containerd, our images loaded; root only)",
+    )
     u.set_defaults(func=cmd_up)
 
     sub.add_parser("down", help="stop every process of the control plane").set_defaults(func=cmd_down)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from portalis_dev.layout import GOMOD_DIR, cache_dir
-from portalis_dev.versions import KWOK, TOOLS, Tool, tool
+from portalis_dev.versions import KWOK, OPTIONAL_TOOLS, TOOLS, Tool, tool
 
 Progress = Callable[[str], None]
 
@@ -124,7 +124,16 @@ def build_tool(t: Tool, progress: Progress = _stderr) -> Path:
     ldflags = " ".join(("-s", "-w", *t.ldflags))
     progress(f"portalis-dev: building {t.name} {t.version} from Go modules (one-time; log: {log})")
     started = time.monotonic()
-    if t.wrapper:
+    if t.wrapper and t.scratch_module:
+        module = final.parent / f".{final.name}.module-{os.getpid()}"
+        shutil.rmtree(module, ignore_errors=True)
+        shutil.copytree(GOMOD_DIR / t.wrapper, module)
+        cmd = ["go", "build", "-mod=mod", "-trimpath", "-ldflags", ldflags, "-o", str(staging) + "/"]
+        try:
+            _run_logged([*cmd, *t.packages], module, env, log, f"{t.name} {t.version}", progress)
+        finally:
+            shutil.rmtree(module, ignore_errors=True)
+    elif t.wrapper:
         cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(staging) + "/", *t.packages]
         _run_logged(cmd, GOMOD_DIR / t.wrapper, env, log, f"{t.name} {t.version}", progress)
     else:
@@ -158,7 +167,7 @@ def ensure_built(names: Iterable[str] | None = None, progress: Progress = _stder
 def binary(name: str) -> Path:
     """Path of one built binary; raises BuildError naming the command to run when it is missing."""
     go_version = _go_version()
-    for t in TOOLS:
+    for t in TOOLS + OPTIONAL_TOOLS:
         if name in t.binaries:
             path = tool_dir(t, go_version) / name
             if not path.is_file():

@@ -31,6 +31,9 @@ class Tool:
     ldflags: tuple[str, ...] = ()
     # Go names a binary after the last path element that is not a major version (server/v3 -> server).
     renames: tuple[tuple[str, str], ...] = ()
+    # Build in a copy of the wrapper module with -mod=mod: the command needs go.sum entries the wrapper
+    # does not pin (the kubelet), and adding them would change the control plane's build key.
+    scratch_module: bool = False
 
 
 def _kubernetes_version_ldflags(version: str) -> tuple[str, ...]:
@@ -83,8 +86,22 @@ TOOLS: tuple[Tool, ...] = (
 )
 
 
+# Built only on demand (`portalis-dev up --real-nodes`), not by `portalis-dev build`.
+OPTIONAL_TOOLS: tuple[Tool, ...] = (
+    Tool(
+        name="kubelet",
+        version=KUBERNETES,
+        binaries=("kubelet",),
+        wrapper="kubernetes",
+        packages=("k8s.io/kubernetes/cmd/kubelet",),
+        ldflags=_kubernetes_version_ldflags(KUBERNETES),
+        scratch_module=True,
+    ),
+)
+
+
 def tool(name: str) -> Tool:
-    for t in TOOLS:
+    for t in TOOLS + OPTIONAL_TOOLS:
         if t.name == name:
             return t
     raise KeyError(f"no pinned tool named {name!r}")

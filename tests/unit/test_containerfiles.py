@@ -118,6 +118,7 @@ def test_one_version_for_images_chart_package_and_operator_defaults() -> None:
     values = yaml.safe_load((REPO_ROOT / "charts" / "portalis" / "values.yaml").read_text())
     assert f"{values['image']['repository']}:{version}" == images.reference("operator")
     assert f"{values['worker']['image']['repository']}:{version}" == images.reference("worker")
+    assert f"{values['worker']['tritonImage']['repository']}:{version}" == images.reference("triton")
 
 
 @pytest.mark.parametrize("name", ["triton", "triton-cpu"])

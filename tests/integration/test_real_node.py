@@ -41,7 +41,7 @@ def test_worker_image_pod_runs_on_a_real_kubelet(
     script = (
         f"id -u; rustc --version; test -e {marker} && echo HOST-VISIBLE; "
         "touch /rootfs-write 2>/dev/null && echo ROOT-WRITABLE; "
-        "echo \"$(cat /etc/portalis/greeting)\"; portalis-worker; echo worker-exit=$?"
+        'echo "$(cat /etc/portalis/greeting)"; portalis-worker; echo worker-exit=$?'
     )
     core.create_namespaced_config_map(
         namespace, {"metadata": {"name": "greeting"}, "data": {"greeting": "hi"}}

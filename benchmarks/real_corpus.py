@@ -150,8 +150,10 @@ def assignment(work: Path, source: Path, crate: str) -> Assignment:
 
 
 def blocker(message: str) -> str:
-    """A failure message without positions and names, so that alike failures count together."""
+    """A failure message without positions and names, so that alike failures count together (a
+    unit blocked by a dependency counts under the dependency's reason)."""
     text = re.sub(r" at line \d+", "", message)
+    text = re.sub(r" in dependency \S+", " (in a dependency)", text)
     text = re.sub(r"\(line \d+\)", "", text)
     return text.split(":")[0] if text.startswith("E0") else text[:80]
 

@@ -7,7 +7,7 @@ import string
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from portalis_worker.rules import regex
+from portalis_worker.rules import logs, regex
 from portalis_worker.rules.context import PREC_ADD, PREC_ATOM, PREC_CAST, PREC_LOWEST, ModuleContext, Val
 from portalis_worker.rules.types import (
     BOOL,
@@ -72,7 +72,7 @@ BUILTIN_NAMES = frozenset(
     ]
 )
 
-SUPPORTED_MODULES = frozenset({"math", "re", "string", "sys"})
+SUPPORTED_MODULES = frozenset({"math", "re", "string", "sys", "logging"})
 """Modules with a mapping; `sys` only for `sys.maxsize` (its version checks are decided before)."""
 STRING_CONSTANTS = (
     "ascii_letters",
@@ -756,6 +756,8 @@ def module_attribute(tx: ExpressionTranslator, module: str, attr: str, node: ast
     consts.update({"inf": "f64::INFINITY", "nan": "f64::NAN"})
     if module == "re":
         return regex.attribute(tx, attr, node)
+    if module == "logging":
+        return logs.module_attribute(tx, attr, node)
     if module == "string" and attr in STRING_CONSTANTS:
         from portalis_worker.rules.expressions import rust_str_literal  # expressions imports this module
 
@@ -771,6 +773,8 @@ def call_module(tx: ExpressionTranslator, module: str, attr: str, node: ast.Call
     """``math.f(x)`` -> the f64 method or a helper with Python's result type."""
     if module == "re":
         return regex.call_module(tx, attr, node)
+    if module == "logging":
+        return logs.call_module(tx, attr, node)
     if module != "math" or node.keywords:
         tx.fail(f"{module}.{attr}", node)
     args = [tx.unwrap_option(tx.expr(a)) for a in node.args]

@@ -7,7 +7,7 @@ import re
 import string
 from typing import TYPE_CHECKING
 
-from portalis_worker.rules import regex
+from portalis_worker.rules import logs, regex
 from portalis_worker.rules.context import PREC_ATOM, PREC_CAST, PREC_UNARY, Val, ident
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.types import (
@@ -109,6 +109,8 @@ def call_method_on(
         return regex.pattern_method(tx, recv, attr, node)
     if kind == "match":
         return regex.match_method(tx, recv, attr, node)
+    if kind == "logger":
+        return logs.logger_method(tx, recv, attr, node)
     if kind == "class":
         info = tx.module.classes[recv.ty.name]
         sig = info.methods.get(attr)

@@ -102,7 +102,7 @@ def is_numeric(ty: Ty) -> bool:
 
 def is_copy(ty: Ty) -> bool:
     """Whether the Rust type is ``Copy``, so values need no ``.clone()``."""
-    if ty.kind in ("int", "float", "bool", "none"):
+    if ty.kind in ("int", "float", "bool", "none", "logger"):
         return True
     if ty.kind in ("tuple", "option"):
         return all(is_copy(a) for a in ty.args)
@@ -189,6 +189,8 @@ def rust_type(ty: Ty, line: int) -> str:
         return "portalis_py::re::Pattern"
     if kind == "match":
         return "portalis_py::re::Match"
+    if kind == "logger":
+        return "portalis_py::log::Logger"
     raise Unsupported("value of unknown type", line)
 
 

@@ -9,9 +9,11 @@
 //!   `split` (empty matches included). Positions are in characters, as in Python.
 //! - [`text`]: Python's text forms (`repr` of a `str`).
 //! - [`union`]: `Union[...]` values (`Union2` to `Union4`).
+//! - [`log`]: `logging` as an unconfigured program sees it (warnings and above to stderr).
 //! - [`exc`]: exceptions over panics: `try`/`except`/`else`/`finally`, matching by class name.
 
 pub mod exc;
+pub mod log;
 pub mod re;
 pub mod text;
 pub mod union;

@@ -183,6 +183,11 @@ CASES = {
         "f",
         [(3,), (0,)],
     ),
+    "abstract_set_parameter": Case(
+        "from typing import AbstractSet\n\ndef f(s: AbstractSet[str], k: str) -> bool:\n    return k in s\n",
+        "f",
+        [({"a", "b"}, "a"), (set(), "x")],
+    ),
     "variable_length_tuples": Case(
         "from typing import Tuple\n\n"
         "def trim(release: tuple[int, ...]) -> tuple[int, ...]:\n"

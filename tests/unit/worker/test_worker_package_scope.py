@@ -282,6 +282,8 @@ def test_new_types_are_aliases_and_type_variables_have_no_item() -> None:
     )
     assert "fn " not in variable
     assert "T: a type variable" in variable
+    hint = translator.translate_unit("p/a.py", '__lazy_modules__ = {"re", f"{__spec__.parent}.x"}\n')
+    assert "__lazy_modules__: an interpreter hint" in hint
     assert "pub fn twice(n: String) -> String" in translator.translate_unit(
         "p/a.py", "def twice(n: Name) -> str:\n    return n + norm(n)\n"
     )

@@ -97,7 +97,9 @@ def translate_in_package(
         ty = annotation_to_ty(_expand_aliases_in(value, aliases), translator.module.class_names())
         text += f"\n{visibility(name)}type {ident(name)} = {rust_type(ty, target.lineno)};\n"
     for target in variables:
-        text += f"\n// {type_variable(target)}: a type variable; it has no item of its own in Rust.\n"
+        name = type_variable(target)
+        kind = "an interpreter hint" if name in INTERPRETER_HINTS else "a type variable"
+        text += f"\n// {name}: {kind}; it has no item of its own in Rust.\n"
     own_rust = index.modules[module].rust_path if module in index.modules else ()
     uses = sorted(
         {
@@ -124,7 +126,12 @@ def _refuse_changed_constants(
     (their decorators and defaults do), and a call can reach the constant only through a package
     definition that uses it, or through reflection (`globals()`, `setattr`, `exec`, ...)."""
     info = index.modules.get(module)
-    if info is None or not isinstance(node, ast.Assign | ast.AnnAssign) or type_alias(node) is not None:
+    if (
+        info is None
+        or not isinstance(node, ast.Assign | ast.AnnAssign)
+        or type_alias(node) is not None
+        or type_variable(node) is not None
+    ):
         return
     for name in defined_names(node):
         if name in info.rebound:
@@ -444,11 +451,17 @@ def _called(node: ast.stmt, function: str) -> ast.Call | None:
     return value if name == function and defined_names(node) else None
 
 
+INTERPRETER_HINTS = frozenset({"__lazy_modules__", "__docformat__"})
+"""Module dunders that configure CPython or tools (PEP 810's lazy imports, docstring format): no
+program reads them, so they have no Rust item."""
+
+
 def type_variable(node: ast.stmt) -> str | None:
-    """The name a `T = TypeVar("T", ...)` (or ParamSpec) assignment defines."""
+    """The name a `T = TypeVar("T", ...)` (or ParamSpec) assignment defines, or an interpreter hint's."""
     if _called(node, "TypeVar") or _called(node, "ParamSpec"):
         return defined_names(node)[0]
-    return None
+    names = defined_names(node) if isinstance(node, ast.Assign | ast.AnnAssign) else []
+    return names[0] if len(names) == 1 and names[0] in INTERPRETER_HINTS else None
 
 
 def new_type(node: ast.stmt) -> str | None:

@@ -203,6 +203,7 @@ _GENERIC = {
     "Set": "set",
     "set": "set",
     "FrozenSet": "set",
+    "AbstractSet": "set",
     "frozenset": "set",
     "Dict": "dict",
     "dict": "dict",

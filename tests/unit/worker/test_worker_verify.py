@@ -20,7 +20,9 @@ SOURCES = {
         "def first(xs: list[int]) -> int:\n    return xs[0]\n\n"
         "def spin(n: int) -> int:\n    while True:\n        n += 1\n\n"
         "def half(x: float) -> float:\n    return x / 2\n\n"
-        "LIMIT = 3\nNAMES = ['a', 'b']\n"
+        "LIMIT = 3\nNAMES = ['a', 'b']\n\n"
+        "import enum\n\nclass Color(enum.Enum):\n    RED = 1\n    GREEN = 2\n\n"
+        "class Kind(enum.Enum):\n    A = 'a'\n    B = 'b'\n"
     ),
 }
 # The crate as a translator might have produced it; `shout` is deliberately wrong (lowercases).
@@ -34,6 +36,15 @@ OPS = (
     "pub fn half(x: isize) -> isize { x / 2 }\n"
     "pub const LIMIT: isize = 3;\n"
     'pub static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| vec!["a".into()]);\n'
+    "#[derive(Clone, Copy)] pub enum Color { RED, GREEN }\n"
+    "impl Color {\n    pub const MEMBERS: [Self; 2] = [Color::RED, Color::GREEN];\n"
+    "    pub fn value(&self) -> isize { match self { Color::RED => 1, Color::GREEN => 2 } }\n"
+    "    pub fn name(&self) -> String {\n"
+    '        match self { Color::RED => "RED".into(), Color::GREEN => "GREEN".into() }\n    }\n}\n'
+    "#[derive(Clone, Copy)] pub enum Kind { A, B }\n"
+    "impl Kind {\n    pub const MEMBERS: [Self; 2] = [Kind::B, Kind::A];\n"
+    '    pub fn value(&self) -> String { match self { Kind::A => "a".into(), Kind::B => "b".into() } }\n'
+    '    pub fn name(&self) -> String { match self { Kind::A => "A".into(), Kind::B => "B".into() } }\n}\n'
 )
 
 
@@ -58,6 +69,8 @@ def test_agreement_mismatch_panics_and_hangs_are_each_reported(tmp_path: Path) -
     units = [unit(n) for n in ("add", "shout", "first", "spin", "half")] + [
         unit("LIMIT", "pub const LIMIT: isize = 3;"),
         unit("NAMES", "pub static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(f);"),
+        unit("Color", "pub enum Color {\n} impl Color { pub const MEMBERS: [Self; 2] = [] }"),
+        unit("Kind", "pub enum Kind {\n} impl Kind { pub const MEMBERS: [Self; 2] = [] }"),
     ]
     verdicts = Verifier("rustc", "2021", tmp_path / "scratch", count=12).verify(
         crate, "calc_crate", source, units, SOURCES
@@ -75,6 +88,8 @@ def test_agreement_mismatch_panics_and_hangs_are_each_reported(tmp_path: Path) -
     assert "did not compile" in verdicts["id-half"].detail
     assert verdicts["id-LIMIT"].state == "verified"
     assert verdicts["id-NAMES"].state == "mismatch"  # the static holds ['a'], Python ['a', 'b']
+    assert verdicts["id-Color"].state == "verified"  # names and values, in order
+    assert verdicts["id-Kind"].state == "mismatch"  # the members are out of order
 
 
 def test_candidates_are_value_typed_annotated_functions() -> None:

@@ -170,6 +170,9 @@ for job in jobs:
     if job["constant"]:
         value = func
         func = lambda: value
+    if job.get("enum"):
+        members = [[m.name, m.value] for m in func]
+        func = lambda: members
     out = []
     for args in job["inputs"]:
         signal.setitimer(signal.ITIMER_REAL, CALL_SECONDS)
@@ -198,7 +201,8 @@ class Candidate:
     params: list[Ty]
     ret: Ty
     kind: str = "function"
-    """function, or constant (its value is compared, with no inputs)"""
+    """function, constant (its value is compared, with no inputs), or enum (its members' names and
+    values, in order)"""
     static: bool = False
     """A constant that is a `LazyLock` static (read through a deref)."""
 
@@ -229,7 +233,7 @@ CONST_ITEM = re.compile(r"\b(const|static) (?:r#)?([A-Za-z_][A-Za-z0-9_]*): (.+?
 
 def candidates(units: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) -> list[Candidate]:
     """Translated top-level functions with value-typed, annotated signatures, and module constants
-    whose Rust type is a value type."""
+    whose Rust type is a value type, and enums (their members)."""
     rust_paths = rust_module_paths(sources)
     found: list[Candidate] = []
     trees: dict[str, ast.Module] = {}
@@ -238,6 +242,12 @@ def candidates(units: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) -
         if unit.get("status") != "translated" or path not in sources:
             continue
         module = ".".join(p for p in Path(path).with_suffix("").parts if p != "__init__")
+        if re.search(rf"\bpub enum {re.escape(name)} \{{", rust) and "pub const MEMBERS" in rust:
+            # an enum.Enum: its members' names and values, in order, against `list(Enum)`
+            found.append(
+                Candidate(str(unit["id"]), path, module, rust_paths[path], name, [], Ty("none"), "enum")
+            )
+            continue
         constant = _constant(name, rust)
         if constant is not None:
             found.append(
@@ -382,7 +392,7 @@ def generate(ty: Ty, rng: random.Random, depth: int = 0) -> Any:
 def inputs_for(candidate: Candidate, count: int) -> list[list[Any]]:
     """`count` distinct argument lists, the same on every run (seeded by the function's identity);
     a constant has one "call" with no arguments."""
-    if candidate.kind == "constant":
+    if candidate.kind in ("constant", "enum"):
         return [[]]
     rng = random.Random(f"{candidate.path}:{candidate.function}")
     seen: set[str] = set()
@@ -533,7 +543,7 @@ class Verifier:
                 else:
                     i = min(wrong, key=lambda j: _size(inputs[j]))
                     args = ", ".join(repr(a) for a in inputs[i])
-                    call = c.function if c.kind == "constant" else f"{c.function}({args[:200]})"
+                    call = c.function if c.kind in ("constant", "enum") else f"{c.function}({args[:200]})"
                     detail = f"{call}: Python {py[i][:200]}, Rust {rs[i][:200]}"
                     verdicts[c.unit_id] = Verdict("mismatch", len(inputs), detail)
         return verdicts
@@ -548,6 +558,7 @@ class Verifier:
                 "module": c.module,
                 "function": c.function,
                 "constant": c.kind == "constant",
+                "enum": c.kind == "enum",
                 "inputs": jobs[c.unit_id],
             }
             for c in found
@@ -661,6 +672,9 @@ class Verifier:
                 if c.kind == "constant":
                     value = f"(*{path}).clone()" if c.static else f"{path}.clone()"
                     call = f"run(|| {value})"
+                elif c.kind == "enum":
+                    members = f"{path}::MEMBERS.iter().map(|m| (m.name(), m.value())).collect::<Vec<_>>()"
+                    call = f"run(|| {members})"
                 else:
                     rendered = ", ".join(rust_literal(a, t) for a, t in zip(args, c.params, strict=True))
                     call = f"run(move || {path}({rendered}))"

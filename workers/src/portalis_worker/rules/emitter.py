@@ -426,6 +426,7 @@ class ModuleTranslator:
         variants = [ident(m) for m in members]
         is_int = all(isinstance(v, int) for v in members.values())
         value_ty = "isize" if is_int else "String"
+        listed = ", ".join(f"{name}::{v}" for v in variants)
         lines = _doc_lines(info.node)
         lines += [
             "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]",
@@ -438,6 +439,9 @@ class ModuleTranslator:
             "}",
             "",
             f"impl {name} {{",
+            f"    /// The members in definition order (`list({name})`).",
+            f"    pub const MEMBERS: [Self; {len(variants)}] = [{listed}];",
+            "",
             f"    pub fn value(&self) -> {value_ty} {{",
             "        match self {",
         ]

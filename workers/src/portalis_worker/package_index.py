@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from portalis_worker.crate import module_path, rust_module_paths
-from portalis_worker.rules.classes import left_out_methods
+from portalis_worker.rules.classes import base_names, left_out_methods
 from portalis_worker.rules.decorators import STDLIB_DEPRECATED, is_transparent_decorator, strip_transparent
 from portalis_worker.units import assigned_name, is_type_checking_block, strip_docstrings
 from portalis_worker.version_checks import fold_version_checks
@@ -294,13 +294,7 @@ class PackageIndex:
         """The definitions whose Rust items the unit's Rust uses: its dependencies, where a class
         base is replaced by what the base uses (its members are copied into the subclass; the base's
         own item is not referred to)."""
-        bases = {
-            b.id if isinstance(b, ast.Name) else b.attr
-            for n in nodes
-            if isinstance(n, ast.ClassDef)
-            for b in n.bases
-            if isinstance(b, ast.Name | ast.Attribute)
-        }
+        bases = {b for n in nodes if isinstance(n, ast.ClassDef) for b in base_names(n)}
         out: list[Definition] = []
         seen: set[int] = set()
         pending = [(module, name, d) for name, d in self.dependencies(module, nodes).items()]
@@ -313,11 +307,7 @@ class PackageIndex:
             if local in bases and where == module and isinstance(node, ast.ClassDef) and len(seen) < 256:
                 inner = self.dependencies(definition.module, [definition.node])
                 pending.extend((definition.module, n, d) for n, d in inner.items())
-                bases.update(
-                    b.id if isinstance(b, ast.Name) else b.attr
-                    for b in node.bases
-                    if isinstance(b, ast.Name | ast.Attribute)
-                )
+                bases.update(base_names(node))
                 continue
             out.append(definition)
         return out

@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterator, Mapping
 
 from portalis_worker.package_index import Definition, PackageIndex, defined_names, free_names
+from portalis_worker.rules.classes import base_names
 from portalis_worker.rules.context import ident
 from portalis_worker.rules.decorators import strip_transparent
 from portalis_worker.rules.emitter import ModuleTranslator, format_rust, visibility
@@ -349,12 +350,12 @@ class PackageTranslator:
         """When a unit fails, the failure of a dependency that does not translate on its own, named:
         that is what blocks the unit (its own code may translate once the dependency does)."""
         closure = _closure(self.index, module, nodes)
-        bases = {  # copied into their subclasses: a base that fails alone blocks nothing
-            b.id if isinstance(b, ast.Name) else b.attr
+        # Bases are copied into their subclasses: a base that fails alone blocks nothing.
+        bases = {
+            b
             for n in [*nodes, *(d.node for d in closure)]
             if isinstance(n, ast.ClassDef)
-            for b in n.bases
-            if isinstance(b, ast.Name | ast.Attribute)
+            for b in base_names(n)
         }
         for definition in closure:
             if definition.name in bases and isinstance(definition.node, ast.ClassDef):

@@ -497,3 +497,16 @@ def test_a_job_on_an_output_path_in_use_is_not_admitted_and_says_why_once() -> N
     done = on("owner", "/team", 0, {"conditions": [cond("Succeeded")]})
     assert output_claim(done, active=False) is None
     assert output_claim(JobView(make_job("cm")), active=False) is None
+
+
+def test_a_job_out_of_error_retries_names_the_last_exit_codes_in_its_failed_condition() -> None:
+    # A full disk (exit 4) retried until the budget ran out used to end with "1 error retries exceed
+    # recovery.maxErrorRetries=0" alone: the reason (and so the fix) was only in an earlier Event.
+    job = make_job(shards=2, status=admitted_status(["n1", "n1"]), recovery={"maxErrorRetries": 0})
+    pods = {0: pod(0), 1: pod(1, "Failed", exit_code=4, failed_at=T0)}
+    plan = plan_job(JobView(job, pods), None, None, ctx(node("n1")))
+    assert plan.finished == "failed"
+    assert plan.status is not None
+    failed = next(cd for cd in plan.status.conditions or [] if cd.type == "Failed")
+    assert "maxErrorRetries=0" in failed.message
+    assert "shard 1 (exit code 4: no space left on device)" in failed.message

@@ -608,6 +608,9 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
                 f"{rp.error_retries} error retries exceed recovery.maxErrorRetries="
                 f"{spec.recovery.max_error_retries}"
             )
+            failing = [f"shard {s} ({_exit(p)})" for s, p in sorted(view.pods.items()) if p.phase == "Failed"]
+            if failing:  # the reason to fix (a full disk, a transient source): say it where the job ends
+                what += f"; last failures: {', '.join(failing)}"
         _progress(b, view, now)  # the last reports, which status.result's counts come from
         b.finish(False, rp.failed.value, what, view.pods)
         b.delete_active({s: p for s, p in view.pods.items() if s not in acting})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import stat
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,41 @@ def test_a_rustc_crash_is_a_failure_not_a_pass(tmp_path: Path, code: int) -> Non
     assert result.failure is not None
     assert result.failure.reason == "rustc-crash"
     assert f"exit {code}" in result.failure.message
+
+
+class UnmappedErrors:
+    """A checker whose errors name no unit (owner ""): for `poison` alone, or for all of `together`."""
+
+    def __init__(self, poison: frozenset[str] = frozenset(), together: frozenset[str] = frozenset()):
+        self.poison = poison
+        self.together = together
+        self.calls = 0
+
+    def check(self, parts: Sequence[tuple[str, str]], path: str | None = None) -> dict[str, str]:
+        self.calls += 1
+        owners = {owner for owner, _ in parts}
+        if owners & self.poison or (self.together and self.together <= owners):
+            return {"": "E0000: an error whose primary span is in no unit"}
+        return {}
+
+
+def test_compile_errors_that_name_no_unit_fail_the_unit_that_causes_them_not_pass_it() -> None:
+    # rustc exited 1 with errors attributed to no candidate: the module was accepted as compiled.
+    units = split_source("m.py", "\n\n".join(supported_function(n) for n in ("f", "g", "h")))
+    by_name = {u.name: u.id for u in units}
+    checker = UnmappedErrors(poison=frozenset({by_name["g"]}))
+    rules = FakeBackend("rules", default="fn x() {}\n")
+    results = translate_file(units, [CacheBackend(), rules], checker)
+    assert {r.unit.name: r.translated for r in results} == {"f": True, "g": False, "h": True}
+    (g,) = [r for r in results if r.unit.name == "g"]
+    assert g.failure is not None
+    assert g.failure.reason == "rustc"
+    assert "E0000" in g.failure.message
+
+
+def test_compile_errors_that_no_single_unit_causes_fail_the_units_checked_together() -> None:
+    units = split_source("m.py", "\n\n".join(supported_function(n) for n in ("f", "g")))
+    checker = UnmappedErrors(together=frozenset(u.id for u in units))
+    results = translate_file(units, [CacheBackend(), FakeBackend("rules", default="fn x() {}\n")], checker)
+    assert [r.translated for r in results] == [False, False]
+    assert all(r.failure is not None and "E0000" in r.failure.message for r in results)

@@ -117,12 +117,22 @@ def translate_file(
             candidates.clear()
             break
         broken = [uid for uid in errors if uid in candidates]
+        if not broken and errors:
+            # Errors that name no candidate (no primary span, a span in the context or a dependency):
+            # the module does not compile, so something here is not a translation. Ask rustc which.
+            errors = _culprits(
+                checker,
+                context,
+                {u: (by_id[u].order, r) for u, (_, r) in candidates.items()},
+                units[0].path,
+                next(iter(errors.values())),
+            )
+            LOG.warning(
+                "rustc errors not attributable to a candidate; failing the candidates that cause them",
+                extra={"path": units[0].path, "units": sorted(errors)},
+            )
+            broken = list(errors)
         if not broken:
-            if errors:
-                LOG.warning(
-                    "rustc errors not attributable to a candidate; accepting the module",
-                    extra={"path": units[0].path, "error": next(iter(errors.values()))},
-                )
             break
         need = []
         for uid in broken:
@@ -138,3 +148,25 @@ def translate_file(
     for uid, (backend_name, rust) in candidates.items():
         results[uid] = Result(by_id[uid], backend_name, rust, None)
     return [results[u.id] for u in units]
+
+
+def _culprits(
+    checker: Checker,
+    context: Sequence[tuple[int, str]],
+    candidates: dict[str, tuple[int, str]],
+    path: str,
+    unmapped: str,
+) -> dict[str, str]:
+    """Errors by candidate for a module whose errors named none: each candidate checked alone with the
+    context; when none fails alone, they fail together (with the unmapped error). One rustc run per
+    candidate, only on this rare path."""
+    found: dict[str, str] = {}
+    for uid, (order, rust) in candidates.items():
+        parts = sorted([(o, "", r) for o, r in context] + [(order, uid, rust)])
+        try:
+            alone = checker.check([(owner, r) for _, owner, r in parts], path)
+        except CheckAborted as exc:
+            alone = {uid: str(exc)}
+        if alone:
+            found[uid] = alone.get(uid) or next(iter(alone.values()))
+    return found or {uid: unmapped for uid in candidates}

@@ -293,6 +293,19 @@ CASES = {
         "f",
         [(3, "ab"), (-2, "x"), (0, "")],
     ),
+    "conditional_expression_narrows_a_union": Case(
+        (
+            "def key(local: tuple[int | str, ...]) -> tuple[tuple[int, str], ...]:\n"
+            '    return tuple((seg, "") if isinstance(seg, int) else (-1, seg) for seg in local)\n'
+            "\n"
+            "def f(n: int, s: str) -> list[str]:\n"
+            "    k = key((n, s, n + 1))\n"
+            "    parts: list[int | str] = [s, n]\n"
+            '    return [str(k), str([p * 2 if not isinstance(p, str) else len(p.upper()) for p in parts])]\n'
+        ),
+        "f",
+        [(3, "ab"), (-2, "x"), (0, "")],
+    ),
     "class_constants_classmethods_setters_and_abstract_bases": Case(
         (
             "import re\n"

@@ -8,6 +8,21 @@ from rules_harness import Case, assert_case, run_cases
 pytestmark = pytest.mark.unit
 
 CASES = {
+    "str_and_repr_of_lists_and_tuples": Case(
+        "from typing import Optional\n\n"
+        "def f(n: int, s: str) -> list[str]:\n"
+        "    xs = [n, n * 2]\n"
+        "    words = [s, \"it's\", s + '\\n']\n"
+        "    pair = (s, n / 4)\n"
+        "    one = (n,)\n"
+        "    seq: tuple[int, ...] = tuple(xs[:1])\n"
+        "    nested = [(s, [n]), (s.upper(), [])]\n"
+        "    maybe: list[Optional[int]] = [None, n]\n"
+        "    return [str(xs), repr(words), str(pair), repr(one), str(seq), str(nested), str(maybe),\n"
+        "            f'{words!r} {pair}', str(tuple(xs))]\n",
+        "f",
+        [(3, "ab"), (-2, ""), (0, "x'y")],
+    ),
     "index_by_character": Case(
         "def f(s: str, i: int) -> str:\n    return s[i]\n",
         "f",

@@ -169,6 +169,31 @@ class ExpressionTranslator:
                 return scope[name]
         return self.locals.get(name)
 
+    def narrowing(self, test: ast.expr) -> tuple[str, Ty, int] | None:
+        """`isinstance(x, T)` on a local `x` of a union type with one member T: (x, union, member)."""
+        if not (
+            isinstance(test, ast.Call)
+            and getattr(test.func, "id", "") == "isinstance"
+            and len(test.args) == 2
+            and isinstance(test.args[0], ast.Name)
+        ):
+            return None
+        name = test.args[0].id
+        union = self.lookup(name)
+        if union is None or union.kind != "union":
+            return None
+        members = builtins.isinstance_members(self.module, union, test.args[1])
+        return (name, union, members[0]) if members is not None and len(members) == 1 else None
+
+    def branch_narrowing(self, test: ast.expr) -> tuple[str, Ty, int] | None:
+        """`narrowing` of an `if` test, also `not isinstance(x, T)` on a two-member union (the other)."""
+        found = self.narrowing(test)
+        if found is None and isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            negated = self.narrowing(test.operand)
+            if negated is not None and len(negated[1].args) == 2:
+                found = (negated[0], negated[1], 1 - negated[2])
+        return found
+
     @staticmethod
     def wrap(val: Val, min_prec: int) -> str:
         """``val``'s code, parenthesised if it binds looser than ``min_prec``.
@@ -362,7 +387,31 @@ class ExpressionTranslator:
             return f"{self.wrap(val, PREC_ATOM)}.__repr__()"
         if kind in ("int", "float", "bool", "none", "unknown"):
             return self.static_str(val, node)
+        if kind in ("list", "tuple"):
+            return self._sequence_repr(val, node)
         self.fail(f"repr() of {val.ty}", node)
+
+    def _sequence_repr(self, val: Val, node: ast.AST) -> str:
+        """Python's ``repr()`` of a list or tuple: the ``repr()`` of each item, ``(x,)`` for one."""
+        seq = self.fresh("seq")
+        if val.ty.kind == "tuple":
+            items = [
+                self.repr_str(Val(f"{seq}.{i}", member, "place"), node) for i, member in enumerate(val.ty.args)
+            ]
+            if len(items) == 1:
+                return f'{{ let {seq} = &{self.wrap(val, PREC_ATOM)}; format!("({{}},)", {items[0]}) }}'
+            slots = ", ".join("{}" for _ in items)
+            return f'{{ let {seq} = &{self.wrap(val, PREC_ATOM)}; format!("({slots})", {", ".join(items)}) }}'
+        item = self.fresh("item")
+        elem = val.ty.args[0]
+        text = self.repr_str(Val(f"(*{item})" if is_copy(elem) else item, elem, "place"), node)
+        parts = f"{self.wrap(val, PREC_ATOM)}.iter().map(|{item}| {text}).collect::<Vec<String>>()"
+        if not is_vtuple(val.ty):
+            return f'format!("[{{}}]", {parts}.join(", "))'
+        return (
+            f'{{ let {seq} = {parts}; if {seq}.len() == 1 {{ format!("({{}},)", {seq}[0]) }} '
+            f'else {{ format!("({{}})", {seq}.join(", ")) }} }}'
+        )
 
     def static_str(self, val: Val, node: ast.AST) -> str:
         """An owned ``String`` with Python's ``str()`` of the value."""
@@ -390,6 +439,8 @@ class ExpressionTranslator:
         info = self.module.classes.get(val.ty.name) if kind == "class" else None
         if info is not None and (info.is_exception or "__str__" in info.methods):
             return f"{self.wrap(val, PREC_ATOM)}.to_string()"  # its Display: `__str__` or the message
+        if kind in ("list", "tuple"):
+            return self._sequence_repr(val, node)  # str() of a container is its repr()
         self.fail(f"str() of {val.ty}", node)
 
     # ----------------------------------------------------------------- dispatch
@@ -873,7 +924,11 @@ class ExpressionTranslator:
         return f"&{self.wrap(val, PREC_UNARY)}"
 
     def expr_IfExp(self, node: ast.IfExp, expected: Ty | None) -> Val:
-        """``a if c else b`` -> ``if c { a } else { b }``."""
+        """``a if c else b`` -> ``if c { a } else { b }``; ``a if isinstance(x, T) else b`` on a
+        union ``x`` is a ``match`` whose arms see ``x`` as the member each branch implies."""
+        narrowing = self.branch_narrowing(node.test)
+        if narrowing is not None and len(narrowing[1].args) == 2:
+            return self._narrowed_ifexp(node, expected, *narrowing)
         test = self.cond(node.test)
         body = self.expr(node.body, expected)
         orelse = self.expr(node.orelse, expected if expected is not None else body.ty)
@@ -884,6 +939,26 @@ class ExpressionTranslator:
             ty = self.unify_at(expected, ty, node) if ty != expected else ty
         code = f"if {test} {{ {self.coerce(body, ty, node)} }} else {{ {self.coerce(orelse, ty, node)} }}"
         return Val(code, ty, "temp", PREC_LOWEST)
+
+    def _narrowed_ifexp(self, node: ast.IfExp, expected: Ty | None, name: str, union: Ty, k: int) -> Val:
+        """Both branches of a conditional expression on ``isinstance(x, T)``, each with ``x`` narrowed."""
+        branches = []
+        for member, branch in ((k, node.body), (1 - k, node.orelse)):
+            self.scopes.append({name: union.args[member]})
+            try:
+                first = branches[0][1].ty if branches else expected
+                branches.append((member, self.expr(branch, first)))
+            finally:
+                self.scopes.pop()
+        ty = self.unify_at(branches[0][1].ty, branches[1][1].ty, node)
+        if expected is not None and not has_unknown(expected):
+            ty = self.unify_at(expected, ty, node) if ty != expected else ty
+        path = union_path(union)
+        arms = " ".join(
+            f"{path}::{UNION_VARIANTS[member]}({ident(name)}) => {{ {self.coerce(val, ty, node)} }}"
+            for member, val in branches
+        )
+        return Val(f"match {ident(name)}.clone() {{ {arms} }}", ty, "temp", PREC_LOWEST)
 
     def expr_JoinedStr(self, node: ast.JoinedStr, expected: Ty | None) -> Val:
         """f-strings become ``format!`` with Python's ``str()`` of each value."""

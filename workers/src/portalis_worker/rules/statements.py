@@ -276,22 +276,6 @@ class FunctionTranslator(ExpressionTranslator):
         finally:
             del self.scopes[len(self.scopes) - pushed :]
 
-    def _narrowing(self, test: ast.expr) -> tuple[str, Ty, int] | None:
-        """`isinstance(x, T)` on a local `x` of a union type with one member T: (x, union, member)."""
-        if not (
-            isinstance(test, ast.Call)
-            and getattr(test.func, "id", "") == "isinstance"
-            and len(test.args) == 2
-            and isinstance(test.args[0], ast.Name)
-        ):
-            return None
-        name = test.args[0].id
-        union = self.lookup(name)
-        if union is None or union.kind != "union":
-            return None
-        members = isinstance_members(self.module, union, test.args[1])
-        return (name, union, members[0]) if members is not None and len(members) == 1 else None
-
     def _narrowed_after(self, stmt: ast.stmt) -> tuple[str, Ty, int] | None:
         """`if not isinstance(x, T): <leaves>`: after it, `x` holds a T (when the union has two
         members, the other one when the test is positive)."""
@@ -299,8 +283,8 @@ class FunctionTranslator(ExpressionTranslator):
             return None
         test = stmt.test
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-            return self._narrowing(test.operand)
-        found = self._narrowing(test)
+            return self.narrowing(test.operand)
+        found = self.narrowing(test)
         if found is not None and len(found[1].args) == 2:
             return found[0], found[1], 1 - found[2]
         return None
@@ -717,11 +701,7 @@ class FunctionTranslator(ExpressionTranslator):
 
     def stmt_If(self, node: ast.If) -> None:
         """``if``/``elif``/``else`` chains; ``if isinstance(x, T):`` on a union narrows ``x``."""
-        narrowing = self._narrowing(node.test)
-        if narrowing is None and isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not):
-            found = self._narrowing(node.test.operand)
-            if found is not None and len(found[1].args) == 2:  # `not` one member: the other
-                narrowing = (found[0], found[1], 1 - found[2])
+        narrowing = self.branch_narrowing(node.test)
         if narrowing is not None:
             self._if_isinstance(node, *narrowing)
             return

@@ -225,9 +225,27 @@ def test_the_operator_settings_carry_the_storage_limits(monkeypatch: pytest.Monk
     assert pod_settings.scratch_size_limit == WorkerPodSettings(image="x").scratch_size_limit
 
 
+def test_the_operator_settings_carry_the_worker_cpu_and_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 14: the local real nodes have 2 cores; a worker asking for a DGX node's share never fits.
+    from portalis_operator.settings import Settings
+
+    monkeypatch.setenv("PORTALIS_OPERATOR_WORKER_CPU_REQUEST", "100m")
+    monkeypatch.setenv("PORTALIS_OPERATOR_WORKER_MEMORY_REQUEST", "512Mi")
+    monkeypatch.setenv("PORTALIS_OPERATOR_WORKER_MEMORY_LIMIT", "4Gi")
+    pod = build_worker_pod(
+        tj("s").obj(), 0, spot_mode=SpotMode.NEVER, settings=Settings().worker_pod_settings("c")
+    )
+    (worker,) = pod["spec"]["containers"]
+    assert worker["resources"]["requests"]["cpu"] == "100m"
+    assert worker["resources"]["requests"]["memory"] == "512Mi"
+    assert worker["resources"]["limits"]["memory"] == "4Gi"
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
+        ("PORTALIS_OPERATOR_WORKER_CPU_REQUEST", "0.5"),
+        ("PORTALIS_OPERATOR_WORKER_MEMORY_REQUEST", "64Gi"),  # above the limit
         ("PORTALIS_OPERATOR_WORKER_SCRATCH_SIZE_LIMIT", "lots"),
         ("PORTALIS_OPERATOR_WORKER_LEDGER_SIZE_LIMIT", "-1Gi"),
         ("PORTALIS_OPERATOR_WORKER_EPHEMERAL_STORAGE_REQUEST", "1GB"),

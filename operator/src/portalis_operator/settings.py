@@ -24,6 +24,8 @@ from portalis_operator.startup import StartPolicy
 _POD = WorkerPodSettings(image="")  # the worker pod defaults, stated once
 # A storage quantity: a whole number of bytes with an optional binary or decimal suffix ("20Gi", "500M").
 _STORAGE = r"^[1-9][0-9]{0,15}(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"
+# A CPU quantity: whole cores or millicores ("2", "500m").
+_CPU = r"^[1-9][0-9]{0,5}m?$"
 
 
 class Settings(BaseSettings):
@@ -69,6 +71,11 @@ class Settings(BaseSettings):
     worker_ledger_size_limit: str = Field(default=_POD.ledger_size_limit, pattern=_STORAGE)
     worker_ephemeral_storage_request: str = Field(default=_POD.ephemeral_storage_request, pattern=_STORAGE)
     worker_ephemeral_storage_limit: str = Field(default=_POD.ephemeral_storage_limit, pattern=_STORAGE)
+    # CPU and memory of the worker container: sized for a DGX node; small clusters (the local real
+    # nodes have 2 cores) lower them.
+    worker_cpu_request: str = Field(default=_POD.cpu_request, pattern=_CPU)
+    worker_memory_request: str = Field(default=_POD.memory_request, pattern=_STORAGE)
+    worker_memory_limit: str = Field(default=_POD.memory_limit, pattern=_STORAGE)
 
     @field_validator("pool")
     @classmethod
@@ -86,6 +93,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "PORTALIS_OPERATOR_WORKER_EPHEMERAL_STORAGE_REQUEST must not exceed "
                 "PORTALIS_OPERATOR_WORKER_EPHEMERAL_STORAGE_LIMIT"
+            )
+        if parse_quantity(self.worker_memory_request) > parse_quantity(self.worker_memory_limit):
+            raise ValueError(
+                "PORTALIS_OPERATOR_WORKER_MEMORY_REQUEST must not exceed "
+                "PORTALIS_OPERATOR_WORKER_MEMORY_LIMIT"
             )
         return self
 
@@ -112,4 +124,7 @@ class Settings(BaseSettings):
             ledger_size_limit=self.worker_ledger_size_limit,
             ephemeral_storage_request=self.worker_ephemeral_storage_request,
             ephemeral_storage_limit=self.worker_ephemeral_storage_limit,
+            cpu_request=self.worker_cpu_request,
+            memory_request=self.worker_memory_request,
+            memory_limit=self.worker_memory_limit,
         )

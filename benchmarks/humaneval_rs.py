@@ -2,8 +2,8 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/humaneval_rs.py [--data PATH] [--jobs 2]
-    .venv/bin/python benchmarks/humaneval_rs.py --smoke [--data PATH] [--out FILE]
+    .venv/bin/python benchmarks/humaneval_rs.py [--no-hints] [--data PATH] [--jobs 2]
+    .venv/bin/python benchmarks/humaneval_rs.py --smoke [--no-hints] [--data PATH] [--out FILE]
 
 For each problem the Python reference solution is translated with ``translate_module``, MultiPL-E's
 ``rust_tests`` are appended, the program is compiled with ``rustc --edition 2021`` (and, recorded
@@ -11,7 +11,17 @@ separately, with MultiPL-E's own default-edition invocation) and run with a 10 s
 a pass. Many HumanEval functions carry no type hints; where a parameter or return annotation is
 missing (or is a bare ``list``/``dict``), it is filled in from the Rust signature line of the
 problem's ``rust_prompt``, i.e. the interface the tests require. Nothing else about a problem
-is used. HumanEval/92 has contradictory tests, so it is reported separately and left out of rates.
+is used.
+
+``--no-hints`` translates the Python exactly as HumanEval ships it: nothing from the Rust side. The
+missing types come from the worker's type inference (``portalis_worker.typeinfer``: docstring
+examples, usage in the body, call sites); its typed versions of the module are translated in score
+order and the first whose translation ``rustc`` accepts on its own (a library check, without the
+tests) is judged, at most ``MAX_TRIES`` per problem. Results go to ``results/humaneval_rs_nohints.json``.
+``--no-hints --no-inference`` is the baseline: the shipped Python straight to the translator
+(``results/humaneval_rs_noinference.json``).
+
+HumanEval/92 has contradictory tests, so it is reported separately and left out of rates.
 ``--smoke`` judges only the first two problems of ``--data``, in one process, and writes only to
 ``--out``.
 """
@@ -28,13 +38,16 @@ import sys
 import tempfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from reporting import add_arguments, write
 
 REPO = Path(__file__).resolve().parent.parent
 NAME = "humaneval_rs"
+NAME_NO_HINTS = "humaneval_rs_nohints"
+NAME_NO_INFERENCE = "humaneval_rs_noinference"
 DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "humaneval-rs" / "humaneval-rs-even.jsonl"
 SMOKE_PROBLEMS = 2
 IMPOSSIBLE = frozenset({"HumanEval/92"})
@@ -57,6 +70,9 @@ class Outcome:
     category: str
     detail: str
     hinted: bool = False
+    inferred: dict[str, str] = field(default_factory=dict)
+    """--no-hints: `function.param` -> `type (how it was found)` for each type inference wrote in."""
+    tries: int = 0
 
 
 def rust_to_python(rust: str) -> str:
@@ -157,18 +173,25 @@ def _compile_and_run(source: str, workdir: Path, edition: str | None) -> tuple[b
     return True, False, last[0][:200] if last else f"exit {run.returncode}"
 
 
-def judge(record: dict[str, str]) -> Outcome:
+def judge(record: dict[str, str], hints: bool = True, infer: bool = True) -> Outcome:
     """Translate, build and run one problem."""
     sys.path.insert(0, str(REPO / "workers" / "src"))
     from portalis_worker.rules import Unsupported, translate_module
 
     task = record["task_id"]
     hinted = False
+    inferred: dict[str, str] = {}
+    tries = 1
     try:
-        python = add_missing_hints(record["python"], record["entry_point"], record["rust_prompt"])
-        before = [ast.dump(a) for a in _entry(record["python"], record["entry_point"])]
-        hinted = before != [ast.dump(a) for a in _entry(python, record["entry_point"])]
-        rust = translate_module(python)
+        if hints:
+            python = add_missing_hints(record["python"], record["entry_point"], record["rust_prompt"])
+            before = [ast.dump(a) for a in _entry(record["python"], record["entry_point"])]
+            hinted = before != [ast.dump(a) for a in _entry(python, record["entry_point"])]
+            rust = translate_module(python)
+        elif infer:
+            rust, inferred, tries = _inferred_translation(record["python"])
+        else:
+            rust = translate_module(record["python"])
     except Unsupported as exc:
         return Outcome(task, False, False, False, False, False, f"unsupported: {exc.construct}", str(exc))
     except SyntaxError as exc:
@@ -188,7 +211,65 @@ def judge(record: dict[str, str]) -> Outcome:
         category = "timeout" if detail == "timeout" else "wrong answer/panic"
     else:
         category = "pass"
-    return Outcome(task, True, compiled, passed, compiled_d, passed_d, category, detail, hinted)
+    return Outcome(
+        task, True, compiled, passed, compiled_d, passed_d, category, detail, hinted, inferred, tries
+    )
+
+
+def _inferred_translation(python: str) -> tuple[str, dict[str, str], int]:
+    """The first typed version of `python` whose translation rustc accepts alone (no tests).
+
+    Raises the translator's `Unsupported` for the best-ranked typing when none is accepted by the
+    translator, so the failure table names the construct as in the hinted mode."""
+    from portalis_worker.rules import Unsupported, translate_module
+    from portalis_worker.typeinfer import trials, typings
+
+    first: list[Exception] = []
+
+    def translate(source: str) -> str:
+        try:
+            return translate_module(source)
+        except Unsupported as exc:
+            first.append(exc)
+            raise trials.Rejected(str(exc)) from exc
+
+    with tempfile.TemporaryDirectory(prefix="herss-check-") as tmp:
+        trial = trials.first_accepted(python, translate, partial(_check_alone, Path(tmp)))
+    inferred = {
+        f"{slot.function}.{slot.name}": f"{cand.text} ({cand.source})" for slot, cand in trial.chosen.items()
+    }
+    if trial.rust is not None:
+        return trial.rust, inferred, trial.tries
+    if first:
+        raise first[0]
+    # Translated but never accepted: judge the best-ranked translation, so the table says why.
+    best = typings(python, 1)
+    return translate_module(best[0].source if best else python), inferred, trial.tries
+
+
+def _check_alone(workdir: Path, rust: str) -> str | None:
+    """rustc's first error for `rust` as a library on its own, or None when it compiles."""
+    src = workdir / "check.rs"
+    src.write_text(rust)
+    cmd = [
+        "rustc",
+        "--edition",
+        "2021",
+        "--crate-type",
+        "lib",
+        "--emit=metadata",
+        "-o",
+        str(workdir / "check.rmeta"),
+    ]
+    try:
+        done = subprocess.run(
+            [*cmd, str(src)], capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return "compile timeout"
+    if done.returncode == 0:
+        return None
+    return next((ln for ln in done.stderr.splitlines() if ln.startswith("error")), done.stderr[:200])
 
 
 def _entry(python: str, name: str) -> list[ast.AST]:
@@ -198,6 +279,12 @@ def _entry(python: str, name: str) -> list[ast.AST]:
             anns: list[ast.AST] = [a.annotation or ast.Constant(None) for a in node.args.args]
             return [*anns, node.returns or ast.Constant(None)]
     return []
+
+
+def mean_tries(outcomes: list[Outcome]) -> str:
+    """Mean and largest number of typed versions tried per problem (--no-hints)."""
+    tries = [o.tries for o in outcomes if o.translated]
+    return f"{sum(tries) / len(tries):.2f}, {max(tries)}" if tries else "0, 0"
 
 
 def pct(n: int, d: int) -> float:
@@ -212,15 +299,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--only", nargs="*", default=None, help="task ids to run (for debugging)")
     parser.add_argument("--verbose", action="store_true", help="print each failure's detail")
+    parser.add_argument(
+        "--no-hints", action="store_true", help="the Python as shipped; types from the worker's inference"
+    )
+    parser.add_argument(
+        "--no-inference",
+        action="store_true",
+        help="with --no-hints: no type inference either (the translator alone, the baseline)",
+    )
     add_arguments(parser, NAME)
     args = parser.parse_args(argv)
+    if args.no_inference and not args.no_hints:
+        parser.error("--no-inference needs --no-hints")
+    name = (NAME_NO_INFERENCE if args.no_inference else NAME_NO_HINTS) if args.no_hints else NAME
     records = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
     if args.only:
         records = [r for r in records if r["task_id"] in args.only or r["task_id"].split("/")[1] in args.only]
     if args.smoke:
         records, args.jobs = records[:SMOKE_PROBLEMS], 1
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        outcomes = list(pool.map(judge, records))
+        outcomes = list(
+            pool.map(partial(judge, hints=not args.no_hints, infer=not args.no_inference), records)
+        )
     scored = [o for o in outcomes if o.task_id not in IMPOSSIBLE]
     excluded = [o for o in outcomes if o.task_id in IMPOSSIBLE]
     n = len(scored)
@@ -232,7 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     hinted = [o for o in scored if o.hinted]
     hinted_passed = sum(o.passed for o in hinted)
 
-    print(f"## humaneval-rs ({n} scored problems; {len(excluded)} reported separately)\n")
+    mode = {
+        NAME: "with hints from the Rust signature",
+        NAME_NO_HINTS: "without hints: types inferred",
+        NAME_NO_INFERENCE: "without hints or type inference",
+    }[name]
+    print(f"## humaneval-rs, {mode} ({n} scored problems; {len(excluded)} reported separately)\n")
     print("| measure | value |")
     print("| --- | --- |")
     print(f"| translated | {translated}/{n} ({pct(translated, n)}%) |")
@@ -241,11 +346,23 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"| passed (MultiPL-E: rustc, default edition) | {passed_default}/{n} ({pct(passed_default, n)}%) |"
     )
-    print(
-        f"| entry points given hints from the Rust signature | {len(hinted)}/{n}"
-        f" ({hinted_passed} of them pass) |"
-    )
-    print(f"| passed, fully annotated Python only | {passed - hinted_passed}/{n - len(hinted)} |")
+    inferred = [o for o in scored if o.inferred]
+    inferred_passed = sum(o.passed for o in inferred)
+    sources = Counter(v.rsplit(" (", 1)[1].rstrip(")") for o in scored for v in o.inferred.values())
+    if args.no_hints:
+        print(
+            f"| problems with types written in by inference | {len(inferred)}/{n} ({inferred_passed} pass) |"
+        )
+        print(f"| passed, fully annotated Python only | {passed - inferred_passed}/{n - len(inferred)} |")
+        print(f"| typed versions tried (mean, max) | {mean_tries(scored)} |")
+        for source, count in sorted(sources.items()):
+            print(f"| types inferred from {source} | {count} |")
+    else:
+        print(
+            f"| entry points given hints from the Rust signature | {len(hinted)}/{n}"
+            f" ({hinted_passed} of them pass) |"
+        )
+        print(f"| passed, fully annotated Python only | {passed - hinted_passed}/{n - len(hinted)} |")
     print(f"| py2many (reference) | {PY2MANY[0]}/{PY2MANY[1]} ({pct(*PY2MANY)}%) |")
     print(f"| LLM translation (reference) | ~{LLM_PASS_PCT}% |")
     for o in excluded:
@@ -258,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         for o in outcomes:
             if not o.passed:
-                print(f"- {o.task_id}: {o.category}: {o.detail}")
+                print(f"- {o.task_id}: {o.category}: {o.detail} {o.inferred or ''}")
 
     compared = f"py2many {PY2MANY[0]}/{PY2MANY[1]} = {pct(*PY2MANY)}%; LLM ~{LLM_PASS_PCT}%"
     records_out = [
@@ -282,18 +399,39 @@ def main(argv: list[str] | None = None) -> int:
             "compared_with": compared,
         },
         {
-            "metric": "humaneval_rs_hinted_entry_points",
-            "value": len(hinted),
-            "unit": f"problems of {n}",
-            "compared_with": "annotations filled in from the rust_prompt signature",
-        },
-        {
             "metric": "humaneval_rs_pass_rate_default_edition",
             "value": pct(passed_default, n),
             "unit": "%",
             "compared_with": "same programs, MultiPL-E's plain `rustc FILE.rs` invocation",
         },
     ]
+    if args.no_hints:
+        records_out.append(
+            {
+                "metric": "humaneval_rs_inferred_problems",
+                "value": len(inferred),
+                "unit": f"problems of {n}",
+                "compared_with": f"{inferred_passed} of them pass; no hints from the Rust side",
+            }
+        )
+        for source, count in sorted(sources.items()):
+            records_out.append(
+                {
+                    "metric": f"humaneval_rs_inferred_types[{source}]",
+                    "value": count,
+                    "unit": "parameter and return types",
+                    "compared_with": f"{sum(sources.values())} types written in by inference",
+                }
+            )
+    else:
+        records_out.append(
+            {
+                "metric": "humaneval_rs_hinted_entry_points",
+                "value": len(hinted),
+                "unit": f"problems of {n}",
+                "compared_with": "annotations filled in from the rust_prompt signature",
+            }
+        )
     for category, count in sorted(failures.items()):
         records_out.append(
             {
@@ -312,7 +450,9 @@ def main(argv: list[str] | None = None) -> int:
                 "compared_with": "contradictory tests, cannot pass: left out of the rates",
             }
         )
-    write(NAME, records_out, args.out, args.smoke)
+    if args.no_hints:
+        records_out = [{**r, "metric": str(r["metric"]).replace(NAME, name, 1)} for r in records_out]
+    write(name, records_out, args.out, args.smoke)
     return 0
 
 

@@ -116,3 +116,21 @@ def test_a_script_started_through_its_shebang_is_recognised(tmp_path: Path) -> N
     finally:
         processes.stop(rec, tmp_path, grace=5)
     assert not processes.alive(rec)
+
+
+def test_a_stopped_process_restarts_with_its_own_command_line(tmp_path: Path) -> None:
+    # Chaos tests stop kube-apiserver and start it again (LocalCluster.stop_apiserver/start_apiserver).
+    argv = [sys.executable, "-c", "import time; time.sleep(600)"]
+    rec = processes.start("sleeper", argv, tmp_path)
+    with pytest.raises(RuntimeError, match="still running"):
+        processes.restart("sleeper", tmp_path)
+    processes.stop(rec, tmp_path, grace=5)
+    again = processes.restart("sleeper", tmp_path)
+    try:
+        assert processes.alive(again)
+        assert again.pid != rec.pid
+        assert Path(f"/proc/{again.pid}/cmdline").read_bytes().split(b"\0")[:3] == [a.encode() for a in argv]
+    finally:
+        processes.stop(again, tmp_path, grace=5)
+    with pytest.raises(RuntimeError, match="no saved command line"):
+        processes.restart("other", tmp_path)

@@ -171,6 +171,20 @@ class LocalCluster:
         self._meta.unlink(missing_ok=True)
         progress(f"control plane down (state kept in {self.state_dir})")
 
+    def stop_apiserver(self) -> None:
+        """Stop kube-apiserver alone, as an outage does: its clients get "connection refused" until
+        `start_apiserver`; etcd (and so every object), the other components, node agents and the
+        operator keep running. For chaos tests."""
+        rec = next((r for r in processes.recorded(self.state_dir) if r.name == "kube-apiserver"), None)
+        if rec is None or not processes.alive(rec):
+            raise ClusterError("kube-apiserver is not running")
+        processes.stop(rec, self.state_dir)
+
+    def start_apiserver(self, timeout: float = 120) -> None:
+        """Start kube-apiserver again after `stop_apiserver`, with the same flags, and wait until ready."""
+        processes.restart("kube-apiserver", self.state_dir)
+        self._wait("kube-apiserver", self._readyz, timeout=timeout)
+
     def _teardown(self) -> None:
         self._stop_all()
         for sub in ("etcd", "pki", "pids", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):

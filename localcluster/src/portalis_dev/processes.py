@@ -7,6 +7,7 @@ happens to reuse the pid after a crash.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -42,7 +43,20 @@ def start(name: str, argv: list[str], state_dir: Path, env: dict[str, str] | Non
         )
     rec = Recorded(name, proc.pid, argv[0])
     (pids / f"{name}.pid").write_text(f"{rec.pid}\n{rec.exe}\n")
+    if env is None:  # restartable as it was (`restart`): no environment of its own to keep
+        (pids / f"{name}.argv").write_text(json.dumps(argv))
     return rec
+
+
+def restart(name: str, state_dir: Path) -> Recorded:
+    """Start `name` again with the argv it was last started with, after `stop` (a component brought back
+    after an outage). Only for processes started without an environment of their own."""
+    saved = state_dir / "pids" / f"{name}.argv"
+    if not saved.is_file():
+        raise RuntimeError(f"{name}: no saved command line to restart it with")
+    if any(r.name == name and alive(r) for r in recorded(state_dir)):
+        raise RuntimeError(f"{name} is still running")
+    return start(name, json.loads(saved.read_text()), state_dir)
 
 
 def recorded(state_dir: Path) -> list[Recorded]:

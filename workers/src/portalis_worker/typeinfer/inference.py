@@ -1,12 +1,12 @@
 """Inference over one module: the slots that need a type, their candidates, and typed sources.
 
 A slot needs a type when its annotation is missing or incomplete (a bare `list`). Evidence comes
-from the function's docstring examples and from the rules' usage walk (usage.py) over every function
-of the module; the walk runs `ROUNDS` times, each with the previous round's best guesses in its
-environment, so that what one parameter settles reaches the values it meets (`p + q`) and the
-functions it is passed to (call sites). A return slot is left to the translator, which infers a
-return type from the body, unless docstring examples show the value; then the examples' type comes
-first and the translator's own inference second.
+from the function's docstring examples, the rules' usage walk (usage.py) over every function of the
+module and, weakly, parameter names (names.py). The walk runs `ROUNDS` times, each with the previous
+round's best guesses in its environment, so that what one parameter settles reaches the values it
+meets (`p + q`) and the functions it is passed to (call sites). A return slot is left to the
+translator, which infers a return type from the body, unless docstring examples show the value;
+then the examples' type comes first and the translator's own inference second.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from portalis_worker.typeinfer import ranking, usage
 from portalis_worker.typeinfer.examples import examples
+from portalis_worker.typeinfer.names import NAME_WEIGHT, name_prior
 from portalis_worker.typeinfer.slots import RETURN, Candidate, Evidence, Slot
 from portalis_worker.typeinfer.terms import UNKNOWN, Term, of_annotation
 
@@ -104,6 +105,10 @@ def infer(tree: ast.Module, model: Mapping[Slot, Sequence[Candidate]] | None = N
             env = {n: best.get(Slot(qualname, n), UNKNOWN) for n in params}
             usage.collect(func, qualname, env, signatures, findings)
             _docstring(func, qualname, params, findings)
+            for name in params:
+                prior = name_prior(name)
+                if prior is not None:
+                    findings.add(Slot(qualname, name), prior, NAME_WEIGHT, "name")
         for slot in types.open:
             written = of_annotation(_annotation(_def(defs, slot.function), slot.name), classes)
             evidence = list(findings.evidence.get(slot, []))

@@ -10,10 +10,11 @@ from portalis_worker.typeinfer.terms import Term
 RETURN = "<return>"
 """The slot name of a function's return value."""
 
-Source = Literal["annotation", "docstring", "usage", "call-site", "default", "model"]
+Source = Literal["annotation", "docstring", "usage", "call-site", "name", "default", "model"]
 """How a type was found. `annotation`: written in the source; `docstring`, `usage`, `call-site`,
-`default`: the rules (examples in the docstring; how the body uses the value; what callers in the
-package pass; a common type when nothing else is known); `model`: the type model."""
+`name`, `default`: the rules (examples in the docstring; how the body uses the value; what callers
+in the package pass; the parameter's name; a common type when nothing else is known); `model`: the
+type model."""
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,22 @@ class _Walker:
         value = node.value
         return value.id if isinstance(value, ast.Name) and value.id in self.params else None
 
+    def loop_target(self, target: ast.expr, iterated: ast.expr, iterable: Term) -> None:
+        """Bind a `for` target; `enumerate(p)` and `zip(p, q)` bind their parts to p's and q's elements."""
+        self.bind(target, _element(iterable), iterated)
+        if not (isinstance(iterated, ast.Call) and isinstance(target, ast.Tuple | ast.List)):
+            return
+        kind, args = _name(iterated.func), iterated.args
+        if kind in ("enumerate", "zip"):
+            for arg in args:
+                self.sequence(arg, WEAK)
+        if kind == "enumerate" and len(args) == 1 and len(target.elts) == 2:
+            self.bind(target.elts[0], INT)
+            self.bind(target.elts[1], _element(self.type_of(args[0])), args[0])
+        elif kind == "zip" and len(args) == len(target.elts):
+            for elt, arg in zip(target.elts, args, strict=True):
+                self.bind(elt, _element(self.type_of(arg)), arg)
+
     def bind(self, target: ast.expr, term: Term, iterated: ast.expr | None = None) -> None:
         if isinstance(target, ast.Name):
             self.env[target.id] = term
@@ -244,12 +260,7 @@ class _Walker:
                 isinstance(node.iter, ast.Call) and _name(node.iter.func) in ("range", "enumerate", "zip")
             ):
                 self.sequence(node.iter, WEAK)
-            self.bind(node.target, _element(iterable), node.iter)
-            if isinstance(node.iter, ast.Call) and _name(node.iter.func) == "enumerate" and node.iter.args:
-                inner = node.iter.args[0]
-                if isinstance(node.target, ast.Tuple) and len(node.target.elts) == 2:
-                    self.bind(node.target.elts[0], INT)
-                    self.bind(node.target.elts[1], _element(self.type_of(inner)), inner)
+            self.loop_target(node.target, node.iter, iterable)
             for stmt in (*node.body, *node.orelse):
                 self.stmt(stmt)
         elif isinstance(node, ast.While | ast.If):
@@ -349,7 +360,7 @@ class _Walker:
             iterable = self.type_of(gen.iter)
             if not (isinstance(gen.iter, ast.Call) and _name(gen.iter.func) in ("range", "enumerate", "zip")):
                 self.sequence(gen.iter, WEAK)
-            self.bind(gen.target, _element(iterable), gen.iter)
+            self.loop_target(gen.target, gen.iter, iterable)
             for test in gen.ifs:
                 self.condition(test)
 

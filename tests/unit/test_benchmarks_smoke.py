@@ -133,6 +133,19 @@ def test_humaneval_rs_smoke_judges_the_first_two_problems(tmp_path: Path) -> Non
     assert "2 scored problems" in run.output
 
 
+def test_humaneval_rs_no_hints_smoke_infers_the_missing_types(tmp_path: Path) -> None:
+    data = tmp_path / "problems.jsonl"
+    data.write_text("".join(json.dumps(p) + "\n" for p in HUMANEVAL_PROBLEMS))
+    out = tmp_path / "humaneval_rs_nohints.json"
+    run = run_smoke("humaneval_rs", out, "--data", str(data), "--no-hints", timeout=180)
+    v = run.values
+    # `add(x, y)` ships untyped: inference types it (usage and names), rustc accepts it, the test passes.
+    assert v["humaneval_rs_nohints_passed"] == 1
+    assert v["humaneval_rs_nohints_inferred_problems"] == 1
+    assert v["humaneval_rs_nohints_failures[unsupported: global]"] == 1
+    assert "without hints: types inferred" in run.output
+
+
 @pytest.mark.skipif(shutil.which("rustc") is None or shutil.which("cargo") is None, reason="rustc and cargo")
 def test_real_corpus_smoke_translates_a_real_package_into_a_crate_that_builds(tmp_path: Path) -> None:
     run = run_smoke("real_corpus", tmp_path / "real_corpus.json", timeout=600)

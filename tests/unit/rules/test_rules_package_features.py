@@ -306,6 +306,26 @@ CASES = {
         "f",
         [(3, "ab"), (-2, "x"), (0, "")],
     ),
+    "bytes_and_supports_int": Case(
+        (
+            "from typing import SupportsInt\n"
+            "\n"
+            "def number(n: str | bytes | SupportsInt | None) -> int:\n"
+            "    return int(n or 0)\n"
+            "\n"
+            "def text(b: str | bytes) -> str:\n"
+            '    return b.decode("ascii") if isinstance(b, bytes) else b\n'
+            "\n"
+            "def f(n: int, s: str) -> list[str]:\n"
+            "    raw = s.encode()\n"
+            "    digits = str(n).encode('ascii')\n"
+            "    return [str(number(digits)), str(number(n)), str(number(None)), str(number(str(n))),\n"
+            "            repr(raw), str(b'it\\'s\\x00' + b''), text(raw), text(s), raw.decode('utf-8'),\n"
+            "            str(len(raw)), str(raw == s.encode('utf8')), str(bool(b'')), raw.decode('latin-1')]\n"
+        ),
+        "f",
+        [(3, "ab"), (-2, "é"), (0, "")],
+    ),
     "class_constants_classmethods_setters_and_abstract_bases": Case(
         (
             "import re\n"

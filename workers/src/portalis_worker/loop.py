@@ -224,7 +224,10 @@ class Worker:
         if isinstance(self.checker, RustcChecker):
             paths = {m.path: m.rust_path for m in index.modules.values()}
             self.checker = PackageChecker(
-                self.checker, translator.translate_definition, lambda path: paths.get(path, ())
+                self.checker,
+                translator.translate_definition,
+                lambda path: paths.get(path, ()),
+                translator.definition_names,
             )
 
     def commit_window(self) -> float:

@@ -2,7 +2,8 @@
 
 A module's units may `use crate::a::b::Name;`. The rustc check of one file then needs those items:
 the checker wraps the module at its own path inside nested inline modules (`pub mod a { pub mod b {
-... } }`) holding the translations of the definitions it uses (recursively), and compiles that as
+... } }`) holding the translations of the definitions it uses (recursively, with the items of their
+own modules that they call), and compiles that as
 the crate. Errors are mapped back to the module's own units; an error inside a dependency's text is
 that dependency's problem (it is checked in its own file) and is attributed to no unit here.
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 from portalis_worker.rustcheck import ModuleText, RustcChecker, compose
 
 USE = re.compile(r"^use crate::((?:[A-Za-z_][A-Za-z0-9_]*::)*)(r#)?([A-Za-z_][A-Za-z0-9_]*);$", re.MULTILINE)
+WORD = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 MAX_EXTERNAL_ITEMS = 256
 
 Provider = Callable[[tuple[str, ...], str], str | None]
@@ -27,11 +29,19 @@ def crate_uses(text: str) -> list[tuple[tuple[str, ...], str]]:
 
 
 class PackageChecker:
-    def __init__(self, inner: RustcChecker, provider: Provider, module_of: Callable[[str], tuple[str, ...]]):
+    def __init__(
+        self,
+        inner: RustcChecker,
+        provider: Provider,
+        module_of: Callable[[str], tuple[str, ...]],
+        names_of: Callable[[tuple[str, ...]], frozenset[str]] = lambda _: frozenset(),
+    ):
         self.inner = inner
         self.provider = provider
         self.module_of = module_of
         """Source path -> Rust module path."""
+        self.names_of = names_of
+        """Rust module path -> the Rust names of its definitions (what its items call without `use`)."""
 
     def check(self, parts: Sequence[tuple[str, str]], path: str | None = None) -> dict[str, str]:
         module = compose(parts)
@@ -57,6 +67,9 @@ class PackageChecker:
                 continue  # rustc reports the unresolved import against the unit that uses it
             found.setdefault(where, []).append(rust)
             pending.extend(crate_uses(rust))
+            # Names of its own module that the item uses without a `use` line (a private helper).
+            local = self.names_of(where)
+            pending.extend((where, word) for word in set(WORD.findall(rust)) if word in local and word != name)
         return found
 
 

@@ -128,7 +128,7 @@ def _len(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
         return Val("0", INT)
     if kind == "str":
         return Val(f"{tx.wrap(val, PREC_ATOM)}.chars().count() as isize", INT, "temp", PREC_CAST)
-    if kind in ("list", "dict", "set"):
+    if kind in ("list", "dict", "set", "bytes"):
         return Val(f"{tx.wrap(val, PREC_ATOM)}.len() as isize", INT, "temp", PREC_CAST)
     if kind == "tuple":
         return Val(str(len(val.ty.args)), INT)
@@ -368,24 +368,35 @@ def _str(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
 
 
 def _int(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
-    """``int(x)``: parses str (ValueError -> panic), truncates float toward zero."""
+    """``int(x)`` and ``int(s, base)``; on a union, ``int()`` of whichever member it holds."""
     _one(tx, "int", node, (1, 2))
     val = tx.unwrap_option(tx.expr(node.args[0]))
+    if val.ty.kind == "union" and len(node.args) == 1:
+        return tx.per_member(val, node, lambda member: _int_of(tx, member, node))
+    if len(node.args) == 1:
+        return _int_of(tx, val, node)
+    if val.ty.kind == "unknown":
+        return Val("0", INT)
+    if val.ty.kind != "str":
+        tx.fail("int() with a base on a non-string", node)
+    base = tx.coerce(tx.expr(node.args[1]), INT, node)
+    return Val(
+        f"isize::from_str_radix({tx.as_str(val)}.trim(), {base} as u32)" '.expect("ValueError: invalid literal")',
+        INT,
+    )
+
+
+def _int_of(tx: ExpressionTranslator, val: Val, node: ast.Call) -> Val:
+    """``int(x)`` of one value: parses str and bytes (ValueError -> panic), truncates float toward zero."""
     kind = val.ty.kind
     if kind == "unknown":
         return Val("0", INT)
-    if len(node.args) == 2:
-        if kind != "str":
-            tx.fail("int() with a base on a non-string", node)
-        base = tx.coerce(tx.expr(node.args[1]), INT, node)
-        return Val(
-            f"isize::from_str_radix({tx.as_str(val)}.trim(), {base} as u32)"
-            '.expect("ValueError: invalid literal")',
-            INT,
-        )
     if kind == "str":
         tx.module.helpers.add("py_int")
         return Val(f"py_int({tx.borrow(val)})", INT)
+    if kind == "bytes":
+        tx.module.helpers.add("py_int")
+        return Val(f"py_int(&String::from_utf8_lossy(&{tx.wrap(val, PREC_ATOM)}))", INT)
     if kind == "int":
         return val
     if kind in ("float", "bool"):
@@ -520,8 +531,11 @@ _ISINSTANCE_KINDS = {
     "float": "float",
     "bool": "bool",
     "str": "str",
+    "bytes": "bytes",
     "list": "list",
     "dict": "dict",
+    "set": "set",
+    "tuple": "tuple",
 }
 
 
@@ -530,7 +544,9 @@ def _holds(module: ModuleContext, ty: Ty, kinds: set[str], classes: set[str]) ->
     if ty.kind == "class":
         # A class value's static type is exact (no subtyping), so its ancestry decides.
         return ty.name in classes or any(a in classes for a in module.ancestors.get(ty.name, ()))
-    return ty.kind in kinds and not (ty.kind == "list" and ty.name == "tuple")
+    if is_vtuple(ty):
+        return "tuple" in kinds
+    return ty.kind in kinds
 
 
 def _isinstance_spec(module: ModuleContext, spec: ast.expr) -> tuple[set[str], set[str]] | None:

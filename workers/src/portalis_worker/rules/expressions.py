@@ -35,6 +35,7 @@ from portalis_worker.rules.context import (
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.types import (
     BOOL,
+    BYTES,
     FLOAT,
     INT,
     NONE,
@@ -74,6 +75,20 @@ _ARITH = {
     ast.RShift: (">>", PREC_SHIFT),
 }
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+
+
+def rust_bytes_literal(value: bytes) -> str:
+    """A Rust byte-string literal (``b"..."``) with the same bytes."""
+    out = []
+    for b in value:
+        char = chr(b)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif 0x20 <= b < 0x7F:
+            out.append(char)
+        else:
+            out.append(f"\\x{b:02x}")
+    return 'b"' + "".join(out) + '"'
 
 
 def rust_str_literal(text: str) -> str:
@@ -308,8 +323,10 @@ class ExpressionTranslator:
             return f"{self.wrap(val, PREC_CMP + 1)} != 0"
         if kind == "float":
             return f"{self.wrap(val, PREC_CMP + 1)} != 0.0"
-        if kind in ("str", "list", "dict", "set"):
+        if kind in ("str", "bytes", "list", "dict", "set"):
             return f"!{self.wrap(val, PREC_ATOM)}.is_empty()"
+        if kind == "union":
+            return self.per_member(val, node, lambda member: Val(self.truthy(member, node), BOOL)).code
         if kind == "none":
             return "false"
         if kind == "option":
@@ -373,6 +390,22 @@ class ExpressionTranslator:
             arms.append(f"{path}::{UNION_VARIANTS[i]}({inner}) => {text(member_val, node)}")
         return f"match &{self.wrap(val, PREC_ATOM)} {{ {', '.join(arms)} }}"
 
+    def per_member(self, val: Val, node: ast.AST, translate: Callable[[Val], Val]) -> Val:
+        """``translate`` applied to whichever member a union value holds (the results unified)."""
+        inner = self.fresh("v")
+        results = []
+        for member in val.ty.args:
+            results.append(translate(Val(f"(*{inner})" if is_copy(member) else inner, member, "place")))
+        ty = results[0].ty
+        for result in results[1:]:
+            ty = self.unify_at(ty, result.ty, node)
+        path = union_path(val.ty)
+        arms = ", ".join(
+            f"{path}::{UNION_VARIANTS[i]}({inner}) => {self.coerce(result, ty, node)}"
+            for i, result in enumerate(results)
+        )
+        return Val(f"match &{self.wrap(val, PREC_ATOM)} {{ {arms} }}", ty, "temp", PREC_LOWEST)
+
     def repr_str(self, val: Val, node: ast.AST) -> str:
         """An owned ``String`` with Python's ``repr()`` of the value."""
         kind = val.ty.kind
@@ -380,6 +413,8 @@ class ExpressionTranslator:
             return self._union_text(val, node, self.repr_str)
         if kind == "str":
             return f"portalis_py::text::repr(&{self.wrap(val, PREC_ATOM)})"
+        if kind == "bytes":
+            return f"portalis_py::text::bytes_repr(&{self.wrap(val, PREC_ATOM)})"
         if kind == "option":
             return self._optional_text(val, node, self.repr_str)
         info = self.module.classes.get(val.ty.name) if kind == "class" else None
@@ -439,8 +474,8 @@ class ExpressionTranslator:
         info = self.module.classes.get(val.ty.name) if kind == "class" else None
         if info is not None and (info.is_exception or "__str__" in info.methods):
             return f"{self.wrap(val, PREC_ATOM)}.to_string()"  # its Display: `__str__` or the message
-        if kind in ("list", "tuple"):
-            return self._sequence_repr(val, node)  # str() of a container is its repr()
+        if kind in ("list", "tuple", "bytes"):
+            return self.repr_str(val, node)  # str() of a container or of bytes is its repr()
         self.fail(f"str() of {val.ty}", node)
 
     # ----------------------------------------------------------------- dispatch
@@ -454,7 +489,7 @@ class ExpressionTranslator:
         return result
 
     def expr_Constant(self, node: ast.Constant, expected: Ty | None) -> Val:
-        """Literals; big ints and bytes are outside the subset."""
+        """Literals; big ints are outside the subset; bytes are a ``Vec<u8>``."""
         value = node.value
         if isinstance(value, bool):
             return Val("true" if value else "false", BOOL)
@@ -470,6 +505,8 @@ class ExpressionTranslator:
             return Val(rust_str_literal(value), STR, "strlit")
         if value is None:
             return Val("None", NONE)
+        if isinstance(value, bytes):
+            return Val(f"{rust_bytes_literal(value)}.to_vec()", BYTES)
         self.fail(f"{type(value).__name__} literal", node)
 
     def expr_Name(self, node: ast.Name, expected: Ty | None) -> Val:
@@ -609,6 +646,8 @@ class ExpressionTranslator:
             lk, rk = self.unwrap_option(left).ty.kind, self.unwrap_option(right).ty.kind
         if lk == "str" and rk == "str" and op is ast.Add:
             return self._concat(node)
+        if lk == "bytes" and rk == "bytes" and op is ast.Add:
+            return Val(f"[{self.wrap(left, PREC_ATOM)}.as_slice(), {self.wrap(right, PREC_ATOM)}.as_slice()].concat()", BYTES)
         if {lk, rk} <= {"str", "int", "bool"} and "str" in (lk, rk) and op is ast.Mult:
             text, count = (left, right) if lk == "str" else (right, left)
             n = self.coerce(count, INT, node)

@@ -8,10 +8,11 @@ import string
 from typing import TYPE_CHECKING
 
 from portalis_worker.rules import logs, regex
-from portalis_worker.rules.context import PREC_ATOM, PREC_CAST, PREC_UNARY, Val, ident
+from portalis_worker.rules.context import PREC_ATOM, PREC_CAST, PREC_LOWEST, PREC_UNARY, Val, ident
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.types import (
     BOOL,
+    BYTES,
     INT,
     NONE,
     STR,
@@ -99,6 +100,8 @@ def call_method_on(
         return tx.expr(format_as_fstring(receiver_node, node))
     if kind == "str":
         return _str_method(tx, recv, attr, node)
+    if kind == "bytes":
+        return _bytes_method(tx, recv, attr, node)
     if kind == "list":
         return _list_method(tx, recv, attr, node, receiver_node)
     if kind == "dict":
@@ -303,7 +306,60 @@ def _str_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call) 
         width = tx.coerce(tx.expr(arg), INT, node)
         tx.module.helpers.add("py_zfill")
         return Val(f"py_zfill({tx.as_str(recv)}, {width})", STR)
+    if attr == "encode":
+        codec = _codec(tx, node, "encode")
+        if codec == "utf-8":
+            return Val(f"{base}.as_bytes().to_vec()", BYTES)
+        limit = 128 if codec == "ascii" else 256
+        return Val(
+            f"{base}.chars().map(|c| if (c as u32) < {limit} {{ c as u8 }} else {{ "
+            f"panic!(\"UnicodeEncodeError: '{codec}' codec can't encode character {{:?}}\", c) }})"
+            ".collect::<Vec<u8>>()",
+            BYTES,
+        )
     tx.fail(f"str.{attr}", node)
+
+
+_CODECS = {"utf-8": "utf-8", "utf8": "utf-8", "ascii": "ascii", "us-ascii": "ascii", "latin-1": "latin-1",
+           "latin1": "latin-1", "iso-8859-1": "latin-1", "l1": "latin-1"}
+
+
+def _codec(tx: ExpressionTranslator, node: ast.Call, method: str) -> str:
+    """The codec of ``str.encode``/``bytes.decode`` (utf-8, ascii or latin-1, strict errors only)."""
+    args = list(node.args)
+    named = {k.arg: k.value for k in node.keywords}
+    if len(args) > 2 or set(named) - {"encoding", "errors"} or (len(args) > 0 and "encoding" in named):
+        tx.fail(f"{method}() with these arguments", node)
+    encoding = args[0] if args else named.get("encoding")
+    errors = args[1] if len(args) > 1 else named.get("errors")
+    if errors is not None and not (isinstance(errors, ast.Constant) and errors.value == "strict"):
+        tx.fail(f"{method}() with an error handler", node)
+    if encoding is None:
+        return "utf-8"
+    if not isinstance(encoding, ast.Constant) or not isinstance(encoding.value, str):
+        tx.fail(f"{method}() with a computed encoding", node)
+    codec = _CODECS.get(encoding.value.lower().replace("_", "-"))
+    if codec is None:
+        tx.fail(f"codec {encoding.value}", node)
+    return codec
+
+
+def _bytes_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call) -> Val:
+    """bytes methods: ``decode``."""
+    base = tx.wrap(recv, PREC_ATOM)
+    if attr != "decode":
+        tx.fail(f"bytes.{attr}", node)
+    codec = _codec(tx, node, "decode")
+    if codec == "latin-1":
+        return Val(f"{base}.iter().map(|&b| b as char).collect::<String>()", STR)
+    check = f"{base}.is_ascii()" if codec == "ascii" else f"std::str::from_utf8(&{base}).is_ok()"
+    return Val(
+        f"if {check} {{ String::from_utf8({base}.to_vec()).unwrap() }} else {{ "
+        f"panic!(\"UnicodeDecodeError: '{codec}' codec can't decode bytes\") }}",
+        STR,
+        "temp",
+        PREC_LOWEST,
+    )
 
 
 def _list_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call, target: ast.expr) -> Val:

@@ -383,6 +383,13 @@ class PackageTranslator:
                 self._failures[key] = Unsupported(f"{type(error).__name__}", definition.node.lineno)
         return self._failures[key]
 
+    def definition_names(self, rust_path: tuple[str, ...]) -> frozenset[str]:
+        """The Rust names of the definitions of the module at `rust_path`."""
+        info = self.index.by_rust_path.get(rust_path)
+        if info is None:
+            return frozenset()
+        return frozenset(_rust_name(d.name) for d in info.definitions.values())
+
     def translate_definition(self, rust_path: tuple[str, ...], name: str) -> str | None:
         """The Rust of the definition `name` of the module at `rust_path`; None when it does not
         translate (or is not in the package)."""

@@ -35,6 +35,8 @@ INT = Ty("int")
 FLOAT = Ty("float")
 BOOL = Ty("bool")
 STR = Ty("str")
+BYTES = Ty("bytes")
+"""`bytes`: a `Vec<u8>`."""
 NONE = Ty("none")
 UNKNOWN = Ty("unknown")
 PATTERN = Ty("pattern")
@@ -111,7 +113,7 @@ def is_copy(ty: Ty) -> bool:
 
 def is_hashable(ty: Ty) -> bool:
     """Whether the Rust type implements ``Hash + Eq`` (f64 does not), for set and dict keys."""
-    if ty.kind in ("int", "bool", "str", "unknown"):
+    if ty.kind in ("int", "bool", "str", "bytes", "unknown"):
         return True
     if ty.kind == "class":
         return True  # an enum, or a class with `__hash__`; rustc refuses any other
@@ -163,7 +165,7 @@ def unify(a: Ty, b: Ty) -> Ty:
 def rust_type(ty: Ty, line: int) -> str:
     """Render ``ty`` as Rust, or raise ``Unsupported`` when inference left a hole."""
     kind = ty.kind
-    simple = {"int": "isize", "float": "f64", "bool": "bool", "str": "String", "none": "()"}
+    simple = {"int": "isize", "float": "f64", "bool": "bool", "str": "String", "bytes": "Vec<u8>", "none": "()"}
     if kind in simple:
         return simple[kind]
     if kind == "list":
@@ -194,7 +196,10 @@ def rust_type(ty: Ty, line: int) -> str:
     raise Unsupported("value of unknown type", line)
 
 
-_SCALARS = {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "None": NONE}
+_SCALARS = {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "bytes": BYTES, "None": NONE}
+_PROTOCOLS = {"SupportsInt": INT, "SupportsIndex": INT, "SupportsFloat": FLOAT}
+"""`typing.SupportsInt` and kin are their builtin type: the Rust signature accepts that one
+(a caller passing another type that has `__int__` is refused by rustc, never miscomputed)."""
 _GENERIC = {
     "List": "list",
     "list": "list",
@@ -245,6 +250,8 @@ def annotation_to_ty(node: ast.expr, classes: frozenset[str] = frozenset()) -> T
     if name is not None:
         if name in _SCALARS:
             return _SCALARS[name]
+        if name in _PROTOCOLS:
+            return _PROTOCOLS[name]
         if name in _REGEX:
             return _REGEX[name]
         if name in _GENERIC:

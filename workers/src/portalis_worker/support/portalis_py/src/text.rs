@@ -1,4 +1,4 @@
-//! Python's text forms of values, and `hash()`.
+//! Python's text forms of values (`repr` of `str` and `bytes`), and `hash()`.
 
 /// `hash(x)`: a hash that equal values share (the numbers differ from CPython's).
 pub fn hash<T: std::hash::Hash + ?Sized>(value: &T) -> isize {
@@ -43,6 +43,31 @@ pub fn repr(s: &str) -> String {
     out
 }
 
+/// `repr(b)` of a `bytes`: `b'...'` (double quotes when it holds a single quote and no double
+/// quote); printable ASCII as itself, `\\`, the quote, `\n`, `\r`, `\t` escaped, other bytes as `\xNN`.
+pub fn bytes_repr(b: &[u8]) -> String {
+    let quote = if b.contains(&b'\'') && !b.contains(&b'"') { b'"' } else { b'\'' };
+    let mut out = String::with_capacity(b.len() + 3);
+    out.push('b');
+    out.push(quote as char);
+    for &c in b {
+        match c {
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c as char);
+            }
+            0x20..=0x7e => out.push(c as char),
+            c => out.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    out.push(quote as char);
+    out
+}
+
 /// `str.isprintable()` for one character, for the characters real text holds.
 fn printable(c: char) -> bool {
     if c == ' ' {
@@ -68,6 +93,14 @@ mod tests {
     fn equal_values_hash_equal() {
         assert_eq!(super::hash(&("a".to_string(), 1isize)), super::hash(&("a".to_string(), 1isize)));
         assert_ne!(super::hash("a"), super::hash("b"));
+    }
+
+    #[test]
+    fn bytes_like_python() {
+        use super::bytes_repr;
+        assert_eq!(bytes_repr(b"ab"), "b'ab'");
+        assert_eq!(bytes_repr(b"it's"), "b\"it's\"");
+        assert_eq!(bytes_repr(b"\x00\xff\n\\"), "b'\\x00\\xff\\n\\\\'");
     }
 
     #[test]

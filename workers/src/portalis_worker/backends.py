@@ -3,9 +3,12 @@
 A backend answers a batch of units with, per unit, Rust text, a `Failure`, or None ("no answer, ask
 the next backend"). Chains (docs/api.md, `translation.backend`):
 
-- auto:  cache -> model -> rules   (the model is skipped when no model client is configured)
+- auto:  cache -> model -> rules -> rules+types   (the model is skipped when no model client is configured)
 - model: cache -> model
-- rules: cache -> rules
+- rules: cache -> rules -> rules+types
+
+`rules+types` is the rules translator on the unit's typed versions (types inferred for untyped
+parameters and returns, typed_rules.py), one backend per rank, best first.
 
 Every candidate is then checked with rustc (rustcheck.py); one that fails moves its unit on to the
 next backend in the chain. `BackendUnavailable` (the model server is down) falls through to the next
@@ -123,20 +126,27 @@ class RulesBackend:
 
 
 def build_chain(
-    mode: BackendMode, cache: CacheBackend, model: ModelClient | None, rules: Backend | None = None
+    mode: BackendMode,
+    cache: CacheBackend,
+    model: ModelClient | None,
+    rules: Backend | None = None,
+    typed: Sequence[Backend] = (),
 ) -> list[Backend]:
-    """The backends a mode tries, in order. `model` mode without a client is a configuration error."""
+    """The backends a mode tries, in order. `model` mode without a client is a configuration error.
+
+    `typed`: the rules translator on inferred typings, tried in score order after the plain rules
+    (typed_rules.py); rules and auto modes use them."""
     rules_backend: Backend = rules if rules is not None else RulesBackend()
     if mode is BackendMode.RULES:
-        return [cache, rules_backend]
+        return [cache, rules_backend, *typed]
     if model is None:
         if mode is BackendMode.MODEL:
             raise ValueError("PORTALIS_BACKEND=model but no model client is configured")
         LOG.info("no model client configured; auto uses cache and rules")
-        return [cache, rules_backend]
+        return [cache, rules_backend, *typed]
     if mode is BackendMode.MODEL:
         return [cache, ModelBackend(model)]
-    return [cache, ModelBackend(model), rules_backend]
+    return [cache, ModelBackend(model), rules_backend, *typed]
 
 
 def cache_from_records(records: Mapping[str, Mapping[str, object]]) -> dict[str, str]:

@@ -208,6 +208,7 @@ def render_report(
     states: Counter[str] = Counter()
     checked: list[dict[str, Any]] = []
     every: list[dict[str, Any]] = []  # each unit's state, in file order (`kubectl portalis report --all`)
+    inferred: list[dict[str, Any]] = []  # units translated with types that inference wrote in
     for u in sorted(units, key=lambda u: (str(u["path"]), int(u["order"]), str(u["name"]))):
         if u.get("status") != "translated":
             every.append({"path": u["path"], "unit": u["name"], "state": "failed", "reason": u.get("reason")})
@@ -219,7 +220,11 @@ def render_report(
             else "compiled"
         )
         states[state] += 1
-        every.append({"path": u["path"], "unit": u["name"], "state": state})
+        entry: dict[str, Any] = {"path": u["path"], "unit": u["name"], "state": state}
+        if u.get("types"):
+            entry["types"] = u["types"]
+            inferred.append(entry)
+        every.append(entry)
         if verdict is not None:
             checked.append({"path": u["path"], "unit": u["name"], **verdict})
     total = len(units)
@@ -261,6 +266,8 @@ def render_report(
             f"| `{u['path']}` | `{u['name']}` | {u.get('reason')} | {_cell(u.get('message', ''))} |"
             for u in failures
         ]
+    if inferred:
+        md += _inferred_types_section(inferred)
     mismatches = [c for c in checked if c["state"] == "mismatch"]
     if mismatches:
         md += [
@@ -275,6 +282,18 @@ def render_report(
         "translation_report.json": (json.dumps(report, indent=2, sort_keys=True) + "\n").encode(),
         "TRANSLATION_REPORT.md": ("\n".join(md) + "\n").encode(),
     }
+
+
+def _inferred_types_section(units: list[dict[str, Any]]) -> list[str]:
+    """Which types inference wrote into translated units, and how each was found (typed_rules.py)."""
+    sources = Counter(str(t["source"]) for u in units for t in u["types"].values())
+    how = ", ".join(f"{n} from {source}" for source, n in sorted(sources.items()))
+    md = ["", "## Inferred types", "", f"{len(units)} units were translated with inferred types ({how}).", ""]
+    md += ["| file | unit | types (how found) |", "| --- | --- | --- |"]
+    for u in units:
+        types = "; ".join(f"`{slot}`: `{t['type']}` ({t['source']})" for slot, t in u["types"].items())
+        md.append(f"| `{u['path']}` | `{u['unit']}` | {_cell(types)} |")
+    return md
 
 
 def _fsync_path(path: Path) -> None:

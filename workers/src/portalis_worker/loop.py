@@ -3,9 +3,9 @@
 Ledger records (JSON objects; see ledger.py for the framing):
 - `header`: `{kind, fp, shard, commit?}` first in every ledger; `fp` is the assignment's fingerprint.
   A ledger whose header has another fingerprint belongs to another job and is moved aside.
-- `unit`: `{kind, id, key, path, name, order, lines, status: translated|failed, backend, rust |
-  reason+message}`, appended whole files at a time in one durable write (group commit; see
-  `Worker.commit_window`).
+- `unit`: `{kind, id, key, path, name, order, lines, status: translated|failed, backend, rust,
+  types? | reason+message}` (`types`: what type inference wrote in, typed_rules.py), appended whole
+  files at a time in one durable write (group commit; see `Worker.commit_window`).
 - `done`: `{kind, fp, shard, files, units}` once every unit of the shard is recorded.
 
 Assembly: after writing `done`, the shard reads every shard's ledger; when all have a `done` record
@@ -43,6 +43,8 @@ from portalis_worker.rules.package_scope import PackageTranslator
 from portalis_worker.rustcheck import Checker, RustcChecker
 from portalis_worker.sharding import shard_of
 from portalis_worker.sources import SourceFile
+from portalis_worker.typed_rules import NAME as TYPED_RULES
+from portalis_worker.typed_rules import InferredTypes, TypesRecord
 from portalis_worker.units import Unit, file_failure, read_text, split_file
 from portalis_worker.verify import Verifier
 
@@ -81,7 +83,8 @@ def plan_shard(
     return planned
 
 
-def unit_record(result: Result) -> Record:
+def unit_record(result: Result, types: TypesRecord | None = None) -> Record:
+    """`types`: the types inference wrote into the unit's accepted translation, and how each was found."""
     unit = result.unit
     record: Record = {
         "kind": "unit",
@@ -97,6 +100,8 @@ def unit_record(result: Result) -> Record:
         record["deps"] = list(unit.deps)
     if result.failure is None:
         record.update(status="translated", backend=result.backend, rust=result.rust)
+        if types:
+            record["types"] = types
     else:
         record.update(
             status="failed",
@@ -135,6 +140,8 @@ class Worker:
     _pending: list[Record] = field(default_factory=list)
     _last_flush: float = field(default_factory=time.monotonic)
     _append_seconds: float = 0.0
+    inferred: InferredTypes | None = None
+    """The typings the chain's `rules+types` backends offered (typed_rules.py), for the records."""
 
     def open_ledger(self, commit: str | None = None) -> dict[str, Record]:
         """Unit records already in this shard's ledger; starts a fresh one for another job's ledger."""
@@ -250,8 +257,14 @@ class Worker:
         self.state.last_checkpoint = self.clock()
         self._report()
 
+    def _types(self, result: Result) -> TypesRecord | None:
+        if self.inferred is None:
+            return None
+        types = self.inferred.take(result.unit.id)
+        return types if result.translated and result.backend == TYPED_RULES else None
+
     def _commit(self, results: list[Result], existing: dict[str, Record]) -> None:
-        records = [unit_record(r) for r in results]
+        records = [unit_record(r, self._types(r)) for r in results]
         self._pending.extend(records)
         for result, record in zip(results, records, strict=True):
             existing.setdefault(result.unit.id, record)

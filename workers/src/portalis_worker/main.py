@@ -31,6 +31,7 @@ from portalis_worker.progress import reporter_for
 from portalis_worker.protocol import WorkerExit
 from portalis_worker.rustcheck import Checker, RustcChecker
 from portalis_worker.sources import SourceError, fetch_git, list_sources, resolve_root
+from portalis_worker.typed_rules import InferredTypes, ranked_backends
 
 LOG = logging.getLogger("portalis_worker")
 
@@ -74,14 +75,17 @@ def run_shard(assignment: Assignment, model_client_factory: ModelClientFactory) 
             else None
         )
         cache = CacheBackend()
-        chain = build_chain(assignment.backend, cache, model_client_factory(assignment))
+        inferred = InferredTypes()
+        chain = build_chain(
+            assignment.backend, cache, model_client_factory(assignment), typed=ranked_backends(inferred)
+        )
     except (FileNotFoundError, ValueError) as exc:
         LOG.error("invalid configuration", extra={"error": str(exc)})
         return EXIT_CONFIG
 
     store = LocalFileStore(ledger_path(assignment.ledger_dir, assignment.shard_index))
     reporter = reporter_for(assignment)
-    worker = Worker(assignment, store, chain, cache, checker, reporter, stop=stop)
+    worker = Worker(assignment, store, chain, cache, checker, reporter, stop=stop, inferred=inferred)
     try:
         commit = None
         if assignment.git_url is not None:

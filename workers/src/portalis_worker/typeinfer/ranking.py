@@ -4,8 +4,9 @@ Pure policy. A slot's evidence is grouped into clusters of terms that join (evid
 for float is one cluster, float; evidence for str and for list is two); a cluster's share of the
 total weight is its score. A cluster whose term still has an unknown part (`list[?]`) becomes one
 candidate per common filling (int, then str, then float), its score shared out by `FILLS`. A slot
-with no evidence at all gets `DEFAULTS`. Model candidates, when there are any, are merged in with a
-weight, so the model ranks what the rules leave open and cannot outvote strong evidence.
+with no evidence at all gets `DEFAULTS`; one with evidence gets them too, far behind. Model
+candidates, when there are any, are merged in with a weight, so the model ranks what the rules
+leave open and cannot outvote strong evidence.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ FILLS: tuple[tuple[Term, float], ...] = ((INT, 1.0), (STR, 0.6), (FLOAT, 0.4))
 KEY_FILLS: tuple[tuple[Term, float], ...] = ((STR, 1.0), (INT, 0.6))
 DEFAULTS: tuple[tuple[Term, float], ...] = ((INT, 0.35), (STR, 0.3), (list_of(INT), 0.2), (FLOAT, 0.15))
 """Candidates for a slot nothing is known about (the most common parameter types first)."""
+DEFAULT_AFTER_EVIDENCE = 0.1
 MODEL_WEIGHT = 0.5
 PER_SLOT = 4
 
@@ -59,7 +61,15 @@ def slot_candidates(evidence: Sequence[Evidence], limit: int = PER_SLOT) -> list
             if key not in out or out[key].score < candidate.score:
                 out[key] = candidate
     ranked = sorted(out.values(), key=lambda c: -c.score)
-    return ranked[:limit] if ranked else [Candidate(t, s, "default") for t, s in DEFAULTS[:limit]]
+    # The common types after what the evidence says, far behind it: something to try when rustc
+    # rejects every typing the evidence supports.
+    known = {c.text for c in ranked}
+    ranked += [
+        Candidate(term, score * DEFAULT_AFTER_EVIDENCE, "default")
+        for term, score in DEFAULTS
+        if term.render() not in known
+    ]
+    return ranked[:limit]
 
 
 def fills(term: Term) -> list[tuple[Term, float]]:

@@ -12,8 +12,8 @@ from worker_builders import EchoRust, assignment, crate_files, small_project, wr
 from portalis_worker.backends import CacheBackend
 from portalis_worker.ledger import LocalFileStore, ledger_path
 from portalis_worker.loop import Worker, assemble_if_complete
-from portalis_worker.progress import NullReporter
-from portalis_worker.protocol import ResultReport, tree_digest
+from portalis_worker.progress import KubernetesProgressReporter, NullReporter
+from portalis_worker.protocol import RESULT_ANNOTATION, ResultReport, tree_digest
 from portalis_worker.result import crate_builds
 from portalis_worker.sources import list_sources
 
@@ -75,3 +75,40 @@ def test_a_checked_crate_that_uses_the_support_crate_builds(tmp_path: Path) -> N
     store.close()
     (result,) = reporter.results
     assert result.builds is True, result
+
+
+class FlakyReporter(KubernetesProgressReporter):
+    """The real reporter's retry policy over a patch that fails `failures` times (the API server down)."""
+
+    def __init__(self, failures: int) -> None:
+        self.now = 0.0
+        self.failures = failures
+        self.patches: list[dict[str, str]] = []
+        self.sleep = self._advance
+        self.clock = lambda: self.now
+
+    def _advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def _patch(self, annotations: dict[str, str], what: str) -> bool:
+        if self.failures:
+            self.failures -= 1
+            return False
+        self.patches.append(annotations)
+        return True
+
+
+def test_the_result_survives_an_api_server_outage_of_a_minute() -> None:
+    # Three immediate attempts used to lose the result when the API server was down as the crate was
+    # assembled: the job then Succeeded with `reported: false` and no digest.
+    result = ResultReport.from_translation_report(
+        {"crate": "c", "units": {"translated": 1, "failed": 0}}, "sha256:" + "0" * 64, 3, True
+    )
+    reporter = FlakyReporter(failures=8)  # 1 + 2 + 4 + 8 + 15 + 15 + 15 + 15 s: 75 s down
+    reporter.report_result(result)
+    assert [p[RESULT_ANNOTATION] for p in reporter.patches] == [result.encode()]
+    assert 60 <= reporter.now <= 120
+    gone = FlakyReporter(failures=1000)
+    gone.report_result(result)
+    assert gone.patches == []
+    assert gone.now <= 300  # it gives up: the pod must exit some time

@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import ssl
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +31,10 @@ LOG = logging.getLogger(__name__)
 __all__ = ["PROGRESS_ANNOTATION", "KubernetesProgressReporter", "Progress", "ProgressReporter"]
 
 PATCH_TIMEOUT_SECONDS = 5.0
-RESULT_ATTEMPTS = 3
-"""The result is written once, just before the pod exits: a failed patch is tried again at once."""
+RESULT_DEADLINE_SECONDS = 300.0
+"""The result is written once, just before the pod exits: a failed patch is tried again with backoff
+(1 s doubling to 15 s) for this long, so an API-server outage or restart does not lose it (it used to
+be three attempts at once)."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,18 @@ class NullReporter:
 
 
 class KubernetesProgressReporter:
-    def __init__(self, host: str, port: int, sa_dir: Path, namespace: str, pod_name: str) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sa_dir: Path,
+        namespace: str,
+        pod_name: str,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sleep = sleep
+        self.clock = clock
         self.url = (
             f"https://{host if ':' not in host else f'[{host}]'}:{port}"
             f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod_name)}"
@@ -86,9 +101,14 @@ class KubernetesProgressReporter:
         self._patch({PROGRESS_ANNOTATION: progress.to_annotation()}, "progress")
 
     def report_result(self, result: ResultReport) -> None:
-        for _ in range(RESULT_ATTEMPTS):
-            if self._patch({RESULT_ANNOTATION: result.encode()}, "result"):
+        end = self.clock() + RESULT_DEADLINE_SECONDS
+        delay = 1.0
+        while not self._patch({RESULT_ANNOTATION: result.encode()}, "result"):
+            if self.clock() + delay > end:
+                LOG.error("result not reported: the API server did not take it in time")
                 return
+            self.sleep(delay)
+            delay = min(15.0, delay * 2)
 
     def _patch(self, annotations: dict[str, str], what: str) -> bool:
         body = {"metadata": {"annotations": annotations}}

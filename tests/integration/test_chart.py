@@ -432,6 +432,8 @@ def test_rbac_follows_watch_namespaces(rbac: Any, core: Any) -> None:
             ("create", "rolebindings.rbac.authorization.k8s.io"),
             ("patch", "kopfpeerings.kopf.dev"),
             ("create", "networkpolicies.networking.k8s.io"),  # the workers' NetworkPolicy (item 10)
+            ("create", "configmaps"),  # a ConfigMap output's ledgers and crate (item 3)
+            ("update", "configmaps"),  # held only to grant it to the workers' -output Role
         ]
         for verb, resource in in_job_namespaces:
             for ns in teams:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from typing import Any
 
@@ -15,10 +16,12 @@ from portalis_operator.manifests import (
     SHARD_LABEL,
     WorkerPodSettings,
     build_worker_pod,
+    output_config_maps,
     safe_name,
     worker_pod_name,
 )
 from portalis_operator.workload import SpotMode
+from portalis_worker.protocol import WRITERS_ANNOTATION
 
 pytestmark = pytest.mark.unit
 
@@ -306,3 +309,32 @@ def test_git_credentials_are_a_worker_only_secret_volume_never_env_or_status() -
     public = build_worker_pod(no_ref, 0, spot_mode=SpotMode.PREFERRED, settings=SETTINGS)
     assert not [v for v in public["spec"]["volumes"] if "secret" in v]
     assert "PORTALIS_GIT_CREDENTIALS_DIR" not in {e["name"] for e in public["spec"]["containers"][0]["env"]}
+
+
+def test_a_configmap_output_gets_a_ledger_configmap_per_shard_and_its_output_owned_by_the_job() -> None:
+    # Issue 13, item 3: the output went to an emptyDir; with parallelism > 1 the shards' ledgers sat in
+    # separate pods and the crate never assembled.
+    job = tj("big-job").spec(parallelism=3, output={"configMap": {"name": "crate"}}).obj()
+    maps = output_config_maps(job)
+    names = [m["metadata"]["name"] for m in maps]
+    assert names == ["big-job-w0-ledger", "big-job-w1-ledger", "big-job-w2-ledger", "crate"]
+    for m in maps:
+        assert m["metadata"]["ownerReferences"][0]["uid"] == job.metadata.uid
+        assert m["metadata"]["labels"][JOB_LABEL] == "big-job"
+    writers = {m["metadata"]["name"]: m["metadata"]["annotations"][WRITERS_ANNOTATION] for m in maps}
+    assert writers["big-job-w1-ledger"] == "big-job-w1"  # a shard writes only its own ledger
+    assert writers["crate"] == "big-job-w0,big-job-w1,big-job-w2"  # the last one to finish assembles
+    env = {
+        e["name"]: e.get("value")
+        for e in build_worker_pod(job, 1, spot_mode=SpotMode.NEVER, settings=SETTINGS)["spec"]["containers"][
+            0
+        ]["env"]
+    }
+    assert env["PORTALIS_OUTPUT_CONFIGMAP"] == "crate"
+    assert json.loads(env["PORTALIS_LEDGER_CONFIGMAPS"]) == names[:3]
+    pvc = tj("p").spec(output={"persistentVolumeClaim": {"claimName": "out"}}).obj()
+    assert output_config_maps(pvc) == []
+    pod_env = build_worker_pod(pvc, 0, spot_mode=SpotMode.NEVER, settings=SETTINGS)["spec"]["containers"][0][
+        "env"
+    ]
+    assert "PORTALIS_OUTPUT_CONFIGMAP" not in {e["name"] for e in pod_env}

@@ -350,6 +350,7 @@ def test_a_succeeded_pod_being_deleted_is_not_left_alone_as_finished() -> None:
     ("exit_code", "expected"),
     [
         (int(WorkerExit.CONFIG), ShardState.INVALID),
+        (int(WorkerExit.OUTPUT), ShardState.INVALID),  # a crate over a ConfigMap's 1 MiB stays over it
         (int(WorkerExit.ERROR), ShardState.FAILED),
         (int(WorkerExit.TRANSIENT), ShardState.FAILED),
         (137, ShardState.FAILED),  # OOMKilled

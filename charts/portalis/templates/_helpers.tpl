@@ -107,6 +107,12 @@ cluster-wide when every namespace is watched).
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
+# ConfigMap outputs: create each shard's ledger ConfigMap and the output ConfigMap, owned by the job
+# (manifests.output_config_maps). get and update only because the workers' `-output` Role grants them
+# (creating a Role needs the verbs it grants); the operator reads and updates no ConfigMap itself.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [create, get, update]
 # The worker ServiceAccount, created when missing, with a Role that lets a worker read pods and patch
 # its own pod's progress annotation (the worker-token ValidatingAdmissionPolicy narrows the patch).
 # The operator holds those pod verbs itself here, so creating the Role needs no `escalate` or `bind`.

@@ -49,7 +49,7 @@ from portalis_operator.lifecycle import (
     running_of,
     spot_mode_of,
 )
-from portalis_operator.manifests import JOB_LABEL, build_worker_pod, worker_pod_name
+from portalis_operator.manifests import JOB_LABEL, build_worker_pod, output_config_maps, worker_pod_name
 from portalis_operator.network_policy import worker_network_policy
 from portalis_operator.output_paths import waiting_for_output
 from portalis_operator.patches import merge_diff
@@ -278,6 +278,8 @@ class Controller:
             await asyncio.gather(*(self._delete_pod(ns, d) for d in plan.deletes))
         if plan.create:
             await self._ensure_worker_account(ns)
+            if not await self._ensure_output_config_maps(ns, job):
+                return  # the workers would only wait for them; the next cycle tries again
             spot = spot_mode_of(job)
             nodes = {w.shard: w.node for w in status.workers or ()}
             pod_settings = self.settings.worker_pod_settings(pool.capacity_type_label)
@@ -402,6 +404,21 @@ class Controller:
             metrics.RECONCILE_ERRORS.labels("pods").inc()
             log.error("pod %s/%s not deleted: %s", ns, delete.name, _reason(exc))
 
+    async def _ensure_output_config_maps(self, ns: str, job: TranslationJob) -> bool:
+        """A ConfigMap output's ConfigMaps (manifests.output_config_maps), created before the pods. One
+        that exists is kept: the job's own from an earlier cycle, or another object's, which the worker
+        then refuses (exit 5, its writers do not name it). False when a create failed otherwise."""
+        for body in output_config_maps(job):
+            try:
+                async with self._limit:
+                    await self.core.create_namespaced_config_map(ns, body)
+            except ApiException as exc:
+                if exc.status != 409:
+                    metrics.RECONCILE_ERRORS.labels("pods").inc()
+                    log.error("configmap %s/%s not created: %s", ns, body["metadata"]["name"], _reason(exc))
+                    return False
+        return True
+
     async def _ensure_worker_account(self, ns: str) -> None:
         """The worker's ServiceAccount in a job's namespace, allowed only to read and patch pods there
         (to report progress; the chart's worker-token ValidatingAdmissionPolicy narrows the patch to its
@@ -427,6 +444,29 @@ class Controller:
                 {
                     "metadata": {"name": sa, "labels": labels},
                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
+                    "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
+                },
+            ),
+            # ConfigMap outputs (configmap_output.py in the worker): read the shards' ledgers, update the
+            # ConfigMaps whose writers annotation names the token's pod (the chart's policy). No create,
+            # no delete: the operator creates them, owned by the job. A Role of its own, so that a
+            # namespace whose pods-only Role predates it gets it too.
+            lambda: self.rbac.create_namespaced_role(
+                ns,
+                {
+                    "metadata": {"name": f"{sa}-output", "labels": labels},
+                    "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "update"]}],
+                },
+            ),
+            lambda: self.rbac.create_namespaced_role_binding(
+                ns,
+                {
+                    "metadata": {"name": f"{sa}-output", "labels": labels},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "Role",
+                        "name": f"{sa}-output",
+                    },
                     "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
                 },
             ),

@@ -10,6 +10,7 @@ from typing import Any
 from portalis_operator.api import API_VERSION, TranslationJob
 from portalis_operator.placement import SPOT_TAINT_KEY, SPOT_TAINT_VALUE
 from portalis_operator.workload import CapacityType, SpotMode
+from portalis_worker.protocol import WRITERS_ANNOTATION
 
 GPU_RESOURCE = "nvidia.com/gpu"
 EPHEMERAL_STORAGE = "ephemeral-storage"
@@ -77,6 +78,40 @@ def safe_name(base: str, suffix: str = "", limit: int = MAX_NAME) -> str:
 
 def worker_pod_name(job_name: str, shard: int) -> str:
     return safe_name(job_name, f"-w{shard}")
+
+
+def ledger_config_map_name(job_name: str, shard: int) -> str:
+    """A shard's ledger ConfigMap for a ConfigMap output: named after its pod (a DNS subdomain, <= 253)."""
+    return f"{worker_pod_name(job_name, shard)}-ledger"
+
+
+def output_config_maps(job: TranslationJob) -> list[dict[str, Any]]:
+    """For a ConfigMap output: each shard's ledger ConfigMap, then the output ConfigMap; else none.
+
+    Owned by the job (deleted with it), empty, and annotated with the worker pods whose tokens may update
+    each (`protocol.WRITERS_ANNOTATION`): a shard its own ledger, every shard the output (the last one to
+    finish assembles the crate). The chart's worker-token policy holds tokens to that; the worker refuses
+    (exit 5) an output ConfigMap that does not name its pod, such as one that existed before the job."""
+    out = job.spec.output.config_map
+    if out is None:
+        return []
+    name, shards = job.metadata.name, range(job.spec.parallelism)
+
+    def config_map(cm_name: str, writers: list[str]) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": cm_name,
+                "namespace": job.metadata.namespace or "default",
+                "labels": job_labels(job),
+                "annotations": {WRITERS_ANNOTATION: ",".join(writers)},
+                "ownerReferences": [owner_reference(job)],
+            },
+        }
+
+    ledgers = [config_map(ledger_config_map_name(name, s), [worker_pod_name(name, s)]) for s in shards]
+    return [*ledgers, config_map(out.name, [worker_pod_name(name, s) for s in shards])]
 
 
 def job_labels(job: TranslationJob) -> dict[str, str]:
@@ -226,6 +261,10 @@ def _env(job: TranslationJob, shard: int) -> list[dict[str, Any]]:
         "PORTALIS_INCLUDE": json.dumps(spec.source.include),
         "PORTALIS_EXCLUDE": json.dumps(spec.source.exclude),
     }
+    if spec.output.config_map is not None:
+        values["PORTALIS_OUTPUT_CONFIGMAP"] = spec.output.config_map.name
+        names = [ledger_config_map_name(job.metadata.name, s) for s in range(spec.parallelism)]
+        values["PORTALIS_LEDGER_CONFIGMAPS"] = json.dumps(names)
     git = spec.source.git
     if git is not None:
         values["PORTALIS_GIT_URL"] = git.url

@@ -63,16 +63,20 @@ def shard_state(phase: str, terminating: bool, exit_code: int | None) -> ShardSt
     preemption) the worker flushes and stops, and Kubernetes calls a deleted pod whose containers exited
     0 Succeeded. A worker that exited WorkerExit.RESUME stopped without a deletion (node shutdown, kubelet
     eviction) and wants to be resumed. Only Succeeded without either is finished. A worker that exited
-    WorkerExit.CONFIG refused its assignment: the same pod would fail the same way.
+    WorkerExit.CONFIG refused its assignment, and one that exited WorkerExit.OUTPUT could not write its
+    ConfigMap output (a crate over 1 MiB, a ConfigMap that is not the job's): the same pod would fail the
+    same way.
     """
     if terminating or exit_code == WorkerExit.RESUME:
         return ShardState.DISPLACED
     if phase == "Succeeded":
         return ShardState.FINISHED
     if phase == "Failed":
-        return ShardState.INVALID if exit_code == WorkerExit.CONFIG else ShardState.FAILED
+        return ShardState.INVALID if exit_code in _PERMANENT else ShardState.FAILED
     return ShardState.ACTIVE
 
+
+_PERMANENT = (WorkerExit.CONFIG, WorkerExit.OUTPUT)
 
 _EXIT_MEANINGS = {
     WorkerExit.OK: "finished",
@@ -80,6 +84,7 @@ _EXIT_MEANINGS = {
     WorkerExit.CONFIG: "invalid configuration",
     WorkerExit.TRANSIENT: "transient failure of the source fetch or model server",
     WorkerExit.NO_SPACE: "no space left on device",
+    WorkerExit.OUTPUT: "the output ConfigMap cannot take the crate (over 1 MiB, or not this job's)",
     WorkerExit.RESUME: "stopped to be resumed",
 }
 

@@ -86,8 +86,13 @@ class Assignment(BaseModel):
     kubernetes_host: str | None = Field(None, validation_alias=AliasChoices("KUBERNETES_SERVICE_HOST"))
     kubernetes_port: int = Field(443, validation_alias=AliasChoices("KUBERNETES_SERVICE_PORT"), ge=1)
     log_level: str = Field("INFO", validation_alias=AliasChoices("PORTALIS_LOG_LEVEL"))
+    # ConfigMap output (configmap_output.py): the output ConfigMap and every shard's ledger ConfigMap.
+    output_config_map: str | None = Field(None, validation_alias=AliasChoices("PORTALIS_OUTPUT_CONFIGMAP"))
+    ledger_config_maps: tuple[str, ...] = Field(
+        (), validation_alias=AliasChoices("PORTALIS_LEDGER_CONFIGMAPS")
+    )
 
-    @field_validator("include", "exclude", mode="before")
+    @field_validator("include", "exclude", "ledger_config_maps", mode="before")
     @classmethod
     def _json_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -100,7 +105,14 @@ class Assignment(BaseModel):
         return value
 
     @field_validator(
-        "git_url", "git_ref", "model_version", "pod_name", "node_name", "kubernetes_host", mode="before"
+        "git_url",
+        "git_ref",
+        "model_version",
+        "pod_name",
+        "node_name",
+        "kubernetes_host",
+        "output_config_map",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:

@@ -4,9 +4,10 @@ Exit codes (`protocol.WorkerExit`, read by the operator; docs/worker.md): 0 fini
 SIGTERM/SIGINT after flushing ("resume me": the pod is being replaced, or its node is going away; never
 0, which would make Kubernetes call the pod Succeeded and the operator the shard finished); 1 unexpected
 error; 2 invalid configuration (bad environment, rustc missing, `model` backend without a model client):
-retrying cannot help; 3 transient (source fetch failed, model server unavailable): the operator retries
-with backoff; 4 no space left on device (scratch, ledger or output volume), logged as such. `assemble`
-exits 1 while some shard is not done.
+retrying cannot help; 3 transient (source fetch failed, model server unavailable, the API server did
+not take a ConfigMap output): the operator retries with backoff; 4 no space left on device (scratch,
+ledger or output volume), logged as such; 5 the output ConfigMap cannot take the crate (over 1 MiB, or
+not this job's): retrying cannot help. `assemble` exits 1 while some shard is not done.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from prometheus_client import start_http_server
 from portalis_worker import logs, metrics
 from portalis_worker.assignment import Assignment, AssignmentError, load_assignment
 from portalis_worker.backends import BackendUnavailable, CacheBackend, ModelClient, build_chain
+from portalis_worker.configmap_output import ApiUnavailable, OutputRefused, configmap_output_for
 from portalis_worker.ledger import LocalFileStore, ledger_path
 from portalis_worker.loop import Worker, assemble_if_complete
 from portalis_worker.progress import reporter_for
@@ -35,12 +37,13 @@ from portalis_worker.typed_rules import InferredTypes, ranked_backends
 
 LOG = logging.getLogger("portalis_worker")
 
-EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_TRANSIENT, EXIT_NO_SPACE, EXIT_RESUME = (
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_TRANSIENT, EXIT_NO_SPACE, EXIT_OUTPUT, EXIT_RESUME = (
     WorkerExit.OK,
     WorkerExit.ERROR,
     WorkerExit.CONFIG,
     WorkerExit.TRANSIENT,
     WorkerExit.NO_SPACE,
+    WorkerExit.OUTPUT,
     WorkerExit.RESUME,
 )
 GIT_CHECKOUT = "repo"
@@ -79,13 +82,27 @@ def run_shard(assignment: Assignment, model_client_factory: ModelClientFactory) 
         chain = build_chain(
             assignment.backend, cache, model_client_factory(assignment), typed=ranked_backends(inferred)
         )
+        output = configmap_output_for(assignment)
     except (FileNotFoundError, ValueError) as exc:
         LOG.error("invalid configuration", extra={"error": str(exc)})
         return EXIT_CONFIG
+    try:
+        if output is not None:  # before the ledger is opened: a replaced pod resumes from its mirror
+            output.check_writable()
+            output.restore_ledger()
+    except OutputRefused as exc:
+        LOG.error("output refused", extra={"error": str(exc)})
+        return EXIT_OUTPUT
+    except ApiUnavailable as exc:
+        LOG.error("transient failure; the shard will be retried", extra={"error": str(exc)})
+        return EXIT_TRANSIENT
 
     store = LocalFileStore(ledger_path(assignment.ledger_dir, assignment.shard_index))
     reporter = reporter_for(assignment)
     worker = Worker(assignment, store, chain, cache, checker, reporter, stop=stop, inferred=inferred)
+    mirror_stop = threading.Event()
+    if output is not None:
+        output.start_mirroring(mirror_stop)
     try:
         commit = None
         if assignment.git_url is not None:
@@ -116,8 +133,16 @@ def run_shard(assignment: Assignment, model_client_factory: ModelClientFactory) 
         finished = worker.run(files, existing)
         if finished:
             LOG.info("shard finished", extra={"done": worker.state.done, "failed": worker.state.failed})
-            assemble_if_complete(assignment, root, publish_result=reporter.report_result)
+            if output is None:
+                assemble_if_complete(assignment, root, publish_result=reporter.report_result)
+            else:
+                mirror_stop.set()
+                output.mirror_ledger(final=True)  # before reading the others': the last one sees all done
+                output.assemble(root, assemble_if_complete, reporter.report_result)
             return EXIT_OK
+        if output is not None:
+            mirror_stop.set()
+            output.mirror_ledger()  # best effort: the local ledger was flushed; a replaced pod starts here
         LOG.info(
             "shard stopped; it resumes from the ledger",
             extra={"done": worker.state.done, "failed": worker.state.failed, "exit_code": int(EXIT_RESUME)},
@@ -129,7 +154,16 @@ def run_shard(assignment: Assignment, model_client_factory: ModelClientFactory) 
             return EXIT_RESUME
         LOG.error("transient failure; the shard will be retried", extra={"error": str(exc)})
         return EXIT_TRANSIENT
+    except OutputRefused as exc:
+        LOG.error("output refused", extra={"error": str(exc)})
+        return EXIT_OUTPUT
+    except ApiUnavailable as exc:
+        LOG.error(
+            "the API server did not take the output; the shard will be retried", extra={"error": str(exc)}
+        )
+        return EXIT_TRANSIENT
     finally:
+        mirror_stop.set()
         store.close()
 
 

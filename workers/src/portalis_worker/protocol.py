@@ -45,7 +45,20 @@ class WorkerExit(IntEnum):
     CONFIG = 2  # invalid configuration or input: retrying cannot help
     TRANSIENT = 3  # source fetch failed, model server unavailable: retried with backoff
     NO_SPACE = 4  # no space left on device (scratch, ledger or output): retried with backoff, and said so
+    OUTPUT = 5  # the output ConfigMap cannot take the crate (too big, or not this job's): permanent
     RESUME = 75  # stopped by SIGTERM after flushing: recreate and resume, spends no error budget
+
+
+WRITERS_ANNOTATION = "portalis.dev/writers"
+"""On the ConfigMaps the operator creates for a ConfigMap output: the worker pods (comma-separated names)
+whose tokens may update it. The chart's worker-token policy enforces it (docs/security.md)."""
+LEDGER_KEY = "ledger.jsonl.gz"
+"""The key of a shard's ledger ConfigMap: its ledger file, gzip-compressed (binaryData)."""
+CRATE_KEY = "crate.tar.gz"
+"""The key of the output ConfigMap: the crate directory as a deterministic gzip'd tar (binaryData)."""
+CONFIGMAP_MAX_BYTES = 1_000_000
+"""What one ConfigMap value may hold here: the API server refuses objects over 1 MiB (1,048,576 bytes of
+data), and the object's metadata needs a little of it."""
 
 
 @dataclass(frozen=True)

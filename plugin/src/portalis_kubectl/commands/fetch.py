@@ -4,6 +4,7 @@ them, checked against the digest in status.result."""
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import io
 import sys
@@ -11,11 +12,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from kubernetes.client.rest import ApiException
+
 from portalis_kubectl import pod_side, transfer
 from portalis_kubectl.commands.submit import node_selector
 from portalis_kubectl.errors import Exit, PluginError
 from portalis_kubectl.kube import Session, phase
-from portalis_worker.protocol import tree_digest
+from portalis_worker.protocol import CRATE_KEY, tree_digest
 
 
 def add(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -52,11 +55,7 @@ def crate_location(job: dict[str, Any]) -> tuple[str, str]:
     pvc = output.get("persistentVolumeClaim")
     name = (job.get("metadata") or {}).get("name")
     if pvc is None:
-        raise PluginError(
-            f"{name}: spec.output is a ConfigMap, which this operator version does not write yet; "
-            "nothing to fetch",
-            Exit.NOT_FOUND,
-        )
+        raise PluginError(f"{name}: spec.output is a ConfigMap, not a volume path", Exit.NOT_FOUND)
     base = str(pvc.get("path") or "/").strip("/")
     crate = str((spec.get("target") or {}).get("crateName"))
     return str(pvc["claimName"]), "/" + "/".join(p for p in (base, crate) if p)
@@ -76,6 +75,9 @@ def _worker_node(session: Session, job: dict[str, Any]) -> str | None:
 def crate_archive(session: Session, name: str, args: argparse.Namespace) -> tuple[bytes, dict[str, Any]]:
     """The job's crate directory as a tar.gz (pod_side.pack), and the job."""
     job = session.job(name)
+    config_map = ((job.get("spec") or {}).get("output") or {}).get("configMap")
+    if config_map is not None:
+        return config_map_crate(session, job, str(config_map.get("name"))), job
     claim, path = crate_location(job)
     opts = transfer.PodOptions(
         image=args.image,
@@ -89,6 +91,24 @@ def crate_archive(session: Session, name: str, args: argparse.Namespace) -> tupl
             raise PluginError(f"{exc} (the job is {phase(job)}: no crate yet)", exc.code) from exc
         raise
     return data, job
+
+
+def config_map_crate(session: Session, job: dict[str, Any], config_map: str) -> bytes:
+    """The crate archive a ConfigMap output holds (docs/api.md, "ConfigMap output"): no pod needed."""
+    name = (job.get("metadata") or {}).get("name")
+    try:
+        cm = session.core.read_namespaced_config_map(config_map, session.namespace)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise PluginError(f'configmap "{config_map}": {exc.reason}', Exit.TRANSFER) from exc
+        cm = None
+    value = ((cm.binary_data if cm is not None else None) or {}).get(CRATE_KEY)
+    if not value:
+        raise PluginError(
+            f"{name}: the output ConfigMap {config_map} holds no crate (the job is {phase(job)})",
+            Exit.NOT_FOUND,
+        )
+    return base64.b64decode(value)
 
 
 def files_of(archive: bytes) -> dict[str, bytes]:

@@ -19,7 +19,9 @@ examples, usage in the body, call sites); its typed versions of the module are t
 order and the first whose translation ``rustc`` accepts on its own (a library check, without the
 tests) is judged, at most ``MAX_TRIES`` per problem. Results go to ``results/humaneval_rs_nohints.json``.
 ``--no-hints --no-inference`` is the baseline: the shipped Python straight to the translator
-(``results/humaneval_rs_noinference.json``).
+(``results/humaneval_rs_noinference.json``). ``--no-hints --no-docstrings`` removes every docstring
+first, so types come from usage, call sites and names alone (``results/humaneval_rs_nodocstrings.json``):
+how inference does on code without examples.
 
 HumanEval/92 has contradictory tests, so it is reported separately and left out of rates.
 ``--smoke`` judges only the first two problems of ``--data``, in one process, and writes only to
@@ -48,6 +50,7 @@ REPO = Path(__file__).resolve().parent.parent
 NAME = "humaneval_rs"
 NAME_NO_HINTS = "humaneval_rs_nohints"
 NAME_NO_INFERENCE = "humaneval_rs_noinference"
+NAME_NO_DOCSTRINGS = "humaneval_rs_nodocstrings"
 DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "humaneval-rs" / "humaneval-rs-even.jsonl"
 SMOKE_PROBLEMS = 2
 IMPOSSIBLE = frozenset({"HumanEval/92"})
@@ -173,7 +176,7 @@ def _compile_and_run(source: str, workdir: Path, edition: str | None) -> tuple[b
     return True, False, last[0][:200] if last else f"exit {run.returncode}"
 
 
-def judge(record: dict[str, str], hints: bool = True, infer: bool = True) -> Outcome:
+def judge(record: dict[str, str], hints: bool = True, infer: bool = True, docstrings: bool = True) -> Outcome:
     """Translate, build and run one problem."""
     sys.path.insert(0, str(REPO / "workers" / "src"))
     from portalis_worker.rules import Unsupported, translate_module
@@ -189,7 +192,8 @@ def judge(record: dict[str, str], hints: bool = True, infer: bool = True) -> Out
             hinted = before != [ast.dump(a) for a in _entry(python, record["entry_point"])]
             rust = translate_module(python)
         elif infer:
-            rust, inferred, tries = _inferred_translation(record["python"])
+            python = record["python"] if docstrings else without_docstrings(record["python"])
+            rust, inferred, tries = _inferred_translation(python)
         else:
             rust = translate_module(record["python"])
     except Unsupported as exc:
@@ -214,6 +218,18 @@ def judge(record: dict[str, str], hints: bool = True, infer: bool = True) -> Out
     return Outcome(
         task, True, compiled, passed, compiled_d, passed_d, category, detail, hinted, inferred, tries
     )
+
+
+def without_docstrings(python: str) -> str:
+    """`python` with the docstring of every function, class and the module removed."""
+    tree = ast.parse(python)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            first = body[0].value if body and isinstance(body[0], ast.Expr) else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree) + "\n"
 
 
 def _inferred_translation(python: str) -> tuple[str, dict[str, str], int]:
@@ -307,11 +323,24 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --no-hints: no type inference either (the translator alone, the baseline)",
     )
+    parser.add_argument(
+        "--no-docstrings",
+        action="store_true",
+        help="with --no-hints: remove docstrings first (types from usage, call sites and names alone)",
+    )
     add_arguments(parser, NAME)
     args = parser.parse_args(argv)
-    if args.no_inference and not args.no_hints:
-        parser.error("--no-inference needs --no-hints")
-    name = (NAME_NO_INFERENCE if args.no_inference else NAME_NO_HINTS) if args.no_hints else NAME
+    if (args.no_inference or args.no_docstrings) and not args.no_hints:
+        parser.error("--no-inference and --no-docstrings need --no-hints")
+    name = NAME
+    if args.no_hints:
+        name = (
+            NAME_NO_INFERENCE
+            if args.no_inference
+            else NAME_NO_DOCSTRINGS
+            if args.no_docstrings
+            else NAME_NO_HINTS
+        )
     records = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
     if args.only:
         records = [r for r in records if r["task_id"] in args.only or r["task_id"].split("/")[1] in args.only]
@@ -319,7 +348,15 @@ def main(argv: list[str] | None = None) -> int:
         records, args.jobs = records[:SMOKE_PROBLEMS], 1
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         outcomes = list(
-            pool.map(partial(judge, hints=not args.no_hints, infer=not args.no_inference), records)
+            pool.map(
+                partial(
+                    judge,
+                    hints=not args.no_hints,
+                    infer=not args.no_inference,
+                    docstrings=not args.no_docstrings,
+                ),
+                records,
+            )
         )
     scored = [o for o in outcomes if o.task_id not in IMPOSSIBLE]
     excluded = [o for o in outcomes if o.task_id in IMPOSSIBLE]
@@ -336,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         NAME: "with hints from the Rust signature",
         NAME_NO_HINTS: "without hints: types inferred",
         NAME_NO_INFERENCE: "without hints or type inference",
+        NAME_NO_DOCSTRINGS: "without hints or docstrings: types inferred from usage, call sites, names",
     }[name]
     print(f"## humaneval-rs, {mode} ({n} scored problems; {len(excluded)} reported separately)\n")
     print("| measure | value |")
@@ -450,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
                 "compared_with": "contradictory tests, cannot pass: left out of the rates",
             }
         )
-    if args.no_hints:
+    if name != NAME:
         records_out = [{**r, "metric": str(r["metric"]).replace(NAME, name, 1)} for r in records_out]
     write(name, records_out, args.out, args.smoke)
     return 0

@@ -139,6 +139,7 @@ def run_shard(assignment: Assignment, model_client_factory: ModelClientFactory) 
                 mirror_stop.set()
                 output.mirror_ledger(final=True)  # before reading the others': the last one sees all done
                 output.assemble(root, assemble_if_complete, reporter.report_result)
+            reporter.flush()  # the last progress report, if the API server refused it
             return EXIT_OK
         if output is not None:
             mirror_stop.set()

@@ -32,9 +32,9 @@ __all__ = ["PROGRESS_ANNOTATION", "KubernetesProgressReporter", "Progress", "Pro
 
 PATCH_TIMEOUT_SECONDS = 5.0
 RESULT_DEADLINE_SECONDS = 300.0
-"""The result is written once, just before the pod exits: a failed patch is tried again with backoff
-(1 s doubling to 15 s) for this long, so an API-server outage or restart does not lose it (it used to
-be three attempts at once)."""
+"""The result, and a finished shard's last progress report, are written once, just before the pod exits:
+a refused patch is tried again with backoff (1 s doubling to 15 s) for this long, so an API-server outage
+or restart does not lose them (the result used to get three attempts at once, the progress one)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,10 @@ class ProgressReporter(Protocol):
         the operator's own counts only)."""
         ...
 
+    def flush(self) -> None:
+        """Deliver the last progress report if it was refused (the shard is about to exit); never raises."""
+        ...
+
 
 class NullReporter:
     def __init__(self) -> None:
@@ -75,6 +79,9 @@ class NullReporter:
 
     def report_result(self, result: ResultReport) -> None:
         self.results.append(result)
+
+    def flush(self) -> None:
+        return None
 
 
 class KubernetesProgressReporter:
@@ -97,18 +104,33 @@ class KubernetesProgressReporter:
         self.sa_dir = sa_dir
         self._context = ssl.create_default_context(cafile=str(sa_dir / "ca.crt"))
 
+    _unsent: Progress | None = None
+    """The last progress report, while the API server has refused it."""
+
     def report(self, progress: Progress) -> None:
-        self._patch({PROGRESS_ANNOTATION: progress.to_annotation()}, "progress")
+        sent = self._patch({PROGRESS_ANNOTATION: progress.to_annotation()}, "progress")
+        self._unsent = None if sent else progress
 
     def report_result(self, result: ResultReport) -> None:
+        if not self._deliver({RESULT_ANNOTATION: result.encode()}, "result"):
+            LOG.error("result not reported: the API server did not take it in time")
+
+    def flush(self) -> None:
+        if self._unsent is not None and self._deliver(
+            {PROGRESS_ANNOTATION: self._unsent.to_annotation()}, "progress"
+        ):
+            self._unsent = None
+
+    def _deliver(self, annotations: dict[str, str], what: str) -> bool:
+        """`_patch`, tried again with backoff (1 s doubling to 15 s) for RESULT_DEADLINE_SECONDS."""
         end = self.clock() + RESULT_DEADLINE_SECONDS
         delay = 1.0
-        while not self._patch({RESULT_ANNOTATION: result.encode()}, "result"):
+        while not self._patch(annotations, what):
             if self.clock() + delay > end:
-                LOG.error("result not reported: the API server did not take it in time")
-                return
+                return False
             self.sleep(delay)
             delay = min(15.0, delay * 2)
+        return True
 
     def _patch(self, annotations: dict[str, str], what: str) -> bool:
         body = {"metadata": {"annotations": annotations}}

@@ -45,12 +45,21 @@ def cmd_up(args: argparse.Namespace) -> int:
             have = sum(1 for n in current if n.metadata.labels[nodes.CAPACITY_TYPE_LABEL] == ct)
             if want > have:
                 nodes.add_nodes(api, ct, want - have)
-    if args.real_nodes:
+    if args.real_nodes or args.real_spot:
         from portalis_dev import realnode
 
-        have = len(realnode.nodes_of(c.state_dir))
-        if args.real_nodes > have:
-            realnode.add_nodes(c.state_dir, c.kubeconfig, args.real_nodes - have)
+        existing = [realnode.spec_of(n) for n in realnode.nodes_of(c.state_dir)]
+        real_have = {
+            ct: sum(1 for n in existing if n.pool == args.real_pool and n.capacity_type == ct)
+            for ct in ("spot", "on-demand")
+        }
+        counts = {
+            "spot": max(0, args.real_spot - real_have["spot"]),
+            "on-demand": max(0, args.real_nodes - real_have["on-demand"]),
+        }
+        specs = realnode.pool_specs(args.real_pool, counts, [n.name for n in existing])
+        if specs:
+            realnode.add_nodes(c.state_dir, c.kubeconfig, specs)
     print(f"export KUBECONFIG={c.kubeconfig}")
     return 0
 
@@ -146,8 +155,10 @@ def parser() -> argparse.ArgumentParser:
         "--real-nodes",
         type=int,
         default=0,
-        help="ensure at least this many real kubelet nodes (containerd, our images loaded; root only)",
+        help="ensure at least this many on-demand real kubelet nodes (our images loaded; root only)",
     )
+    u.add_argument("--real-spot", type=int, default=0, help="ensure at least this many spot real nodes")
+    u.add_argument("--real-pool", default="default", help="the pool label of the real nodes")
     u.set_defaults(func=cmd_up)
 
     sub.add_parser("down", help="stop every process of the control plane").set_defaults(func=cmd_down)

@@ -262,6 +262,11 @@ class LocalCluster:
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--allow-privileged=true",
                 "--endpoint-reconciler-type=none",
+                # Real kubelet nodes (realnode.py) serve logs and exec on their InternalIP and trust
+                # client certificates of the cluster CA; simulated nodes never get these requests.
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
+                f"--kubelet-client-certificate={pk / 'admin.crt'}",
+                f"--kubelet-client-key={pk / 'admin.key'}",
                 "--max-requests-inflight=1000",
                 "--max-mutating-requests-inflight=500",
                 "--profiling=false",

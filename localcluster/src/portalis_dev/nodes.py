@@ -43,6 +43,24 @@ def spot_taint() -> dict[str, str]:
     return {"key": SPOT_TAINT_KEY, "value": "true", "effect": "NoSchedule"}
 
 
+def pool_labels(n: DGXNode) -> dict[str, str]:
+    """The labels that make a node a DGX node of its pool, whoever runs it (kwok, the node agent or a
+    real kubelet): capacity type, instance type, zone, pool and the GPU product."""
+    return {
+        CAPACITY_TYPE_LABEL: n.capacity_type,
+        INSTANCE_TYPE_LABEL: n.instance_type,
+        ZONE_LABEL: n.zone,
+        POOL_LABEL: n.pool,
+        "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
+        "nvidia.com/gpu.count": str(n.gpus),
+        **n.extra_labels,
+    }
+
+
+def taints(n: DGXNode) -> list[dict[str, str]]:
+    return [spot_taint()] if n.capacity_type == "spot" else []
+
+
 def build_node(n: DGXNode) -> dict[str, Any]:
     """The Node object kwok simulates: capacity, allocatable, labels, the spot taint."""
     resources = {
@@ -57,20 +75,14 @@ def build_node(n: DGXNode) -> dict[str, Any]:
         "kubernetes.io/os": "linux",
         "kubernetes.io/arch": "amd64",
         "type": "kwok",
-        CAPACITY_TYPE_LABEL: n.capacity_type,
-        INSTANCE_TYPE_LABEL: n.instance_type,
-        ZONE_LABEL: n.zone,
-        POOL_LABEL: n.pool,
         SIMULATED_LABEL: "true",
-        "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
-        "nvidia.com/gpu.count": str(n.gpus),
-        **n.extra_labels,
+        **pool_labels(n),
     }
     return {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": n.name, "labels": labels, "annotations": {KWOK_ANNOTATION: "fake"}},
-        "spec": {"taints": [spot_taint()] if n.capacity_type == "spot" else []},
+        "spec": {"taints": taints(n)},
         "status": {"capacity": resources, "allocatable": dict(resources)},
     }
 

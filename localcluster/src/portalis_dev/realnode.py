@@ -10,28 +10,36 @@ containerd with their short names normalised as a real node would pull them, so 
 - kubelet: cgroupfs driver, cgroup v1 allowed (`failCgroupV1: false`: the machine has hybrid cgroups), no
   QoS cgroups and no node-allocatable enforcement, swap allowed, its own ports, root and pod-log dirs;
 - containerd: its own root, state and socket; the sandbox image is our static `pause` (FROM scratch);
-  `restrict_oom_score_adj` (the sandbox may not lower its score); the native snapshotter (no overlay);
+  `restrict_oom_score_adj` (the sandbox may not lower its score); the overlayfs snapshotter;
 - crun refuses hybrid cgroups while the cgroup2 hierarchy still holds a controller: `prepare_host`
   mounts the leftover ones (hugetlb here) on v1 hierarchies, which moves them off cgroup2.
 
-Node IP: the kubelet refuses a loopback node IP, so the Node has no InternalIP and `kubectl logs`
-cannot reach it; the container logs are files under the node's `pods/` folder (`pod_logs`).
+A real node is a DGX node of a pool (`nodes.DGXNode`): the pool, capacity-type, zone and GPU labels of
+kwok's and the node agent's nodes (`--node-labels`), the spot taint (`registerWithTaints`), and
+`nvidia.com/gpu` capacity advertised by patching the Node's status (`advertise_gpus`). Its node IP,
+bridge and route to the API server are `nodenet.py`'s. `reclaim` is a spot reclaim (the machine goes:
+kubelet, containers and containerd stop, then the Node is deleted); `notice` taints it first.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from portalis_dev import processes
+from portalis_dev import nodenet, processes
+from portalis_dev import nodes as dgx
+from portalis_dev.cluster import LocalCluster
 from portalis_dev.images import buildah, images_cache
 from portalis_dev.layout import REPO_ROOT
 from portalis_dev.toolchain import build_tool
@@ -42,6 +50,9 @@ Progress = Callable[[str], None]
 PAUSE_SOURCE = REPO_ROOT / "localcluster" / "pause" / "pause.c"
 PAUSE_IMAGE = "localhost/portalis/pause:3.10"
 NODE_LABEL = "portalis.dev/real-node"
+NODE_TYPE = "portalis-real"  # the `type` label (kwok's nodes say kwok, the node agent's portalis-agent)
+NOTICE_TAINT = "portalis.dev/reclaim"  # in the GPUPool's default interruption taints
+NODE_FILE = "node.json"
 HOST_PACKAGES = {"containerd": "containerd", "crun": "crun", "gcc": "gcc"}
 CNI_BIN_DIR = Path("/usr/lib/cni")
 CNI_PACKAGE = "containernetworking-plugins"
@@ -54,10 +65,10 @@ class RealNodeError(RuntimeError):
 
 @dataclass(frozen=True)
 class RealNode:
-    """One kubelet + containerd pair; `index` picks its ports and its pod subnet."""
+    """One kubelet + containerd pair; its host-wide `slot` picks ports, node IP, pod subnet and bridge."""
 
     name: str
-    index: int
+    slot: nodenet.Slot
     state_dir: Path
     """The control plane's state directory: processes are recorded there, so `down` stops them."""
 
@@ -71,7 +82,11 @@ class RealNode:
 
     @property
     def subnet(self) -> str:
-        return f"10.244.{self.index}.0/24"
+        return self.slot.subnet
+
+    @property
+    def ip(self) -> str:
+        return self.slot.node_ip
 
     def ctr(self, *args: str) -> list[str]:
         return ["ctr", "--address", str(self.socket), "--namespace", "k8s.io", *args]
@@ -149,7 +164,7 @@ state = "{node.root / "containerd-state"}"
   restrict_oom_score_adj = true
   disable_apparmor = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "native"
+    snapshotter = "overlayfs"
     default_runtime_name = "crun"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crun]
       runtime_type = "io.containerd.runc.v2"
@@ -169,8 +184,9 @@ def _cni_config(node: RealNode) -> str:
             "plugins": [
                 {
                     "type": "bridge",
-                    "bridge": f"ptl{node.index}",
+                    "bridge": node.slot.bridge,
                     "isGateway": True,
+                    "isDefaultGateway": True,
                     "ipMasq": False,
                     "ipam": {
                         "type": "host-local",
@@ -186,29 +202,37 @@ def _cni_config(node: RealNode) -> str:
     )
 
 
-def _kubelet_config(node: RealNode) -> str:
-    port = 10350 + 2 * node.index
-    return f"""apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-cgroupDriver: cgroupfs
-failCgroupV1: false
-cgroupsPerQOS: false
-enforceNodeAllocatable: []
-failSwapOn: false
-address: 127.0.0.1
-port: {port}
-healthzBindAddress: 127.0.0.1
-healthzPort: {port + 1}
-readOnlyPort: 0
-authentication: {{anonymous: {{enabled: false}}, webhook: {{enabled: false}}}}
-authorization: {{mode: AlwaysAllow}}
-containerRuntimeEndpoint: unix://{node.socket}
-podLogsDir: {node.root / "pods"}
-resolvConf: ""
-evictionHard: {{}}
-imageGCHighThresholdPercent: 100
-imageGCLowThresholdPercent: 99
-"""
+def _kubelet_config(node: RealNode, client_ca: Path, taints: Sequence[dict[str, str]]) -> str:
+    """The kubelet's configuration. The API server authenticates to it with a client certificate of the
+    cluster CA (logs, exec); `registerWithTaints` gives a spot node its taint from the start."""
+    config = {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "cgroupDriver": "cgroupfs",
+        "failCgroupV1": False,
+        "cgroupsPerQOS": False,
+        "enforceNodeAllocatable": [],
+        "failSwapOn": False,
+        "address": node.ip,
+        "port": node.slot.kubelet_port,
+        "healthzBindAddress": "127.0.0.1",
+        "healthzPort": node.slot.healthz_port,
+        "readOnlyPort": 0,
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": False},
+            "x509": {"clientCAFile": str(client_ca)},
+        },
+        "authorization": {"mode": "AlwaysAllow"},
+        "containerRuntimeEndpoint": f"unix://{node.socket}",
+        "podLogsDir": str(node.root / "pods"),
+        "resolvConf": "",
+        "evictionHard": {},
+        "imageGCHighThresholdPercent": 100,
+        "imageGCLowThresholdPercent": 99,
+        "registerWithTaints": list(taints),
+    }
+    return json.dumps(config, indent=2)
 
 
 def _wait(what: str, ready: Callable[[], bool], timeout: float, log: Path) -> None:
@@ -233,21 +257,29 @@ def start(
     node: RealNode,
     kubeconfig: Path,
     archives: Sequence[tuple[str, Path]],
-    labels: dict[str, str] | None = None,
+    spec: dgx.DGXNode,
+    apiserver_port: int,
     progress: Progress = print,
 ) -> None:
-    """Start the node's containerd and kubelet, with `archives` ((reference, OCI archive) pairs) loaded.
+    """Start the node's containerd and kubelet, with `archives` ((reference, OCI archive) pairs) loaded,
+    labelled and tainted as the DGX node `spec` (its GPUs are advertised once it registers:
+    `advertise_gpus`).
 
-    Returns when containerd answers and the images are in; the Node turns Ready shortly after (the
+    Returns when containerd answers and the images are in; the Node registers shortly after (the
     caller waits on it through the API server)."""
     prepare_host(progress)
     kubelet = build_tool(tool("kubelet"), progress) / "kubelet"
     pause = pause_archive(progress)
     for sub in ("cni", "containerd-root", "containerd-state", "kubelet", "pods", "ipam"):
         (node.root / sub).mkdir(parents=True, exist_ok=True)
+    (node.root / NODE_FILE).write_text(
+        json.dumps({"name": node.name, "slot": node.slot.index, "spec": dataclasses.asdict(spec)}, indent=2)
+    )
+    nodenet.setup(node.slot, apiserver_port)
     (node.root / "containerd.toml").write_text(_containerd_config(node))
     (node.root / "cni" / "10-portalis.conflist").write_text(_cni_config(node))
-    (node.root / "kubelet.yaml").write_text(_kubelet_config(node))
+    client_ca = LocalCluster(node.state_dir).pki_dir / "ca.crt"
+    (node.root / "kubelet.yaml").write_text(_kubelet_config(node, client_ca, dgx.taints(spec)))
     log = node.state_dir / "logs" / f"containerd-{node.name}.log"
     processes.start(
         f"containerd-{node.name}",
@@ -266,7 +298,7 @@ def start(
             subprocess.run(
                 node.ctr("images", "tag", "--force", ref, _normalised(ref)), check=True, capture_output=True
             )
-    node_labels = {NODE_LABEL: node.name, **(labels or {})}
+    labels = {NODE_LABEL: node.name, "type": NODE_TYPE, **dgx.pool_labels(spec)}
     processes.start(
         f"kubelet-{node.name}",
         [
@@ -281,11 +313,30 @@ def start(
             str(node.root / "kubelet-pki"),
             "--hostname-override",
             node.name,
+            "--node-ip",
+            node.ip,
             "--node-labels",
-            ",".join(f"{k}={v}" for k, v in node_labels.items()),
+            ",".join(f"{k}={v}" for k, v in labels.items()),
         ],
         node.state_dir,
     )
+
+
+def advertise_gpus(core: Any, name: str, gpus: int) -> None:
+    """`nvidia.com/gpu` capacity in the Node's status, the documented way to advertise an extended
+    resource without a device plugin; the kubelet copies it into allocatable at its next status update."""
+    core.patch_node_status(name, {"status": {"capacity": {dgx.GPU_RESOURCE: str(gpus)}}})
+
+
+def gpus_allocatable(core: Any, name: str) -> int:
+    """The Node's allocatable GPUs (0 when the Node is missing or has none)."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        obj = core.read_node(name)
+    except ApiException:
+        return 0
+    return int((obj.status.allocatable or {}).get(dgx.GPU_RESOURCE, "0"))
 
 
 def _kill_containers(node: RealNode) -> None:
@@ -310,8 +361,8 @@ def _unmount_under(path: Path) -> None:
 
 
 def stop(node: RealNode) -> None:
-    """Stop the kubelet, the node's containers and its containerd (a reclaimed node); the Node object
-    stays for the caller to delete."""
+    """Stop the kubelet, the node's containers and its containerd (a reclaimed node) and undo its host
+    networking; the Node object stays for the caller to delete (`reclaim` does both)."""
     recs = {r.name: r for r in processes.recorded(node.state_dir)}
     if (rec := recs.get(f"kubelet-{node.name}")) is not None:
         processes.stop(rec, node.state_dir)
@@ -320,11 +371,38 @@ def stop(node: RealNode) -> None:
             _kill_containers(node)
         processes.stop(rec, node.state_dir)
     _unmount_under(node.root)
-    subprocess.run(["ip", "link", "delete", f"ptl{node.index}"], capture_output=True)
+    nodenet.teardown(node.slot)
+    nodenet.release(node.slot)
+    (node.root / NODE_FILE).unlink(missing_ok=True)
+
+
+def reclaim(node: RealNode, core: Any) -> None:
+    """A spot reclaim as a cloud does it: the machine goes away (kubelet, containers and containerd
+    stop at once), then its Node object is deleted."""
+    from kubernetes.client.exceptions import ApiException
+
+    stop(node)
+    try:
+        core.delete_node(node.name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def notice(core: Any, name: str, taint_key: str = NOTICE_TAINT) -> None:
+    """An interruption notice: the taint a termination handler puts on a node about to be reclaimed
+    (one of the GPUPool's `interruption.taints`). The kubelet keeps taints it did not set."""
+    current = [t.to_dict() for t in (core.read_node(name).spec.taints or [])]
+    if any(t["key"] == taint_key for t in current):
+        return
+    taint = {"key": taint_key, "value": "true", "effect": "NoSchedule"}
+    body = [{k: v for k, v in t.items() if v is not None} for t in current] + [taint]
+    core.patch_node(name, {"spec": {"taints": body}})
 
 
 def pod_logs(node: RealNode, namespace: str, pod: str, container: str) -> str:
-    """A container's log lines (CRI format: time, stream, tag, text) as plain text."""
+    """A container's log lines (CRI format: time, stream, tag, text) as plain text, read from the node's
+    files (what `kubectl logs` shows, without the API server)."""
     lines: list[str] = []
     for f in sorted((node.root / "pods").glob(f"{namespace}_{pod}_*/{container}/*.log")):
         for line in f.read_text(errors="replace").splitlines():
@@ -334,12 +412,17 @@ def pod_logs(node: RealNode, namespace: str, pod: str, container: str) -> str:
 
 
 def nodes_of(state_dir: Path) -> list[RealNode]:
-    """The real nodes whose folders a control plane's state directory holds (in index order)."""
+    """The real nodes a control plane's state directory holds (started and not stopped), by name."""
     found = []
-    for d in sorted((state_dir / "nodes").glob("*/kubelet.yaml")):
-        index = int(d.read_text().split("port: ", 1)[1].split()[0]) - 10350
-        found.append(RealNode(d.parent.name, index // 2, state_dir))
-    return sorted(found, key=lambda n: n.index)
+    for f in sorted((state_dir / "nodes").glob(f"*/{NODE_FILE}")):
+        meta = json.loads(f.read_text())
+        found.append(RealNode(str(meta["name"]), nodenet.Slot(int(meta["slot"])), state_dir))
+    return found
+
+
+def spec_of(node: RealNode) -> dgx.DGXNode:
+    """The DGX node `node` was started as."""
+    return dgx.DGXNode(**json.loads((node.root / NODE_FILE).read_text())["spec"])
 
 
 def node_ready(core: object, name: str) -> bool:
@@ -354,26 +437,69 @@ def node_ready(core: object, name: str) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in conditions)
 
 
-def add_nodes(state_dir: Path, kubeconfig: Path, count: int, progress: Progress = print) -> list[RealNode]:
-    """Start `count` more real nodes with the operator and worker images loaded; wait until Ready."""
+def pool_specs(pool: str, counts: Mapping[str, int], existing: Iterable[str] = ()) -> list[dgx.DGXNode]:
+    """DGX node specs for `counts` ({"spot": n, "on-demand": m}) real nodes of `pool`, named
+    `real-<pool>-spot-<i>` / `real-<pool>-od-<i>` (lowest free indexes) and spread over the zones."""
+    taken = set(existing)
+    specs: list[dgx.DGXNode] = []
+    capacity_types: tuple[dgx.CapacityType, ...] = ("spot", "on-demand")
+    for capacity_type in capacity_types:
+        prefix = f"real-{pool}-{'spot' if capacity_type == 'spot' else 'od'}-"
+        free = (f"{prefix}{i}" for i in itertools.count() if f"{prefix}{i}" not in taken)
+        for name in itertools.islice(free, counts.get(capacity_type, 0)):
+            zone = dgx.ZONES[len(specs) % len(dgx.ZONES)]
+            specs.append(dgx.DGXNode(name=name, capacity_type=capacity_type, zone=zone, pool=pool))
+    return specs
+
+
+def add_nodes(
+    state_dir: Path,
+    kubeconfig: Path,
+    specs: Sequence[dgx.DGXNode],
+    progress: Progress = print,
+    timeout: float = 180.0,
+) -> list[RealNode]:
+    """Start a real node per spec with the operator and worker images loaded; wait until each is Ready
+    with its GPUs allocatable. A node that fails to start is stopped again before the error is raised."""
     from kubernetes import client, config
 
     from portalis_dev import images
 
     records = images.build(images.DEFAULT_IMAGES, progress)
     archives = [(r.reference, Path(r.archive)) for r in records]
-    existing = nodes_of(state_dir)
-    first = max((n.index for n in existing), default=0) + 1
-    new = [RealNode(f"real-{i}", i, state_dir) for i in range(first, first + count)]
+    ports = LocalCluster(state_dir).ports()
+    if ports is None:
+        raise RealNodeError(f"no control plane in {state_dir}")
     core = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
-    for node in new:
-        progress(f"portalis-dev: starting real node {node.name} (pod subnet {node.subnet})")
-        start(node, kubeconfig, archives, progress=progress)
-    for node in new:
-        _wait(
-            f"node {node.name}",
-            lambda n=node: node_ready(core, n.name),  # type: ignore[misc]
-            120,
-            node.state_dir / "logs" / f"kubelet-{node.name}.log",
-        )
-    return new
+    started: list[tuple[RealNode, dgx.DGXNode]] = []
+    try:
+        for spec in specs:
+            node = RealNode(spec.name, nodenet.claim(state_dir, spec.name), state_dir)
+            started.append((node, spec))
+            progress(f"portalis-dev: starting real node {node.name} ({node.ip}, pod subnet {node.subnet})")
+            start(node, kubeconfig, archives, spec, ports.apiserver, progress=progress)
+        for node, spec in started:
+            kubelet_log = state_dir / "logs" / f"kubelet-{node.name}.log"
+            _wait(f"node {node.name} to register", lambda n=node: _exists(core, n.name), timeout, kubelet_log)  # type: ignore[misc]
+            advertise_gpus(core, node.name, spec.gpus)
+            _wait(
+                f"node {node.name} Ready with {spec.gpus} GPUs",
+                lambda n=node, g=spec.gpus: node_ready(core, n.name) and gpus_allocatable(core, n.name) == g,  # type: ignore[misc]
+                timeout,
+                kubelet_log,
+            )
+    except BaseException:
+        for node, _ in started:
+            stop(node)
+        raise
+    return [node for node, _ in started]
+
+
+def _exists(core: Any, name: str) -> bool:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        core.read_node(name)
+    except ApiException:
+        return False
+    return True

@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint tools images venv down clean
+.PHONY: demo test lint tools images venv down clean train-typer
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=...)")'
@@ -34,6 +34,19 @@ demo: tools
 
 down: venv
 	$(BIN)/portalis-dev down
+
+# The type model (docs/model.md): a training environment holding only the pinned typed packages of
+# model_repo/tools/typer_packages.txt (--no-deps: exactly those), then CPU training on them and on the
+# typeshed stubs that ship with mypy. Writes model_repo/typer/1/typer.nemo and its data card.
+TYPER_VENV ?= .venv-typer
+$(TYPER_VENV)/.installed: model_repo/tools/typer_packages.txt
+	$(PYTHON) -m venv $(TYPER_VENV)
+	$(TYPER_VENV)/bin/pip install --quiet --no-deps -r model_repo/tools/typer_packages.txt
+	touch $@
+
+train-typer: venv $(TYPER_VENV)/.installed
+	$(BIN)/python model_repo/tools/train_typer.py \
+	  --site "$$($(TYPER_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 
 lint: venv
 	$(BIN)/ruff check .

@@ -125,3 +125,43 @@ def test_the_ledger_and_the_report_say_which_types_were_inferred_and_how(tmp_pat
     md = (a.output_dir / "demo-crate" / "TRANSLATION_REPORT.md").read_text()
     assert "## Inferred types" in md
     assert "`shout.word`: `str` (docstring)" in md
+
+
+class FakeTypeModel:
+    """Answers every slot with the same ranking; or fails like an unreachable server."""
+
+    def __init__(self, answer: list[tuple[str, float]], fail: bool = False) -> None:
+        self.answer = answer
+        self.fail = fail
+        self.requests: list[list[str]] = []
+
+    def infer_types(
+        self, slots: Sequence[str], timeout_s: float | None = None
+    ) -> list[list[tuple[str, float]]]:
+        self.requests.append(list(slots))
+        if self.fail:
+            raise ConnectionError("typer down")
+        return [self.answer for _ in slots]
+
+
+def test_the_model_settles_what_the_rules_leave_open_in_one_request_per_batch() -> None:
+    units = split_source("m.py", "def f(a):\n    return a\n\n\ndef g(b: int, c):\n    return c\n")
+    model = FakeTypeModel([("bytes", 0.9), ("not a type(", 0.05), ("int", 0.05)])
+    inferred = InferredTypes(model=model)
+    inferred.prepare(units)
+    assert len(model.requests) == 1
+    assert len(model.requests[0]) == 2  # f.a and g.c: g.b is annotated, returns are left to the translator
+    (f,) = [u for u in units if u.name == "f"]
+    best = inferred.options(f)[0].chosen
+    assert {f"{s.function}.{s.name}": (c.text, c.source) for s, c in best.items()} == {
+        "f.a": ("bytes", "model")
+    }
+
+
+def test_an_unreachable_model_leaves_the_rules_candidates() -> None:
+    units = split_source("m.py", "def f(word):\n    return word.upper()\n")
+    inferred = InferredTypes(model=FakeTypeModel([], fail=True))
+    inferred.prepare(units)
+    assert inferred.model_failures == 1
+    chosen = inferred.options(units[0])[0].chosen
+    assert [(c.text, c.source) for c in chosen.values()] == [("str", "usage")]

@@ -24,7 +24,7 @@ from types import FrameType
 from prometheus_client import start_http_server
 
 from portalis_worker import logs, metrics
-from portalis_worker.assignment import Assignment, AssignmentError, load_assignment
+from portalis_worker.assignment import Assignment, AssignmentError, BackendMode, load_assignment
 from portalis_worker.backends import BackendUnavailable, CacheBackend, ModelClient, build_chain
 from portalis_worker.configmap_output import ApiUnavailable, OutputRefused, configmap_output_for
 from portalis_worker.ledger import LocalFileStore, ledger_path
@@ -33,7 +33,7 @@ from portalis_worker.progress import reporter_for
 from portalis_worker.protocol import WorkerExit
 from portalis_worker.rustcheck import Checker, RustcChecker
 from portalis_worker.sources import SourceError, fetch_git, list_sources, resolve_root
-from portalis_worker.typed_rules import InferredTypes, ranked_backends
+from portalis_worker.typed_rules import InferredTypes, TypeModelClient, ranked_backends
 
 LOG = logging.getLogger("portalis_worker")
 
@@ -49,6 +49,7 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_TRANSIENT, EXIT_NO_SPACE, EXIT_OUTPUT, EX
 GIT_CHECKOUT = "repo"
 
 ModelClientFactory = Callable[[Assignment], ModelClient | None]
+TypeModelFactory = Callable[[Assignment], TypeModelClient | None]
 
 
 def no_model_client(assignment: Assignment) -> ModelClient | None:
@@ -66,7 +67,26 @@ def _install_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def run_shard(assignment: Assignment, model_client_factory: ModelClientFactory) -> int:
+def triton_type_model(assignment: Assignment) -> TypeModelClient | None:
+    """The production type model: in `auto` mode, the `typer` on the pod's Triton sidecar at
+    PORTALIS_TRITON_URL. One attempt per request: an unreachable sidecar costs a batch its model
+    candidates (rules only), not minutes of retries."""
+    if assignment.backend is not BackendMode.AUTO:
+        return None
+    from portalis_worker.triton_client import TritonClient, TritonClientSettings, TritonUnavailableError
+
+    try:
+        return TritonClient(TritonClientSettings(url=assignment.triton_url, timeout_s=30.0, attempts=1))
+    except TritonUnavailableError as exc:  # tritonclient is not installed in this image
+        LOG.warning("no type model client", extra={"error": str(exc)})
+        return None
+
+
+def run_shard(
+    assignment: Assignment,
+    model_client_factory: ModelClientFactory,
+    type_model_factory: TypeModelFactory = triton_type_model,
+) -> int:
     stop = threading.Event()
     _install_signals(stop)
     if assignment.metrics_port:
@@ -78,7 +98,7 @@ def run_shard(assignment: Assignment, model_client_factory: ModelClientFactory) 
             else None
         )
         cache = CacheBackend()
-        inferred = InferredTypes()
+        inferred = InferredTypes(model=type_model_factory(assignment))
         chain = build_chain(
             assignment.backend, cache, model_client_factory(assignment), typed=ranked_backends(inferred)
         )

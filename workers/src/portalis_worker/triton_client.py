@@ -1,4 +1,4 @@
-"""gRPC client for the Triton sidecar: translate and embed in batches, with priorities and retries.
+"""gRPC client for the Triton sidecar: translate, embed and type in batches, with priorities and retries.
 
 The worker talks to its pod's Triton over loopback gRPC. Failures are sorted into our own
 exceptions so callers decide without parsing gRPC text:
@@ -81,6 +81,7 @@ class TritonClientSettings:
     url: str = "127.0.0.1:8001"
     translator_model: str = "translator"
     embedder_model: str = "embedder"
+    typer_model: str = "typer"
     #: Deadline for one request (client side and in Triton's queue), seconds.
     timeout_s: float = 120.0
     #: Attempts for transient failures (1 = no retry).
@@ -174,6 +175,17 @@ class TritonClient:
         """MinHash signatures ``[B, num_perm]`` (portalis_kernels.minhash on the server)."""
         return self._stack("MINHASH", sources, priority, timeout_s).astype(np.uint32, copy=False)
 
+    def infer_types(
+        self, slots: Sequence[str], timeout_s: float | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """The typer's top-k (type, score) for each slot text (typer_features.slot_texts), best first."""
+        model = self.settings.typer_model
+        out: list[list[tuple[str, float]]] = []
+        for rows in self._infer_chunks(model, slots, ["TYPES", "SCORES"], None, timeout_s, "SLOT"):
+            for types, scores in zip(rows["TYPES"], rows["SCORES"], strict=True):
+                out.append([(_as_text(t), float(p)) for t, p in zip(types, scores, strict=True)])
+        return out
+
     def _stack(
         self, output: str, sources: Sequence[str], priority: Priority, timeout_s: float | None
     ) -> NDArray[Any]:
@@ -188,8 +200,9 @@ class TritonClient:
         model: str,
         sources: Sequence[str],
         outputs: list[str],
-        priority: Priority,
+        priority: Priority | None,
         timeout_s: float | None,
+        input_name: str = "SOURCE",
     ) -> Iterator[dict[str, NDArray[Any]]]:
         """One request per ``max_batch_size`` rows; Triton's dynamic batcher merges across callers."""
         if not sources:
@@ -197,7 +210,7 @@ class TritonClient:
         rows = self._rows_per_request(model)
         for start, end in _chunks(len(sources), rows):
             data = np.array([[s.encode("utf-8")] for s in sources[start:end]], dtype=np.object_)
-            call = functools.partial(self._infer_once, model, data, outputs, priority, timeout_s)
+            call = functools.partial(self._infer_once, model, data, outputs, priority, timeout_s, input_name)
             yield self._retrying(call)
 
     def _infer_once(
@@ -205,18 +218,20 @@ class TritonClient:
         model: str,
         data: NDArray[Any],
         outputs: list[str],
-        priority: Priority,
+        priority: Priority | None,
         timeout_s: float | None,
+        input_name: str = "SOURCE",
     ) -> dict[str, NDArray[Any]]:
+        """`priority` None: the model has no priority levels (the typer), so none is sent."""
         timeout = self.settings.timeout_s if timeout_s is None else timeout_s
-        inp = grpcclient.InferInput("SOURCE", list(data.shape), "BYTES")
+        inp = grpcclient.InferInput(input_name, list(data.shape), "BYTES")
         inp.set_data_from_numpy(data)
         try:
             result = self._client.infer(
                 model,
                 [inp],
                 outputs=[grpcclient.InferRequestedOutput(name) for name in outputs],
-                priority=int(priority),
+                priority=0 if priority is None else int(priority),
                 timeout=max(1, int(timeout * 1e6)),  # the server's queue deadline, microseconds
                 client_timeout=timeout,
             )

@@ -7,6 +7,9 @@ written never reaches them; one that does not (an untyped parameter) is offered 
 and when the file's rustc check rejects that translation the pipeline moves the unit on to the next
 rank, so candidates are tried in score order through rustc, a bounded number of times.
 
+With a type model (the `typer` on the pod's Triton, model/typer.py), its top-k candidates for each
+open slot are merged with the rules' before ranking: the model ranks what the rules leave open.
+
 `InferredTypes.take(unit_id)` says which types the accepted translation was given and how each was
 found (`docstring`, `usage`, `call-site`, `name`, `default`: the rules; `model`: the type model),
 for the unit's ledger record and the report.
@@ -14,17 +17,24 @@ for the unit's ledger record and the report.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from portalis_worker.backends import Outcome, RulesBackend
-from portalis_worker.typeinfer import Candidate, Slot, Typing, typings
+from portalis_worker.model.typer_features import slot_texts
+from portalis_worker.typeinfer import Candidate, Slot, Typing, infer, typings
+from portalis_worker.typeinfer.inference import functions
+from portalis_worker.typeinfer.terms import of_annotation
 from portalis_worker.typeinfer.trials import MAX_TRIES
 from portalis_worker.units import Unit
 
 if TYPE_CHECKING:
     from portalis_worker.rules.package_scope import PackageTranslator
+
+LOG = logging.getLogger(__name__)
 
 NAME = "rules+types"
 
@@ -32,24 +42,73 @@ TypesRecord = dict[str, dict[str, str | float]]
 """`function.param` (or `function.<return>`) -> {type, source, score}: the ledger's `types` field."""
 
 
-class InferredTypes:
-    """Typed versions per unit, shared by the rank backends; which rank each unit was offered last."""
+class TypeModelClient(Protocol):
+    """The type model's server (triton_client.TritonClient.infer_types): top-k (type, score) per slot
+    text, in order. Raises on transport errors."""
 
-    def __init__(
-        self, limit: int = MAX_TRIES, model: Mapping[Slot, Sequence[Candidate]] | None = None
-    ) -> None:
+    def infer_types(
+        self, slots: Sequence[str], timeout_s: float | None = None
+    ) -> list[list[tuple[str, float]]]: ...
+
+
+class InferredTypes:
+    """Typed versions per unit, shared by the rank backends; which rank each unit was offered last.
+
+    With a type model, `prepare` asks it once per batch of units for the candidates of every open
+    slot, and ranking merges them with the rules' (typeinfer.ranking.merge). A model that cannot be
+    reached costs only its own candidates: the batch goes on with the rules' (`model_failures`
+    counts it, and the log says why)."""
+
+    def __init__(self, limit: int = MAX_TRIES, model: TypeModelClient | None = None) -> None:
         self.limit = limit
         self.model = model
+        self.model_calls = 0
+        self.model_failures = 0
         self._typings: dict[str, list[Typing]] = {}
         self._offered: dict[str, int] = {}
 
-    def options(self, unit: Unit) -> list[Typing]:
-        if unit.id not in self._typings:
+    def prepare(self, units: Sequence[Unit]) -> None:
+        """Compute the typings of `units` not seen yet (one model request for all of them)."""
+        todo: list[tuple[Unit, ast.Module]] = []
+        for unit in units:
+            if unit.id in self._typings:
+                continue
             try:
-                self._typings[unit.id] = typings(unit.source, self.limit, self.model)
+                todo.append((unit, ast.parse(unit.source)))
+            except (SyntaxError, RecursionError, MemoryError, ValueError):
+                self._typings[unit.id] = []
+        answers = self._ask_model([tree for _, tree in todo])
+        for (unit, _), model in zip(todo, answers, strict=True):
+            try:
+                self._typings[unit.id] = typings(unit.source, self.limit, model)
             except (SyntaxError, RecursionError, MemoryError):
                 self._typings[unit.id] = []
+
+    def options(self, unit: Unit) -> list[Typing]:
+        self.prepare([unit])
         return self._typings[unit.id]
+
+    def _ask_model(self, trees: Sequence[ast.Module]) -> list[dict[Slot, list[Candidate]] | None]:
+        if self.model is None or not trees:
+            return [None] * len(trees)
+        asked = [open_slot_texts(tree) for tree in trees]
+        texts = [text for slots in asked for _, text in slots]
+        if not texts:
+            return [None] * len(trees)
+        self.model_calls += 1
+        try:
+            ranked = self.model.infer_types(texts)
+        except Exception as exc:  # unreachable or failing model server: rules only for this batch
+            self.model_failures += 1
+            LOG.warning(
+                "type model unavailable; rules-only types", extra={"error": f"{type(exc).__name__}: {exc}"}
+            )
+            return [None] * len(trees)
+        out: list[dict[Slot, list[Candidate]] | None] = []
+        answers = iter(ranked)
+        for slots in asked:
+            out.append({slot: model_candidates(next(answers)) for slot, _ in slots})
+        return out
 
     def offered(self, unit_id: str, rank: int) -> None:
         self._offered[unit_id] = rank
@@ -62,6 +121,33 @@ class InferredTypes:
         if rank is None or rank >= len(options):
             return None
         return types_record(options[rank].chosen)
+
+
+def open_slot_texts(tree: ast.Module) -> list[tuple[Slot, str]]:
+    """The model's input text of each slot of `tree` that needs a type."""
+    open_slots = infer(tree).open
+    if not open_slots:
+        return []
+    out = []
+    for qualname, func, params in functions(tree):
+        for text in slot_texts(func, qualname, params):
+            slot = Slot(qualname, text.name)
+            if slot in open_slots:
+                out.append((slot, text.text))
+    return out
+
+
+def model_candidates(answer: Sequence[tuple[str, float]]) -> list[Candidate]:
+    """The model's (type, score) pairs as candidates; a label inference cannot read is dropped."""
+    out = []
+    for label, score in answer:
+        try:
+            term = of_annotation(ast.parse(label, mode="eval").body)
+        except SyntaxError:
+            continue
+        if term.complete:
+            out.append(Candidate(term, score, "model"))
+    return out
 
 
 def types_record(chosen: Mapping[Slot, Candidate]) -> TypesRecord:
@@ -86,6 +172,7 @@ class InferredRulesBackend(RulesBackend):
         self.rank = rank
 
     def translate_batch(self, units: Sequence[Unit]) -> list[Outcome]:
+        self.inferred.prepare(units)
         out: list[Outcome] = []
         for unit in units:
             options = self.inferred.options(unit)

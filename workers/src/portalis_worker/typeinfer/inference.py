@@ -2,11 +2,12 @@
 
 A slot needs a type when its annotation is missing or incomplete (a bare `list`). Evidence comes
 from the function's docstring examples, the rules' usage walk (usage.py) over every function of the
-module and, weakly, parameter names (names.py). The walk runs `ROUNDS` times, each with the previous
-round's best guesses in its environment, so that what one parameter settles reaches the values it
-meets (`p + q`) and the functions it is passed to (call sites). A return slot is left to the
-translator, which infers a return type from the body, unless docstring examples show the value;
-then the examples' type comes first and the translator's own inference second.
+module, literal default values and, weakly, parameter names (names.py). The walk runs `ROUNDS`
+times, each with the previous round's best guesses in its environment, so that what one parameter
+settles reaches the values it meets (`p + q`) and the functions it is passed to (call sites). A
+return slot is left to the translator, which infers a return type from the body, unless docstring
+examples show the value; then the examples' type comes first and the translator's own inference
+second.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from portalis_worker.typeinfer import ranking, usage
 from portalis_worker.typeinfer.examples import examples
 from portalis_worker.typeinfer.names import NAME_WEIGHT, name_prior
 from portalis_worker.typeinfer.slots import RETURN, Candidate, Evidence, Slot
-from portalis_worker.typeinfer.terms import UNKNOWN, Term, of_annotation
+from portalis_worker.typeinfer.terms import UNKNOWN, Term, of_annotation, of_value, optional
 
 ROUNDS = 2
 DOCSTRING = 4.0
 """The weight of one docstring example's value (a literal the author wrote for this very call)."""
+DEFAULT_VALUE = 2.0
+"""The weight of a parameter's literal default value (`n=0`: int; `name=None`: Optional)."""
 TRANSLATOR_RETURN = 0.3
 """The score of "leave the return to the translator" when docstring examples show a return value."""
 
@@ -105,6 +108,9 @@ def infer(tree: ast.Module, model: Mapping[Slot, Sequence[Candidate]] | None = N
             env = {n: best.get(Slot(qualname, n), UNKNOWN) for n in params}
             usage.collect(func, qualname, env, signatures, findings)
             _docstring(func, qualname, params, findings)
+            for name, default in _defaults(func).items():
+                if name in params:
+                    findings.add(Slot(qualname, name), default, DEFAULT_VALUE, "usage")
             for name in params:
                 prior = name_prior(name)
                 if prior is not None:
@@ -127,6 +133,24 @@ def _candidates(slot: Slot, evidence: list[Evidence], model: Sequence[Candidate]
     shown = [e for e in evidence if e.source == "docstring"]
     ranked = ranking.merge(ranking.slot_candidates(evidence), model) if shown else []
     return [*ranked[:2], Candidate(None, TRANSLATOR_RETURN, "usage")]
+
+
+def _defaults(func: Function) -> dict[str, Term]:
+    """The term of each parameter's literal default value (`None` says Optional)."""
+    args = [*func.args.posonlyargs, *func.args.args]
+    pairs = list(zip(args[len(args) - len(func.args.defaults) :], func.args.defaults, strict=True))
+    pairs += [
+        (a, d) for a, d in zip(func.args.kwonlyargs, func.args.kw_defaults, strict=True) if d is not None
+    ]
+    out = {}
+    for arg, node in pairs:
+        try:
+            value = ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            continue
+        term = of_value(value)
+        out[arg.arg] = optional(UNKNOWN) if term.kind == "none" else term
+    return out
 
 
 def _def(defs: list[tuple[str, Function, list[str]]], qualname: str) -> Function:

@@ -102,7 +102,9 @@ def merge(rules: Sequence[Candidate], model: Sequence[Candidate], limit: int = P
         if known is None:
             scored[candidate.text] = Candidate(candidate.term, extra, "model")
         else:
-            scored[candidate.text] = Candidate(known.term, known.score + extra, known.source)
+            # Agreeing with a guess the rules made without evidence, the model is what decided.
+            source = "model" if known.source == "default" else known.source
+            scored[candidate.text] = Candidate(known.term, known.score + extra, source)
     return sorted(scored.values(), key=lambda c: -c.score)[:limit]
 
 

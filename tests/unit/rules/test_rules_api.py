@@ -30,8 +30,8 @@ UNSUPPORTED = [
     ("X = 1\n\ndef f() -> None:\n    global X\n    X = 2\n", "global", 4),
     ("def f(*args: int) -> int:\n    return 0\n", "*args or **kwargs", 1),
     (
-        "def f(n: int) -> int:\n    if (m := n + 1) > 2:\n        return m\n    return 0\n",
-        "assignment expression (:=)",
+        "def f(xs: list[int]) -> list[int]:\n    return [m for x in xs if (m := x + 1) > 2]\n",
+        "assignment expression (:=) in a comprehension",
         2,
     ),
     ("from typing import Generic\n\nclass B(Generic):\n    pass\n", "class inheritance", 3),

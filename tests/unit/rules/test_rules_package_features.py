@@ -301,7 +301,7 @@ CASES = {
             "def f(n: int, s: str) -> list[str]:\n"
             "    k = key((n, s, n + 1))\n"
             "    parts: list[int | str] = [s, n]\n"
-            '    return [str(k), str([p * 2 if not isinstance(p, str) else len(p.upper()) for p in parts])]\n'
+            "    return [str(k), str([p * 2 if not isinstance(p, str) else len(p.upper()) for p in parts])]\n"
         ),
         "f",
         [(3, "ab"), (-2, "x"), (0, "")],
@@ -321,10 +321,45 @@ CASES = {
             "    digits = str(n).encode('ascii')\n"
             "    return [str(number(digits)), str(number(n)), str(number(None)), str(number(str(n))),\n"
             "            repr(raw), str(b'it\\'s\\x00' + b''), text(raw), text(s), raw.decode('utf-8'),\n"
-            "            str(len(raw)), str(raw == s.encode('utf8')), str(bool(b'')), raw.decode('latin-1')]\n"
+            "            str(len(raw)), str(raw == s.encode('utf8')), str(bool(b'')),\n"
+            "            raw.decode('latin-1')]\n"
         ),
         "f",
         [(3, "ab"), (-2, "é"), (0, "")],
+    ),
+    "assignment_expressions_chained_assignments_and_partial_classes": Case(
+        (
+            "from typing import Optional\n"
+            "\n"
+            "class Cache:\n"
+            "    def __init__(self, n: int) -> None:\n"
+            "        self.n = n\n"
+            "        self._c: Optional[int] = None\n"
+            "        self.calls = 0\n"
+            "\n"
+            "    def value(self) -> int:\n"
+            "        if (c := self._c) is not None:\n"
+            "            return c\n"
+            "        self.calls += 1\n"
+            "        self._c = c = self.n * 3\n"
+            "        return c\n"
+            "\n"
+            "    def untranslatable(self, other: object) -> bool:\n"
+            "        return other is self\n"
+            "\n"
+            "    def uses_it(self) -> bool:\n"
+            "        return self.untranslatable(1)\n"
+            "\n"
+            "def f(n: int, xs: list[int]) -> list[int]:\n"
+            "    out = []\n"
+            "    if (k := len(xs)) > 1:\n"
+            "        out.append(k)\n"
+            "    c = Cache(n)\n"
+            "    a = b = n + 1\n"
+            "    return out + [c.value(), c.value(), c.calls, a, b]\n"
+        ),
+        "f",
+        [(3, [1, 2]), (-2, []), (0, [5, 6, 7])],
     ),
     "class_constants_classmethods_setters_and_abstract_bases": Case(
         (
@@ -400,6 +435,20 @@ def test_public_names_are_pub_and_private_ones_crate_visible() -> None:
     assert "pub(crate) fn _helper()" in rust
 
 
+def test_a_class_without_the_methods_that_do_not_translate_names_them_in_its_docs() -> None:
+    rust = translate_module(
+        "class C:\n    def __init__(self) -> None:\n        self.n = 1\n\n"
+        "    def bad(self, x: object) -> int:\n        return 1\n\n"
+        "    def good(self) -> int:\n        return self.n\n\n"
+        "    def calls_bad(self) -> int:\n        return self.bad(self)\n"
+    )
+    assert "pub fn good(&self) -> isize" in rust
+    assert "fn bad" not in rust
+    assert "fn calls_bad" not in rust
+    assert "/// - `bad`: unsupported: type object at line 5" in rust
+    assert "/// - `calls_bad`: unsupported: method C.bad, left out of its class" in rust
+
+
 def test_exception_classes_implement_error_and_display() -> None:
     rust = translate_module(EXCEPTIONS)
     assert "impl std::error::Error for InvalidVersion {}" in rust
@@ -451,6 +500,21 @@ def test_exception_classes_implement_error_and_display() -> None:
         (
             "def g(a: int, /) -> int:\n    return a\n\ndef f() -> int:\n    return g(a=1)\n",
             "unknown keyword argument a",
+        ),
+        ("def f(n: int) -> list[int]:\n    a = b = [n]\n    return a\n", "chained assignment of a mutable"),
+        (
+            "def f(xs: list[int]) -> list[int]:\n    return [y for x in xs if (y := x) > 1]\n",
+            "assignment expression \\(:=\\) in a comprehension",
+        ),
+        (
+            "class C:\n    def __init__(self) -> None:\n        self.n = 1\n\n"
+            "    def bad(self, x: object) -> int:\n        return 1\n\n"
+            "def f() -> int:\n    return C().bad(2)\n",
+            "method C.bad, left out of its class \\(unsupported: type object",
+        ),
+        (
+            "class C:\n    def __init__(self, x: object) -> None:\n        self.n = 1\n",
+            "type object",  # a class is never translated without its constructor
         ),
     ],
 )

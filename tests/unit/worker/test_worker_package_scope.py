@@ -117,9 +117,11 @@ def test_a_dependency_that_does_not_translate_fails_the_unit_by_name() -> None:
 def test_units_whose_dependencies_failed_are_dropped_from_the_crate_transitively() -> None:
     units = [
         {"path": "a.py", "name": "f", "status": "failed", "reason": "unsupported", "message": "x"},
-        {"path": "b.py", "name": "g", "status": "translated", "rust": "fn g() {}", "deps": ["a.py::f"]},
-        {"path": "b.py", "name": "h", "status": "translated", "rust": "fn h() {}", "deps": ["b.py::g"]},
+        {"path": "b.py", "name": "g", "status": "translated", "rust": "fn g() { f() }", "deps": ["a.py::f"]},
+        {"path": "b.py", "name": "h", "status": "translated", "rust": "fn h() { g() }", "deps": ["b.py::g"]},
         {"path": "b.py", "name": "k", "status": "translated", "rust": "fn k() {}"},
+        # A class translated without the method that called f no longer names it: it stays.
+        {"path": "b.py", "name": "C", "status": "translated", "rust": "struct C {}", "deps": ["a.py::f"]},
     ]
     out = {u["name"]: u for u in without_missing_dependencies(units)}
     assert out["g"]["status"] == out["h"]["status"] == "failed"
@@ -127,6 +129,7 @@ def test_units_whose_dependencies_failed_are_dropped_from_the_crate_transitively
     assert "a.py f" in out["g"]["message"]
     assert "rust" not in out["h"]
     assert out["k"]["status"] == "translated"
+    assert out["C"]["status"] == "translated"
 
 
 @pytest.mark.skipif(shutil.which("rustc") is None, reason="rustc is required")

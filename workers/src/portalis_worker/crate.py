@@ -104,9 +104,17 @@ def _cell(text: object) -> str:
     return _comment(str(text)).replace("|", "\\|")
 
 
+def _names(rust: str, dependency: str) -> bool:
+    """Whether a unit's Rust names the definition `path::name` (a class translated without the
+    methods that used a failed dependency no longer needs it)."""
+    name = dependency.rsplit("::", 1)[-1]
+    return re.search(rf"\b{re.escape(name)}\b", rust) is not None
+
+
 def without_missing_dependencies(units: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The units, with every translated unit whose dependencies (`deps`: `path::name` of the package
-    definitions it uses) are not all translated turned into a failure of reason `dependency`.
+    definitions it uses, and that its Rust still names) are not all translated turned into a
+    failure of reason `dependency`.
 
     A unit is checked against its dependencies' own translations, but a dependency can still fail
     its file's check; a crate must never name an item it does not contain. Repeated to a fixpoint,
@@ -118,7 +126,10 @@ def without_missing_dependencies(units: Iterable[Mapping[str, Any]]) -> list[Map
         for unit in out:
             if unit.get("status") != "translated":
                 continue
-            missing = sorted(str(d) for d in unit.get("deps") or () if str(d) not in present)
+            rust = str(unit.get("rust") or "")
+            missing = sorted(
+                str(d) for d in unit.get("deps") or () if str(d) not in present and _names(rust, str(d))
+            )
             if missing:
                 unit.update(
                     status="failed",

@@ -341,9 +341,12 @@ def _tuple(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val
     """``tuple(seq)``: a Rust tuple when the length is visible in the source, else a ``tuple[X, ...]``
     (a ``Vec``)."""
     _one(tx, "tuple", node)
+    if expected is not None and expected.kind == "option":
+        expected = expected.args[0]  # a tuple where an Optional one is expected
     length = static_length(node.args[0])
     if length is None or (expected is not None and is_vtuple(expected)):
-        code, elem = tx.iterate(node.args[0])
+        want = expected.args[0] if expected is not None and is_vtuple(expected) else None
+        code, elem = tx.iterate(node.args[0], want=want)
         return Val(f"{code}.collect::<Vec<{tx.rtype(elem, node)}>>()", vtuple_of(elem))
     code, elem = tx.iterate(node.args[0])
     tmp = tx.fresh("v")
@@ -380,10 +383,8 @@ def _int(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
     if val.ty.kind != "str":
         tx.fail("int() with a base on a non-string", node)
     base = tx.coerce(tx.expr(node.args[1]), INT, node)
-    return Val(
-        f"isize::from_str_radix({tx.as_str(val)}.trim(), {base} as u32)" '.expect("ValueError: invalid literal")',
-        INT,
-    )
+    parse = f"isize::from_str_radix({tx.as_str(val)}.trim(), {base} as u32)"
+    return Val(f'{parse}.expect("ValueError: invalid literal")', INT)
 
 
 def _int_of(tx: ExpressionTranslator, val: Val, node: ast.Call) -> Val:

@@ -3,8 +3,9 @@
 Fields come from class-level annotations and from ``self.x = ...`` in ``__init__``; the
 constructor is ``Type::new(...)``; a class attribute with an immutable default (`context: str |
 None = None`) is a field that starts with that value; a method that assigns to ``self`` (or calls
-one that does) takes ``&mut self``, any other ``&self``. Inheritance, properties and class attributes are
-outside the subset.
+one that does) takes ``&mut self``, any other ``&self``. Inheritance is copied down into each
+subclass; properties are methods; class constants become module statics. A method that does not
+translate (other than ``__init__`` and the dunders) is left out of its class, and named in its docs.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 import ast
 import copy
 from collections.abc import Callable
+from typing import TypeVar
 
-from portalis_worker.rules.context import ClassInfo, FuncSig, ModuleContext
+from portalis_worker.rules.context import LEFT_OUT, ClassInfo, FuncSig, ModuleContext
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.exceptions import BUILTIN_BASES
 from portalis_worker.rules.types import BOOL, FLOAT, INT, STR, UNKNOWN, Ty, annotation_to_ty, class_ty
 
 SigFactory = Callable[[ast.FunctionDef, str | None, bool], FuncSig]
+T = TypeVar("T")
 
 
 def _decorator_name(node: ast.expr) -> str:
@@ -269,7 +272,7 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
     methods: list[FuncSig] = []
     if info.enum_members is not None:
         return methods
-    left_out = left_out_methods(node)
+    left_out = left_out_methods(node) | set(getattr(node, LEFT_OUT, {}))
     for stmt in node.body:
         if (
             isinstance(stmt, ast.Expr)
@@ -393,6 +396,53 @@ def _immutable_literal(node: ast.expr) -> bool:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return _immutable_literal(node.operand)
     return isinstance(node, ast.Tuple) and all(_immutable_literal(e) for e in node.elts)
+
+
+MAX_LEFT_OUT = 64
+
+
+def leavable(method: str) -> bool:
+    """Whether a class is still worth translating without `method`: any method but `__init__` and
+    the other dunders (without them, the Rust type would behave differently from the Python one)."""
+    return not (method.startswith("__") and method.endswith("__"))
+
+
+def without_failing_members(
+    tree: ast.Module,
+    attempt: Callable[[ast.Module], T],
+    droppable: Callable[[str], bool] = lambda _: False,
+    top_name: Callable[[ast.stmt], str | None] = lambda _: None,
+) -> T:
+    """`attempt` on a copy of `tree`; when it fails in a method of a class that can do without it,
+    again with that method left out (its name and reason on the class, for its docs and callers).
+    A top-level definition that fails where it cannot be left out is dropped when `droppable` says
+    the tree holds it only as context (a dependency of the unit being translated).
+
+    Methods that call a left-out or dropped definition fail in turn and are left out too; what
+    remains is the largest part of each class that translates. Each try starts from a fresh copy of
+    the tree (the translation rewrites class bodies)."""
+    left_out: dict[str, dict[str, str]] = {}
+    dropped: set[str] = set()
+    while True:
+        work = copy.deepcopy(tree)
+        work.body = [stmt for stmt in work.body if top_name(stmt) not in dropped]
+        for stmt in work.body:
+            if isinstance(stmt, ast.ClassDef) and stmt.name in left_out:
+                setattr(stmt, LEFT_OUT, dict(left_out[stmt.name]))
+        try:
+            return attempt(work)
+        except Unsupported as exc:
+            if len(dropped) + sum(map(len, left_out.values())) >= MAX_LEFT_OUT:
+                raise
+            if exc.member is not None and leavable(exc.member[1]):
+                known = left_out.setdefault(exc.member[0], {})
+                if exc.member[1] not in known:
+                    known[exc.member[1]] = str(exc)
+                    continue
+            where = exc.member[0] if exc.member is not None else exc.definition
+            if where is None or where in dropped or not droppable(where):
+                raise
+            dropped.add(where)
 
 
 def left_out_methods(node: ast.ClassDef) -> set[str]:

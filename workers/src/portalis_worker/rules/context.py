@@ -124,6 +124,10 @@ class FuncSig:
     """How many leading parameters may not be passed by keyword."""
 
 
+LEFT_OUT = "portalis_left_out"
+"""Attribute of a ClassDef: {method: why} for methods that did not translate (left out of the class)."""
+
+
 @dataclass
 class ClassInfo:
     """A class translated to a struct: ordered fields and methods."""

@@ -16,8 +16,9 @@ from portalis_worker.rules.classes import (
     exception_classes,
     flatten_inheritance,
     hoist_class_constants,
+    without_failing_members,
 )
-from portalis_worker.rules.context import ClassInfo, FuncSig, ModuleContext, ident
+from portalis_worker.rules.context import LEFT_OUT, ClassInfo, FuncSig, ModuleContext, ident
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.expressions import float_literal, rust_str_literal
 from portalis_worker.rules.statements import FunctionTranslator, walk_statements
@@ -181,16 +182,21 @@ class ModuleTranslator:
         self.origin: dict[int, int] = {}
         """id of each function's def -> id of the top-level statement it comes from (nested defs)."""
         self.translators: dict[int, FunctionTranslator] = {}
+        self.top_names: dict[int, str] = {}
+        """id of each top-level definition -> its name (to say where a failure arose)."""
         self.abstract: dict[int, str] = {}
         """Base classes that use attributes only their subclasses define: id -> why not emitted."""
 
     def sig_factory(self, node: ast.FunctionDef, owner: str | None, is_static: bool) -> FuncSig:
         """Signatures for methods (passed to ``classes.collect_members``)."""
-        sig = _signature(self.module, node, owner, is_static)
+        try:
+            sig = _signature(self.module, node, owner, is_static)
+        except Unsupported as exc:
+            raise exc.within(owner, node.name) from None
         if owner is not None:
             untyped = [name for name, ty in sig.params if ty == UNKNOWN]
             if untyped:
-                raise Unsupported(f"untyped parameter {untyped[0]}", node.lineno)
+                raise Unsupported(f"untyped parameter {untyped[0]}", node.lineno).within(owner, node.name)
             if sig.ret == UNKNOWN and node.name != "__init__":
                 sig.ret = UNKNOWN
         return sig
@@ -211,6 +217,9 @@ class ModuleTranslator:
                 for name, assign in hoist_class_constants(stmt):
                     self.computed_constant(name, assign, origin=id(stmt))
         bases = {b for chain in self.module.ancestors.values() for b in chain}
+        for stmt in body:
+            if (name := top_level_name(stmt)) is not None:
+                self.top_names[id(stmt)] = name
         for stmt in body:
             if isinstance(stmt, ast.Import | ast.ImportFrom):
                 register_import(self.module, stmt)
@@ -246,7 +255,11 @@ class ModuleTranslator:
             raise Unsupported(f"second definition of {node.name}", node.lineno)
         if node.name in BUILTIN_NAMES:
             raise Unsupported(f"function shadowing builtin {node.name}", node.lineno)
-        sig = _signature(self.module, node, None, False)
+        try:
+            sig = _signature(self.module, node, None, False)
+        except Unsupported as exc:
+            origin = self.origin.get(id(node), id(node))
+            raise exc.within(None, self.top_names.get(origin, node.name)) from None
         self.module.functions[node.name] = sig
         self.order.append(sig)
         self.lift_nested(node)
@@ -347,7 +360,10 @@ class ModuleTranslator:
             self.module.changed = False
             for sig in self.order:
                 ft = self.translator(sig, True)
-                ft.infer()
+                try:
+                    ft.infer()
+                except Unsupported as exc:
+                    raise self.blame(exc, sig) from None
                 if sig.owner is not None and not sig.is_static and sig.name != "__init__":
                     self_mut = "self" in ft.mutated
                     if self_mut != sig.self_mut:
@@ -362,6 +378,19 @@ class ModuleTranslator:
 
     def emit_function(self, sig: FuncSig, in_impl: bool) -> str:
         """One ``fn`` item (a method when ``in_impl``)."""
+        try:
+            return self._emit_function(sig, in_impl)
+        except Unsupported as exc:
+            raise self.blame(exc, sig) from None
+
+    def blame(self, exc: Unsupported, sig: FuncSig) -> Unsupported:
+        """`exc`, marked with the method or top-level definition it arose in."""
+        if sig.owner is not None:
+            return exc.within(sig.owner, sig.node.name)
+        origin = self.origin.get(id(sig.node), id(sig.node))
+        return exc.within(None, self.top_names.get(origin, sig.node.name))
+
+    def _emit_function(self, sig: FuncSig, in_impl: bool) -> str:
         ft = self.translator(sig, False)
         node = sig.node
         for name, ty in sig.params:
@@ -464,6 +493,11 @@ class ModuleTranslator:
                 raise Unsupported(f"could not infer the type of field {name}", info.node.lineno)
             fields.append(f"    pub {ident(name)}: {rust_type(ty, info.node.lineno)},")
         lines = _doc_lines(info.node)
+        left_out = getattr(info.node, LEFT_OUT, {})
+        if left_out:
+            lines.append("///" if lines else "/// Translated from Python.")
+            lines.append("/// Not translated (callers of these fail by name):")
+            lines.extend(f"/// - `{name}`: {reason}" for name, reason in sorted(left_out.items()))
         equality = "" if "__eq__" in info.methods else ", PartialEq"
         lines.append(f"#[derive(Debug, Clone{equality}, Default)]")
         lines.append(f"pub struct {info.name} {{")
@@ -626,13 +660,33 @@ def format_rust(text: str) -> str:
     return done.stdout if done.returncode == 0 and done.stdout else text
 
 
+def top_level_name(stmt: ast.stmt) -> str | None:
+    """The name a top-level definition binds (the first target of an assignment)."""
+    if isinstance(stmt, ast.FunctionDef | ast.ClassDef):
+        return stmt.name
+    targets = (
+        stmt.targets
+        if isinstance(stmt, ast.Assign)
+        else [stmt.target]
+        if isinstance(stmt, ast.AnnAssign)
+        else []
+    )
+    names = [t.id for t in targets if isinstance(t, ast.Name)]
+    return names[0] if names else None
+
+
 def translate_tree(tree: ast.Module, fmt: bool = True) -> str:
-    """Collect, infer, emit, format (`sys.version_info` checks decided first)."""
+    """Collect, infer, emit, format (`sys.version_info` checks decided first); a class method that
+    does not translate is left out of its class (classes.without_failing_members)."""
     fold_version_checks(tree)
-    mt = ModuleTranslator(tree)
-    mt.collect()
-    mt.infer()
-    text = mt.emit()
+
+    def attempt(work: ast.Module) -> str:
+        mt = ModuleTranslator(work)
+        mt.collect()
+        mt.infer()
+        return mt.emit()
+
+    text = without_failing_members(tree, attempt)
     return format_rust(text) if fmt else text
 
 

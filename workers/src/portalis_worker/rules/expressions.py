@@ -77,6 +77,15 @@ _ARITH = {
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 
 
+def _element_of(expected: Ty | None) -> Ty | None:
+    """The element type of an expected list or ``tuple[X, ...]``, Optional or not (None otherwise)."""
+    if expected is not None and expected.kind == "option":
+        expected = expected.args[0]
+    if expected is not None and expected.kind == "list":
+        return expected.args[0]
+    return None
+
+
 def rust_bytes_literal(value: bytes) -> str:
     """A Rust byte-string literal (``b"..."``) with the same bytes."""
     out = []
@@ -147,6 +156,8 @@ class ExpressionTranslator:
         self.mutated: set[str] = set()
         self.self_code = "self"
         self.counter = 0
+        self.comprehensions = 0
+        """How many comprehensions enclose the expression being translated."""
 
     # ----------------------------------------------------------------- basics
 
@@ -430,9 +441,8 @@ class ExpressionTranslator:
         """Python's ``repr()`` of a list or tuple: the ``repr()`` of each item, ``(x,)`` for one."""
         seq = self.fresh("seq")
         if val.ty.kind == "tuple":
-            items = [
-                self.repr_str(Val(f"{seq}.{i}", member, "place"), node) for i, member in enumerate(val.ty.args)
-            ]
+            members = enumerate(val.ty.args)
+            items = [self.repr_str(Val(f"{seq}.{i}", member, "place"), node) for i, member in members]
             if len(items) == 1:
                 return f'{{ let {seq} = &{self.wrap(val, PREC_ATOM)}; format!("({{}},)", {items[0]}) }}'
             slots = ", ".join("{}" for _ in items)
@@ -647,7 +657,8 @@ class ExpressionTranslator:
         if lk == "str" and rk == "str" and op is ast.Add:
             return self._concat(node)
         if lk == "bytes" and rk == "bytes" and op is ast.Add:
-            return Val(f"[{self.wrap(left, PREC_ATOM)}.as_slice(), {self.wrap(right, PREC_ATOM)}.as_slice()].concat()", BYTES)
+            parts = f"{self.wrap(left, PREC_ATOM)}.as_slice(), {self.wrap(right, PREC_ATOM)}.as_slice()"
+            return Val(f"[{parts}].concat()", BYTES)
         if {lk, rk} <= {"str", "int", "bool"} and "str" in (lk, rk) and op is ast.Mult:
             text, count = (left, right) if lk == "str" else (right, left)
             n = self.coerce(count, INT, node)
@@ -787,9 +798,12 @@ class ExpressionTranslator:
     def expr_BoolOp(self, node: ast.BoolOp, expected: Ty | None) -> Val:
         """``and``/``or``: plain ``&&``/``||`` on bools; on other types Python returns an operand."""
         vals = [self.expr(v) for v in node.values]
-        if all(v.ty == BOOL for v in vals) or self.vague(*(v.ty for v in vals)):
+        known = [v.ty for v in vals if not has_unknown(v.ty)]
+        if known and all(ty == BOOL for ty in known):
             prec = PREC_AND if isinstance(node.op, ast.And) else PREC_OR
             return Val(self.cond(node), BOOL, "temp", prec)
+        if self.vague(*(v.ty for v in vals)):
+            return self.unknown()  # `a or b` is an operand: its type once inference knows theirs
         ty: Ty = UNKNOWN
         for v in vals:
             ty = self.unify_at(ty, v.ty, node)
@@ -973,7 +987,10 @@ class ExpressionTranslator:
         orelse = self.expr(node.orelse, expected if expected is not None else body.ty)
         if _is_empty_literal(node.body) and not self.vague(orelse.ty):
             body = self.expr(node.body, orelse.ty)
-        ty = self.unify_at(body.ty, orelse.ty, node)
+        if expected is not None and expected.kind == "union" and body.ty != orelse.ty:
+            ty = expected  # `s if c else n` where a `str | int` is expected: each branch is a member
+        else:
+            ty = self.unify_at(body.ty, orelse.ty, node)
         if expected is not None and not has_unknown(expected):
             ty = self.unify_at(expected, ty, node) if ty != expected else ty
         code = f"if {test} {{ {self.coerce(body, ty, node)} }} else {{ {self.coerce(orelse, ty, node)} }}"
@@ -1300,8 +1317,9 @@ class ExpressionTranslator:
 
     # ----------------------------------------------------------------- iteration
 
-    def iterate(self, node: ast.expr, snapshot: bool = False) -> tuple[str, Ty]:
-        """A Rust iterator over owned items of ``node`` and the item type (ranges, strings by char...)."""
+    def iterate(self, node: ast.expr, snapshot: bool = False, want: Ty | None = None) -> tuple[str, Ty]:
+        """A Rust iterator over owned items of ``node`` and the item type (ranges, strings by char...);
+        ``want`` is the item type the context expects (it types a comprehension's element)."""
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
@@ -1315,7 +1333,7 @@ class ExpressionTranslator:
             if special is not None:
                 return special
         if isinstance(node, ast.ListComp | ast.GeneratorExp | ast.SetComp):
-            return self.comprehension(node)
+            return self.comprehension(node, want)
         val = self.unwrap_option(self.expr(node))
         return self.iter_value(val, node, snapshot)
 
@@ -1372,14 +1390,23 @@ class ExpressionTranslator:
         self.fail("loop target that is not a name or tuple", node)
 
     def comprehension(
-        self, node: ast.ListComp | ast.GeneratorExp | ast.SetComp | ast.DictComp
+        self, node: ast.ListComp | ast.GeneratorExp | ast.SetComp | ast.DictComp, want: Ty | None = None
     ) -> tuple[str, Ty]:
         """Iterator chain for a comprehension (single ``for``), or a collected loop (several)."""
+        self.comprehensions += 1
+        try:
+            return self._comprehension(node, want)
+        finally:
+            self.comprehensions -= 1
+
+    def _comprehension(
+        self, node: ast.ListComp | ast.GeneratorExp | ast.SetComp | ast.DictComp, want: Ty | None
+    ) -> tuple[str, Ty]:
         gens = node.generators
         if any(g.is_async for g in gens):
             self.fail("async comprehension", node)
         if len(gens) == 1:
-            return self._simple_comprehension(node, gens[0])
+            return self._simple_comprehension(node, gens[0], want)
         out = self.fresh("out")
         pushed = 0
         opens: list[str] = []
@@ -1391,23 +1418,33 @@ class ExpressionTranslator:
                 pushed += 1
                 opens.append(f"for {pattern} in {it_code} {{")
                 opens.extend(f"if {self.cond(c)} {{" for c in g.ifs)
-            code, ty = self._element(node)
+            code, ty = self._element(node, want)
         finally:
             del self.scopes[len(self.scopes) - pushed :]
         body = " ".join(opens) + f" {out}.push({code});" + " }" * len(opens)
         block = f"{{ let mut {out}: Vec<{self.rtype(ty, node)}> = Vec::new(); {body} {out} }}"
         return f"{block}.into_iter()", ty
 
-    def _element(self, node: ast.ListComp | ast.GeneratorExp | ast.SetComp | ast.DictComp) -> tuple[str, Ty]:
-        """The produced element (a (key, value) tuple for dict comprehensions)."""
+    def _element(
+        self, node: ast.ListComp | ast.GeneratorExp | ast.SetComp | ast.DictComp, want: Ty | None = None
+    ) -> tuple[str, Ty]:
+        """The produced element (a (key, value) tuple for dict comprehensions); where the context
+        expects a union element, each element is converted to it."""
         if isinstance(node, ast.DictComp):
             key, value = self.expr(node.key), self.expr(node.value)
             return f"({self.owned(key)}, {self.owned(value)})", Ty("tuple", (key.ty, value.ty))
-        val = self.expr(node.elt)
+        if want is not None and want.kind != "union":
+            want = None
+        val = self.expr(node.elt, want)
+        if want is not None and val.ty != want and not self.vague(val.ty):
+            return self.coerce(val, want, node), want
         return self.owned(val), val.ty
 
     def _simple_comprehension(
-        self, node: ast.ListComp | ast.GeneratorExp | ast.SetComp | ast.DictComp, gen: ast.comprehension
+        self,
+        node: ast.ListComp | ast.GeneratorExp | ast.SetComp | ast.DictComp,
+        gen: ast.comprehension,
+        want: Ty | None = None,
     ) -> tuple[str, Ty]:
         """``iter.filter(..).map(..)`` for the common one-``for`` case."""
         it_code, elem = self.iterate(gen.iter)
@@ -1415,7 +1452,7 @@ class ExpressionTranslator:
         self.scopes.append(names)
         try:
             conds = [self.cond(c) for c in gen.ifs]
-            code, ty = self._element(node)
+            code, ty = self._element(node, want)
         finally:
             self.scopes.pop()
         identity = code == pattern or (isinstance(gen.target, ast.Name) and code == f"{pattern}.clone()")
@@ -1432,7 +1469,7 @@ class ExpressionTranslator:
 
     def expr_ListComp(self, node: ast.ListComp, expected: Ty | None) -> Val:
         """``[e for x in it if c]`` -> ``it.filter(..).map(..).collect::<Vec<_>>()``."""
-        code, ty = self.comprehension(node)
+        code, ty = self.comprehension(node, _element_of(expected))
         return Val(f"{code}.collect::<Vec<{self.rtype(ty, node)}>>()", list_of(ty))
 
     def expr_SetComp(self, node: ast.SetComp, expected: Ty | None) -> Val:
@@ -1455,7 +1492,7 @@ class ExpressionTranslator:
 
     def expr_GeneratorExp(self, node: ast.GeneratorExp, expected: Ty | None) -> Val:
         """A bare generator (not consumed by sum/any/...) is materialised as a list."""
-        code, ty = self.comprehension(node)
+        code, ty = self.comprehension(node, _element_of(expected))
         return Val(f"{code}.collect::<Vec<{self.rtype(ty, node)}>>()", list_of(ty))
 
     def lambda_body(self, lam: ast.expr, arg_ty: Ty, node: ast.AST) -> tuple[str, Val]:

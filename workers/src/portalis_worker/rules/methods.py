@@ -8,7 +8,7 @@ import string
 from typing import TYPE_CHECKING
 
 from portalis_worker.rules import logs, regex
-from portalis_worker.rules.context import PREC_ATOM, PREC_CAST, PREC_LOWEST, PREC_UNARY, Val, ident
+from portalis_worker.rules.context import LEFT_OUT, PREC_ATOM, PREC_CAST, PREC_LOWEST, PREC_UNARY, Val, ident
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.types import (
     BOOL,
@@ -117,6 +117,9 @@ def call_method_on(
     if kind == "class":
         info = tx.module.classes[recv.ty.name]
         sig = info.methods.get(attr)
+        why = getattr(info.node, LEFT_OUT, {}).get(attr)
+        if sig is None and why is not None:
+            tx.fail(f"method {recv.ty.name}.{attr}, left out of its class ({why})", node)
         if sig is None or attr.startswith("__"):
             tx.fail(f"method {attr} of {recv.ty.name}", node)
         if sig.is_static:
@@ -320,8 +323,16 @@ def _str_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call) 
     tx.fail(f"str.{attr}", node)
 
 
-_CODECS = {"utf-8": "utf-8", "utf8": "utf-8", "ascii": "ascii", "us-ascii": "ascii", "latin-1": "latin-1",
-           "latin1": "latin-1", "iso-8859-1": "latin-1", "l1": "latin-1"}
+_CODECS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "ascii": "ascii",
+    "us-ascii": "ascii",
+    "latin-1": "latin-1",
+    "latin1": "latin-1",
+    "iso-8859-1": "latin-1",
+    "l1": "latin-1",
+}
 
 
 def _codec(tx: ExpressionTranslator, node: ast.Call, method: str) -> str:

@@ -23,10 +23,10 @@ import re
 from collections.abc import Iterator, Mapping
 
 from portalis_worker.package_index import Definition, PackageIndex, defined_names, free_names
-from portalis_worker.rules.classes import base_names
+from portalis_worker.rules.classes import base_names, without_failing_members
 from portalis_worker.rules.context import ident
 from portalis_worker.rules.decorators import strip_transparent
-from portalis_worker.rules.emitter import ModuleTranslator, format_rust, visibility
+from portalis_worker.rules.emitter import ModuleTranslator, format_rust, top_level_name, visibility
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.types import Ty, annotation_to_ty, rust_type
 from portalis_worker.version_checks import fold_version_checks
@@ -79,23 +79,30 @@ def translate_in_package(
         combined = [_NewTypeCalls(new_types).visit(c) for c in combined]
         targets = [_NewTypeCalls(new_types).visit(t) for t in targets]
     tree = ast.Module(body=[*imports.values(), *combined, *targets], type_ignores=[])
-    translator = ModuleTranslator(tree)
-    translator.collect()
-    translator.infer()
-    constants = translator.module.constants
-    for node in nodes:
-        _refuse_changed_constants(index, module, node, constants)
-    for definition in closure:
-        local = names[id(definition.node)]
-        _refuse_changed_constants(
-            index, definition.module, definition.node, {definition.name: constants.get(local)}
-        )
-    text = translator.emit(only=frozenset(id(t) for t in targets))
+
+    def attempt(work: ast.Module) -> tuple[str, frozenset[str]]:
+        translator = ModuleTranslator(work)
+        translator.collect()
+        translator.infer()
+        constants = translator.module.constants
+        for node in nodes:
+            _refuse_changed_constants(index, module, node, constants)
+        for definition in closure:
+            local = names[id(definition.node)]
+            _refuse_changed_constants(
+                index, definition.module, definition.node, {definition.name: constants.get(local)}
+            )
+        own = work.body[len(work.body) - len(targets) :]
+        return translator.emit(only=frozenset(id(t) for t in own)), translator.module.class_names()
+
+    context = {n for node in combined if (n := top_level_name(node)) is not None}
+    context -= {n for node in targets if (n := top_level_name(node)) is not None}
+    text, class_names = without_failing_members(tree, attempt, context.__contains__, top_level_name)
     for target in alias_targets:
         found = type_alias(target, classes)
         assert found is not None
         name, value = found
-        ty = annotation_to_ty(_expand_aliases_in(value, aliases), translator.module.class_names())
+        ty = annotation_to_ty(_expand_aliases_in(value, aliases), class_names)
         text += f"\n{visibility(name)}type {ident(name)} = {rust_type(ty, target.lineno)};\n"
     for target in variables:
         name = type_variable(target)

@@ -12,7 +12,6 @@ import ast
 import contextlib
 from collections.abc import Iterator
 
-from portalis_worker.rules.builtins import isinstance_members
 from portalis_worker.rules.context import PREC_ATOM, FuncSig, ModuleContext, Val, ident
 from portalis_worker.rules.exceptions import EXC, translate_try
 from portalis_worker.rules.expressions import ExpressionTranslator
@@ -28,6 +27,7 @@ from portalis_worker.rules.types import (
     TypeClash,
     dict_of,
     has_unknown,
+    is_immutable,
     list_of,
     unify,
     union_path,
@@ -57,6 +57,23 @@ def target_names(target: ast.expr) -> list[str]:
     if isinstance(target, ast.Starred):
         return target_names(target.value)
     return []
+
+
+def _walrus_names(body: list[ast.stmt]) -> list[str]:
+    """Names bound by assignment expressions (``:=``) in the statements' own expressions."""
+    names = []
+    for stmt in walk_statements(body):
+        for field, value in ast.iter_fields(stmt):
+            if field in ("body", "orelse", "finalbody", "handlers"):
+                continue
+            for part in value if isinstance(value, list) else [value]:
+                if isinstance(part, ast.expr):
+                    names.extend(
+                        n.target.id
+                        for n in ast.walk(part)
+                        if isinstance(n, ast.NamedExpr) and isinstance(n.target, ast.Name)
+                    )
+    return names
 
 
 def bound_by(stmt: ast.stmt) -> list[str]:
@@ -147,7 +164,7 @@ class FunctionTranslator(ExpressionTranslator):
         self._outside_loads(self.body, frozenset(), outside)
         loop_local = for_bound - other_bound - outside - self.params
         seen = set(self.params)
-        hoisted: set[str] = set()
+        hoisted: set[str] = set(_walrus_names(self.body)) - self.params
         for stmt in self.body:
             if isinstance(stmt, ast.Assign | ast.AnnAssign):
                 seen.update(bound_by(stmt))
@@ -346,6 +363,24 @@ class FunctionTranslator(ExpressionTranslator):
             self.declared.add(name)
             self.emit(f"let {self.mut(name)}{ident(name)}: {self.rtype(ty, node)} = {code};")
 
+    def expr_NamedExpr(self, node: ast.NamedExpr, expected: Ty | None) -> Val:
+        """``(x := value)``: ``x`` is declared at the top of the function; the expression assigns
+        it and has its value."""
+        name = node.target.id
+        if self.comprehensions:
+            self.fail("assignment expression (:=) in a comprehension", node)
+        val = self.expr(node.value, self.locals.get(name))
+        if any(name in scope for scope in self.scopes):
+            self.fail(f"assignment to {name} where isinstance() narrowed it", node)
+        if self.inferring:
+            with contextlib.suppress(TypeClash):
+                self.locals[name] = unify(self.locals.get(name, UNKNOWN), val.ty)
+            return Val(ident(name), self.locals[name], "place")
+        ty = self.locals.get(name, val.ty)
+        self.mutated.add(name)
+        place = Val(ident(name), ty, "place")
+        return Val(f"{{ {ident(name)} = {self.coerce(val, ty, node)}; {self.owned(place)} }}", ty)
+
     def assign(self, target: ast.expr, val: Val, node: ast.AST) -> None:
         """Assign to a name, tuple of targets, element, or field."""
         if isinstance(target, ast.Name):
@@ -467,9 +502,18 @@ class FunctionTranslator(ExpressionTranslator):
     # ----------------------------------------------------------------- simple statements
 
     def stmt_Assign(self, node: ast.Assign) -> None:
-        """``x = v`` (one target; chained ``a = b = v`` is not supported)."""
+        """``x = v``; chained ``a = b = v`` evaluates ``v`` once and assigns it left to right."""
         if len(node.targets) != 1:
-            self.fail("chained assignment", node)
+            val = self.expr(node.value)
+            if not self.vague(val.ty) and not is_immutable(val.ty):
+                # Python binds every target to one object: a copy each would not see the others' changes.
+                self.fail(f"chained assignment of a mutable {val.ty}", node)
+            held = self.fresh("value")
+            if not self.inferring:
+                self.emit(f"let {held} = {self.owned(val)};")
+            for target in node.targets:
+                self.assign(target, Val(held, val.ty, "place"), node)
+            return
         target = node.targets[0]
         expected = None
         if isinstance(target, ast.Name):

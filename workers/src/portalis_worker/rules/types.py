@@ -111,6 +111,16 @@ def is_copy(ty: Ty) -> bool:
     return False
 
 
+def is_immutable(ty: Ty) -> bool:
+    """Whether values of ``ty`` cannot change in place in Python (numbers, str, bytes, None, and
+    tuples, Optionals and unions of those): sharing one or copying it cannot be told apart."""
+    if ty.kind in ("int", "float", "bool", "str", "bytes", "none"):
+        return True
+    if ty.kind in ("tuple", "option", "union") or is_vtuple(ty):
+        return all(is_immutable(a) for a in ty.args)
+    return False
+
+
 def is_hashable(ty: Ty) -> bool:
     """Whether the Rust type implements ``Hash + Eq`` (f64 does not), for set and dict keys."""
     if ty.kind in ("int", "bool", "str", "bytes", "unknown"):
@@ -165,7 +175,8 @@ def unify(a: Ty, b: Ty) -> Ty:
 def rust_type(ty: Ty, line: int) -> str:
     """Render ``ty`` as Rust, or raise ``Unsupported`` when inference left a hole."""
     kind = ty.kind
-    simple = {"int": "isize", "float": "f64", "bool": "bool", "str": "String", "bytes": "Vec<u8>", "none": "()"}
+    simple = {"int": "isize", "float": "f64", "bool": "bool", "str": "String", "bytes": "Vec<u8>"}
+    simple["none"] = "()"
     if kind in simple:
         return simple[kind]
     if kind == "list":

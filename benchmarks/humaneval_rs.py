@@ -43,6 +43,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from reporting import add_arguments, write
 
@@ -56,6 +57,7 @@ SMOKE_PROBLEMS = 2
 IMPOSSIBLE = frozenset({"HumanEval/92"})
 RUN_TIMEOUT_S = 10
 COMPILE_TIMEOUT_S = 120
+TYPER_CHECKPOINT = REPO / "model_repo" / "typer" / "1" / "typer.nemo"
 PY2MANY = (38, 57)
 LLM_PASS_PCT = 74.0
 
@@ -176,7 +178,13 @@ def _compile_and_run(source: str, workdir: Path, edition: str | None) -> tuple[b
     return True, False, last[0][:200] if last else f"exit {run.returncode}"
 
 
-def judge(record: dict[str, str], hints: bool = True, infer: bool = True, docstrings: bool = True) -> Outcome:
+def judge(
+    record: dict[str, str],
+    hints: bool = True,
+    infer: bool = True,
+    docstrings: bool = True,
+    model: bool = False,
+) -> Outcome:
     """Translate, build and run one problem."""
     sys.path.insert(0, str(REPO / "workers" / "src"))
     from portalis_worker.rules import Unsupported, translate_module
@@ -193,7 +201,7 @@ def judge(record: dict[str, str], hints: bool = True, infer: bool = True, docstr
             rust = translate_module(python)
         elif infer:
             python = record["python"] if docstrings else without_docstrings(record["python"])
-            rust, inferred, tries = _inferred_translation(python)
+            rust, inferred, tries = _inferred_translation(python, model)
         else:
             rust = translate_module(record["python"])
     except Unsupported as exc:
@@ -232,7 +240,26 @@ def without_docstrings(python: str) -> str:
     return ast.unparse(tree) + "\n"
 
 
-def _inferred_translation(python: str) -> tuple[str, dict[str, str], int]:
+_TYPE_MODEL: list[Any] = []
+
+
+def _model_candidates(python: str) -> dict[Any, Any]:
+    """The committed type model's candidates for the open slots of `python` (the checkpoint Triton
+    serves, run in this process; loaded once per worker process)."""
+    import torch
+
+    from portalis_worker.model.typer import TypeModel
+    from portalis_worker.typed_rules import model_candidates, open_slot_texts
+
+    if not _TYPE_MODEL:
+        torch.set_num_threads(1)
+        _TYPE_MODEL.append(TypeModel.restore_from(str(TYPER_CHECKPOINT), map_location=torch.device("cpu")))
+    slots = open_slot_texts(ast.parse(python))
+    answers = _TYPE_MODEL[0].predict([text for _, text in slots], 4)
+    return {slot: model_candidates(answer) for (slot, _), answer in zip(slots, answers, strict=True)}
+
+
+def _inferred_translation(python: str, model: bool = False) -> tuple[str, dict[str, str], int]:
     """The first typed version of `python` whose translation rustc accepts alone (no tests).
 
     Raises the translator's `Unsupported` for the best-ranked typing when none is accepted by the
@@ -250,7 +277,8 @@ def _inferred_translation(python: str) -> tuple[str, dict[str, str], int]:
             raise trials.Rejected(str(exc)) from exc
 
     with tempfile.TemporaryDirectory(prefix="herss-check-") as tmp:
-        trial = trials.first_accepted(python, translate, partial(_check_alone, Path(tmp)))
+        candidates = _model_candidates(python) if model else None
+        trial = trials.first_accepted(python, translate, partial(_check_alone, Path(tmp)), model=candidates)
     inferred = {
         f"{slot.function}.{slot.name}": f"{cand.text} ({cand.source})" for slot, cand in trial.chosen.items()
     }
@@ -324,14 +352,19 @@ def main(argv: list[str] | None = None) -> int:
         help="with --no-hints: no type inference either (the translator alone, the baseline)",
     )
     parser.add_argument(
+        "--type-model",
+        action="store_true",
+        help="with --no-hints: the committed type model's candidates too (ranked with the rules')",
+    )
+    parser.add_argument(
         "--no-docstrings",
         action="store_true",
         help="with --no-hints: remove docstrings first (types from usage, call sites and names alone)",
     )
     add_arguments(parser, NAME)
     args = parser.parse_args(argv)
-    if (args.no_inference or args.no_docstrings) and not args.no_hints:
-        parser.error("--no-inference and --no-docstrings need --no-hints")
+    if (args.no_inference or args.no_docstrings or args.type_model) and not args.no_hints:
+        parser.error("--no-inference, --no-docstrings and --type-model need --no-hints")
     name = NAME
     if args.no_hints:
         name = (
@@ -341,6 +374,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.no_docstrings
             else NAME_NO_HINTS
         )
+    base = name
+    if args.type_model:
+        name += "_model"
     records = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
     if args.only:
         records = [r for r in records if r["task_id"] in args.only or r["task_id"].split("/")[1] in args.only]
@@ -353,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
                     judge,
                     hints=not args.no_hints,
                     infer=not args.no_inference,
+                    model=args.type_model,
                     docstrings=not args.no_docstrings,
                 ),
                 records,
@@ -374,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         NAME_NO_HINTS: "without hints: types inferred",
         NAME_NO_INFERENCE: "without hints or type inference",
         NAME_NO_DOCSTRINGS: "without hints or docstrings: types inferred from usage, call sites, names",
-    }[name]
+    }[base] + (", with the type model" if args.type_model else "")
     print(f"## humaneval-rs, {mode} ({n} scored problems; {len(excluded)} reported separately)\n")
     print("| measure | value |")
     print("| --- | --- |")
@@ -488,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
                 "compared_with": "contradictory tests, cannot pass: left out of the rates",
             }
         )
-    if name != NAME:
+    if name != NAME:  # the figures of the other modes are named after them
         records_out = [{**r, "metric": str(r["metric"]).replace(NAME, name, 1)} for r in records_out]
     write(name, records_out, args.out, args.smoke)
     return 0

@@ -361,6 +361,24 @@ CASES = {
         "f",
         [(3, [1, 2]), (-2, []), (0, [5, 6, 7])],
     ),
+    "names_imported_from_mapped_modules_and_bisect": Case(
+        (
+            "import bisect\n"
+            "from bisect import bisect_right as br, insort\n"
+            "from math import sqrt, pi\n"
+            "from string import digits\n"
+            "\n"
+            "def f(n: int, xs: list[int]) -> list[str]:\n"
+            "    ys = sorted(xs)\n"
+            "    at = [bisect.bisect_left(ys, n), br(ys, n), bisect.bisect(ys, n, 1), br(ys, n, lo=0, hi=1)]\n"
+            "    insort(ys, n)\n"
+            "    words = ['b', 'd']\n"
+            "    bisect.insort_left(words, str(n))\n"
+            "    return [str(at), str(ys), str(words), str(round(sqrt(abs(n)) * pi, 6)), digits[:abs(n) % 10]]\n"
+        ),
+        "f",
+        [(3, [5, 1, 3, 3]), (-2, []), (0, [0, 0, 7]), (9, [1]), (4, [2, 4, 6, 8])],
+    ),
     "class_constants_classmethods_setters_and_abstract_bases": Case(
         (
             "import re\n"

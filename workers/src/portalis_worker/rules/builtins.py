@@ -72,8 +72,9 @@ BUILTIN_NAMES = frozenset(
     ]
 )
 
-SUPPORTED_MODULES = frozenset({"math", "re", "string", "sys", "logging"})
-"""Modules with a mapping; `sys` only for `sys.maxsize` (its version checks are decided before)."""
+SUPPORTED_MODULES = frozenset({"math", "re", "string", "sys", "logging", "bisect"})
+"""Modules with a mapping; `sys` only for `sys.maxsize` (its version checks are decided before).
+Their names may be imported (`from math import sqrt`) too."""
 STRING_CONSTANTS = (
     "ascii_letters",
     "ascii_lowercase",
@@ -556,8 +557,10 @@ def _isinstance_spec(module: ModuleContext, spec: ast.expr) -> tuple[set[str], s
     kinds: set[str] = set()
     classes: set[str] = set()
     for n in names:
-        if isinstance(n, ast.Name) and n.id in module.classes:
-            classes.add(n.id)
+        if isinstance(n, ast.Name) and (
+            n.id in module.classes or any(n.id in chain for chain in module.ancestors.values())
+        ):
+            classes.add(n.id)  # a class, or a base class (abstract ones have no struct of their own)
         elif isinstance(n, ast.Name) and n.id in _ISINSTANCE_KINDS:
             kinds.add(_ISINSTANCE_KINDS[n.id])
             if n.id == "int":
@@ -786,12 +789,64 @@ def module_attribute(tx: ExpressionTranslator, module: str, attr: str, node: ast
     tx.fail(f"{module}.{attr}", node)
 
 
+_BISECT = {
+    "bisect_left": "<",
+    "bisect_right": "<=",
+    "bisect": "<=",
+    "insort_left": "<",
+    "insort_right": "<=",
+    "insort": "<=",
+}
+
+
+def _bisect(tx: ExpressionTranslator, attr: str, node: ast.Call) -> Val:
+    """``bisect.bisect_left/bisect_right(a, x, lo, hi)`` (a ``partition_point`` over ``a[lo:hi]``)
+    and ``insort_left/insort_right(a, x)`` on a list variable; ``key=`` is not translated."""
+    if attr not in _BISECT:
+        tx.fail(f"bisect.{attr}", node)
+    named = {k.arg: k.value for k in node.keywords}
+    if set(named) - {"lo", "hi"} or len(node.args) not in (2, 3, 4) or len(node.args) + len(named) > 4:
+        tx.fail(f"bisect.{attr} with these arguments", node)
+    seq = tx.expr(node.args[0])
+    if tx.vague(seq.ty):
+        return tx.unknown()
+    if seq.ty.kind != "list":
+        tx.fail(f"bisect.{attr} on {seq.ty}", node)
+    elem = seq.ty.args[0]
+    x = tx.coerce(tx.expr(node.args[1], elem), elem, node)
+    lo_node = node.args[2] if len(node.args) > 2 else named.get("lo")
+    hi_node = node.args[3] if len(node.args) > 3 else named.get("hi")
+    base, item, value = tx.wrap(seq, PREC_ATOM), tx.fresh("e"), tx.fresh("x")
+    lo = tx.coerce(tx.expr(lo_node), INT, node) if lo_node is not None else "0"
+    hi = tx.coerce(tx.expr(hi_node), INT, node) if hi_node is not None else f"{base}.len() as isize"
+    test = f"*{item} {_BISECT[attr]} {value}" if is_copy(elem) else f"{item} {_BISECT[attr]} &{value}"
+    # Python raises ValueError for a negative lo, returns lo when the range is empty, and raises
+    # IndexError when it looks past the end (here: whenever hi is past the end).
+    find = (
+        f"let {value} = {x}; let lo = {lo}; let hi = {hi}; "
+        f'if lo < 0 {{ panic!("ValueError: lo must be non-negative") }} '
+        f"let at = if lo >= hi {{ lo as usize }} else {{ "
+        f'if hi as usize > {base}.len() {{ panic!("IndexError: list index out of range") }} '
+        f"lo as usize + {base}[lo as usize..hi as usize].partition_point(|{item}| {test}) }};"
+    )
+    if attr.startswith("bisect"):
+        return Val(f"{{ {find} at as isize }}", INT)
+    from portalis_worker.rules.methods import mark_mutated  # methods imports this module
+
+    if not isinstance(node.args[0], ast.Name):
+        tx.fail(f"bisect.{attr} on an element", node)
+    mark_mutated(tx, node.args[0])
+    return Val(f"{{ {find} {base}.insert(at, {value}); }}", NONE)
+
+
 def call_module(tx: ExpressionTranslator, module: str, attr: str, node: ast.Call) -> Val:
     """``math.f(x)`` -> the f64 method or a helper with Python's result type."""
     if module == "re":
         return regex.call_module(tx, attr, node)
     if module == "logging":
         return logs.call_module(tx, attr, node)
+    if module == "bisect":
+        return _bisect(tx, attr, node)
     if module != "math" or node.keywords:
         tx.fail(f"{module}.{attr}", node)
     args = [tx.unwrap_option(tx.expr(a)) for a in node.args]

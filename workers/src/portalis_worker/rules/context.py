@@ -162,6 +162,8 @@ class ModuleContext:
     modules: set[str] = field(default_factory=set)
     ancestors: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Each class that inherits (copied down) -> its bases, nearest first."""
+    imported: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """`from math import sqrt as root`: root -> ("math", "sqrt"); used as `math.sqrt` would be."""
     identities: set[str] = field(default_factory=set)
     """Imported names whose call returns its argument (`MappingProxyType(d)`: a read-only view)."""
     helpers: set[str] = field(default_factory=set)

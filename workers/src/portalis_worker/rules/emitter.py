@@ -68,6 +68,10 @@ def register_import(module: ModuleContext, node: ast.Import | ast.ImportFrom) ->
         return
     if node.module == "functools" and node.level == 0 and all(a.name in MEMO_DECORATORS for a in node.names):
         return
+    if node.module in SUPPORTED_MODULES and node.level == 0 and all(a.name != "*" for a in node.names):
+        for alias in node.names:
+            module.imported[alias.asname or alias.name] = (node.module, alias.name)
+        return
     raise Unsupported(f"from {node.module} import", node.lineno)
 
 

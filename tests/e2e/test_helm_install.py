@@ -1,13 +1,13 @@
 """End to end: `helm install`, `helm upgrade` and `helm uninstall` of the chart on the local control plane.
 
-The operator runs in-cluster: the chart's Deployment (2 replicas, kopf peering) is pinned to node-agent
+The operator runs in-cluster: the chart's Deployment (2 replicas, one Lease) is pinned to node-agent
 nodes of this test's own pool, so `portalis-operator` runs as a host process with the pod's
 service-account credentials (PORTALIS_SERVICE_ACCOUNT_DIR). Values: tests/e2e/helm_values/ plus the
 per-run pool, node selectors and watched namespace.
 
-- install: both operator pods become Ready, both register in the namespace's KopfPeering and one of them
-  stands by; a sample TranslationJob (parallelism 2, rules backend) Succeeds through worker pods that the
-  in-cluster operator created, one per shard;
+- install: both operator pods become Ready, one of them holds the Lease and the other stands by; a
+  sample TranslationJob (parallelism 2, rules backend) Succeeds through worker pods that the in-cluster
+  operator created, one per shard;
 - upgrade (a pod annotation, so the operator pods roll) while a second, bigger job runs: the job's
   worker pods are the same pods (UIDs) before, during and after, it Succeeds, and the operator pods are
   new;
@@ -45,7 +45,6 @@ pytestmark = pytest.mark.e2e
 CHART = REPO_ROOT / "charts" / "portalis"
 VALUES = Path(__file__).parent / "helm_values" / "local-control-plane.yaml"
 NODES = {"spot": 1, "on-demand": 1}
-PEERING = "portalis"  # operator.peeringName's default
 OPERATOR_SELECTOR = "app.kubernetes.io/component=operator,app.kubernetes.io/instance={release}"
 JOB_TIMEOUT = 240.0
 # The second job must outlast the operator's rolling update: the sample project several times over.
@@ -68,23 +67,6 @@ def kubectl(*args: str) -> str:
     )
     assert proc.returncode == 0, f"kubectl {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
-
-
-def apply_peering_crds() -> None:
-    """kopf's peering CRDs from the chart (crds.install=false leaves them to us), server-side."""
-    for path in sorted((CHART / "files" / "crds").glob("kopf.dev_*.yaml")):
-        kubectl("apply", "--server-side", "--field-manager=portalis-tests", "-f", str(path))
-        name = yaml.safe_load(path.read_text())["metadata"]["name"]
-        wait_for(
-            lambda n=name: (
-                kubectl(
-                    "get", "crd", n, "-o", "jsonpath={.status.conditions[?(@.type=='Established')].status}"
-                )
-                == "True"
-            ),
-            timeout=30,
-            what=f"CRD {name} Established",
-        )
 
 
 def run_values(pool: str, namespace: str) -> dict[str, Any]:
@@ -155,15 +137,18 @@ def pod_log(cluster: LocalCluster, namespace: str, pod: str, container: str = "o
     return path.read_text(errors="replace") if path.is_file() else ""
 
 
-def active(log: str) -> bool:
-    """Whether kopf's peering last resumed this replica (its last pause message is a resume)."""
-    resumed = log.rfind("Resuming operations after the pause")
-    return resumed >= 0 and resumed > log.rfind("Pausing operations in favour of")
+def lease_holder(clients: demo.Clients, namespace: str, pool: str) -> str | None:
+    """The replica (pod name) that holds the scheduling Lease portalis-<pool> in the release namespace."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
 
-
-def peers(clients: demo.Clients, namespace: str) -> dict[str, Any]:
-    body = clients.custom.get_namespaced_custom_object("kopf.dev", "v1", namespace, "kopfpeerings", PEERING)
-    return dict(body.get("status") or {})
+    try:
+        lease = client.CoordinationV1Api(clients.api).read_namespaced_lease(f"portalis-{pool}", namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return str(lease.spec.holder_identity or "") or None
 
 
 def worker_uids(clients: demo.Clients, namespace: str, job: str) -> dict[str, str]:
@@ -193,7 +178,6 @@ def helm_env(cluster: LocalCluster, namespace: str, tmp_path: Path) -> Iterator[
     overrides = tmp_path / "run-values.yaml"
     overrides.write_text(yaml.safe_dump(run_values(pool, namespace)))
     try:
-        apply_peering_crds()
         demo.ensure_agent(cluster, pool, NODES, delete_nodes_on_exit=True)
         demo.prepare_source(demo.source_root(volumes, first))
         demo.prepare_source(demo.source_root(volumes, second), copies=SECOND_JOB_COPIES)
@@ -241,8 +225,7 @@ def test_helm_install_upgrade_uninstall(
         )  # fmt: skip
         pods = wait_operator_ready(clients, apps, namespace, release)
         assert {p.spec.node_name for p in pods} <= agent_nodes, "operator pods must run on agent nodes"
-        # Both replicas log in with the pod's service account and start; they find each other through
-        # the namespace's KopfPeering (the chart created it), each with its own priority.
+        # Both replicas log in with the pod's service account and start; kopf runs standalone in each.
         for p in pods:
             wait_for(
                 lambda n=p.metadata.name: "portalis operator started" in pod_log(cluster, namespace, n),
@@ -250,21 +233,21 @@ def test_helm_install_upgrade_uninstall(
                 what=f"operator pod {p.metadata.name} to start",
                 describe=lambda n=p.metadata.name: pod_log(cluster, namespace, n)[-2000:],
             )
-        registered = wait_for(
-            lambda: (lambda s: s if len(s) == 2 else None)(peers(clients, namespace)),
+        # One Lease elects the leader: one replica holds it, the other stands by (leadership.py).
+        names = {p.metadata.name for p in pods}
+        holder = wait_for(
+            lambda: (lambda h: h if h in names else None)(lease_holder(clients, namespace, env["pool"])),
             timeout=60,
-            what="both replicas in the KopfPeering",
+            what="one operator replica to hold the Lease",
+            describe=lambda: lease_holder(clients, namespace, env["pool"]),
         )
-        priorities = [v["priority"] for v in registered.values()]
-        assert len(set(priorities)) == 2, registered
-        # kopf starts a replica paused (peering is mandatory) and resumes it only when no peer has a
-        # higher priority: exactly one replica ends up active, the other stays paused.
         wait_for(
-            lambda: [active(pod_log(cluster, namespace, p.metadata.name)) for p in pods].count(True) == 1,
-            timeout=60,
-            what="exactly one active replica",
-            describe=lambda: [active(pod_log(cluster, namespace, p.metadata.name)) for p in pods],
+            lambda: "took leadership" in pod_log(cluster, namespace, holder),
+            timeout=30,
+            what="the holder to log that it leads",
         )
+        (standby,) = names - {holder}
+        assert "took leadership" not in pod_log(cluster, namespace, standby)
 
         # ---- first job ----------------------------------------------------------------------------
         demo.create_job(clients, first)

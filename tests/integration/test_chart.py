@@ -2,9 +2,9 @@
 
 The monitoring.coreos.com CRDs (ServiceMonitor, PodMonitor, PrometheusRule) are not part of the local
 control plane: the `monitoring_crds` fixture installs minimal copies (schema-less, preserve unknown
-fields) when they are missing, so the dry run checks those objects' metadata but not their spec. kopf's
-peering CRDs are applied for real from the chart (the rendered ClusterKopfPeering needs its kind), and the
-project's CRDs come from the `crds` fixture.
+fields) when they are missing, so the dry run checks those objects' metadata but not their spec. The
+project's CRDs come from the `crds` fixture; the chart has no others (no kopf peering: one Lease elects
+the leader).
 """
 
 from __future__ import annotations
@@ -92,14 +92,6 @@ def monitoring_crds(cluster: Any) -> None:
         wait_for(lambda n=name: _established(n), timeout=30, what=f"CRD {name} Established")
 
 
-@pytest.fixture(scope="module")
-def peering_crds(cluster: Any) -> None:
-    for path in sorted((CHART / "files" / "crds").glob("kopf.dev_*.yaml")):
-        kubectl("apply", "--server-side", "--field-manager=portalis-tests", "-f", str(path))
-        name = yaml.safe_load(path.read_text())["metadata"]["name"]
-        wait_for(lambda n=name: _established(n), timeout=30, what=f"CRD {name} Established")
-
-
 def test_helm_lint_with_every_values_file() -> None:
     for values in VALUES:
         out = run(
@@ -131,7 +123,7 @@ def test_schema_rejects_a_typo() -> None:
 
 @pytest.mark.parametrize("values", VALUES, ids=lambda p: p.stem)
 def test_rendered_chart_passes_server_side_dry_run(
-    values: Path, namespace: str, crds: list[str], monitoring_crds: None, peering_crds: None
+    values: Path, namespace: str, crds: list[str], monitoring_crds: None
 ) -> None:
     docs = render(f"dry-{uuid.uuid4().hex[:6]}", namespace, values)
     # The helm test Pod's admission looks its ServiceAccount up, which a dry run does not create: create
@@ -171,7 +163,7 @@ def test_defaults_render_what_the_platform_team_expects() -> None:
     )
     assert container["command"] == ["portalis-operator"]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["PORTALIS_OPERATOR_PEERING"] == "portalis"  # active/standby through kopf peering
+    assert env["PORTALIS_OPERATOR_LEADER_ELECTION"] == "true"  # active/standby through the one Lease
     assert env["PORTALIS_OPERATOR_HEALTH_PORT"] == "8080"
     assert env["PORTALIS_OPERATOR_METRICS_PORT"] == "9090"
     assert env["PORTALIS_OPERATOR_POOL"] == "dgx"  # the GPUPool the chart creates
@@ -195,12 +187,7 @@ def test_defaults_render_what_the_platform_team_expects() -> None:
     assert pdb["spec"]["minAvailable"] == 1
     crds = by_kind(docs, "CustomResourceDefinition")
     names = {c["metadata"]["name"] for c in crds}
-    assert names == {
-        "translationjobs.portalis.dev",
-        "gpupools.portalis.dev",
-        "clusterkopfpeerings.kopf.dev",
-        "kopfpeerings.kopf.dev",
-    }
+    assert names == {"translationjobs.portalis.dev", "gpupools.portalis.dev"}
     assert all(c["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for c in crds)
     for c in crds:  # the rendered CRD is the source of truth, plus Helm's labels and annotations
         if c["metadata"]["name"].endswith("portalis.dev"):
@@ -220,8 +207,9 @@ def test_defaults_render_what_the_platform_team_expects() -> None:
     (sm,) = by_kind(docs, "ServiceMonitor")
     assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert sm["spec"]["endpoints"][0]["relabelings"][0]["replacement"] == "portalis-operator"
-    (peering,) = by_kind(docs, "ClusterKopfPeering")
-    assert peering["metadata"]["name"] == "portalis"
+    assert not [d for d in docs if d["apiVersion"].startswith("kopf.dev/")]  # no kopf peering
+    rules = [r for d in docs if d["kind"] in ("ClusterRole", "Role") for r in d.get("rules") or ()]
+    assert not [r for r in rules if "kopf.dev" in r.get("apiGroups", ())]
     (test_pod,) = by_kind(docs, "Pod")
     assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
 
@@ -278,7 +266,7 @@ def test_runbook_base_url_is_a_value() -> None:
 
 def test_own_custom_resources_are_hooks_only_until_their_api_exists() -> None:
     first = render("p", "ns")
-    for kind in ("GPUPool", "ClusterKopfPeering"):
+    for kind in ("GPUPool",):
         (obj,) = by_kind(first, kind)
         ann = obj["metadata"]["annotations"]
         assert ann["helm.sh/hook"] == "post-install"
@@ -289,10 +277,8 @@ def test_own_custom_resources_are_hooks_only_until_their_api_exists() -> None:
         None,
         "--api-versions",
         "portalis.dev/v1alpha1/GPUPool",
-        "--api-versions",
-        "kopf.dev/v1/ClusterKopfPeering",
     )
-    for kind in ("GPUPool", "ClusterKopfPeering"):
+    for kind in ("GPUPool",):
         (obj,) = by_kind(later, kind)
         assert "helm.sh/hook" not in obj["metadata"].get("annotations", {})
 
@@ -314,7 +300,7 @@ RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "Ro
 
 
 @pytest.fixture
-def rbac(namespace: str, crds: list[str], peering_crds: None) -> Iterator[Any]:
+def rbac(namespace: str, crds: list[str]) -> Iterator[Any]:
     """Apply the rendered ServiceAccount and RBAC objects for real (release namespace: the test's);
     remove them after. The CRDs are installed so that `can-i` resolves their resources."""
     applied: list[tuple[str, str, str | None]] = []
@@ -366,7 +352,6 @@ def test_rbac_static_provider_is_least_privilege(rbac: Any) -> None:
         ("create", "events"),
         ("list", "nodes"),
         ("create", "serviceaccounts"),
-        ("patch", "clusterkopfpeerings.kopf.dev"),
         # the worker's Role (get/patch pods, which the operator itself holds) in each job namespace
         ("create", "roles.rbac.authorization.k8s.io"),
         ("create", "rolebindings.rbac.authorization.k8s.io"),
@@ -430,7 +415,6 @@ def test_rbac_follows_watch_namespaces(rbac: Any, core: Any) -> None:
             ("create", "serviceaccounts"),
             ("create", "roles.rbac.authorization.k8s.io"),
             ("create", "rolebindings.rbac.authorization.k8s.io"),
-            ("patch", "kopfpeerings.kopf.dev"),
             ("create", "networkpolicies.networking.k8s.io"),  # the workers' NetworkPolicy (item 10)
             ("create", "configmaps"),  # a ConfigMap output's ledgers and crate (item 3)
             ("update", "configmaps"),  # held only to grant it to the workers' -output Role
@@ -449,11 +433,10 @@ def test_rbac_follows_watch_namespaces(rbac: Any, core: Any) -> None:
         # Events about GPUPools live in `default`; nothing else there.
         assert can_i(user, "create", "events", "default")
         assert not can_i(user, "create", "pods", "default")
-        # Cluster-wide, read only: pods (GPU accounting), nodes, GPUPools; no ClusterKopfPeering.
+        # Cluster-wide, read only: pods (GPU accounting), nodes, GPUPools.
         assert can_i(user, "list", "pods")
         assert can_i(user, "list", "nodes")
         assert can_i(user, "patch", "gpupools.portalis.dev/status")
-        assert not can_i(user, "patch", "clusterkopfpeerings.kopf.dev")
         assert not can_i(user, "get", "secrets", teams[0])
     finally:
         for ns in (*teams, other):

@@ -48,7 +48,6 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     },
     "operator.replicas": {"minimum": 1},
     "operator.startTimeoutSeconds": {"minimum": 10, "maximum": 86400},
-    "operator.peeringName": {"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
     "operator.logLevel": {"enum": ["quiet", "info", "verbose", "debug"]},
     "tenancy.defaultMaxPriority": {"enum": ["background", "low", "normal", "high", "critical"]},
     "operator.extraEnv": {

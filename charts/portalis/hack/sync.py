@@ -1,8 +1,7 @@
 """Copy the files the chart embeds from their sources of truth, or check that the copies are current.
 
 Helm cannot read outside the chart, so the chart keeps byte-identical copies of the repository's CRDs
-(`crds/*.yaml`), the Prometheus rules and the Grafana dashboard (`monitoring/`). The kopf peering CRDs
-live only in the chart (files/crds/kopf.dev_*.yaml). Run from anywhere:
+(`crds/*.yaml`), the Prometheus rules and the Grafana dashboard (`monitoring/`). Run from anywhere:
 
     python charts/portalis/hack/sync.py          # copy
     python charts/portalis/hack/sync.py --check  # exit 1 and name the stale copies (CI, tests)

@@ -126,10 +126,4 @@ cluster-wide when every namespace is watched).
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
   verbs: [create]
-{{- if .Values.operator.watchNamespaces }}
-# kopf peering per watched namespace: the KopfPeering the chart creates there.
-- apiGroups: [kopf.dev]
-  resources: [kopfpeerings]
-  verbs: [get, list, watch, patch]
-{{- end }}
 {{- end }}

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections import Counter as Tally
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -30,7 +30,7 @@ from portalis_operator.api import GROUP, VERSION, GPUPool, TranslationJob
 from portalis_operator.cost import GPUSeconds, estimate_usd
 from portalis_operator.events import event_body
 from portalis_operator.health import HealthState, Role, age
-from portalis_operator.leadership import LeaseElector
+from portalis_operator.leadership import Fence, LeaseElector, LeaseTiming, NotLeading
 from portalis_operator.lifecycle import (
     ACTIVE_PHASES,
     Context,
@@ -82,8 +82,26 @@ FINAL = ("Succeeded", "Failed")
 
 
 class Controller:
-    def __init__(self, settings: Settings, api: client.ApiClient) -> None:
+    def __init__(
+        self, settings: Settings, api: client.ApiClient, elector: LeaseElector | None = None
+    ) -> None:
         self.settings = settings
+        # With leader election only the Lease holder writes: every write passes `self.fence` first
+        # (leadership.py). Standalone, the fence is always open.
+        if elector is None and settings.leader_election:
+            elector = LeaseElector(
+                api,
+                settings.lease_namespace,
+                f"portalis-{settings.pool}",
+                settings.identity,
+                LeaseTiming(
+                    settings.lease_duration_seconds,
+                    settings.lease_renew_deadline_seconds,
+                    settings.lease_retry_seconds,
+                ),
+            )
+        self.elector = elector
+        self.fence = elector.fence if elector is not None else Fence()
         self.api = api
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
@@ -93,7 +111,7 @@ class Controller:
         self._limit = asyncio.Semaphore(settings.api_concurrency)
         self._worker_accounts: set[str] = set()
         self._refusals: dict[tuple[str, str], CreateRefusal] = {}  # (namespace, pod) -> last refusal
-        self.pool = PoolReconciler(api, settings.pool)
+        self.pool = PoolReconciler(api, settings.pool, fence=self.fence.check)
         self._jobs = JobParser()
         self._events: asyncio.Queue[tuple[TranslationJob, str, str, str]] = asyncio.Queue()
         self.last_sync: float | None = None
@@ -120,13 +138,28 @@ class Controller:
         self._wake.set()
 
     async def run(self, stopped: Callable[[], bool]) -> None:
-        """Cycle until `stopped()`; errors are counted and logged, never fatal."""
+        """Cycle until `stopped()`; errors are counted and logged, never fatal. With leader election the
+        Lease is renewed by its own task, so a long cycle never lets it lapse unnoticed."""
         posters = [asyncio.create_task(self._post_events()) for _ in range(EVENT_POSTERS)]
+        elector = self.elector
+        renewing = (
+            asyncio.create_task(
+                elector.run(lambda leading: self.confirm_role("leader" if leading else "standby")),
+                name="portalis-lease",
+            )
+            if elector is not None
+            else None
+        )
         try:
             await self._loop(stopped)
         finally:
             for task in posters:
                 task.cancel()
+            if renewing is not None and elector is not None:
+                renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewing
+                await elector.release()
 
     async def flush_events(self) -> None:
         """Wait (at most 10 s) until queued events are posted; called on shutdown."""
@@ -135,44 +168,48 @@ class Controller:
                 await self._events.join()
 
     async def _loop(self, stopped: Callable[[], bool]) -> None:
-        # With several replicas (peering configured) only the holder of the Lease schedules; a
-        # standalone operator is the only scheduler by definition.
-        elector = (
-            LeaseElector(
-                self.api,
-                self.settings.lease_namespace,
-                f"portalis-{self.settings.pool}",
-                self.settings.identity,
-            )
-            if self.settings.peering
-            else None
-        )
+        was_leading = False
         while not stopped():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.resync_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=self._wait_seconds(was_leading))
             # Under load, cycles get longer; waiting a share of the last one batches more events per
             # cycle instead of re-listing everything for each of them.
             await asyncio.sleep(max(self.settings.debounce_seconds, min(1.0, 0.5 * self._last_cycle)))
             self._wake.clear()
+            was_leading = self.fence.open()
+            if not was_leading:
+                continue  # a standby: the elector's task says when it leads
             try:
-                if elector is not None:
-                    leading = await elector.ensure()
-                    self.confirm_role("leader" if leading else "standby")
-                    if not leading:
-                        continue
                 await self.cycle()
-                if elector is None:
+                if self.elector is None:
                     self.confirm_role("standalone")
             except asyncio.CancelledError:
                 raise
+            except NotLeading:
+                log.info("leadership lost during a cycle; its remaining writes were not made")
             except Exception:
                 metrics.RECONCILE_ERRORS.labels("cycle").inc()
                 log.exception("scheduling cycle failed; retrying")
                 await asyncio.sleep(1)
 
+    def _wait_seconds(self, leading: bool) -> float:
+        """A standby checks for leadership every retry period; a leader cycles on events or at resync."""
+        if self.elector is not None and not leading:
+            return min(self.settings.resync_seconds, self.elector.timing.retry_period)
+        return self.settings.resync_seconds
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        """Every write: bounded concurrency, and only while this replica may write (the fence is checked
+        after the wait for a slot, right before the request)."""
+        async with self._limit:
+            self.fence.check()
+            yield
+
     # ---- one cycle -----------------------------------------------------------------------------------
 
     async def cycle(self) -> None:
+        self.fence.check()
         started = time.monotonic()
         now = datetime.now(UTC)
         gpupool, raw_jobs, our_pods, holds = await asyncio.gather(
@@ -258,7 +295,7 @@ class Controller:
         are still applied (API errors are handled per call, in _apply)."""
         try:
             await self._apply(view, plan, pool)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, NotLeading):
             raise
         except Exception:
             metrics.RECONCILE_ERRORS.labels("apply").inc()
@@ -309,7 +346,7 @@ class Controller:
             "status": merge_diff(old, new),
         }
         try:
-            async with self._limit:
+            async with self._writing():
                 await self.custom.patch_namespaced_custom_object_status(
                     GROUP,
                     VERSION,
@@ -334,7 +371,7 @@ class Controller:
         same way, and an immediate retry used to re-run the whole cycle every few milliseconds."""
         key = (ns, body["metadata"]["name"])
         try:
-            async with self._limit:
+            async with self._writing():
                 await self.core.create_namespaced_pod(ns, body)
         except ApiException as exc:
             if exc.status == 409:  # created by an earlier cycle or an earlier operator: same name, same pod
@@ -395,7 +432,7 @@ class Controller:
         if delete.grace_seconds is not None:
             body["gracePeriodSeconds"] = delete.grace_seconds
         try:
-            async with self._limit:
+            async with self._writing():
                 await self.core.delete_namespaced_pod(delete.name, ns, body=body)
         except ApiException as exc:
             if exc.status in (404, 409):  # gone, or replaced since the snapshot
@@ -410,7 +447,7 @@ class Controller:
         then refuses (exit 5, its writers do not name it). False when a create failed otherwise."""
         for body in output_config_maps(job):
             try:
-                async with self._limit:
+                async with self._writing():
                     await self.core.create_namespaced_config_map(ns, body)
             except ApiException as exc:
                 if exc.status != 409:
@@ -477,7 +514,7 @@ class Controller:
             )
         for create in objects:
             try:
-                async with self._limit:
+                async with self._writing():
                     await create()
             except ApiException as exc:
                 if exc.status != 409:
@@ -510,10 +547,14 @@ class Controller:
         )
         await self._call("events", self.core.create_namespaced_event(ns, body))
 
-    async def _call(self, stage: str, coro: Awaitable[T]) -> T | None:
+    async def _call(self, stage: str, coro: Coroutine[Any, Any, T]) -> T | None:
+        """One write whose failure is only logged; not made (and None) when this replica may not write."""
         try:
-            async with self._limit:
+            async with self._writing():
                 return await coro
+        except NotLeading:
+            coro.close()  # never started: the new leader decides again
+            return None
         except ApiException as exc:
             if exc.status == 404:
                 return None

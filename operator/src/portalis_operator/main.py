@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import sys
 
 import kopf
@@ -31,15 +30,11 @@ def main() -> int:
     import portalis_operator.handlers  # noqa: F401  (registers the handlers)
 
     kopf.run(
-        # Peers compare priorities: a random one per replica means exactly one is active (equal ones
-        # would pause each other).
-        priority=random.randint(1, 2**31 - 1),
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
-        # Probes are served by health.HealthServer (started with the operator): liveness that does not
-        # depend on the API server, readiness that follows the Lease.
-        standalone=settings.peering is None,
-        peering_name=settings.peering,
+        # No kopf peering: every replica's handlers only wake its loop, and the one Lease
+        # (leadership.py) decides which replica writes. Probes are served by health.HealthServer.
+        standalone=True,
     )
     return 0
 

@@ -153,10 +153,12 @@ class PoolReconciler:
         api: client.ApiClient,
         pool_name: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        fence: Callable[[], None] = lambda: None,
     ) -> None:
         self.api = api
         self.pool_name = pool_name
         self.clock = clock
+        self.fence = fence  # raises leadership.NotLeading when this replica may not write
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
         self.idle_since: dict[str, datetime] = {}
@@ -186,6 +188,7 @@ class PoolReconciler:
                     pending_since=snap.pending_since,
                 )
                 if decision.changed:
+                    self.fence()
                     await self._apply(provider, pool, decision, targets, snap.nodes)
             else:
                 ready = (True, "StaticPool", "static provider: the pool is never scaled")
@@ -222,9 +225,11 @@ class PoolReconciler:
         for ct in CapacityType:
             added = decision.target.of(ct) - decision.current.of(ct)
             if added > 0:
+                self.fence()
                 await provider.scale(pool, ct, targets.get(ct, 0) + added)
                 metrics.SCALE_ACTIONS.labels(self.pool_name, direction, ct.value).inc(added)
         for name in decision.remove:
+            self.fence()
             await provider.delete_node(pool, name)
             self.idle_since.pop(name, None)
             if name in nodes:
@@ -241,6 +246,7 @@ class PoolReconciler:
         if not diff:
             return
         body = {"metadata": {"resourceVersion": pool.metadata.resource_version}, "status": diff}
+        self.fence()
         try:
             await self.custom.patch_cluster_custom_object_status(
                 GROUP,
@@ -267,6 +273,7 @@ class PoolReconciler:
             self.clock(),
             namespace=EVENT_NAMESPACE,
         )
+        self.fence()
         try:
             await self.core.create_namespaced_event(EVENT_NAMESPACE, body)
         except ApiException as exc:

@@ -43,7 +43,14 @@ class Settings(BaseSettings):
     health_port: int = Field(
         default=8080, ge=0, le=65535, description="/livez, /readyz (health.py); 0 disables"
     )
-    peering: str | None = Field(default=None, description="kopf peering name for an active/standby pair")
+    leader_election: bool = Field(
+        default=False, description="several replicas: only the holder of the Lease schedules (leadership.py)"
+    )
+    lease_duration_seconds: float = Field(default=15, gt=0, le=300, description="a standby takes over after")
+    lease_renew_deadline_seconds: float = Field(
+        default=10, gt=0, description="the leader stops writing this long after its last renewal started"
+    )
+    lease_retry_seconds: float = Field(default=2, gt=0, description="between election rounds")
     log_level: Literal["quiet", "info", "verbose", "debug"] = "info"
     lease_namespace: str = Field(default="default", description="where the leader-election Lease lives")
     identity: str = Field(
@@ -85,6 +92,16 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", v) or len(v) > 63:
             raise ValueError("must be a DNS label (lower-case letters, digits and '-', at most 63)")
         return v
+
+    @model_validator(mode="after")
+    def _lease_timing(self) -> Settings:
+        if not self.lease_retry_seconds < self.lease_renew_deadline_seconds < self.lease_duration_seconds:
+            raise ValueError(
+                "PORTALIS_OPERATOR_LEASE_RETRY_SECONDS < PORTALIS_OPERATOR_LEASE_RENEW_DEADLINE_SECONDS < "
+                "PORTALIS_OPERATOR_LEASE_DURATION_SECONDS is needed: the leader must stop writing before a "
+                "standby may take over"
+            )
+        return self
 
     @model_validator(mode="after")
     def _request_within_limit(self) -> Settings:

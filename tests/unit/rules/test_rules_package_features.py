@@ -370,14 +370,53 @@ CASES = {
             "\n"
             "def f(n: int, xs: list[int]) -> list[str]:\n"
             "    ys = sorted(xs)\n"
-            "    at = [bisect.bisect_left(ys, n), br(ys, n), bisect.bisect(ys, n, 1), br(ys, n, lo=0, hi=1)]\n"
+            "    at = [bisect.bisect_left(ys, n), br(ys, n), bisect.bisect(ys, n, 1),\n"
+            "          br(ys, n, lo=0, hi=1)]\n"
             "    insort(ys, n)\n"
             "    words = ['b', 'd']\n"
             "    bisect.insort_left(words, str(n))\n"
-            "    return [str(at), str(ys), str(words), str(round(sqrt(abs(n)) * pi, 6)), digits[:abs(n) % 10]]\n"
+            "    return [str(at), str(ys), str(words), str(round(sqrt(abs(n)) * pi, 6)),\n"
+            "            digits[:abs(n) % 10]]\n"
         ),
         "f",
         [(3, [5, 1, 3, 3]), (-2, []), (0, [0, 0, 7]), (9, [1]), (4, [2, 4, 6, 8])],
+    ),
+    "total_ordering_writes_out_the_missing_comparisons": Case(
+        (
+            "import functools\n"
+            "from functools import total_ordering\n"
+            "\n"
+            "@functools.total_ordering\n"
+            "class V:\n"
+            "    def __init__(self, n: int) -> None:\n"
+            "        self.n = n\n"
+            "\n"
+            "    def __eq__(self, other: object) -> bool:\n"
+            "        if not isinstance(other, V):\n"
+            "            return NotImplemented\n"
+            "        return self.n == other.n\n"
+            "\n"
+            "    def __lt__(self, other: 'V') -> bool:\n"
+            "        return self.n < other.n\n"
+            "\n"
+            "@total_ordering\n"
+            "class W:\n"
+            "    def __init__(self, n: int) -> None:\n"
+            "        self.n = n\n"
+            "\n"
+            "    def __ge__(self, other: 'W') -> bool:\n"
+            "        return self.n % 5 >= other.n % 5\n"
+            "\n"
+            "    def __eq__(self, other: object) -> bool:\n"
+            "        return isinstance(other, W) and self.n % 5 == other.n % 5\n"
+            "\n"
+            "def f(a: int, b: int) -> list[bool]:\n"
+            "    x, y = V(a), V(b)\n"
+            "    u, w = W(a), W(b)\n"
+            "    return [x < y, x <= y, x > y, x >= y, x == y, x != y, u < w, u <= w, u > w, u >= w]\n"
+        ),
+        "f",
+        [(1, 2), (2, 1), (3, 3), (7, 2), (-1, 4)],
     ),
     "class_constants_classmethods_setters_and_abstract_bases": Case(
         (

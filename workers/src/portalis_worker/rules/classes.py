@@ -223,8 +223,47 @@ def _is_super_call(node: ast.expr) -> bool:
     return isinstance(node, ast.Call) and getattr(node.func, "id", "") == "super"
 
 
+_TOTAL_ORDERING = {
+    # root -> {derived: body}, as functools.total_ordering defines them (`r` is `self <root> other`).
+    "__lt__": {"__gt__": "not r and self != other", "__le__": "r or self == other", "__ge__": "not r"},
+    "__le__": {"__ge__": "not r or self == other", "__lt__": "r and self != other", "__gt__": "not r"},
+    "__gt__": {"__lt__": "not r and self != other", "__ge__": "r or self == other", "__le__": "not r"},
+    "__ge__": {"__le__": "not r or self == other", "__gt__": "r and self != other", "__lt__": "not r"},
+}
+_OPERATORS = {"__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">="}
+
+
+def expand_total_ordering(node: ast.ClassDef) -> None:
+    """`@functools.total_ordering`: the decorator goes, and the comparisons it would add are written
+    out as methods, each defined from the class's root comparison as the decorator defines it."""
+    kept = [d for d in node.decorator_list if _decorator_name(d) != "total_ordering"]
+    if len(kept) == len(node.decorator_list):
+        return
+    node.decorator_list = kept
+    methods = {s.name: s for s in node.body if isinstance(s, ast.FunctionDef)}
+    root = next((name for name in _TOTAL_ORDERING if name in methods), None)
+    if root is None:
+        raise Unsupported("total_ordering without an ordering method", node.lineno)
+    params = methods[root].args.args
+    other = ast.unparse(params[1].annotation) if len(params) > 1 and params[1].annotation else node.name
+    for name, body in _TOTAL_ORDERING[root].items():
+        if name in methods:
+            continue
+        source = (
+            f"def {name}(self, other: {other}) -> bool:\n"
+            f"    r = self {_OPERATORS[root]} other\n"
+            f"    return {body}\n"
+        )
+        func = ast.parse(source).body[0]
+        for n in ast.walk(func):
+            if hasattr(n, "lineno"):
+                n.lineno = n.end_lineno = node.lineno
+        node.body.append(func)
+
+
 def declare_class(module: ModuleContext, node: ast.ClassDef) -> ClassInfo:
     """Register the class name first so annotations elsewhere can refer to it."""
+    expand_total_ordering(node)
     bases = [b for b in base_names(node) if b != "object"]
     if len(bases) == 1 and bases[0] in ENUM_BASES and not node.decorator_list and not node.keywords:
         info = ClassInfo(name=node.name, node=node, enum_members=_enum_members(node, bases[0]))

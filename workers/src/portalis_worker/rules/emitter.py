@@ -41,6 +41,8 @@ MAX_MODULE_ROUNDS = 8
 STATIC_INIT_PREFIX = "__init_"
 MEMO_DECORATORS = frozenset({"cache", "lru_cache", "cached_property"})
 """Memoisation does not change what a function returns; the translation computes it each time."""
+FUNCTOOLS_DECORATORS = MEMO_DECORATORS | {"total_ordering"}
+"""`functools` names that may be imported: `total_ordering` is written out (classes.expand_total_ordering)."""
 IGNORED_MODULES = frozenset(
     {"typing", "typing_extensions", "__future__", "dataclasses", "collections.abc", "abc", "enum"}
 )
@@ -66,7 +68,11 @@ def register_import(module: ModuleContext, node: ast.Import | ast.ImportFrom) ->
     if node.level == 0 and all(f"{node.module}.{a.name}" in IDENTITY_FUNCTIONS for a in node.names):
         module.identities.update(a.asname or a.name for a in node.names)
         return
-    if node.module == "functools" and node.level == 0 and all(a.name in MEMO_DECORATORS for a in node.names):
+    if (
+        node.module == "functools"
+        and node.level == 0
+        and all(a.name in FUNCTOOLS_DECORATORS for a in node.names)
+    ):
         return
     if node.module in SUPPORTED_MODULES and node.level == 0 and all(a.name != "*" for a in node.names):
         for alias in node.names:

@@ -27,7 +27,7 @@ from portalis_operator.lifecycle import (
 )
 from portalis_operator.output_paths import waiting_for_output
 from portalis_operator.packing import Node
-from portalis_operator.patches import apply_merge, merge_diff
+from portalis_operator.patches import merge_diff
 from portalis_operator.recovery import NodeTrouble
 from portalis_operator.workload import CapacityType, Priority, ShardPlacement
 
@@ -258,6 +258,19 @@ json_values = st.recursive(
     max_leaves=10,
 )
 docs = st.dictionaries(st.text(max_size=2), json_values.filter(lambda v: v is not None), max_size=4)
+
+
+def apply_merge(doc: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7386 applied, as the API server does: the oracle for merge_diff."""
+    out = dict(doc)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = apply_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 @given(old=docs, new=docs)

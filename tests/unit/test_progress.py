@@ -12,7 +12,6 @@ from portalis_operator.progress import (
     ShardProgress,
     aggregate,
     parse_report,
-    report_annotation,
 )
 
 pytestmark = pytest.mark.unit
@@ -40,7 +39,7 @@ def test_parse_report(raw: str, expected: ShardProgress | None) -> None:
 
 def test_report_round_trip() -> None:
     p = ShardProgress(10, 3, 1, at(7))
-    assert parse_report(report_annotation(p)) == p
+    assert parse_report({PROGRESS_ANNOTATION: p.encode()}) == p  # the worker's side: test_worker_contract
     assert parse_report(None) is None
 
 

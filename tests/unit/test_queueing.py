@@ -7,7 +7,7 @@ from builders import T0, at, job
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portalis_operator.queueing import AgingPolicy, effective_priority, queue_order, time_to_reach
+from portalis_operator.queueing import AgingPolicy, effective_priority, queue_order
 from portalis_operator.workload import Priority
 
 pytestmark = pytest.mark.unit
@@ -66,13 +66,6 @@ def test_clock_before_creation_does_not_age_backwards() -> None:
 def test_queue_order_table(jobs: list[tuple[str, str, float]], now: float, expected: list[str]) -> None:
     queue = [job(n).priority(p).created(t).obj() for n, p, t in jobs]
     assert [j.key.split("/")[1] for j in queue_order(queue, at(now), AGING)] == expected
-
-
-def test_time_to_reach() -> None:
-    j = job("a").priority("background").obj()
-    assert time_to_reach(j, Priority.HIGH, AGING) == timedelta(minutes=30)
-    assert time_to_reach(j, Priority.CRITICAL, AGING) is None
-    assert time_to_reach(job("c").priority("critical").obj(), Priority.HIGH, AGING) == timedelta(0)
 
 
 def test_aging_interval_must_be_positive() -> None:

@@ -15,19 +15,34 @@ from portalis_operator.recovery import (
     JobRecoveryState,
     NodeHealth,
     NodeTrouble,
+    RecoveryPlan,
     RecoveryPolicy,
     ShardState,
     Signal,
     WorkerPod,
     backoff_seconds,
     classify_node,
-    plan_recovery,
+    plan_pods,
     shard_state,
 )
 from portalis_operator.workload import Priority, SpotMode
 from portalis_worker.protocol import WorkerExit
 
 pytestmark = pytest.mark.unit
+
+
+def plan_recovery(
+    job: JobRecoveryState,
+    pods: list[WorkerPod],
+    nodes: dict[str, NodeHealth],
+    now: datetime,
+    policy: RecoveryPolicy | None = None,
+) -> RecoveryPlan:
+    """plan_pods from the nodes' raw health, classified as the cycle does (snapshot.py, once per node)."""
+    policy = policy or RecoveryPolicy()
+    troubles = {name: classify_node(h, policy, now) for name, h in nodes.items()}
+    return plan_pods(job, pods, troubles, now, policy)
+
 
 POLICY = RecoveryPolicy()
 JOB = JobRecoveryState(priority=Priority.NORMAL, requested_spot=None)
@@ -137,7 +152,6 @@ def test_idempotent_terminating_pods_are_not_counted_again() -> None:
 def test_not_ready_within_grace_waits() -> None:
     plan = plan_recovery(JOB, [pod(0, "n")], {"n": not_ready("n", since=0)}, secs(45))
     assert plan.actions == ()
-    assert plan.recheck_after == pytest.approx(15)
 
 
 def test_reclaims_never_spend_the_error_budget() -> None:
@@ -152,7 +166,7 @@ def test_error_retry_backs_off_exponentially() -> None:
     for done, delay in [(0, 30), (1, 60), (2, 120)]:
         job = JobRecoveryState(Priority.NORMAL, None, error_retries=done, max_error_retries=5)
         early = plan_recovery(job, failed, nodes, secs(delay - 1))
-        assert (early.actions, early.error_retries, early.recheck_after) == ((), done, 1)
+        assert (early.actions, early.error_retries) == ((), done)
         due = plan_recovery(job, failed, nodes, secs(delay))
         assert [a.kind for a in due.actions] == [ActionKind.RETRY]
         assert due.error_retries == done + 1
@@ -190,7 +204,7 @@ def test_on_demand_after_n_reclaims() -> None:
 def test_unbound_succeeded_and_healthy_pods_are_left_alone() -> None:
     pods = [pod(0, None, phase="Pending"), pod(1, "gone", phase="Succeeded"), pod(2, "n")]
     plan = plan_recovery(JOB, pods, {"n": healthy("n")}, T0)
-    assert (plan.actions, plan.reclaims, plan.recheck_after) == ((), 0, None)
+    assert (plan.actions, plan.reclaims) == ((), 0)
 
 
 def test_state_from_job() -> None:

@@ -76,12 +76,11 @@ from portalis_worker.protocol import ResultReport
 @dataclass(frozen=True)
 class NodeView:
     """A pool node and its trouble (recovery.classify_node, once per cycle in snapshot.parse_node).
-    `not_ready_left`: seconds until a NotReady node counts as lost. `cordoned`: spec.unschedulable (a
-    drain starts so): work running there stays, a new pod pinned there would not start."""
+    `cordoned`: spec.unschedulable (a drain starts so): work running there stays, a new pod pinned there
+    would not start."""
 
     node: Node
     trouble: NodeTrouble = NodeTrouble.NONE
-    not_ready_left: float | None = None
     cordoned: bool = False
 
 
@@ -571,8 +570,7 @@ def _recover(b: _Builder, view: JobView, ctx: Context) -> RecoveryPlan:
     ]
     state = JobRecoveryState.from_job(view.job)
     troubles = {name: v.trouble for name, v in ctx.nodes.items()}
-    waits = {name: v.not_ready_left for name, v in ctx.nodes.items() if v.not_ready_left is not None}
-    rp = plan_pods(state, pods, troubles, ctx.now, ctx.recovery, waits)
+    rp = plan_pods(state, pods, troubles, ctx.now, ctx.recovery)
     if (rp.reclaims, rp.error_retries) != (state.reclaims, state.error_retries):
         b.status.recoveries = RecoveriesStatus(reclaims=rp.reclaims, error_retries=rp.error_retries)
     b.plan.reclaim_signals = rp.new_reclaims

@@ -40,11 +40,6 @@ def parse_report(annotations: Mapping[str, str] | None) -> ShardProgress | None:
     return ProgressReport.decode((annotations or {}).get(PROGRESS_ANNOTATION))
 
 
-def report_annotation(progress: ShardProgress) -> dict[str, str]:
-    """The annotation a worker writes (the inverse of parse_report)."""
-    return {PROGRESS_ANNOTATION: progress.encode()}
-
-
 def aggregate(
     shards: Sequence[ShardProgress | None],
     shard_count: int,

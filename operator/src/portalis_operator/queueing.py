@@ -37,15 +37,6 @@ def effective_priority(job: JobRequest, now: datetime, aging: AgingPolicy = DEFA
     return Priority(min(int(job.priority) + steps, int(aging.ceiling)))
 
 
-def time_to_reach(job: JobRequest, level: Priority, aging: AgingPolicy = DEFAULT_AGING) -> timedelta | None:
-    """How long `job` must wait to rank at `level`; None if aging never gets it there."""
-    if job.priority >= level:
-        return timedelta(0)
-    if level > aging.ceiling:
-        return None
-    return aging.interval * (int(level) - int(job.priority))
-
-
 def queue_order(
     jobs: Iterable[JobRequest], now: datetime, aging: AgingPolicy = DEFAULT_AGING
 ) -> list[JobRequest]:

@@ -1,10 +1,9 @@
 """Recovery: what to do with a job's worker pods when their node goes away or the worker fails.
 
-Pure policy with the clock passed in. The handler gathers, per running job, its worker pods and the
-health of the nodes they are bound to, calls `plan_recovery`, and applies the actions: delete pods
-(with the given grace period), create replacements (placed with the returned spot mode), persist
-the new counters into status.recoveries, fail the job when a budget is spent, and requeue itself
-after `recheck_after` seconds.
+Pure policy with the clock passed in. Each cycle classifies every pool node once (`classify_node`, in
+snapshot.py) and the job state machine (jobs.py) calls `plan_pods` per admitted job, then applies the
+actions: delete pods (with the given grace period), create replacements (placed with the returned spot
+mode), persist the new counters into status.recoveries, and fail the job when a budget is spent.
 
 Two budgets, counted apart: reclaims (node deleted, lost, or carrying an interruption taint: not the
 job's fault) and error retries (the worker failed on a healthy node). Reclaims never spend the error
@@ -232,7 +231,6 @@ class RecoveryPlan:
     deletes, so a crash in between cannot count twice: the deleted pods are then terminating or gone
     and are not counted again). `new_reclaims`: signals for metrics.RECLAIMS. `spot_mode`: the effective
     mode for replacements. `failed`: set when a budget is spent; the job fails instead of recovering.
-    `recheck_after`: seconds until a waiting pod (NotReady grace, backoff) needs another look.
     """
 
     actions: tuple[PodAction, ...]
@@ -241,7 +239,6 @@ class RecoveryPlan:
     new_reclaims: tuple[Signal, ...]
     spot_mode: SpotMode
     failed: FailureReason | None = None
-    recheck_after: float | None = None
 
     @property
     def recovering(self) -> bool:
@@ -281,39 +278,12 @@ def leaving(trouble: NodeTrouble) -> bool:
     return trouble in (NodeTrouble.NOTICE, NodeTrouble.LOST, NodeTrouble.DELETED)
 
 
-def not_ready_left(node: NodeHealth, policy: RecoveryPolicy, now: datetime) -> float | None:
-    """Seconds until a NotReady node counts as lost; None when it is Ready."""
-    if node.ready:
-        return None
-    since = node.not_ready_since or now
-    return policy.not_ready_grace_seconds - (now - since).total_seconds()
-
-
-def plan_recovery(
-    job: JobRecoveryState,
-    pods: Sequence[WorkerPod],
-    nodes: Mapping[str, NodeHealth],
-    now: datetime,
-    policy: RecoveryPolicy | None = None,
-) -> RecoveryPlan:
-    """Actions for one job's worker pods, from the nodes' raw health (classified here)."""
-    policy = policy or RecoveryPolicy()
-    troubles = {name: classify_node(h, policy, now) for name, h in nodes.items()}
-    waits = {
-        name: left
-        for name, h in nodes.items()
-        if troubles[name] is NodeTrouble.NOT_READY and (left := not_ready_left(h, policy, now)) is not None
-    }
-    return plan_pods(job, pods, troubles, now, policy, waits)
-
-
 def plan_pods(
     job: JobRecoveryState,
     pods: Sequence[WorkerPod],
     troubles: Mapping[str, NodeTrouble],
     now: datetime,
     policy: RecoveryPolicy | None = None,
-    not_ready_waits: Mapping[str, float] | None = None,
 ) -> RecoveryPlan:
     """Actions for one job's worker pods, from nodes already classified (`classify_node`; a node missing
     from `troubles` is deleted). The scheduling loop classifies every node once per cycle and calls this.
@@ -334,11 +304,9 @@ def plan_pods(
     - More than `max_reclaims` reclaims, or more than `max_error_retries` retries, fail the job.
     """
     policy = policy or RecoveryPolicy()
-    waits_by_node = not_ready_waits or {}
     actions: list[PodAction] = []
     reclaimed_nodes: dict[str, Signal] = {}
     retries = 0
-    waits: list[float] = []
     invalid = False
 
     for pod in sorted(pods, key=lambda p: p.shard):
@@ -374,8 +342,7 @@ def plan_pods(
                 )
                 reclaimed_nodes.setdefault(pod.node, Signal.TAINT)
         elif trouble is NodeTrouble.NOT_READY:
-            if pod.node in waits_by_node:
-                waits.append(waits_by_node[pod.node])
+            continue  # within its grace period: wait
         elif state is ShardState.DISPLACED and not pod.terminating:
             # Stopped on a node that is still there (graceful node shutdown, kubelet eviction): like a
             # node loss, not the job's fault: no backoff, a reclaim, one per node.
@@ -401,7 +368,6 @@ def plan_pods(
             )
             waited = (now - (pod.failed_at or now)).total_seconds()  # no `failed_at + delay`: overflow
             if waited < delay:
-                waits.append(delay - waited)
                 continue
             actions.append(
                 PodAction(ActionKind.RETRY, pod.name, pod.shard, 0, None, "worker failed", pod.node)
@@ -425,5 +391,4 @@ def plan_pods(
         new_reclaims=tuple(reclaimed_nodes.values()),
         spot_mode=mode,
         failed=failed,
-        recheck_after=max(0.0, min(waits)) if waits else None,
     )

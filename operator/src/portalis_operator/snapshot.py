@@ -26,7 +26,7 @@ from portalis_operator.packing import Node
 from portalis_operator.placement import capacity_type_from_label
 from portalis_operator.progress import parse_report
 from portalis_operator.quotas import NO_QUOTAS, NamespaceQuotas
-from portalis_operator.recovery import NodeHealth, NodeTrouble, RecoveryPolicy, classify_node, not_ready_left
+from portalis_operator.recovery import NodeHealth, NodeTrouble, RecoveryPolicy, classify_node
 from portalis_operator.startup import waiting_reason
 from portalis_worker.protocol import RESULT_ANNOTATION, ResultReport
 
@@ -179,7 +179,6 @@ def parse_node(node: Mapping[str, Any], pool: PoolConfig, gpus_other: int, now: 
             schedulable=schedulable,
         ),
         trouble=trouble,
-        not_ready_left=not_ready_left(health, pool.recovery, now),
         cordoned=bool(spec.get("unschedulable")),
     )
 

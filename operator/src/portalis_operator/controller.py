@@ -16,7 +16,7 @@ import logging
 import time
 from collections import Counter as Tally
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from kubernetes_asyncio import client
@@ -30,7 +30,7 @@ from portalis_operator.api import GROUP, VERSION, GPUPool, TranslationJob
 from portalis_operator.cost import GPUSeconds, estimate_usd
 from portalis_operator.events import event_body
 from portalis_operator.health import HealthState, Role, age
-from portalis_operator.leadership import Fence, LeaseElector, LeaseTiming, NotLeading
+from portalis_operator.leadership import Clock, Fence, LeaseElector, LeaseTiming, NotLeading, SystemClock
 from portalis_operator.lifecycle import (
     ACTIVE_PHASES,
     Context,
@@ -83,8 +83,13 @@ FINAL = ("Succeeded", "Failed")
 
 class Controller:
     def __init__(
-        self, settings: Settings, api: client.ApiClient, elector: LeaseElector | None = None
+        self,
+        settings: Settings,
+        api: client.ApiClient,
+        elector: LeaseElector | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock = clock or SystemClock()  # decisions read time only through it (tests inject one)
         self.settings = settings
         # With leader election only the Lease holder writes: every write passes `self.fence` first
         # (leadership.py). Standalone, the fence is always open.
@@ -99,6 +104,7 @@ class Controller:
                     settings.lease_renew_deadline_seconds,
                     settings.lease_retry_seconds,
                 ),
+                self.clock,
             )
         self.elector = elector
         self.fence = elector.fence if elector is not None else Fence()
@@ -111,7 +117,7 @@ class Controller:
         self._limit = asyncio.Semaphore(settings.api_concurrency)
         self._worker_accounts: set[str] = set()
         self._refusals: dict[tuple[str, str], CreateRefusal] = {}  # (namespace, pod) -> last refusal
-        self.pool = PoolReconciler(api, settings.pool, fence=self.fence.check)
+        self.pool = PoolReconciler(api, settings.pool, clock=self.clock.now, fence=self.fence.check)
         self._jobs = JobParser()
         self._events: asyncio.Queue[tuple[TranslationJob, str, str, str]] = asyncio.Queue()
         self.last_sync: float | None = None
@@ -211,7 +217,7 @@ class Controller:
     async def cycle(self) -> None:
         self.fence.check()
         started = time.monotonic()
-        now = datetime.now(UTC)
+        now = self.clock.now()
         gpupool, raw_jobs, our_pods, holds = await asyncio.gather(
             self._pool(), self._list_jobs(), self._worker_pods(), self._gpu_holds()
         )
@@ -310,7 +316,7 @@ class Controller:
             if not ok:
                 return
             status = plan.status
-            _count_cost(plan.cost_closed, pool)
+            _count_written(view, plan, pool)
         if plan.deletes:
             await asyncio.gather(*(self._delete_pod(ns, d) for d in plan.deletes))
         if plan.create:
@@ -379,7 +385,7 @@ class Controller:
                 return
             metrics.POD_CREATE_REFUSALS.inc()
             record = refused(
-                self._refusals.get(key), _reason(exc), time.monotonic(), self.settings.start_policy()
+                self._refusals.get(key), _reason(exc), self.clock.monotonic(), self.settings.start_policy()
             )
             self._refusals[key] = record
             log.error(
@@ -387,7 +393,7 @@ class Controller:
                 ns,
                 key[1],
                 record.attempts,
-                record.retry_at - time.monotonic(),
+                record.retry_at - self.clock.monotonic(),
                 record.message,
             )
             return
@@ -395,7 +401,7 @@ class Controller:
 
     def _backing_off(self, ns: str, pod: str) -> bool:
         record = self._refusals.get((ns, pod))
-        return record is not None and time.monotonic() < record.retry_at
+        return record is not None and self.clock.monotonic() < record.retry_at
 
     def _refusals_of(self, view: JobView) -> dict[int, str]:
         """What the API server last said to each of this job's refused pod creates, by shard."""
@@ -540,7 +546,7 @@ class Controller:
             type_,
             reason,
             message,
-            datetime.now(UTC),
+            self.clock.now(),
             namespace=ns,
             object_namespace=ns,
             resource_version=job.metadata.resource_version,
@@ -651,19 +657,6 @@ class Controller:
         nodes: Mapping[str, NodeView],
         now: datetime,
     ) -> None:
-        for view, plan in plans:
-            prio = view.job.spec.priority
-            if plan.admission_wait is not None and plan.status is not None:
-                metrics.ADMISSIONS.labels(prio).inc()
-                metrics.ADMISSION_WAIT.labels(prio).observe(plan.admission_wait)
-            if plan.preempted:
-                metrics.PREEMPTIONS.labels(prio).inc()
-            if plan.finished:
-                metrics.JOBS_FINISHED.labels(plan.finished, prio).inc()
-            for signal in plan.reclaim_signals:
-                metrics.RECLAIMS.labels(signal.value).inc()
-            if plan.error_retries:
-                metrics.ERROR_RETRIES.inc(plan.error_retries)
         depth = Tally(w.job.priority.wire for w in waiting if not w.job.suspended)
         oldest: dict[str, float] = {}
         for w in waiting:
@@ -733,6 +726,24 @@ def _pending_since(
         since = cond.last_transition_time if cond is not None and cond.status == "True" else now
         out = since if out is None else min(out, since)
     return out
+
+
+def _count_written(view: JobView, plan: JobPlan, pool: PoolConfig) -> None:
+    """Counters move only once the status that records the change is stored: a plan refused with 409
+    is made again next cycle from fresh state, and counted then, once."""
+    prio = view.job.spec.priority
+    if plan.admission_wait is not None:
+        metrics.ADMISSIONS.labels(prio).inc()
+        metrics.ADMISSION_WAIT.labels(prio).observe(plan.admission_wait)
+    if plan.preempted:
+        metrics.PREEMPTIONS.labels(prio).inc()
+    if plan.finished:
+        metrics.JOBS_FINISHED.labels(plan.finished, prio).inc()
+    for signal in plan.reclaim_signals:
+        metrics.RECLAIMS.labels(signal.value).inc()
+    if plan.error_retries:
+        metrics.ERROR_RETRIES.inc(plan.error_retries)
+    _count_cost(plan.cost_closed, pool)
 
 
 def _count_cost(closed: GPUSeconds, pool: PoolConfig) -> None:

@@ -1,0 +1,157 @@
+"""The controller's glue between a plan and the API server, without a cluster: what is counted when a
+write is refused, and that nothing is written once the fence is closed. The API calls are replaced by
+recorders on the controller's own client objects; the clock is injected."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from builders import tj
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from portalis_operator import metrics
+from portalis_operator.controller import Controller
+from portalis_operator.leadership import Fence, NotLeading
+from portalis_operator.lifecycle import JobPlan, JobView
+from portalis_operator.settings import Settings
+from portalis_operator.snapshot import PoolConfig
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def now(self) -> datetime:
+        return NOW
+
+
+def with_controller(body: Callable[[Controller], Awaitable[None]]) -> None:
+    """Run `body` on a controller whose client reaches no server (every call used is replaced)."""
+
+    async def main() -> None:
+        api = client.ApiClient(client.Configuration())
+        try:
+            await body(Controller(Settings(), api, clock=FakeClock()))
+        finally:
+            await api.close()
+
+    asyncio.run(main())
+
+
+def admitted_plan() -> tuple[JobView, JobPlan]:
+    job = tj("a").obj()
+    job.metadata.resource_version = "7"
+    status = job.status.model_copy()
+    status.phase = "Admitted"
+    return JobView(job), JobPlan(status=status, admission_wait=3.0)
+
+
+def admissions() -> float:
+    return float(metrics.ADMISSIONS.labels("normal")._value.get())
+
+
+def refusing(status: int, calls: list[Any]) -> Any:
+    async def patch(*args: Any, **kwargs: Any) -> None:
+        calls.append(args)
+        raise ApiException(status=status)
+
+    return patch
+
+
+def accepting(calls: list[Any]) -> Any:
+    async def patch(*args: Any, **kwargs: Any) -> None:
+        calls.append(args)
+
+    return patch
+
+
+POOL = PoolConfig.from_spec("default", None, "portalis.dev/pool")
+
+
+def test_a_conflicted_status_write_counts_nothing_and_the_retry_counts_once() -> None:
+    async def body(controller: Controller) -> None:
+        view, plan = admitted_plan()
+        before = admissions()
+        calls: list[Any] = []
+        controller.custom.patch_namespaced_custom_object_status = refusing(409, calls)  # type: ignore[method-assign]
+        await controller._apply(view, plan, POOL)
+        assert len(calls) == 1
+        assert admissions() == before  # refused: the next cycle plans it again from fresh state
+        controller.custom.patch_namespaced_custom_object_status = accepting(calls)  # type: ignore[method-assign]
+        await controller._apply(view, plan, POOL)
+        assert admissions() == before + 1
+
+    with_controller(body)
+
+
+def test_a_closed_fence_writes_nothing() -> None:
+    async def body(controller: Controller) -> None:
+        controller.fence = Fence.elected(controller.clock)  # an elected replica that does not hold the Lease
+        view, plan = admitted_plan()
+        calls: list[Any] = []
+        controller.custom.patch_namespaced_custom_object_status = accepting(calls)  # type: ignore[method-assign]
+        with pytest.raises(NotLeading):
+            await controller._apply(view, plan, POOL)
+        assert calls == []
+        # writes whose failure is only logged (events, deleting a job) are dropped, never half made
+        made: list[Any] = []
+
+        async def event() -> None:
+            made.append("event")
+
+        assert await controller._call("events", event()) is None
+        assert made == []
+
+    with_controller(body)
+
+
+def test_the_fence_closes_by_the_injected_clock() -> None:
+    async def body(controller: Controller) -> None:
+        clock = controller.clock
+        assert isinstance(clock, FakeClock)
+        controller.fence = Fence.elected(clock)
+        controller.fence.extend_to(clock.t + 10)
+        view, plan = admitted_plan()
+        calls: list[Any] = []
+        controller.custom.patch_namespaced_custom_object_status = accepting(calls)  # type: ignore[method-assign]
+        await controller._apply(view, plan, POOL)
+        assert len(calls) == 1
+        clock.t += 10  # the renew deadline passes without a renewal
+        with pytest.raises(NotLeading):
+            await controller._apply(view, plan, POOL)
+        assert len(calls) == 1
+
+    with_controller(body)
+
+
+def test_pod_create_refusals_back_off_on_the_injected_clock() -> None:
+    async def body(controller: Controller) -> None:
+        clock = controller.clock
+        assert isinstance(clock, FakeClock)
+        calls: list[Any] = []
+
+        async def create(ns: str, body: Any) -> None:
+            calls.append(body)
+            raise ApiException(status=403, reason="Forbidden")
+
+        controller.core.create_namespaced_pod = create  # type: ignore[method-assign]
+        body = {"metadata": {"name": "a-w0"}}
+        await controller._create_pod("team-a", body)
+        assert len(calls) == 1
+        assert controller._backing_off("team-a", "a-w0")
+        clock.t += 3600
+        assert not controller._backing_off("team-a", "a-w0")
+
+    with_controller(body)

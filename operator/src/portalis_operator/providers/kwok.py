@@ -1,8 +1,8 @@
 """Simulated DGX nodes (kwok): the provider for tests and local runs.
 
 Nodes are created and deleted directly; the kwok controller makes them Ready. Names, labels, taints and
-capacity come from portalis_dev.nodes, the same builder the local cluster tooling uses, so a node made
-here looks exactly like one made by `portalis-dev`.
+capacity come from providers/dgx.py, the builder the dev tool (`portalis-dev`) imports too, so a node
+made here looks exactly like one made there.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from portalis_dev.nodes import SIMULATED_LABEL, ZONES, DGXNode, build_node, next_names
 from portalis_operator import api
 from portalis_operator.providers.base import (
     POOL_LABEL,
@@ -25,6 +24,7 @@ from portalis_operator.providers.base import (
     selector,
     unavailable,
 )
+from portalis_operator.providers.dgx import SIMULATED_LABEL, ZONES, DGXNode, build_node, next_names
 from portalis_operator.workload import CapacityType
 
 

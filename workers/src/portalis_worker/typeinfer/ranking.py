@@ -40,16 +40,21 @@ def slot_candidates(evidence: Sequence[Evidence], limit: int = PER_SLOT) -> list
     if not evidence:
         return [Candidate(term, score, "default") for term, score in DEFAULTS[:limit]]
     clusters: list[_Cluster] = []
-    for item in sorted(evidence, key=lambda e: -e.weight):
-        for cluster in clusters:
-            joined = join(cluster.term, item.term)
-            if joined is not None:
-                cluster.term, cluster.weight = joined, cluster.weight + item.weight
-                if cluster.source == "annotation" and item.source != "annotation":
-                    cluster.source = item.source  # what completed the written annotation
-                break
-        else:
+    # Complete terms form the clusters first; evidence with an open part (`list[?]`: "a list of
+    # something") then supports the heaviest cluster it fits, instead of whichever came first.
+    specific = sorted((e for e in evidence if e.term.complete), key=lambda e: -e.weight)
+    generic = sorted((e for e in evidence if not e.term.complete), key=lambda e: -e.weight)
+    for item in [*specific, *generic]:
+        fitting = [(c, join(c.term, item.term)) for c in clusters]
+        fitting = [(c, j) for c, j in fitting if j is not None]
+        if not fitting:
             clusters.append(_Cluster(item.term, item.weight, item.source))
+            continue
+        cluster, joined = max(fitting, key=lambda cj: cj[0].weight) if not item.term.complete else fitting[0]
+        assert joined is not None
+        cluster.term, cluster.weight = joined, cluster.weight + item.weight
+        if cluster.source == "annotation" and item.source != "annotation":
+            cluster.source = item.source  # what completed the written annotation
     total = sum(c.weight for c in clusters) or 1.0
     out: dict[str, Candidate] = {}
     for cluster in clusters:

@@ -1,4 +1,5 @@
-"""One contract, three NodeProviders (kwok, clusterAPI, static), against the real local API server.
+"""One contract, three NodeProviders (kwok, clusterAPI, static), against the real local API server, and
+the in-memory fake that unit tests inject (providers/fake.py), held to the same contract.
 
 Each test uses its own pool, named after its namespace, and removes that pool's nodes afterwards (nodes
 are cluster-scoped). For clusterAPI a minimal MachineDeployment/Machine CRD pair is installed
@@ -18,7 +19,6 @@ from kubernetes import client
 
 from harness import wait_for
 from portalis_dev.cluster import LocalCluster
-from portalis_dev.nodes import DGXNode, build_node
 from portalis_operator import api
 from portalis_operator.providers import (
     NodeProvider,
@@ -35,13 +35,15 @@ from portalis_operator.providers.cluster_api import (
     MACHINES,
     VERSION,
 )
+from portalis_operator.providers.dgx import DGXNode, build_node
+from portalis_operator.providers.fake import FakeProvider
 from portalis_operator.workload import CapacityType
 
 pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
 SPOT, OD = CapacityType.SPOT, CapacityType.ON_DEMAND
-KINDS = ["kwok", "clusterAPI", "static"]
+KINDS = ["kwok", "clusterAPI", "static", "fake"]
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Pool:
     cluster: LocalCluster
     core: Any
     custom: Any
+    fake: FakeProvider | None = None
 
     @property
     def name(self) -> str:
@@ -62,6 +65,9 @@ class Pool:
     def call(self, fn: Callable[[NodeProvider], Awaitable[T]]) -> T:
         """Run `fn(provider)` on a fresh asyncio client (the provider under test is async)."""
         from kubernetes_asyncio import config
+
+        if self.fake is not None:
+            return asyncio.run(_on(self.fake, fn))
 
         async def main() -> T:
             api_client = await config.new_client_from_config(config_file=str(self.cluster.kubeconfig))
@@ -79,6 +85,10 @@ class Pool:
         names = []
         for i in range(count):
             name = f"seed-{pool}-{short}-{i}"
+            if self.fake is not None:
+                self.fake.add(pool, capacity_type, name)
+                names.append(name)
+                continue
             body = build_node(DGXNode(name=name, capacity_type=capacity_type.value, pool=pool))  # type: ignore[arg-type]
             if self.kind == "clusterAPI":
                 body["metadata"]["annotations"][MACHINE_ANNOTATION] = f"m-{name}"
@@ -118,6 +128,10 @@ class Pool:
             self.md_name(capacity_type),
             {"spec": {"replicas": n}},
         )
+
+
+async def _on(provider: NodeProvider, fn: Callable[[NodeProvider], Awaitable[T]]) -> T:
+    return await fn(provider)
 
 
 def _pool_name(namespace: str) -> str:
@@ -160,7 +174,8 @@ def pool(
                     "spec": {"clusterName": "dgx", "replicas": 0},
                 },
             )
-    p = Pool(kind, _pool_model(kind, _pool_name(namespace), namespace), namespace, cluster, core, custom)
+    model = _pool_model("kwok" if kind == "fake" else kind, _pool_name(namespace), namespace)
+    p = Pool(kind, model, namespace, cluster, core, custom, FakeProvider() if kind == "fake" else None)
     try:
         yield p
     finally:

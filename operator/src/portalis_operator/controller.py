@@ -117,7 +117,9 @@ class Controller:
         self._limit = asyncio.Semaphore(settings.api_concurrency)
         self._worker_accounts: set[str] = set()
         self._refusals: dict[tuple[str, str], CreateRefusal] = {}  # (namespace, pod) -> last refusal
-        self.pool = PoolReconciler(api, settings.pool, clock=self.clock.now, fence=self.fence.check)
+        self.pool = PoolReconciler(
+            api, settings.pool, clock=self.clock.now, fence=self.fence.check, pool_label=settings.pool_label
+        )
         self._jobs = JobParser()
         self._events: asyncio.Queue[tuple[TranslationJob, str, str, str]] = asyncio.Queue()
         self.last_sync: float | None = None

@@ -146,7 +146,9 @@ def status_of(
 
 
 class PoolReconciler:
-    """Autoscales the operator's GPUPool once per cycle. The clock is injected for tests."""
+    """Autoscales the operator's GPUPool once per cycle. The clock, the fence and the provider are
+    injected (tests pass providers.fake.FakeProvider); by default the provider is the one the GPUPool's
+    spec names, with the operator's pool label."""
 
     def __init__(
         self,
@@ -154,11 +156,14 @@ class PoolReconciler:
         pool_name: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         fence: Callable[[], None] = lambda: None,
+        pool_label: str = providers.POOL_LABEL,
+        provider_for: Callable[[GPUPool], providers.NodeProvider] | None = None,
     ) -> None:
         self.api = api
         self.pool_name = pool_name
         self.clock = clock
         self.fence = fence  # raises leadership.NotLeading when this replica may not write
+        self.provider_for = provider_for or (lambda pool: providers.for_pool(pool, api, pool_label))
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
         self.idle_since: dict[str, datetime] = {}
@@ -170,7 +175,7 @@ class PoolReconciler:
         policy = AutoscalingPolicy.from_spec(pool.spec)
         self._observe_spec(pool, policy)
         self.idle_since = track_idle(self.idle_since, list(snap.nodes), snap.busy, now)
-        provider = providers.for_pool(pool, self.api)
+        provider = self.provider_for(pool)
         decision: ScaleDecision | None = None
         ready = (True, "ProviderReady", f"{pool.spec.provider.type} provider reachable")
         try:

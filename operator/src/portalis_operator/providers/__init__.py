@@ -6,6 +6,7 @@ from typing import Any
 
 from portalis_operator import api
 from portalis_operator.providers.base import (
+    POOL_LABEL,
     NodeProvider,
     NotInPool,
     PoolNode,
@@ -19,6 +20,7 @@ from portalis_operator.providers.kwok import KwokProvider
 from portalis_operator.providers.static import StaticProvider
 
 __all__ = [
+    "POOL_LABEL",
     "ClusterAPIProvider",
     "KwokProvider",
     "NodeProvider",
@@ -33,11 +35,12 @@ __all__ = [
 ]
 
 
-def for_pool(pool: api.GPUPool, api_client: Any) -> NodeProvider:
-    """The provider for `pool`'s spec.provider.type, on a kubernetes_asyncio ApiClient."""
+def for_pool(pool: api.GPUPool, api_client: Any, pool_label: str = POOL_LABEL) -> NodeProvider:
+    """The provider for `pool`'s spec.provider.type, on a kubernetes_asyncio ApiClient. `pool_label` is
+    the node label naming a node's pool (the operator's settings.pool_label), as the snapshot reads it."""
     kind = pool.spec.provider.type
     if kind == "kwok":
-        return KwokProvider(api_client)
+        return KwokProvider(api_client, pool_label)
     if kind == "clusterAPI":
-        return ClusterAPIProvider(api_client)
+        return ClusterAPIProvider(api_client, pool_label)
     return StaticProvider(api_client)

@@ -45,9 +45,10 @@ class ClusterAPIProvider:
 
     can_scale = True
 
-    def __init__(self, api_client: Any) -> None:
+    def __init__(self, api_client: Any, pool_label: str = POOL_LABEL) -> None:
         self._core = client.CoreV1Api(api_client)
         self._custom = client.CustomObjectsApi(api_client)
+        self._pool_label = pool_label
 
     @staticmethod
     def _config(pool: api.GPUPool) -> api.ClusterAPIProvider:
@@ -67,7 +68,9 @@ class ClusterAPIProvider:
 
     async def list_nodes(self, pool: api.GPUPool) -> list[PoolNode]:
         try:
-            result = await self._core.list_node(label_selector=selector({POOL_LABEL: pool.metadata.name}))
+            result = await self._core.list_node(
+                label_selector=selector({self._pool_label: pool.metadata.name})
+            )
         except ApiException as exc:
             raise unavailable(exc, "list nodes") from exc
         label = pool.spec.spot.capacity_type_label
@@ -113,7 +116,7 @@ class ClusterAPIProvider:
             raise unavailable(exc, f"read node {name}") from exc
         found = pool_node(node, pool.spec.spot.capacity_type_label)
         labels = node.metadata.labels or {}
-        if labels.get(POOL_LABEL) != pool.metadata.name or found.capacity_type is None:
+        if labels.get(self._pool_label) != pool.metadata.name or found.capacity_type is None:
             raise NotInPool(f"node {name} is not a node of pool {pool.metadata.name}")
         annotations = node.metadata.annotations or {}
         machine = annotations.get(MACHINE_ANNOTATION)

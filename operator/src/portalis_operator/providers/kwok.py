@@ -46,11 +46,12 @@ class KwokProvider:
 
     can_scale = True
 
-    def __init__(self, api_client: Any) -> None:
+    def __init__(self, api_client: Any, pool_label: str = POOL_LABEL) -> None:
         self._core = client.CoreV1Api(api_client)
+        self._pool_label = pool_label
 
     def _labels(self, pool: api.GPUPool) -> dict[str, str]:
-        return {POOL_LABEL: pool.metadata.name, SIMULATED_LABEL: "true"}
+        return {self._pool_label: pool.metadata.name, SIMULATED_LABEL: "true"}
 
     async def list_nodes(self, pool: api.GPUPool) -> list[PoolNode]:
         try:
@@ -101,7 +102,7 @@ class KwokProvider:
             zone=ZONES[max(_index(name), 0) % len(ZONES)],
             pool=pool.metadata.name,
             gpus=pool.spec.gpus_per_node,
-            extra_labels={label: capacity_type.value},
+            extra_labels={label: capacity_type.value, self._pool_label: pool.metadata.name},
         )
         try:
             await self._core.create_node(build_node(spec))

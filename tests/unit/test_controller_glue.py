@@ -16,10 +16,10 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from portalis_operator import metrics
 from portalis_operator.controller import Controller
+from portalis_operator.jobs import JobPlan
 from portalis_operator.leadership import Fence, NotLeading
-from portalis_operator.lifecycle import JobPlan, JobView
 from portalis_operator.settings import Settings
-from portalis_operator.snapshot import PoolConfig
+from portalis_operator.snapshot import JobView, PoolConfig
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""The per-job plan of one cycle (lifecycle.plan_job) and the status merge patches, without a cluster."""
+"""The per-job plan of one cycle (jobs.plan_job) and the status merge patches, without a cluster."""
 
 from __future__ import annotations
 
@@ -11,16 +11,10 @@ from hypothesis import strategies as st
 
 from portalis_operator.admission import Admitted, Waiting, WaitReason, admit
 from portalis_operator.api import TranslationJob
-from portalis_operator.lifecycle import (
-    Context,
-    JobPlan,
-    JobView,
-    NodeView,
-    PodView,
+from portalis_operator.jobs import Context, JobPlan, plan_each, plan_job
+from portalis_operator.occupancy import (
     displaced_shards,
     output_claim,
-    plan_each,
-    plan_job,
     replace_displaced,
     request_of,
     running_of,
@@ -29,6 +23,7 @@ from portalis_operator.output_paths import waiting_for_output
 from portalis_operator.packing import Node
 from portalis_operator.patches import merge_diff
 from portalis_operator.recovery import NodeTrouble
+from portalis_operator.snapshot import JobView, NodeView, PodView
 from portalis_operator.workload import CapacityType, Priority, ShardPlacement
 
 pytestmark = pytest.mark.unit

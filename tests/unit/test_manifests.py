@@ -274,8 +274,9 @@ def test_git_credentials_are_a_worker_only_secret_volume_never_env_or_status() -
 
     from test_lifecycle import ctx, node
 
-    from portalis_operator.lifecycle import JobView, plan_job
+    from portalis_operator.jobs import plan_job
     from portalis_operator.manifests import GIT_CREDENTIALS_DIR
+    from portalis_operator.snapshot import JobView
 
     git = {
         "url": "https://git.example.com/team/app.git",

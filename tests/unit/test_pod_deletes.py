@@ -14,7 +14,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from portalis_operator.controller import Controller
-from portalis_operator.lifecycle import PodDelete
+from portalis_operator.jobs import PodDelete
 from portalis_operator.settings import Settings
 
 pytestmark = pytest.mark.unit

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from portalis_operator.admission import Waiting, WaitReason
-from portalis_operator.lifecycle import NodeView
 from portalis_operator.packing import Node
 from portalis_operator.pool import activity, demand_jobs
 from portalis_operator.recovery import NodeTrouble
+from portalis_operator.snapshot import NodeView
 from portalis_operator.workload import CapacityType, JobRequest, Priority
 
 pytestmark = pytest.mark.unit

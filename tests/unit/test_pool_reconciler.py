@@ -15,11 +15,11 @@ from kubernetes_asyncio import client
 from portalis_operator import api
 from portalis_operator.admission import Waiting, WaitReason
 from portalis_operator.leadership import NotLeading
-from portalis_operator.lifecycle import NodeView
 from portalis_operator.packing import Node
 from portalis_operator.pool import PoolReconciler, PoolSnapshot
 from portalis_operator.providers import ProviderUnavailable
 from portalis_operator.providers.fake import FakeProvider
+from portalis_operator.snapshot import NodeView
 from portalis_operator.workload import CapacityType, JobRequest, Priority
 
 pytestmark = pytest.mark.unit

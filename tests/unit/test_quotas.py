@@ -130,7 +130,9 @@ def test_the_gpupool_spec_gives_the_quotas() -> None:
 def test_a_job_over_quota_stays_queued_and_says_why_once() -> None:
     from test_lifecycle import ctx, make_job
 
-    from portalis_operator.lifecycle import JobView, plan_job, request_of
+    from portalis_operator.jobs import plan_job
+    from portalis_operator.occupancy import request_of
+    from portalis_operator.snapshot import JobView
 
     view = JobView(make_job("j", shards=2))  # namespace ns, 2 workers of 1 GPU
     (decision,) = admit([request_of(view.job)], NODES, [], at(0), quotas=NamespaceQuotas(default=1)).waiting

@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portalis_operator.api import ProgressStatus, ResultStatus, TranslationJob
-from portalis_operator.lifecycle import Context, JobView, PodView, plan_job
+from portalis_operator.jobs import Context, plan_job
 from portalis_operator.results import OTHER_REASONS, job_result, output_location
+from portalis_operator.snapshot import JobView, PodView
 from portalis_worker.protocol import (
     MAX_EXAMPLES,
     MAX_NAME_CHARS,
@@ -258,8 +259,8 @@ def _status_with_workers() -> dict[str, Any]:
 
 
 def test_a_job_whose_workers_all_succeeded_gets_its_result_once() -> None:
-    from portalis_operator.lifecycle import NodeView
     from portalis_operator.packing import Node
+    from portalis_operator.snapshot import NodeView
     from portalis_operator.workload import CapacityType
 
     report = ResultReport.decode(

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_lifecycle import T0, cond, ctx, deletes, make_job, node, pod
 
-from portalis_operator.lifecycle import JobView, plan_job
-from portalis_operator.snapshot import parse_pod
+from portalis_operator.jobs import plan_job
+from portalis_operator.snapshot import JobView, parse_pod
 from portalis_operator.startup import (
     MAX_MESSAGE_CHARS,
     StartPolicy,

@@ -23,34 +23,27 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from portalis_operator import conditions as c
 from portalis_operator import metrics
 from portalis_operator.admission import Admitted, Waiting
 from portalis_operator.api import GROUP, VERSION, GPUPool, TranslationJob
 from portalis_operator.cost import GPUSeconds, estimate_usd
 from portalis_operator.events import event_body
 from portalis_operator.health import HealthState, Role, age
+from portalis_operator.jobs import Context, JobPlan, PodDelete, plan_each, plan_job
 from portalis_operator.leadership import Clock, Fence, LeaseElector, LeaseTiming, NotLeading, SystemClock
-from portalis_operator.lifecycle import (
-    ACTIVE_PHASES,
-    Context,
-    JobPlan,
-    JobView,
-    NodeView,
-    PodDelete,
-    PodView,
-    displaced_shards,
+from portalis_operator.manifests import JOB_LABEL, build_worker_pod, output_config_maps, worker_pod_name
+from portalis_operator.network_policy import worker_network_policy
+from portalis_operator.occupancy import (
+    busy_nodes,
     holds_capacity,
     output_claim,
-    plan_each,
-    plan_job,
+    pending_since,
     replace_displaced,
     request_of,
     running_of,
     spot_mode_of,
+    with_replacements,
 )
-from portalis_operator.manifests import JOB_LABEL, build_worker_pod, output_config_maps, worker_pod_name
-from portalis_operator.network_policy import worker_network_policy
 from portalis_operator.output_paths import waiting_for_output
 from portalis_operator.patches import merge_diff
 from portalis_operator.pool import PoolReconciler, PoolSnapshot
@@ -58,8 +51,11 @@ from portalis_operator.scheduling import schedule
 from portalis_operator.settings import Settings
 from portalis_operator.snapshot import (
     JobParser,
+    JobView,
+    NodeView,
     OwnerKey,
     PodRef,
+    PodView,
     PoolConfig,
     build_jobs,
     build_nodes,
@@ -69,7 +65,7 @@ from portalis_operator.snapshot import (
     worker_pod,
 )
 from portalis_operator.startup import CreateRefusal, refused
-from portalis_operator.workload import CapacityType, RunningJob, ShardPlacement
+from portalis_operator.workload import CapacityType, RunningJob
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -236,7 +232,7 @@ class Controller:
 
         running = [running_of(v, nodes) for v in views if holds_capacity(v)]
         replacements = replace_displaced(views, nodes, running)
-        running = [_with_replacements(r, replacements.get(r.job.key, {})) for r in running]
+        running = [with_replacements(r, replacements.get(r.job.key, {})) for r in running]
         holding = {r.job.key for r in running}
         claims = (output_claim(v, active=v.key in holding) for v in views)
         output_in_use_by = waiting_for_output(claim for claim in claims if claim is not None)
@@ -286,8 +282,8 @@ class Controller:
                 nodes=nodes,
                 running=[*running, *admitted],
                 waiting=result.waiting,
-                busy=_busy_nodes(views, [*running, *admitted], nodes),
-                pending_since=_pending_since(views, nodes, replacements, now),
+                busy=busy_nodes(views, [*running, *admitted], nodes),
+                pending_since=pending_since(views, nodes, replacements, now),
             ),
         )
         self._last_cycle = time.monotonic() - started
@@ -701,35 +697,6 @@ class Controller:
         metrics.POOL_GPUS.labels(pool, "total").set(total)
 
 
-def _busy_nodes(
-    views: Sequence[JobView], running: Sequence[RunningJob], nodes: Mapping[str, NodeView]
-) -> set[str]:
-    """Nodes the autoscaler must not remove: worker pods, placements, or GPUs held by other pods."""
-    busy = {p.node for r in running for p in r.placements}
-    busy |= {p.node for v in views for p in v.pods.values() if p.node and p.phase in ACTIVE_PHASES}
-    busy |= {name for name, v in nodes.items() if v.node.gpus_other > 0}
-    return busy
-
-
-def _pending_since(
-    views: Sequence[JobView],
-    nodes: Mapping[str, NodeView],
-    replacements: Mapping[str, Mapping[int, str]],
-    now: datetime,
-) -> datetime | None:
-    """When the longest-waiting displaced shard (recovery) started waiting for a node: it counts as
-    queued demand for the scale-up delay."""
-    out: datetime | None = None
-    for v in views:
-        unplaced = [s for s in displaced_shards(v, nodes) if s not in replacements.get(v.key, {})]
-        if not unplaced:
-            continue
-        cond = c.find(v.job.status.conditions, c.RECOVERING)
-        since = cond.last_transition_time if cond is not None and cond.status == "True" else now
-        out = since if out is None else min(out, since)
-    return out
-
-
 def _count_written(view: JobView, plan: JobPlan, pool: PoolConfig) -> None:
     """Counters move only once the status that records the change is stored: a plan refused with 409
     is made again next cycle from fresh state, and counted then, once."""
@@ -758,15 +725,6 @@ def _count_cost(closed: GPUSeconds, pool: PoolConfig) -> None:
         usd = estimate_usd(only, pool.pricing)
         if usd:
             metrics.ESTIMATED_USD.labels(ct.value).inc(usd)
-
-
-def _with_replacements(running: Any, replacements: Mapping[int, str]) -> Any:
-    if not replacements:
-        return running
-    from dataclasses import replace
-
-    extra = tuple(ShardPlacement(s, n, running.job.gpus_per_shard) for s, n in replacements.items())
-    return replace(running, placements=running.placements + extra)
 
 
 def _reason(exc: ApiException) -> str:

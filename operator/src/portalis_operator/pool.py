@@ -33,9 +33,9 @@ from portalis_operator.autoscaling import (
     track_idle,
 )
 from portalis_operator.events import event_body
-from portalis_operator.lifecycle import NodeView
 from portalis_operator.patches import merge_diff
 from portalis_operator.recovery import NodeTrouble, leaving
+from portalis_operator.snapshot import NodeView
 from portalis_operator.workload import CapacityType, JobRequest, RunningJob
 
 log = logging.getLogger(__name__)

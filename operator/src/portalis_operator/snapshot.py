@@ -20,17 +20,72 @@ from pydantic import ValidationError
 
 from portalis_operator.api import GROUP, GPUPoolSpec, Pricing, SpotMix, TranslationJob
 from portalis_operator.cost import run_times
-from portalis_operator.lifecycle import JobView, NodeView, PodView
 from portalis_operator.manifests import GPU_RESOURCE, JOB_LABEL, SHARD_LABEL, worker_pod_name
 from portalis_operator.packing import Node
 from portalis_operator.placement import capacity_type_from_label
-from portalis_operator.progress import parse_report
+from portalis_operator.progress import ShardProgress, parse_report
 from portalis_operator.quotas import NO_QUOTAS, NamespaceQuotas
-from portalis_operator.recovery import NodeHealth, NodeTrouble, RecoveryPolicy, classify_node
+from portalis_operator.recovery import (
+    NodeHealth,
+    NodeTrouble,
+    RecoveryPolicy,
+    ShardState,
+    classify_node,
+    shard_state,
+)
 from portalis_operator.startup import waiting_reason
 from portalis_worker.protocol import RESULT_ANNOTATION, ResultReport
 
 log = logging.getLogger(__name__)
+
+
+# ---- views: the cluster as plain values -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """A pool node and its trouble (recovery.classify_node, once per cycle in snapshot.parse_node).
+    `cordoned`: spec.unschedulable (a drain starts so): work running there stays, a new pod pinned there
+    would not start."""
+
+    node: Node
+    trouble: NodeTrouble = NodeTrouble.NONE
+    cordoned: bool = False
+
+
+@dataclass(frozen=True)
+class PodView:
+    name: str
+    shard: int
+    phase: str  # Pending | Running | Succeeded | Failed | Unknown
+    node: str | None = None
+    terminating: bool = False
+    exit_code: int | None = None
+    reason: str | None = None
+    progress: ShardProgress | None = None
+    failed_at: datetime | None = None  # the worker container's finishedAt, when it failed
+    uid: str | None = None
+    run: tuple[datetime, datetime | None] | None = None  # cost.run_times: (start, end); None: never ran
+    result: ResultReport | None = None  # the crate it assembled (protocol.ResultReport, bounded)
+    waiting: str | None = None  # what it waits for, while not running (startup.waiting_reason)
+
+    @property
+    def state(self) -> ShardState:
+        """Finished, displaced, failed or active: recovery.shard_state, the one place that decides."""
+        return shard_state(self.phase, self.terminating, self.exit_code)
+
+
+@dataclass(frozen=True)
+class JobView:
+    job: TranslationJob
+    pods: Mapping[int, PodView] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.job.metadata.namespace}/{self.job.metadata.name}"
+
+
+# ---- building them ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -218,7 +273,7 @@ def gpu_hold(pod: Mapping[str, Any]) -> tuple[PodRef, str, int] | None:
 def other_gpus(holds: Iterable[tuple[PodRef, str, int]], views: Iterable[JobView]) -> dict[str, int]:
     """GPUs held on each node by pods that are not a job's matched workers (`build_jobs`): other
     workloads, and pods that carry our job label but belong to no job (forged, or left by a deleted
-    job). The matched workers' GPUs are their jobs' (lifecycle.running_of)."""
+    job). The matched workers' GPUs are their jobs' (occupancy.running_of)."""
     workers = {(v.job.metadata.namespace or "", p.name) for v in views for p in v.pods.values()}
     out: dict[str, int] = {}
     for ref, node, gpus in holds:

@@ -1,20 +1,18 @@
-"""What one scheduling cycle does to one TranslationJob: pure, from a snapshot to a plan.
+"""What one scheduling cycle does to one TranslationJob: its state machine, pure, from views to a plan.
 
-The controller gathers the cluster state into views (jobs with their worker pods, pool nodes), asks
-scheduling.schedule for admissions and preemptions, then calls `plan_job` for every job. The plan says
-which status to write, which pods to create or delete, which events to post and which metrics to move;
-the controller applies it. All state lives in the API server (conditions, status.workers, the pods), so
+The cycle gathers the views (snapshot.py), asks admission for admissions and preemptions and
+occupancy.py for replacement nodes, then calls `plan_job` for every job. The plan says which status to
+write, which pods to create or delete and which events to post; the controller applies it and counts
+metrics from what it wrote. All state lives in the API server (conditions, status.workers, the pods), so
 an operator killed at any point rebuilds the same views and neither duplicates pods nor forgets work.
 
 Per-shard state machine (status.workers[shard]): a `node` is where the shard is placed; the pod is
-`<job>-w<shard>`, pinned there. When the node is no longer usable (recovery.classify_node: deleted, lost,
-or an interruption notice), or the shard's pod is gone and its node is cordoned (a drain), the shard is
-*displaced*: its node is cleared. Whether a pod means a finished or a displaced shard is
-recovery.shard_state's decision alone (a pod being deleted is never finished). What happens to its pod, what
-counts as a reclaim or an error retry, grace periods and backoff are recovery.py's rules (`plan_pods`);
-this module only applies them to the job's status. A displaced shard gets a new node as soon as one fits
-(recovery placements are made before admissions); its new pod is created once the old one is gone, and
-the worker resumes from its ledger.
+`<job>-w<shard>`, pinned there. When occupancy.needs_node says the shard needs a new node, its node is
+cleared (displaced). What happens to its pod, what counts as a reclaim or an error retry, grace periods
+and backoff are recovery.py's rules (`plan_pods`); this module only applies them to the job's status. A
+displaced shard gets a new node as soon as one fits (occupancy.replace_displaced, before admissions);
+its new pod is created once the old one is gone, and the worker resumes from its ledger. The words in
+conditions and events are job_messages.py's; cost and progress figures are accounting.py's.
 """
 
 from __future__ import annotations
@@ -24,100 +22,40 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from portalis_operator import conditions as c
+from portalis_operator.accounting import cost_of, update_progress
 from portalis_operator.admission import Admitted, Waiting, WaitReason
 from portalis_operator.api import (
     CapacityTypeName,
     Pricing,
-    ProgressStatus,
     QueueStatus,
     RecoveriesStatus,
     TranslationJob,
     TranslationJobStatus,
     WorkerStatus,
 )
-from portalis_operator.cost import GPUSeconds, PodSample, account
+from portalis_operator.cost import GPUSeconds
+from portalis_operator.job_messages import exit_words, start_wait, trouble_words, wait_message
 from portalis_operator.manifests import worker_pod_name
-from portalis_operator.output_paths import OutputClaim
-from portalis_operator.packing import Node, fit, free_gpus, take
+from portalis_operator.occupancy import ACTIVE_PHASES, finished, needs_node, queued_since
 from portalis_operator.placement import eligible_capacity_types
-from portalis_operator.progress import ShardProgress, aggregate
 from portalis_operator.recovery import (
     ActionKind,
     FailureReason,
     JobRecoveryState,
-    NodeTrouble,
-    PodAction,
     RecoveryPlan,
     RecoveryPolicy,
     ShardState,
     Signal,
     WorkerPod,
-    describe_exit,
     plan_pods,
-    shard_state,
-    usable,
 )
 from portalis_operator.results import job_result
+from portalis_operator.snapshot import JobView, NodeView, PodView
 from portalis_operator.startup import StartPolicy, not_started_message, start_overdue
 from portalis_operator.workload import (
     CapacityType,
-    JobRequest,
-    Priority,
-    RunningJob,
-    ShardPlacement,
     SpotMode,
 )
-from portalis_worker.protocol import ResultReport
-
-# --------------------------------------------------------------------------------------------------------
-# Views: the snapshot, as plain values
-
-
-@dataclass(frozen=True)
-class NodeView:
-    """A pool node and its trouble (recovery.classify_node, once per cycle in snapshot.parse_node).
-    `cordoned`: spec.unschedulable (a drain starts so): work running there stays, a new pod pinned there
-    would not start."""
-
-    node: Node
-    trouble: NodeTrouble = NodeTrouble.NONE
-    cordoned: bool = False
-
-
-@dataclass(frozen=True)
-class PodView:
-    name: str
-    shard: int
-    phase: str  # Pending | Running | Succeeded | Failed | Unknown
-    node: str | None = None
-    terminating: bool = False
-    exit_code: int | None = None
-    reason: str | None = None
-    progress: ShardProgress | None = None
-    failed_at: datetime | None = None  # the worker container's finishedAt, when it failed
-    uid: str | None = None
-    run: tuple[datetime, datetime | None] | None = None  # cost.run_times: (start, end); None: never ran
-    result: ResultReport | None = None  # the crate it assembled (protocol.ResultReport, bounded)
-    waiting: str | None = None  # what it waits for, while not running (startup.waiting_reason)
-
-    @property
-    def state(self) -> ShardState:
-        """Finished, displaced, failed or active: recovery.shard_state, the one place that decides."""
-        return shard_state(self.phase, self.terminating, self.exit_code)
-
-
-@dataclass(frozen=True)
-class JobView:
-    job: TranslationJob
-    pods: Mapping[int, PodView] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return f"{self.job.metadata.namespace}/{self.job.metadata.name}"
-
-
-# --------------------------------------------------------------------------------------------------------
-# Plans: what to change
 
 
 @dataclass(frozen=True)
@@ -154,154 +92,6 @@ class JobPlan:
     @property
     def reclaims(self) -> int:
         return len(self.reclaim_signals)
-
-
-ACTIVE_PHASES = ("Pending", "Running", "Unknown")
-
-
-def priority_of(job: TranslationJob) -> Priority:
-    return Priority.parse(job.spec.priority)
-
-
-def spot_mode_of(job: TranslationJob) -> SpotMode:
-    return JobRecoveryState.from_job(job).spot_mode
-
-
-def _queued_since(job: TranslationJob) -> datetime | None:
-    cond = c.find(job.status.conditions, c.QUEUED)
-    return cond.last_transition_time if cond is not None and cond.status == "True" else None
-
-
-def request_of(job: TranslationJob, output_in_use_by: str | None = None) -> JobRequest:
-    created = job.metadata.creation_timestamp
-    assert created is not None, "objects read from the API server have a creationTimestamp"
-    return JobRequest(
-        key=f"{job.metadata.namespace}/{job.metadata.name}",
-        priority=priority_of(job),
-        created_at=created,
-        shards=job.spec.parallelism,
-        gpus_per_shard=job.spec.gpus_per_worker,
-        spot=spot_mode_of(job),
-        suspended=job.spec.suspend,
-        queued_since=_queued_since(job),
-        output_in_use_by=output_in_use_by,
-    )
-
-
-def output_claim(view: JobView, active: bool) -> OutputClaim | None:
-    """Where a live job writes (output_paths.py); None for a finished job or a ConfigMap output."""
-    job, created = view.job, view.job.metadata.creation_timestamp
-    out = job.spec.output.persistent_volume_claim
-    if out is None or created is None or _finished(job):
-        return None
-    namespace = job.metadata.namespace or "default"
-    return OutputClaim.of(view.key, created, namespace, out.claim_name, out.path, active=active)
-
-
-def _finished(job: TranslationJob) -> bool:
-    return c.is_true(job.status.conditions, c.SUCCEEDED) or c.is_true(job.status.conditions, c.FAILED)
-
-
-def holds_capacity(view: JobView) -> bool:
-    """Admitted jobs, and jobs whose pods are still leaving (preempted, suspended), hold their GPUs."""
-    if _finished(view.job):
-        return any(p.phase in ACTIVE_PHASES for p in view.pods.values())
-    return c.is_true(view.job.status.conditions, c.ADMITTED) or any(
-        p.phase in ACTIVE_PHASES for p in view.pods.values()
-    )
-
-
-def _usable(nodes: Mapping[str, NodeView], name: str | None) -> bool:
-    return name is not None and name in nodes and usable(nodes[name].trouble)
-
-
-def _needs_node(pod: PodView | None, name: str | None, nodes: Mapping[str, NodeView]) -> bool:
-    """A shard needs a (new) node: it has none, its node is no longer usable, or its pod is gone and
-    its node is cordoned (a drain evicted it; a new pod pinned there would stay Pending)."""
-    if not _usable(nodes, name):
-        return True
-    assert name is not None
-    return pod is None and nodes[name].cordoned
-
-
-def running_of(view: JobView, nodes: Mapping[str, NodeView]) -> RunningJob:
-    """The GPUs a job holds: placements on usable nodes of shards not yet finished."""
-    job = view.job
-    placements = []
-    for w in job.status.workers or ():
-        pod = view.pods.get(w.shard)
-        if pod is not None and pod.state is ShardState.FINISHED:
-            continue
-        if not _needs_node(pod, w.node, nodes):
-            assert w.node is not None
-            placements.append(ShardPlacement(w.shard, w.node, job.spec.gpus_per_worker))
-        elif pod is not None and pod.phase in ACTIVE_PHASES and pod.node is not None and pod.node in nodes:
-            # Still draining on a node with a notice: its GPUs are busy until the pod is gone.
-            placements.append(ShardPlacement(w.shard, pod.node, job.spec.gpus_per_worker))
-    started = job.status.admitted_at or job.metadata.creation_timestamp
-    assert started is not None
-    evicting = (c.is_true(job.status.conditions, c.PREEMPTED) or job.spec.suspend or _finished(job)) and any(
-        p.phase in ACTIVE_PHASES for p in view.pods.values()
-    )
-    return RunningJob(
-        job=request_of(job),
-        placements=tuple(placements),
-        started_at=started,
-        last_checkpoint_at=job.status.last_checkpoint_time,
-        evicting=evicting,
-    )
-
-
-def displaced_shards(view: JobView, nodes: Mapping[str, NodeView]) -> list[int]:
-    """Shards of an admitted job that need a (new) node: never placed, or placed on a node now unusable."""
-    job = view.job
-    if not c.is_true(job.status.conditions, c.ADMITTED) or job.spec.suspend or _finished(job):
-        return []
-    if c.is_true(job.status.conditions, c.PREEMPTED):
-        return []
-    out = []
-    for w in job.status.workers or ():
-        pod = view.pods.get(w.shard)
-        if pod is not None and pod.state is ShardState.FINISHED:
-            continue
-        if _needs_node(pod, w.node, nodes):
-            out.append(w.shard)
-    return out
-
-
-def replace_displaced(
-    views: Sequence[JobView], nodes: Mapping[str, NodeView], running: Sequence[RunningJob]
-) -> dict[str, dict[int, str]]:
-    """New nodes for displaced shards, highest priority first, before any new admission.
-
-    A job keeps its own effective spot mode (so after N reclaims its shards go to on-demand nodes). Shards
-    that fit nowhere stay displaced: the job is Recovering until capacity appears.
-    """
-    pool = [v.node for v in nodes.values()]
-    free = free_gpus(pool, running)
-    out: dict[str, dict[int, str]] = {}
-    order = sorted(views, key=lambda v: (-priority_of(v.job), v.job.metadata.creation_timestamp or 0))
-    for view in order:
-        job = view.job
-        for shard in displaced_shards(view, nodes):
-            one = JobRequest(
-                key=f"{view.key}#{shard}",
-                priority=priority_of(job),
-                created_at=job.metadata.creation_timestamp or datetime.min,
-                shards=1,
-                gpus_per_shard=job.spec.gpus_per_worker,
-                spot=spot_mode_of(job),
-            )
-            placed = fit(one, free, [n for n in pool if n.schedulable])
-            if placed is None:
-                continue
-            free = take(free, placed)
-            out.setdefault(view.key, {})[shard] = placed[0].node
-    return out
-
-
-# --------------------------------------------------------------------------------------------------------
-# The per-job plan
 
 
 @dataclass(frozen=True)
@@ -413,31 +203,14 @@ def plan_job(
     view: JobView, decision: Admitted | Waiting | None, evicted_by: str | None, ctx: Context
 ) -> JobPlan:
     plan = _plan(view, decision, evicted_by, ctx)
-    _account(plan, view, ctx)
-    return plan
-
-
-def _account(plan: JobPlan, view: JobView, ctx: Context) -> None:
-    """status.cost from the pods' run intervals (cost.account keeps the state in status.cost)."""
     job = view.job
-    types = {w.shard: w.capacity_type for w in (plan.status or job.status).workers or ()}
-    samples = []
-    for shard, pod in view.pods.items():
-        if pod.uid is None:
-            continue
-        ct: CapacityType | None = None
-        if pod.node is not None and pod.node in ctx.nodes:
-            ct = ctx.nodes[pod.node].node.capacity_type
-        elif types.get(shard) is not None:
-            ct = CapacityType.SPOT if types[shard] == "spot" else CapacityType.ON_DEMAND
-        start, end = pod.run if pod.run is not None else (None, None)
-        samples.append(PodSample(pod.uid, ct, job.spec.gpus_per_worker, start, end))
-    acc = account(job.status.cost, samples, ctx.pricing, ctx.now)
+    acc = cost_of(view, (plan.status or job.status).workers, ctx.nodes, ctx.pricing, ctx.now)
     plan.cost_closed = acc.closed_now
     if acc.cost is not None:
         status = plan.status or job.status.model_copy()
         status.cost = acc.cost
         plan.status = status
+    return plan
 
 
 def _plan(
@@ -449,7 +222,7 @@ def _plan(
     spec = job.spec
     active = {s: p for s, p in view.pods.items() if p.phase in ACTIVE_PHASES}
 
-    if _finished(job):
+    if finished(job):
         ttl = spec.ttl_seconds_after_finished
         done_at = job.status.completion_time
         # Differences of two datetimes never overflow; `done_at + ttl` can (both come from the API).
@@ -461,7 +234,7 @@ def _plan(
     started = job.status.start_time or job.status.admitted_at
     deadline = spec.deadline_seconds
     if deadline is not None and started is not None and (now - started).total_seconds() > deadline:
-        _progress(b, view, now)
+        update_progress(b.status, view, now)
         b.finish(False, "DeadlineExceeded", f"running longer than deadlineSeconds={deadline}", view.pods)
         b.delete_active(active)
         return b.done()
@@ -510,7 +283,7 @@ def _plan(
 def _plan_queued(b: _Builder, view: JobView, decision: Admitted | Waiting | None) -> JobPlan:
     job = view.job
     if isinstance(decision, Admitted):
-        queued_since = _queued_since(job) or job.metadata.creation_timestamp or b.now
+        waited_from = queued_since(job) or job.metadata.creation_timestamp or b.now
         nodes = sorted({p.node for p in decision.placements})
         msg = f"{len(decision.placements)} worker(s) placed on {', '.join(nodes)}"
         b.cond(c.QUEUED, False, "Admitted", msg)
@@ -524,13 +297,13 @@ def _plan_queued(b: _Builder, view: JobView, decision: Admitted | Waiting | None
             for p in sorted(decision.placements, key=lambda p: p.shard)
         ]
         b.plan.create = [p.shard for p in decision.placements]
-        b.plan.admission_wait = max(0.0, (b.now - queued_since).total_seconds())
+        b.plan.admission_wait = max(0.0, (b.now - waited_from).total_seconds())
         b.event("Normal", "Admitted", msg)
         return b.done()
     if not c.is_true(job.status.conditions, c.QUEUED):
         b.event("Normal", "Queued", "waiting for admission")
     if isinstance(decision, Waiting):
-        msg = decision.message or _wait_message(decision)
+        msg = decision.message or wait_message(decision)
         if decision.reason is WaitReason.OUTPUT_PATH_IN_USE:
             msg = (
                 f"spec.output: the path overlaps that of job {decision.blocked_by}, which holds it; "
@@ -554,12 +327,6 @@ def _plan_queued(b: _Builder, view: JobView, decision: Admitted | Waiting | None
 _WARN_ONCE = (WaitReason.OUTPUT_PATH_IN_USE, WaitReason.NAMESPACE_QUOTA_EXCEEDED)
 
 
-def _wait_message(w: Waiting) -> str:
-    where = f"position {w.position} in the queue" if w.position is not None else "in the queue"
-    extra = f"; blocked by {w.blocked_by}" if w.blocked_by else ""
-    return f"{where}: {w.reason.value}{extra}"
-
-
 def _recover(b: _Builder, view: JobView, ctx: Context) -> RecoveryPlan:
     """recovery.plan_pods on this job's pods (each at its bound node, else the node it is pinned to), and
     the new totals written into status.recoveries (with the deletes, so a crash cannot count twice)."""
@@ -579,9 +346,9 @@ def _recover(b: _Builder, view: JobView, ctx: Context) -> RecoveryPlan:
         pod = view.pods.get(a.shard)
         b.plan.deletes.append(PodDelete(a.pod, pod.uid if pod is not None else None, a.grace_seconds))
         if a.kind is ActionKind.RETRY:
-            b.event("Warning", "WorkerFailed", f"shard {a.shard} failed ({_exit(pod)}); retrying")
+            b.event("Warning", "WorkerFailed", f"shard {a.shard} failed ({exit_words(pod)}); retrying")
         elif pod is not None and not pod.terminating:
-            b.event("Warning", "Reclaimed", f"shard {a.shard}: {_trouble_words(a)}")
+            b.event("Warning", "Reclaimed", f"shard {a.shard}: {trouble_words(a)}")
     return rp
 
 
@@ -594,7 +361,7 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
         b.status.workers = job.status.workers
         if rp.failed is FailureReason.INVALID_CONFIGURATION:
             invalid = [
-                f"shard {s} ({_exit(p)})"
+                f"shard {s} ({exit_words(p)})"
                 for s, p in sorted(view.pods.items())
                 if p.state is ShardState.INVALID
             ]
@@ -606,10 +373,12 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
                 f"{rp.error_retries} error retries exceed recovery.maxErrorRetries="
                 f"{spec.recovery.max_error_retries}"
             )
-            failing = [f"shard {s} ({_exit(p)})" for s, p in sorted(view.pods.items()) if p.phase == "Failed"]
+            failing = [
+                f"shard {s} ({exit_words(p)})" for s, p in sorted(view.pods.items()) if p.phase == "Failed"
+            ]
             if failing:  # the reason to fix (a full disk, a transient source): say it where the job ends
                 what += f"; last failures: {', '.join(failing)}"
-        _progress(b, view, now)  # the last reports, which status.result's counts come from
+        update_progress(b.status, view, now)  # the last reports, which status.result's counts come from
         b.finish(False, rp.failed.value, what, view.pods)
         b.delete_active({s: p for s, p in view.pods.items() if s not in acting})
         return b.done()
@@ -625,7 +394,7 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
             w.phase = "Succeeded"
             continue
         action = acting.get(shard)
-        if w.node is not None and _needs_node(pod, w.node, ctx.nodes):
+        if w.node is not None and needs_node(pod, w.node, ctx.nodes):
             w.node = None  # displaced: its pod (if any) is being deleted by recovery's action
             w.phase = "Pending"
         if w.node is None and shard in ctx.replacements:
@@ -641,16 +410,16 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
             b.plan.create.append(shard)
             w.phase = "Pending"
         elif action is not None and action.kind is ActionKind.RETRY:
-            b.cond(c.RECOVERING, True, "ErrorRetry", f"shard {shard} failed ({_exit(pod)}); retrying")
+            b.cond(c.RECOVERING, True, "ErrorRetry", f"shard {shard} failed ({exit_words(pod)}); retrying")
             w.phase = "Failed"
         elif pod.terminating or action is not None:
             recovering.append(f"shard {shard} waits for its old pod to stop")
             w.phase = "Pending"  # never a phase "Succeeded" kept from an earlier cycle: not finished
         elif pod.state is ShardState.DISPLACED:
-            recovering.append(f"shard {shard} stopped ({_exit(pod)}); it resumes from its checkpoint")
+            recovering.append(f"shard {shard} stopped ({exit_words(pod)}); it resumes from its checkpoint")
             w.phase = "Pending"
         elif pod.phase == "Failed":
-            recovering.append(f"shard {shard} failed ({_exit(pod)}); retry after backoff")
+            recovering.append(f"shard {shard} failed ({exit_words(pod)}); retry after backoff")
             w.phase = "Failed"
         else:
             w.phase = "Running" if pod.phase == "Running" else "Pending"
@@ -658,7 +427,7 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
     b.status.workers = sorted(workers.values(), key=lambda w: w.shard)
 
     if all(w.phase == "Succeeded" for w in b.status.workers):
-        _progress(b, view, now)
+        update_progress(b.status, view, now)
         b.finish(True, "Succeeded", f"all {spec.parallelism} worker(s) succeeded", view.pods)
         return b.done()
     if any(w.phase == "Running" for w in b.status.workers):
@@ -668,7 +437,7 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
         b.status.start_time = b.status.start_time or now
     running = c.is_true(b.status.conditions, c.RUNNING)
     if start_overdue(job.status.admitted_at, running, now, ctx.start):
-        waits = {s: _start_wait(view.pods.get(s), ctx.create_refusals.get(s)) for s in workers}
+        waits = {s: start_wait(view.pods.get(s), ctx.create_refusals.get(s)) for s in workers}
         b.finish(False, "StartTimeout", not_started_message(waits, ctx.start), view.pods)
         b.plan.create = []
         b.delete_active(view.pods)
@@ -677,33 +446,8 @@ def _plan_admitted(b: _Builder, view: JobView, ctx: Context) -> JobPlan:
         b.cond(c.RECOVERING, True, "Recovering", "; ".join(recovering))
     elif c.is_true(b.status.conditions, c.RECOVERING) and not b.plan.error_retries:
         b.cond(c.RECOVERING, False, "Recovered", "every shard has a node")
-    _progress(b, view, now)
+    update_progress(b.status, view, now)
     return b.done()
-
-
-def _start_wait(pod: PodView | None, refusal: str | None) -> str | None:
-    if pod is None:
-        return f"pod not created: {refusal}" if refusal else "pod not created yet"
-    return pod.waiting or (f"pod {pod.phase}" if pod.phase != "Pending" else None)
-
-
-def _progress(b: _Builder, view: JobView, now: datetime) -> None:
-    shards = [view.pods[s].progress if s in view.pods else None for s in range(view.job.spec.parallelism)]
-    agg = aggregate(shards, view.job.spec.parallelism, b.status.start_time, now)
-    previous = b.status.progress
-    if agg.percent is None and previous is not None and previous.percent is not None:
-        # A replacement pod (after a reclaim or retry) has not reported yet: a partial sum would make
-        # the counts go backwards. Keep the last complete figures until every shard reports again.
-        return
-    if any(s is not None for s in shards):
-        b.status.progress = ProgressStatus(
-            units_total=agg.units_total,
-            units_done=agg.units_done,
-            units_failed=agg.units_failed,
-            percent=agg.percent,
-            eta=agg.eta,
-        )
-        b.status.last_checkpoint_time = agg.last_checkpoint_time or b.status.last_checkpoint_time
 
 
 def _capacity_type(nodes: Mapping[str, NodeView], name: str) -> CapacityTypeName | None:
@@ -716,24 +460,3 @@ def _capacity_type(nodes: Mapping[str, NodeView], name: str) -> CapacityTypeName
 def _fits_mode(nodes: Mapping[str, NodeView], name: str, mode: SpotMode) -> bool:
     view = nodes.get(name)
     return view is not None and view.node.capacity_type in eligible_capacity_types(mode)
-
-
-def _trouble_words(a: PodAction) -> str:
-    what = {
-        Signal.TAINT: "received an interruption notice",
-        Signal.DELETED: "was deleted",
-        Signal.NOT_READY: "was NotReady beyond its grace period",
-        Signal.STOPPED: "stopped the worker (node shutdown or eviction); it resumes from its checkpoint",
-    }
-    return f"node {a.node} {what.get(a.signal, 'was lost') if a.signal else 'was lost'}"
-
-
-def _exit(pod: PodView | None) -> str:
-    if pod is None:
-        return "no exit code"
-    parts = []
-    if pod.exit_code is not None:
-        parts.append(describe_exit(pod.exit_code))
-    if pod.reason:
-        parts.append(pod.reason)
-    return ", ".join(parts) or "no exit code"

@@ -418,6 +418,20 @@ CASES = {
         "f",
         [(1, 2), (2, 1), (3, 3), (7, 2), (-1, 4)],
     ),
+    "unions_with_an_optional_member_and_str_of_none": Case(
+        (
+            "from typing import Union, Optional\n"
+            "\n"
+            "def f(n: int, s: str) -> list[str]:\n"
+            "    a: Union[int, Optional[str]] = n\n"
+            "    b: Union[int, Optional[str]] = None\n"
+            "    c: Optional[Union[int, str]] = s if n > 0 else None\n"
+            "    d: Optional[int] = None if n else n\n"
+            "    return [str(a), str(b), str(c), str(d), f'{b}', str(a is None), str(c is None)]\n"
+        ),
+        "f",
+        [(3, "ab"), (-2, "x"), (0, "")],
+    ),
     "class_constants_classmethods_setters_and_abstract_bases": Case(
         (
             "import re\n"

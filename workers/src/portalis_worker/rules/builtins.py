@@ -365,7 +365,7 @@ def _str(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
     if not node.args:
         return Val("String::new()", STR)
     _one(tx, "str", node)
-    val = tx.unwrap_option(tx.expr(node.args[0]))
+    val = tx.expr(node.args[0])  # str(None) is "None": an Optional is not unwrapped
     if val.ty == STR:
         return val
     return Val(tx.static_str(val, node), STR)

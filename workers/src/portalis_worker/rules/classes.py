@@ -152,7 +152,9 @@ def flatten_inheritance(
     done: set[str] = set()
 
     def plain(node: ast.ClassDef) -> bool:
-        return not node.decorator_list and not node.keywords and node.name not in exceptions
+        # `total_ordering` is written out after the copy-down (it sees inherited comparisons too).
+        decorators = [d for d in node.decorator_list if _decorator_name(d) != "total_ordering"]
+        return not decorators and not node.keywords and node.name not in exceptions
 
     def flatten(node: ast.ClassDef, depth: int) -> None:
         if node.name in done or depth > len(classes):

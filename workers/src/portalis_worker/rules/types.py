@@ -311,7 +311,9 @@ def _union(items: list[ast.expr], classes: frozenset[str], line: int) -> Ty:
     tys: list[Ty] = []
     for item in items:
         ty = annotation_to_ty(item, classes)
-        for member in ty.args if ty.kind == "union" else (ty,):
+        if ty.kind == "option" and ty.args[0].kind != "unknown":
+            ty = Ty("union", (*_members(ty.args[0]), NONE))  # Union[int, Optional[str]]: int | str | None
+        for member in _members(ty):
             if member not in tys:
                 tys.append(member)
     rest = [t for t in tys if t.kind != "none"]
@@ -323,6 +325,11 @@ def _union(items: list[ast.expr], classes: frozenset[str], line: int) -> Ty:
         raise Unsupported(f"Union of more than {MAX_UNION} types", line)
     union = Ty("union", tuple(rest))
     return option_of(union) if len(rest) < len(tys) else union
+
+
+def _members(ty: Ty) -> tuple[Ty, ...]:
+    """A union's members; any other type is its own one member."""
+    return ty.args if ty.kind == "union" else (ty,)
 
 
 MAX_UNION = 4

@@ -3,7 +3,7 @@ ConfigMap output whose `portalis.dev/writers` annotation names its own pod, and 
 chart's `-worker-output` ValidatingAdmissionPolicy, templates/worker-admissionpolicy.yaml).
 
 The worker's `-output` Role is made as the operator makes it (get/update on ConfigMaps in the namespace,
-Controller._ensure_worker_account); tokens are bound to a pod through the TokenRequest API, as the
+writes.Writer._ensure_worker_account); tokens are bound to a pod through the TokenRequest API, as the
 kubelet and the local node agent issue them.
 """
 

@@ -1,4 +1,4 @@
-"""The controller's glue between a plan and the API server, without a cluster: what is counted when a
+"""The glue between a cycle's plans and the API server (writes.py), without a cluster: what is counted when a
 write is refused, and that nothing is written once the fence is closed. The API calls are replaced by
 recorders on the controller's own client objects; the clock is injected."""
 
@@ -85,12 +85,12 @@ def test_a_conflicted_status_write_counts_nothing_and_the_retry_counts_once() ->
         view, plan = admitted_plan()
         before = admissions()
         calls: list[Any] = []
-        controller.custom.patch_namespaced_custom_object_status = refusing(409, calls)  # type: ignore[method-assign]
-        await controller._apply(view, plan, POOL)
+        controller.writer.custom.patch_namespaced_custom_object_status = refusing(409, calls)  # type: ignore[method-assign]
+        await controller.writer._apply(view, plan, POOL)
         assert len(calls) == 1
         assert admissions() == before  # refused: the next cycle plans it again from fresh state
-        controller.custom.patch_namespaced_custom_object_status = accepting(calls)  # type: ignore[method-assign]
-        await controller._apply(view, plan, POOL)
+        controller.writer.custom.patch_namespaced_custom_object_status = accepting(calls)  # type: ignore[method-assign]
+        await controller.writer._apply(view, plan, POOL)
         assert admissions() == before + 1
 
     with_controller(body)
@@ -98,12 +98,14 @@ def test_a_conflicted_status_write_counts_nothing_and_the_retry_counts_once() ->
 
 def test_a_closed_fence_writes_nothing() -> None:
     async def body(controller: Controller) -> None:
-        controller.fence = Fence.elected(controller.clock)  # an elected replica that does not hold the Lease
+        controller.writer.fence = Fence.elected(
+            controller.clock
+        )  # an elected replica that does not hold the Lease
         view, plan = admitted_plan()
         calls: list[Any] = []
-        controller.custom.patch_namespaced_custom_object_status = accepting(calls)  # type: ignore[method-assign]
+        controller.writer.custom.patch_namespaced_custom_object_status = accepting(calls)  # type: ignore[method-assign]
         with pytest.raises(NotLeading):
-            await controller._apply(view, plan, POOL)
+            await controller.writer._apply(view, plan, POOL)
         assert calls == []
         # writes whose failure is only logged (events, deleting a job) are dropped, never half made
         made: list[Any] = []
@@ -111,7 +113,7 @@ def test_a_closed_fence_writes_nothing() -> None:
         async def event() -> None:
             made.append("event")
 
-        assert await controller._call("events", event()) is None
+        assert await controller.writer._call("events", event()) is None
         assert made == []
 
     with_controller(body)
@@ -121,16 +123,16 @@ def test_the_fence_closes_by_the_injected_clock() -> None:
     async def body(controller: Controller) -> None:
         clock = controller.clock
         assert isinstance(clock, FakeClock)
-        controller.fence = Fence.elected(clock)
-        controller.fence.extend_to(clock.t + 10)
+        controller.writer.fence = Fence.elected(clock)
+        controller.writer.fence.extend_to(clock.t + 10)
         view, plan = admitted_plan()
         calls: list[Any] = []
-        controller.custom.patch_namespaced_custom_object_status = accepting(calls)  # type: ignore[method-assign]
-        await controller._apply(view, plan, POOL)
+        controller.writer.custom.patch_namespaced_custom_object_status = accepting(calls)  # type: ignore[method-assign]
+        await controller.writer._apply(view, plan, POOL)
         assert len(calls) == 1
         clock.t += 10  # the renew deadline passes without a renewal
         with pytest.raises(NotLeading):
-            await controller._apply(view, plan, POOL)
+            await controller.writer._apply(view, plan, POOL)
         assert len(calls) == 1
 
     with_controller(body)
@@ -146,12 +148,12 @@ def test_pod_create_refusals_back_off_on_the_injected_clock() -> None:
             calls.append(body)
             raise ApiException(status=403, reason="Forbidden")
 
-        controller.core.create_namespaced_pod = create  # type: ignore[method-assign]
+        controller.writer.core.create_namespaced_pod = create  # type: ignore[method-assign]
         body = {"metadata": {"name": "a-w0"}}
-        await controller._create_pod("team-a", body)
+        await controller.writer._create_pod("team-a", body)
         assert len(calls) == 1
-        assert controller._backing_off("team-a", "a-w0")
+        assert controller.writer._backing_off("team-a", "a-w0")
         clock.t += 3600
-        assert not controller._backing_off("team-a", "a-w0")
+        assert not controller.writer._backing_off("team-a", "a-w0")
 
     with_controller(body)

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from portalis_operator.admission import Admitted, Waiting, WaitReason, admit
 from portalis_operator.api import TranslationJob
-from portalis_operator.jobs import Context, JobPlan, plan_each, plan_job
+from portalis_operator.cycle import plan_each
+from portalis_operator.jobs import Context, JobPlan, plan_job
 from portalis_operator.occupancy import (
     displaced_shards,
     output_claim,

@@ -36,9 +36,9 @@ def deleted(core: RecordingCore, *deletes: PodDelete) -> list[tuple[str, str, di
         api = client.ApiClient(client.Configuration())
         try:
             controller = Controller(Settings(), api)
-            controller.core = core  # type: ignore[assignment]
+            controller.writer.core = core  # type: ignore[assignment]
             for d in deletes:
-                await controller._delete_pod("team-a", d)
+                await controller.writer._delete_pod("team-a", d)
         finally:
             await api.close()
 

@@ -17,7 +17,7 @@ conditions and events are job_messages.py's; cost and progress figures are accou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -159,44 +159,6 @@ class _Builder:
         if self.status != self.job.status:
             self.plan.status = self.status
         return self.plan
-
-
-def plan_each(
-    views: Sequence[JobView], plan: Callable[[JobView], JobPlan], now: datetime
-) -> tuple[list[tuple[JobView, JobPlan]], list[tuple[JobView, Exception]]]:
-    """`plan(view)` for every job, each on its own: a job whose planning raises gets `planning_failed`'s
-    plan instead, and the others are planned as usual. Whatever one tenant's job or pods hold, the cycle
-    goes on for everyone else. Returns the plans (in order) and the failures (for the log)."""
-    plans: list[tuple[JobView, JobPlan]] = []
-    failures: list[tuple[JobView, Exception]] = []
-    for view in views:
-        try:
-            planned = plan(view)
-        except Exception as exc:  # isolation is the point: any bug or input a job can trigger
-            failures.append((view, exc))
-            planned = planning_failed(view, exc, now)
-        plans.append((view, planned))
-    return plans, failures
-
-
-def planning_failed(view: JobView, error: Exception, now: datetime) -> JobPlan:
-    """Stalled=True (reason PlanningFailed, the error as message) and a Warning Event the first time; no
-    other change to the job or its pods. Written again only when the message changes."""
-    job = view.job
-    message = f"planning this job failed: {type(error).__name__}: {error}"[:1024]
-    current = c.find(job.status.conditions, c.STALLED)
-    stalled = current is not None and current.status == "True"
-    plan = JobPlan()
-    if stalled and current is not None and (current.reason, current.message) == ("PlanningFailed", message):
-        return plan
-    status = job.status.model_copy()
-    status.conditions = c.set_condition(
-        status.conditions, c.STALLED, "True", "PlanningFailed", message, now, job.metadata.generation
-    )
-    plan.status = status
-    if not stalled:
-        plan.events.append(Event("Warning", "PlanningFailed", message))
-    return plan
 
 
 def plan_job(

@@ -6,7 +6,17 @@ type, pool, reason): never job names or UIDs, which would make series unbounded.
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from portalis_operator.admission import Waiting
+    from portalis_operator.jobs import JobPlan
+    from portalis_operator.snapshot import JobView, NodeView
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -155,3 +165,54 @@ LAST_SYNC = Gauge(
     "Unix time of the last completed scheduling cycle; a stale value means the watch or loop is stuck.",
     registry=REGISTRY,
 )
+
+
+def observe_cycle(
+    pool_name: str,
+    views: Sequence[JobView],
+    plans: Sequence[tuple[JobView, JobPlan]],
+    waiting: Sequence[Waiting],
+    nodes: Mapping[str, NodeView],
+    now: datetime,
+) -> None:
+    """The gauges one cycle sets: queue depth and age, jobs by phase, checkpoint and start ages, nodes."""
+    depth = Tally(w.job.priority.wire for w in waiting if not w.job.suspended)
+    oldest: dict[str, float] = {}
+    for w in waiting:
+        if not w.job.suspended:
+            age = (now - w.job.waiting_since).total_seconds()
+            oldest[w.job.priority.wire] = max(oldest.get(w.job.priority.wire, 0.0), age)
+    for prio in ("critical", "high", "normal", "low", "background"):
+        QUEUE_DEPTH.labels(prio).set(depth.get(prio, 0))
+        OLDEST_QUEUED.labels(prio).set(oldest.get(prio, 0.0))
+    phases = Tally((p.status or v.job.status).phase or "Pending" for v, p in plans)
+    for phase in (
+        "Pending",
+        "Queued",
+        "Admitted",
+        "Running",
+        "Preempted",
+        "Recovering",
+        "Suspended",
+        "Succeeded",
+        "Failed",
+    ):
+        JOBS.labels(phase).set(phases.get(phase, 0))
+    checkpoints = [
+        (now - v.job.status.last_checkpoint_time).total_seconds()
+        for v in views
+        if v.job.status.phase == "Running" and v.job.status.last_checkpoint_time is not None
+    ]
+    LAST_CHECKPOINT_AGE.set(max(checkpoints, default=0.0))
+    not_started = [
+        (now - v.job.status.admitted_at).total_seconds()
+        for v in views
+        if v.job.status.phase == "Admitted" and v.job.status.admitted_at is not None
+    ]
+    NOT_STARTED_AGE.set(max(not_started, default=0.0))
+    pool = pool_name
+    by_type = Tally(v.node.capacity_type.value for v in nodes.values())
+    for ct in ("spot", "on-demand"):
+        POOL_NODES.labels(pool, ct).set(by_type.get(ct, 0))
+    total = sum(v.node.gpus for v in nodes.values())
+    POOL_GPUS.labels(pool, "total").set(total)

@@ -1,0 +1,144 @@
+"""One scheduling cycle, planned: a pure function from the views to every write the cycle should make.
+
+`plan_cycle` places displaced shards first (occupancy.replace_displaced), then asks admission for
+admissions and preemptions over what is left (scheduling.schedule), then plans every job on its own
+(jobs.plan_job; a job whose planning raises gets `planning_failed`'s plan and the others go on), and
+gathers what the autoscaler needs (pool.PoolSnapshot). The controller reads the cluster into views,
+calls it, and applies the result (writes.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from portalis_operator import conditions as c
+from portalis_operator.admission import Admitted, Waiting
+from portalis_operator.jobs import Context, Event, JobPlan, plan_job
+from portalis_operator.occupancy import (
+    busy_nodes,
+    holds_capacity,
+    output_claim,
+    pending_since,
+    replace_displaced,
+    request_of,
+    running_of,
+    with_replacements,
+)
+from portalis_operator.output_paths import waiting_for_output
+from portalis_operator.pool import PoolSnapshot
+from portalis_operator.scheduling import SchedulingPolicy, schedule
+from portalis_operator.snapshot import JobView, NodeView, PoolConfig, capacity
+from portalis_operator.startup import StartPolicy
+from portalis_operator.workload import RunningJob
+
+FINAL = ("Succeeded", "Failed")
+
+
+@dataclass(frozen=True)
+class CyclePlan:
+    plans: list[tuple[JobView, JobPlan]]  # every job's, in the views' order
+    failures: list[tuple[JobView, Exception]]  # jobs whose planning raised (for the log)
+    waiting: Sequence[Waiting]  # the scheduler's queue after this cycle
+    pool: PoolSnapshot  # what the autoscaler needs
+
+
+def plan_cycle(
+    views: Sequence[JobView],
+    nodes: Mapping[str, NodeView],
+    pool: PoolConfig,
+    now: datetime,
+    scheduling: SchedulingPolicy,
+    start: StartPolicy,
+    refusals: Callable[[JobView], Mapping[int, str]] = lambda _: {},
+) -> CyclePlan:
+    """`refusals(view)`: what the API server last said to each of the job's refused pod creates."""
+    running = [running_of(v, nodes) for v in views if holds_capacity(v)]
+    replacements = replace_displaced(views, nodes, running)
+    running = [with_replacements(r, replacements.get(r.job.key, {})) for r in running]
+    holding = {r.job.key for r in running}
+    claims = (output_claim(v, active=v.key in holding) for v in views)
+    output_in_use_by = waiting_for_output(claim for claim in claims if claim is not None)
+    queued = [
+        request_of(v.job, output_in_use_by.get(v.key))
+        for v in views
+        if v.key not in holding and v.job.status.phase not in (*FINAL, "Preempted")
+    ]
+    result = schedule(queued, capacity(nodes), running, now, scheduling, quotas=pool.quotas)
+    decisions: dict[str, Admitted | Waiting] = {a.job.key: a for a in result.admitted}
+    decisions.update({w.job.key: w for w in result.waiting})
+    evicted_by: dict[str, str] = {}
+    if result.preemption is not None:
+        for victim in result.preemption.victims:
+            if not victim.evicting:
+                evicted_by[victim.job.key] = result.preemption.preemptor.key
+
+    def plan(v: JobView) -> JobPlan:
+        return plan_job(
+            v,
+            decisions.get(v.key),
+            evicted_by.get(v.key),
+            Context(
+                nodes=nodes,
+                now=now,
+                replacements=replacements.get(v.key, {}),
+                recovery=pool.recovery,
+                pricing=pool.pricing,
+                start=start,
+                create_refusals=refusals(v),
+            ),
+        )
+
+    plans, failures = plan_each(views, plan, now)
+    admitted = [RunningJob(a.job, a.placements, now) for a in result.admitted]
+    return CyclePlan(
+        plans=plans,
+        failures=failures,
+        waiting=result.waiting,
+        pool=PoolSnapshot(
+            nodes=nodes,
+            running=[*running, *admitted],
+            waiting=result.waiting,
+            busy=busy_nodes(views, [*running, *admitted], nodes),
+            pending_since=pending_since(views, nodes, replacements, now),
+        ),
+    )
+
+
+def plan_each(
+    views: Sequence[JobView], plan: Callable[[JobView], JobPlan], now: datetime
+) -> tuple[list[tuple[JobView, JobPlan]], list[tuple[JobView, Exception]]]:
+    """`plan(view)` for every job, each on its own: a job whose planning raises gets `planning_failed`'s
+    plan instead, and the others are planned as usual. Whatever one tenant's job or pods hold, the cycle
+    goes on for everyone else. Returns the plans (in order) and the failures (for the log)."""
+    plans: list[tuple[JobView, JobPlan]] = []
+    failures: list[tuple[JobView, Exception]] = []
+    for view in views:
+        try:
+            planned = plan(view)
+        except Exception as exc:  # isolation is the point: any bug or input a job can trigger
+            failures.append((view, exc))
+            planned = planning_failed(view, exc, now)
+        plans.append((view, planned))
+    return plans, failures
+
+
+def planning_failed(view: JobView, error: Exception, now: datetime) -> JobPlan:
+    """Stalled=True (reason PlanningFailed, the error as message) and a Warning Event the first time; no
+    other change to the job or its pods. Written again only when the message changes."""
+    job = view.job
+    message = f"planning this job failed: {type(error).__name__}: {error}"[:1024]
+    current = c.find(job.status.conditions, c.STALLED)
+    stalled = current is not None and current.status == "True"
+    plan = JobPlan()
+    if stalled and current is not None and (current.reason, current.message) == ("PlanningFailed", message):
+        return plan
+    status = job.status.model_copy()
+    status.conditions = c.set_condition(
+        status.conditions, c.STALLED, "True", "PlanningFailed", message, now, job.metadata.generation
+    )
+    plan.status = status
+    if not stalled:
+        plan.events.append(Event("Warning", "PlanningFailed", message))
+    return plan

@@ -1,0 +1,392 @@
+"""Applying a cycle's plans: every write the scheduling loop makes, and only while this replica may.
+
+Each write waits for a slot (`api_concurrency`) and then passes the fence (leadership.py): once this
+replica cannot renew the Lease, nothing more is written. A status write carries the resourceVersion it was
+computed from, so a decision made on stale data is refused (409) instead of applied; pods are created only
+after the status that records them is stored; metrics are counted from what was written, never from plans.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from portalis_operator import metrics
+from portalis_operator.api import GROUP, VERSION, TranslationJob
+from portalis_operator.cost import GPUSeconds, estimate_usd
+from portalis_operator.events import event_body
+from portalis_operator.jobs import JobPlan, PodDelete
+from portalis_operator.leadership import Clock, Fence, NotLeading
+from portalis_operator.manifests import build_worker_pod, output_config_maps, worker_pod_name
+from portalis_operator.network_policy import worker_network_policy
+from portalis_operator.occupancy import spot_mode_of
+from portalis_operator.patches import merge_diff
+from portalis_operator.settings import Settings
+from portalis_operator.snapshot import JobView, PoolConfig
+from portalis_operator.startup import CreateRefusal, refused
+from portalis_operator.workload import CapacityType
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+JOBS = "translationjobs"
+EVENT_POSTERS = 4
+
+
+class Writer:
+    """The loop's writes. `trigger` asks for another cycle (after a 404/409: decide again, fresh)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        api: client.ApiClient,
+        fence: Fence,
+        clock: Clock,
+        trigger: Callable[[], None],
+    ) -> None:
+        self.settings = settings
+        self.fence = fence
+        self.clock = clock
+        self.trigger = trigger
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+        self.rbac = client.RbacAuthorizationV1Api(api)
+        self.networking = client.NetworkingV1Api(api)
+        self._limit = asyncio.Semaphore(settings.api_concurrency)
+        self._worker_accounts: set[str] = set()
+        self._refusals: dict[tuple[str, str], CreateRefusal] = {}  # (namespace, pod) -> last refusal
+        self._events: asyncio.Queue[tuple[TranslationJob, str, str, str]] = asyncio.Queue()
+
+    def start_event_posters(self) -> list[asyncio.Task[None]]:
+        """Events are posted in the background: they must not hold up admissions."""
+        return [asyncio.create_task(self.post_events()) for _ in range(EVENT_POSTERS)]
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        """Every write: bounded concurrency, and only while this replica may write (the fence is checked
+        after the wait for a slot, right before the request)."""
+        async with self._limit:
+            self.fence.check()
+            yield
+
+    async def apply(self, view: JobView, plan: JobPlan, pool: PoolConfig) -> None:
+        """Apply one job's plan; an unexpected error is logged and counted, and the other jobs' plans
+        are still applied (API errors are handled per call, in _apply)."""
+        try:
+            await self._apply(view, plan, pool)
+        except (asyncio.CancelledError, NotLeading):
+            raise
+        except Exception:
+            metrics.RECONCILE_ERRORS.labels("apply").inc()
+            log.exception("applying the plan of %s failed; the other jobs go on", view.key)
+
+    async def _apply(self, view: JobView, plan: JobPlan, pool: PoolConfig) -> None:
+        job = view.job
+        ns, name = job.metadata.namespace or "default", job.metadata.name
+        status = job.status
+        if plan.status is not None:
+            ok = await self._patch_status(view, plan)
+            if not ok:
+                return
+            status = plan.status
+            _count_written(view, plan, pool)
+        if plan.deletes:
+            await asyncio.gather(*(self._delete_pod(ns, d) for d in plan.deletes))
+        if plan.create:
+            await self._ensure_worker_account(ns)
+            if not await self._ensure_output_config_maps(ns, job):
+                return  # the workers would only wait for them; the next cycle tries again
+            spot = spot_mode_of(job)
+            nodes = {w.shard: w.node for w in status.workers or ()}
+            pod_settings = self.settings.worker_pod_settings(pool.capacity_type_label)
+            bodies = [
+                build_worker_pod(job, shard, spot_mode=spot, settings=pod_settings, node=nodes.get(shard))
+                for shard in plan.create
+                if not self._backing_off(ns, worker_pod_name(name, shard))
+            ]
+            await asyncio.gather(*(self._create_pod(ns, body) for body in bodies))
+        for ev in plan.events:  # posted in the background: they must not hold up admissions
+            self._events.put_nowait((job, ev.type, ev.reason, ev.message))
+        if plan.delete_job:
+            await self._call(
+                "delete",
+                self.custom.delete_namespaced_custom_object(
+                    GROUP, VERSION, ns, JOBS, name, propagation_policy="Background"
+                ),
+            )
+
+    async def _patch_status(self, view: JobView, plan: JobPlan) -> bool:
+        job = view.job
+        assert plan.status is not None
+        old = job.status.to_wire()
+        new = plan.status.to_wire()
+        body = {
+            "metadata": {"resourceVersion": job.metadata.resource_version},
+            "status": merge_diff(old, new),
+        }
+        try:
+            async with self._writing():
+                await self.custom.patch_namespaced_custom_object_status(
+                    GROUP,
+                    VERSION,
+                    job.metadata.namespace,
+                    JOBS,
+                    job.metadata.name,
+                    body,
+                    _content_type="application/merge-patch+json",
+                )
+        except ApiException as exc:
+            if exc.status in (404, 409):  # deleted, or changed since the snapshot: next cycle decides again
+                self.trigger()
+                return False
+            metrics.RECONCILE_ERRORS.labels("status").inc()
+            log.error("status of %s/%s not written: %s", job.metadata.namespace, job.metadata.name, exc)
+            return False
+        return True
+
+    async def _create_pod(self, ns: str, body: dict[str, Any]) -> None:
+        """Create one worker pod. A refusal (quota, LimitRange, Pod Security, an invalid spec) is
+        recorded and retried after a backoff (startup.py), never at once: the same create is refused the
+        same way, and an immediate retry used to re-run the whole cycle every few milliseconds."""
+        key = (ns, body["metadata"]["name"])
+        try:
+            async with self._writing():
+                await self.core.create_namespaced_pod(ns, body)
+        except ApiException as exc:
+            if exc.status == 409:  # created by an earlier cycle or an earlier operator: same name, same pod
+                self._refusals.pop(key, None)
+                return
+            metrics.POD_CREATE_REFUSALS.inc()
+            record = refused(
+                self._refusals.get(key), _reason(exc), self.clock.monotonic(), self.settings.start_policy()
+            )
+            self._refusals[key] = record
+            log.error(
+                "pod %s/%s not created (attempt %d, next in %.0f s): %s",
+                ns,
+                key[1],
+                record.attempts,
+                record.retry_at - self.clock.monotonic(),
+                record.message,
+            )
+            return
+        self._refusals.pop(key, None)
+
+    def _backing_off(self, ns: str, pod: str) -> bool:
+        record = self._refusals.get((ns, pod))
+        return record is not None and self.clock.monotonic() < record.retry_at
+
+    def refusals_of(self, view: JobView) -> dict[int, str]:
+        """What the API server last said to each of this job's refused pod creates, by shard."""
+        ns, name = view.job.metadata.namespace or "default", view.job.metadata.name
+        out: dict[int, str] = {}
+        for shard in range(view.job.spec.parallelism):
+            record = self._refusals.get((ns, worker_pod_name(name, shard)))
+            if record is not None:
+                out[shard] = record.message
+        return out
+
+    def forget_refusals(self, views: Sequence[JobView]) -> None:
+        """Drop the records of pods whose job is gone or whose pod now exists."""
+        keep = {
+            (v.job.metadata.namespace or "default", worker_pod_name(v.job.metadata.name, s))
+            for v in views
+            for s in range(v.job.spec.parallelism)
+            if s not in v.pods
+        }
+        self._refusals = {k: r for k, r in self._refusals.items() if k in keep}
+
+    async def _delete_pod(self, ns: str, delete: PodDelete) -> None:
+        """Delete with a UID precondition: only the pod the plan was made for, never one that took its
+        name since (409 then, and the next cycle decides on the new pod)."""
+        if delete.uid is None:
+            metrics.RECONCILE_ERRORS.labels("pods").inc()
+            log.error("pod %s/%s not deleted: its UID is unknown", ns, delete.name)
+            return
+        body: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "preconditions": {"uid": delete.uid},
+        }
+        if delete.grace_seconds is not None:
+            body["gracePeriodSeconds"] = delete.grace_seconds
+        try:
+            async with self._writing():
+                await self.core.delete_namespaced_pod(delete.name, ns, body=body)
+        except ApiException as exc:
+            if exc.status in (404, 409):  # gone, or replaced since the snapshot
+                self.trigger()
+                return
+            metrics.RECONCILE_ERRORS.labels("pods").inc()
+            log.error("pod %s/%s not deleted: %s", ns, delete.name, _reason(exc))
+
+    async def _ensure_output_config_maps(self, ns: str, job: TranslationJob) -> bool:
+        """A ConfigMap output's ConfigMaps (manifests.output_config_maps), created before the pods. One
+        that exists is kept: the job's own from an earlier cycle, or another object's, which the worker
+        then refuses (exit 5, its writers do not name it). False when a create failed otherwise."""
+        for body in output_config_maps(job):
+            try:
+                async with self._writing():
+                    await self.core.create_namespaced_config_map(ns, body)
+            except ApiException as exc:
+                if exc.status != 409:
+                    metrics.RECONCILE_ERRORS.labels("pods").inc()
+                    log.error("configmap %s/%s not created: %s", ns, body["metadata"]["name"], _reason(exc))
+                    return False
+        return True
+
+    async def _ensure_worker_account(self, ns: str) -> None:
+        """The worker's ServiceAccount in a job's namespace, allowed only to read and patch pods there
+        (to report progress; the chart's worker-token ValidatingAdmissionPolicy narrows the patch to its
+        own pod's annotations), and the workers' NetworkPolicy. Created once per namespace and operator
+        run; existing objects are kept (a platform team may have adapted them)."""
+        if ns in self._worker_accounts:
+            return
+        sa = self.settings.worker_service_account
+        labels = {"app.kubernetes.io/managed-by": "portalis-operator"}
+        objects: list[Callable[[], Awaitable[Any]]] = [
+            lambda: self.core.create_namespaced_service_account(
+                ns, {"metadata": {"name": sa, "labels": labels}}
+            ),
+            lambda: self.rbac.create_namespaced_role(
+                ns,
+                {
+                    "metadata": {"name": sa, "labels": labels},
+                    "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "patch"]}],
+                },
+            ),
+            lambda: self.rbac.create_namespaced_role_binding(
+                ns,
+                {
+                    "metadata": {"name": sa, "labels": labels},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
+                    "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
+                },
+            ),
+            # ConfigMap outputs (configmap_output.py in the worker): read the shards' ledgers, update the
+            # ConfigMaps whose writers annotation names the token's pod (the chart's policy). No create,
+            # no delete: the operator creates them, owned by the job. A Role of its own, so that a
+            # namespace whose pods-only Role predates it gets it too.
+            lambda: self.rbac.create_namespaced_role(
+                ns,
+                {
+                    "metadata": {"name": f"{sa}-output", "labels": labels},
+                    "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "update"]}],
+                },
+            ),
+            lambda: self.rbac.create_namespaced_role_binding(
+                ns,
+                {
+                    "metadata": {"name": f"{sa}-output", "labels": labels},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "Role",
+                        "name": f"{sa}-output",
+                    },
+                    "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
+                },
+            ),
+        ]
+        if self.settings.worker_network_policy:
+            objects.append(
+                lambda: self.networking.create_namespaced_network_policy(ns, worker_network_policy(sa, ns))
+            )
+        for create in objects:
+            try:
+                async with self._writing():
+                    await create()
+            except ApiException as exc:
+                if exc.status != 409:
+                    metrics.RECONCILE_ERRORS.labels("pods").inc()
+                    log.error("worker service account in %s: %s", ns, _reason(exc))
+                    return
+        self._worker_accounts.add(ns)
+
+    async def post_events(self) -> None:
+        while True:
+            job, type_, reason, message = await self._events.get()
+            try:
+                await self._post_event(job, type_, reason, message)
+            finally:
+                self._events.task_done()
+
+    async def _post_event(self, job: TranslationJob, type_: str, reason: str, message: str) -> None:
+        ns = job.metadata.namespace or "default"
+        body = event_body(
+            "TranslationJob",
+            job.metadata.name,
+            job.metadata.uid,
+            type_,
+            reason,
+            message,
+            self.clock.now(),
+            namespace=ns,
+            object_namespace=ns,
+            resource_version=job.metadata.resource_version,
+        )
+        await self._call("events", self.core.create_namespaced_event(ns, body))
+
+    async def _call(self, stage: str, coro: Coroutine[Any, Any, T]) -> T | None:
+        """One write whose failure is only logged; not made (and None) when this replica may not write."""
+        try:
+            async with self._writing():
+                return await coro
+        except NotLeading:
+            coro.close()  # never started: the new leader decides again
+            return None
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            metrics.RECONCILE_ERRORS.labels(stage).inc()
+            log.error("%s call failed: %s", stage, _reason(exc))
+            return None
+
+    async def flush_events(self) -> None:
+        """Wait (at most 10 s) until queued events are posted; called on shutdown."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                await self._events.join()
+
+
+def _count_written(view: JobView, plan: JobPlan, pool: PoolConfig) -> None:
+    """Counters move only once the status that records the change is stored: a plan refused with 409
+    is made again next cycle from fresh state, and counted then, once."""
+    prio = view.job.spec.priority
+    if plan.admission_wait is not None:
+        metrics.ADMISSIONS.labels(prio).inc()
+        metrics.ADMISSION_WAIT.labels(prio).observe(plan.admission_wait)
+    if plan.preempted:
+        metrics.PREEMPTIONS.labels(prio).inc()
+    if plan.finished:
+        metrics.JOBS_FINISHED.labels(plan.finished, prio).inc()
+    for signal in plan.reclaim_signals:
+        metrics.RECLAIMS.labels(signal.value).inc()
+    if plan.error_retries:
+        metrics.ERROR_RETRIES.inc(plan.error_retries)
+    _count_cost(plan.cost_closed, pool)
+
+
+def _count_cost(closed: GPUSeconds, pool: PoolConfig) -> None:
+    for ct in CapacityType:
+        used = closed.of(ct)
+        if used <= 0:
+            continue
+        metrics.GPU_SECONDS.labels(ct.value).inc(used)
+        only = GPUSeconds(used, 0.0) if ct is CapacityType.SPOT else GPUSeconds(0.0, used)
+        usd = estimate_usd(only, pool.pricing)
+        if usd:
+            metrics.ESTIMATED_USD.labels(ct.value).inc(usd)
+
+
+def _reason(exc: ApiException) -> str:
+    try:
+        return str(json.loads(exc.body or b"{}").get("message", exc.reason))
+    except (ValueError, TypeError, AttributeError):
+        return str(exc.reason)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from portalis_operator import api
 from portalis_operator.autoscaling import (
+    DEFAULT_AUTOSCALING,
     AutoscalingPolicy,
     Demand,
     Direction,
@@ -27,7 +29,7 @@ from portalis_operator.workload import CapacityType, JobRequest, RunningJob
 
 pytestmark = pytest.mark.unit
 
-POLICY = AutoscalingPolicy()
+POLICY = DEFAULT_AUTOSCALING
 SPOT, OD = CapacityType.SPOT, CapacityType.ON_DEMAND
 
 
@@ -56,7 +58,7 @@ def waiting(name: str, shards: int, gpus: int = 8, spot: str = "preferred", sinc
     [(0, 0, 1), (1, 0, 1), (2, 1, 1), (3, 2, 1), (4, 3, 1), (5, 4, 1), (8, 6, 2), (10, 7, 3)],
 )
 def test_default_split(total: int, spot: int, od: int) -> None:
-    assert desired_nodes(Demand(0, 0, total), AutoscalingPolicy(min_nodes=0)) == NodeCounts(spot, od)
+    assert desired_nodes(Demand(0, 0, total), replace(POLICY, min_nodes=0)) == NodeCounts(spot, od)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +70,7 @@ def test_spot_share_rounds_to_nearest_ties_to_on_demand(total: int, ratio: float
 
 
 def test_min_on_demand_beats_ratio() -> None:
-    policy = AutoscalingPolicy(min_on_demand=3)
+    policy = replace(POLICY, min_on_demand=3)
     assert desired_nodes(Demand(0, 0, 4), policy) == NodeCounts(1, 3)
     assert desired_nodes(Demand(0, 0, 1), policy) == NodeCounts(0, 3)  # min 1, but 3 on-demand
 
@@ -81,7 +83,7 @@ def test_on_demand_demand_is_covered_first_then_spot_only_demand() -> None:
 
 
 def test_spot_only_demand_overrides_a_low_ratio() -> None:
-    policy = AutoscalingPolicy(spot_target_ratio=0.0, min_on_demand=0)
+    policy = replace(POLICY, spot_target_ratio=0.0, min_on_demand=0)
     assert desired_nodes(Demand(on_demand=0, spot=2, total=2), policy) == NodeCounts(2, 0)
 
 
@@ -115,7 +117,7 @@ def test_steady_pool_holds() -> None:
 def test_empty_pool_is_repaired_to_minimum_at_once() -> None:
     d = decide([], [], [], ScaleHistory(last_scale_up=secs(0)), secs(1))
     assert (d.direction, d.reason, d.target) == (Direction.UP, Reason.SCALE_UP_POOL_MINIMUM, NodeCounts(0, 1))
-    big = AutoscalingPolicy(min_nodes=5)
+    big = replace(POLICY, min_nodes=5)
     d = decide([], [], [], ScaleHistory(), secs(1), big)
     assert d.target == NodeCounts(4, 1)  # in full, not in steps
 
@@ -173,7 +175,7 @@ def test_admitted_demand_without_queue_does_not_grow_but_recovery_pending_does()
 
 
 def test_never_grows_past_max() -> None:
-    policy = AutoscalingPolicy(max_nodes=3)
+    policy = replace(POLICY, max_nodes=3)
     pool = nodes(od=3, busy=True)  # all on-demand and busy; the queue wants spot
     d = decide([], [waiting("r", 1, spot="required")], pool, ScaleHistory(), secs(600), policy)
     assert (d.direction, d.reason, d.target) == (None, Reason.AT_MAXIMUM, NodeCounts(0, 3))
@@ -214,14 +216,22 @@ def test_track_idle() -> None:
 
 def test_policy_from_spec_uses_crd_defaults() -> None:
     spec = api.GPUPoolSpec.model_validate({"provider": {"type": "kwok"}})
-    assert AutoscalingPolicy.from_spec(spec) == AutoscalingPolicy()
+    # Portalis' own policy (DESIGN.md), which only the CRD states: [1, 10] nodes, 75 % spot, one
+    # on-demand; up +2 after 60 s of queue (cooldown 180 s), down -1 after 300 s idle (cooldown 300 s).
+    assert AutoscalingPolicy.from_spec(spec) == DEFAULT_AUTOSCALING
+    p = DEFAULT_AUTOSCALING
+    assert (p.min_nodes, p.max_nodes, p.gpus_per_node) == (1, 10, 8)
+    assert (p.spot_target_ratio, p.min_on_demand) == (0.75, 1)
+    assert (p.up_step, p.up_delay_seconds, p.up_cooldown_seconds) == (2, 60, 180)
+    assert (p.down_step, p.down_idle_seconds, p.down_cooldown_seconds) == (1, 300, 300)
 
 
 # ------------------------------------------------------------------------------------------------------
 # invariants
 
 policies = st.builds(
-    lambda mn, extra, ratio, mod, up, down: AutoscalingPolicy(
+    lambda mn, extra, ratio, mod, up, down: replace(
+        POLICY,
         min_nodes=mn,
         max_nodes=mn + extra,
         spot_target_ratio=ratio,

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from portalis_operator import api
 from portalis_operator.recovery import (
+    DEFAULT_RECOVERY,
     ActionKind,
     FailureReason,
     JobRecoveryState,
@@ -39,12 +40,12 @@ def plan_recovery(
     policy: RecoveryPolicy | None = None,
 ) -> RecoveryPlan:
     """plan_pods from the nodes' raw health, classified as the cycle does (snapshot.py, once per node)."""
-    policy = policy or RecoveryPolicy()
+    policy = policy or DEFAULT_RECOVERY
     troubles = {name: classify_node(h, policy, now) for name, h in nodes.items()}
     return plan_pods(job, pods, troubles, now, policy)
 
 
-POLICY = RecoveryPolicy()
+POLICY = DEFAULT_RECOVERY
 JOB = JobRecoveryState(priority=Priority.NORMAL, requested_spot=None)
 
 

@@ -15,29 +15,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
+from portalis_operator import api
 from portalis_operator.workload import CapacityType, JobRequest, RunningJob, SpotMode
-
-if TYPE_CHECKING:
-    from portalis_operator import api
 
 
 @dataclass(frozen=True)
 class AutoscalingPolicy:
-    """The GPUPool spec's scaling knobs, with the CRD's defaults."""
+    """The GPUPool spec's scaling knobs. Built from the spec (`from_spec`), so the defaults are the CRD's
+    alone (through api.py, drift-tested against crds/); `DEFAULT_AUTOSCALING` is a spec that sets none."""
 
-    min_nodes: int = 1
-    max_nodes: int = 10
-    gpus_per_node: int = 8
-    spot_target_ratio: float = 0.75
-    min_on_demand: int = 1
-    up_step: int = 2
-    up_delay_seconds: int = 60
-    up_cooldown_seconds: int = 180
-    down_step: int = 1
-    down_idle_seconds: int = 300
-    down_cooldown_seconds: int = 300
+    min_nodes: int
+    max_nodes: int
+    gpus_per_node: int
+    spot_target_ratio: float
+    min_on_demand: int
+    up_step: int
+    up_delay_seconds: int
+    up_cooldown_seconds: int
+    down_step: int
+    down_idle_seconds: int
+    down_cooldown_seconds: int
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_nodes <= self.max_nodes or self.max_nodes < 1:
@@ -67,6 +65,12 @@ class AutoscalingPolicy:
     def on_demand_floor(self) -> int:
         """minOnDemand, but never more than the pool may hold."""
         return min(self.min_on_demand, self.max_nodes)
+
+
+DEFAULT_AUTOSCALING = AutoscalingPolicy.from_spec(
+    api.GPUPoolSpec.model_validate({"provider": {"type": "static"}})
+)
+"""The policy of a GPUPool whose spec sets nothing."""
 
 
 @dataclass(frozen=True)
@@ -330,7 +334,7 @@ def decide(
     queue (the scheduler's `waiting`, any reason). `pending_since`: the oldest time a recreated worker
     of an admitted job has been waiting for a node (recovery); it counts like a queued job for the delay.
     """
-    policy = policy or AutoscalingPolicy()
+    policy = policy or DEFAULT_AUTOSCALING
     present = [n for n in nodes if not n.leaving]
     current = NodeCounts(
         spot=sum(n.capacity_type is CapacityType.SPOT for n in present),

@@ -39,6 +39,7 @@ from portalis_operator.manifests import worker_pod_name
 from portalis_operator.occupancy import ACTIVE_PHASES, finished, needs_node, queued_since
 from portalis_operator.placement import eligible_capacity_types
 from portalis_operator.recovery import (
+    DEFAULT_RECOVERY,
     ActionKind,
     FailureReason,
     JobRecoveryState,
@@ -99,7 +100,7 @@ class Context:
     nodes: Mapping[str, NodeView]
     now: datetime
     replacements: Mapping[int, str] = field(default_factory=dict)  # shard -> node, from replace_displaced
-    recovery: RecoveryPolicy = field(default_factory=RecoveryPolicy)
+    recovery: RecoveryPolicy = DEFAULT_RECOVERY
     pricing: Pricing | None = None
     start: StartPolicy = field(default_factory=StartPolicy)
     create_refusals: Mapping[int, str] = field(default_factory=dict)  # shard -> the API server's answer

@@ -16,14 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
+from portalis_operator import api
 from portalis_operator.placement import effective_spot_mode
 from portalis_operator.workload import Priority, SpotMode
 from portalis_worker.protocol import WorkerExit
-
-if TYPE_CHECKING:
-    from portalis_operator import api
 
 
 class NodeTrouble(StrEnum):
@@ -118,15 +115,8 @@ class RecoveryPolicy:
     shortest. `max_backoff_seconds` caps the exponential error backoff.
     """
 
-    interruption_taints: frozenset[str] = frozenset(
-        {
-            "karpenter.sh/disrupted",
-            "cloud.google.com/impending-node-termination",
-            "aws-node-termination-handler/spot-itn",
-            "portalis.dev/reclaim",
-        }
-    )
-    not_ready_grace_seconds: int = 60
+    interruption_taints: frozenset[str]  # spec.interruption.taints
+    not_ready_grace_seconds: int  # spec.interruption.notReadyGraceSeconds
     notice_grace_seconds: int = 25
     max_backoff_seconds: int = 3600
 
@@ -137,6 +127,10 @@ class RecoveryPolicy:
             not_ready_grace_seconds=spec.interruption.not_ready_grace_seconds,
             **overrides,
         )
+
+
+DEFAULT_RECOVERY = RecoveryPolicy.from_spec(api.GPUPoolSpec.model_validate({"provider": {"type": "static"}}))
+"""The recovery policy of a GPUPool whose spec sets nothing (and of a pool with no GPUPool object)."""
 
 
 @dataclass(frozen=True)
@@ -303,7 +297,7 @@ def plan_pods(
     - Finished shards (`shard_state` FINISHED) are left alone; a pod being deleted never is one.
     - More than `max_reclaims` reclaims, or more than `max_error_retries` retries, fail the job.
     """
-    policy = policy or RecoveryPolicy()
+    policy = policy or DEFAULT_RECOVERY
     actions: list[PodAction] = []
     reclaimed_nodes: dict[str, Signal] = {}
     retries = 0

@@ -26,6 +26,7 @@ from portalis_operator.placement import capacity_type_from_label
 from portalis_operator.progress import ShardProgress, parse_report
 from portalis_operator.quotas import NO_QUOTAS, NamespaceQuotas
 from portalis_operator.recovery import (
+    DEFAULT_RECOVERY,
     NodeHealth,
     NodeTrouble,
     RecoveryPolicy,
@@ -95,7 +96,7 @@ class PoolConfig:
     name: str
     node_selector: Mapping[str, str]
     capacity_type_label: str = SpotMix().capacity_type_label
-    recovery: RecoveryPolicy = field(default_factory=RecoveryPolicy)
+    recovery: RecoveryPolicy = DEFAULT_RECOVERY
     pricing: Pricing | None = None
     quotas: NamespaceQuotas = NO_QUOTAS
 

@@ -53,7 +53,7 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON-ready dict a handler patches into the API (camelCase, unset fields left out)."""
+        """The JSON-ready dict the operator patches into the API (camelCase, unset fields left out)."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 

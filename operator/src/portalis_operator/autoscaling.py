@@ -1,6 +1,6 @@
 """Autoscaling: how many spot and on-demand nodes the pool should have, and what to change this cycle.
 
-Pure policy over a snapshot, with the clock passed in. The handler gathers the admitted jobs, the
+Pure policy over a snapshot, with the clock passed in. pool.PoolReconciler gathers the admitted jobs, the
 waiting jobs, the pool's nodes (busy or idle, and since when) and the last scale times, calls
 `decide`, and applies the decision through the pool's NodeProvider: `scale` for growth, `delete_node`
 for each name in `remove`. The full rule, with the rounding of the spot share, is in
@@ -151,10 +151,10 @@ class Demand:
 
 @dataclass(frozen=True)
 class ScaleDecision:
-    """What the handler applies.
+    """What pool.PoolReconciler applies.
 
     `desired`: the pool the demand asks for (status.desired). `target`: node counts after this cycle's
-    step; the handler calls provider.scale for each capacity type whose target grew. `remove`: idle nodes
+    step; the reconciler calls provider.scale for each capacity type whose target grew. `remove`: idle nodes
     to delete through provider.delete_node (target already lowered for them). `reason`/`message` go to
     status.lastScaleReason (when `direction` is set), events and the Scaling condition.
     """
@@ -260,7 +260,7 @@ def desired_nodes(need: Demand, policy: AutoscalingPolicy) -> NodeCounts:
 def track_idle(
     previous: Mapping[str, datetime], nodes: Iterable[str], busy: Iterable[str], now: datetime
 ) -> dict[str, datetime]:
-    """Carry idle-since times from one cycle to the next (kept in the handler's memo).
+    """Carry idle-since times from one cycle to the next (kept by pool.PoolReconciler).
 
     A busy node drops out; an idle node keeps its time, or starts now when first seen idle. After an
     operator restart every node starts idle "now": scale-down then waits the full idle time again,

@@ -1,6 +1,6 @@
 """Cost: GPU-seconds by capacity type from worker run intervals, and USD from the pool's prices.
 
-Pure. Pods are recreated (same name) on recovery, so the handler cannot recompute a job's cost from the
+Pure. Pods are recreated (same name) on recovery, so the cycle cannot recompute a job's cost from the
 pods that exist now: it keeps the total of closed intervals (`closed`, apart from status.cost, which
 includes running pods) and adds each interval once its pod is gone (`close`), then reports closed +
 open intervals (`job_cost`). No price

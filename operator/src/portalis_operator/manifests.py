@@ -1,4 +1,4 @@
-"""Pure builders of the objects the operator creates. No I/O: handlers create what these return."""
+"""Pure builders of the objects the operator creates. No I/O: writes.py creates what these return."""
 
 from __future__ import annotations
 

@@ -219,7 +219,7 @@ class PodAction:
 
 @dataclass(frozen=True)
 class RecoveryPlan:
-    """The handler's to-do list for one job.
+    """The to-do list for one job (applied by jobs.py and writes.py).
 
     `reclaims`/`error_retries`: the new totals for status.recoveries (write them before or with the
     deletes, so a crash in between cannot count twice: the deleted pods are then terminating or gone

@@ -1,9 +1,9 @@
-"""One scheduling cycle over a snapshot: the entry point the handlers call.
+"""Admission over the cycle's views: the policy the cycle passes and the one call (`schedule`).
 
-Handlers build the snapshot (queued jobs, pool nodes, running jobs with their placements) from the API,
-call `schedule`, and apply the decision: create pods for `admitted`, write `status.queue` for `waiting`,
-and checkpoint-and-evict `preemption.victims` (which are then requeued). The rules live in queueing.py
-(order and aging), admission.py (fit, reservation, backfill) and preemption.py (victims).
+cycle.plan_cycle builds the queue, the pool's free capacity and the running jobs with their placements,
+calls `schedule`, and plans each job from the decision: pods for `admitted`, status.queue for `waiting`,
+checkpoint-and-evict for `preemption.victims` (requeued once gone). The rules live in queueing.py (order
+and aging), admission.py (fit, reservation, backfill) and preemption.py (victims).
 """
 
 from __future__ import annotations

@@ -1,8 +1,15 @@
-"""End to end: the sample TranslationJob through the real operator, node agent and worker processes.
+"""End to end: the sample TranslationJob through the real operator and worker processes.
 
 Everything is set up by the building blocks of `portalis-dev demo` (portalis_dev.demo), with one
-difference per test: its own namespace, GPUPool and agent nodes (the pool is named after the
-namespace), its own operator process watching only that namespace, and its own work directory.
+difference per test: its own namespace, its own operator process watching only that namespace, and its
+own work directory. The nodes are one of (PORTALIS_E2E_NODES):
+
+- `agent` (default): the node agent's simulated DGX nodes, whose pods run as host processes; each test
+  has its own GPUPool and agent nodes (the pool is named after the namespace);
+- `real`: real kubelet + containerd nodes (portalis_dev.realpool), 3 spot and 1 on-demand DGX nodes in
+  one static pool for the module, running the worker image built by `make images`; a spot reclaim
+  stops a node's kubelet, containers and containerd and deletes the Node. Here the workers are checked
+  to run from their image (the image's files, not the host's), and `kubectl logs` to reach them.
 
 - fault-free: the job (3 shards, rules backend) reaches Succeeded and its crate builds with cargo;
 - chaos: the same job while two spot nodes are deleted mid-run (the agent SIGKILLs their workers at
@@ -16,10 +23,12 @@ killed after its first progress report and before its last.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
 import shutil
+import subprocess
 import uuid
 import zlib
 from collections import Counter
@@ -31,17 +40,21 @@ from typing import Any
 import pytest
 
 from harness import wait_for
-from portalis_dev import demo
+from portalis_dev import demo, images, realnode, realpool
 from portalis_dev.agent import stop_agent
+from portalis_dev.agent.nodes import NODE_TYPE as AGENT_NODE_TYPE
 from portalis_dev.cluster import LocalCluster
-from portalis_dev.nodes import CAPACITY_TYPE_LABEL
+from portalis_dev.layout import REPO_ROOT
+from portalis_dev.nodes import CAPACITY_TYPE_LABEL, POOL_LABEL
+from portalis_dev.toolchain import binary
 from portalis_worker.protocol import PROGRESS_ANNOTATION, tree_digest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]  # real nodes: images and 4 nodes first
 
 COPIES = int(os.environ.get("PORTALIS_E2E_COPIES", "5"))
 NODES = {"spot": 3, "on-demand": 1}
-JOB_TIMEOUT = 300.0
+REAL = os.environ.get("PORTALIS_E2E_NODES", "agent") == "real"
+JOB_TIMEOUT = 600.0 if REAL else 300.0  # real: containers on 2 shared cores, crate built in the pod
 # Progress reports every second (so a partial report comes early), and a job that stays on spot
 # through two reclaims of all its shards (three shards pack onto one node).
 OVERRIDES: Mapping[str, Any] = {
@@ -57,6 +70,7 @@ class Env:
     namespace: str
     job: dict[str, Any]
     volumes: demo.Volumes
+    pool: str
 
     @property
     def name(self) -> str:
@@ -78,39 +92,72 @@ class Outcome:
     report: demo.Report | None
     build: demo.BuildResult | None
     ledgers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    inside: Inside | None = None
 
     @property
     def phase(self) -> str:
         return demo.Snapshot.of(self.job).phase
 
 
+@pytest.fixture(scope="module")
+def real_pool(cluster: LocalCluster) -> Iterator[str | None]:
+    """With PORTALIS_E2E_NODES=real: the module's pool of real nodes (its name); else None."""
+    if not REAL:
+        yield None
+        return
+    if os.geteuid() != 0:
+        pytest.fail("PORTALIS_E2E_NODES=real needs root (containerd, mounts, network namespaces)")
+    clients = demo.Clients.of(cluster)
+    pool = f"e2e-real-{uuid.uuid4().hex[:5]}"
+    try:
+        realpool.start_pool(
+            cluster, pool, NODES, progress=lambda m: print(f"[{pool}] {m}"), image_names=["worker"]
+        )
+        demo.install_crds(clients)
+        demo.apply_pool(clients, demo.pool_manifest(pool, node_type=realnode.NODE_TYPE))
+        yield pool
+    finally:
+        realpool.stop_pool(cluster, pool, clients.core)
+        with contextlib.suppress(Exception):
+            clients.custom.delete_cluster_custom_object(demo.GROUP, demo.VERSION, demo.POOLS, pool)
+
+
 @contextlib.contextmanager
-def job_env(cluster: LocalCluster, namespace: str) -> Iterator[Env]:
-    """Agent nodes, GPUPool, volumes, source and operator for one namespace; all removed afterwards."""
+def job_env(cluster: LocalCluster, namespace: str, real_pool: str | None) -> Iterator[Env]:
+    """Nodes (agent nodes, or the module's real pool), GPUPool, volumes, source and operator for one
+    namespace; all removed afterwards (the real pool by its fixture)."""
     clients = demo.Clients.of(cluster)
     demo.install_crds(clients)
     work = cluster.state_dir / "e2e" / namespace
     job = demo.job_manifest(namespace, overrides=OVERRIDES)
     volumes = demo.volume_manifests(namespace, work, job)
     operator = f"operator-{namespace}"
+    pool = real_pool or namespace
     try:
-        demo.ensure_agent(cluster, namespace, NODES, delete_nodes_on_exit=True)
-        demo.apply_pool(clients, demo.pool_manifest(namespace))
+        if real_pool is None:
+            demo.ensure_agent(cluster, namespace, NODES, delete_nodes_on_exit=True)
+            demo.apply_pool(clients, demo.pool_manifest(namespace))
         demo.prepare_source(demo.source_root(volumes, job), copies=COPIES)
         demo.wipe_directory(volumes.output_dir)
+        if real_pool is not None:
+            realpool.writable_by_workers(
+                volumes.output_dir, job["spec"]["output"]["persistentVolumeClaim"]["path"]
+            )
         demo.apply_volumes(clients, volumes)
-        demo.start_operator(cluster, namespace, [namespace], name=operator)
-        yield Env(cluster, clients, namespace, job, volumes)
+        extra_env = realpool.OPERATOR_ENV if real_pool is not None else None
+        demo.start_operator(cluster, pool, [namespace], name=operator, extra_env=extra_env)
+        yield Env(cluster, clients, namespace, job, volumes, pool)
     finally:
         demo.stop_process(cluster, operator)
-        stop_agent(cluster, pool=namespace)
-        with contextlib.suppress(Exception):
-            clients.custom.delete_cluster_custom_object(demo.GROUP, demo.VERSION, demo.POOLS, namespace)
+        if real_pool is None:
+            stop_agent(cluster, pool=namespace)
+            with contextlib.suppress(Exception):
+                clients.custom.delete_cluster_custom_object(demo.GROUP, demo.VERSION, demo.POOLS, namespace)
         demo.delete_volumes(clients, volumes)
         shutil.rmtree(work, ignore_errors=True)
 
 
-def finish(env: Env, build_dir: Path) -> Outcome:
+def finish(env: Env, build_dir: Path, inside: Inside | None = None) -> Outcome:
     """Wait for the job to end; snapshot the crate (before cargo writes Cargo.lock), build it."""
     final = demo.follow_job(
         env.clients,
@@ -121,7 +168,7 @@ def finish(env: Env, build_dir: Path) -> Outcome:
         alive=lambda: demo.process_running(env.cluster, f"operator-{env.namespace}"),
     )
     if demo.Snapshot.of(final).phase != "Succeeded":
-        return Outcome(final, {}, None, None)
+        return Outcome(final, {}, None, None, inside=inside)
     files = wait_for(
         lambda: demo.tree_bytes(env.crate) if (env.crate / "translation_report.json").is_file() else None,
         timeout=30,
@@ -133,6 +180,7 @@ def finish(env: Env, build_dir: Path) -> Outcome:
         demo.Report.read(env.crate),
         demo.cargo_build(env.crate, target_dir=build_dir),
         read_ledgers(env.ledger_dir),
+        inside,
     )
 
 
@@ -156,19 +204,89 @@ def unit_ids(ledgers: Mapping[str, list[dict[str, Any]]]) -> dict[str, set[str]]
     return {shard: {str(r["id"]) for r in recs if r.get("kind") == "unit"} for shard, recs in ledgers.items()}
 
 
+# ---- inside a worker container on a real node ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inside:
+    """What a running worker container showed (`kubectl exec`) and `kubectl logs` of it."""
+
+    pod: str
+    exec_output: str
+    logs_rc: int
+    image_ids: tuple[tuple[str, str], ...] = ()
+    """(node, imageID) of every worker container of the job, from pod status."""
+    loaded: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    """The images loaded into each node of the pool (realnode.loaded_images)."""
+
+
+def _kubectl(env: Env, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(binary("kubectl")), *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env.cluster.env()},
+    )
+
+
+HOST_FILE = REPO_ROOT / "pyproject.toml"  # on the host, never in the image
+WORKER_REF = f"docker.io/{images.reference('worker')}"  # as the nodes' containerd names it
+INSIDE_SCRIPT = f"test -e {HOST_FILE} && echo HOST-VISIBLE; id -u; command -v portalis-worker"
+
+
+def look_inside_a_worker(env: Env) -> Inside:
+    """`kubectl exec` into a running worker (while the job runs) and `kubectl logs` of it."""
+
+    def attempt() -> Inside | None:
+        for pod in demo.worker_pods(env.clients, env.namespace, env.name):
+            if not _running(pod) or _progress(pod) is None:
+                continue
+            name = pod.metadata.name
+            out = _kubectl(
+                env, "exec", "-n", env.namespace, name, "-c", "worker", "--", "sh", "-c", INSIDE_SCRIPT
+            )
+            if out.returncode != 0:
+                continue  # finished in between: try another
+            logs = _kubectl(env, "logs", "-n", env.namespace, name, "-c", "worker")
+            return Inside(name, out.stdout, logs.returncode)
+        return None
+
+    return wait_for(attempt, timeout=120, interval=0.5, what="a running worker to exec into")
+
+
+def with_images(inside: Inside, env: Env) -> Inside:
+    """`inside` with the image IDs the kubelets report for the job's worker containers, and the images
+    each node of the pool was loaded with."""
+    ids = tuple(
+        (pod.spec.node_name, cs.image_id)
+        for pod in demo.worker_pods(env.clients, env.namespace, env.name)
+        for cs in pod.status.container_statuses or ()
+        if cs.name == "worker"
+    )
+    loaded = {n.name: realnode.loaded_images(n) for n in realpool.pool_nodes(env.cluster, env.pool)}
+    return dataclasses.replace(inside, image_ids=ids, loaded=loaded)
+
+
 # ---- the tests -------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def fault_free(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+def fault_free(
+    cluster: LocalCluster, real_pool: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Outcome:
     """The job run once without faults; its crate is the reference for the chaos run."""
     clients = demo.Clients.of(cluster)
     namespace = f"e2e-fault-free-{uuid.uuid4().hex[:5]}"
     demo.ensure_namespace(clients, namespace, {"portalis.dev/test": "true"})
     try:
-        with job_env(cluster, namespace) as env:
+        with job_env(cluster, namespace, real_pool) as env:
             demo.create_job(env.clients, env.job)
-            return finish(env, tmp_path_factory.mktemp("fault-free-target"))
+            inside = look_inside_a_worker(env) if real_pool else None
+            outcome = finish(env, tmp_path_factory.mktemp("fault-free-target"), inside)
+            if inside is not None:
+                outcome.inside = with_images(inside, env)
+            return outcome
     finally:
         clients.core.delete_namespace(namespace)
 
@@ -201,6 +319,23 @@ def test_sample_job_succeeds_and_its_crate_builds(fault_free: Outcome) -> None:
     assert sum(r["count"] for r in result.get("failureReasons", [])) == report.failed
 
 
+@pytest.mark.skipif(
+    not REAL, reason="the node agent runs workers as host processes (PORTALIS_E2E_NODES=real)"
+)
+def test_workers_run_from_the_worker_image_and_kubectl_logs_reaches_them(fault_free: Outcome) -> None:
+    inside = fault_free.inside
+    assert inside is not None
+    lines = inside.exec_output.splitlines()
+    assert "HOST-VISIBLE" not in lines, f"{inside.pod} sees the host's {HOST_FILE}"
+    assert lines[0] == "65532"
+    assert not lines[1].startswith(str(REPO_ROOT)), f"{inside.pod} runs the host's portalis-worker"
+    assert inside.logs_rc == 0, "kubectl logs of a running worker failed"
+    assert inside.image_ids, "no worker container status"
+    for node, image_id in inside.image_ids:
+        digests = inside.loaded[node].get(WORKER_REF, [])
+        assert image_id.rsplit("@", 1)[-1] in digests, f"{image_id} is not the worker image {digests}"
+
+
 @dataclass(frozen=True)
 class Kill:
     node: str
@@ -216,10 +351,19 @@ def _progress(pod: Any) -> dict[str, Any] | None:
         return None
 
 
+def _running(pod: Any) -> bool:
+    return any(
+        cs.name == "worker" and cs.state and cs.state.running and cs.container_id
+        for cs in pod.status.container_statuses or ()
+    )
+
+
 def _pid(pod: Any) -> int | None:
+    """The agent's worker process (its container ID is `agent://<pid>`); None on real nodes."""
     for cs in pod.status.container_statuses or ():
         if cs.name == "worker" and cs.state and cs.state.running and cs.container_id:
-            return int(cs.container_id.rsplit("://", 1)[1])
+            ident = cs.container_id.rsplit("://", 1)[-1]
+            return int(ident) if ident.isdigit() else None
     return None
 
 
@@ -233,10 +377,12 @@ def _dead(pid: int) -> bool:
 
 def kill_a_spot_node_mid_run(env: Env, done: set[str]) -> Kill:
     """Wait for a running worker on a spot node that has reported some but not all of its units, then
-    delete that node, wait until the agent has killed its workers, and read the ledgers."""
+    reclaim that node (real: stop it and delete the Node; agent: delete the Node and wait until the
+    agent has killed its workers), and read the ledgers."""
+    node_type = realnode.NODE_TYPE if REAL else AGENT_NODE_TYPE
     spot_nodes = {
         n.metadata.name
-        for n in demo.agent_nodes(env.clients, env.namespace)
+        for n in env.clients.core.list_node(label_selector=f"{POOL_LABEL}={env.pool},type={node_type}").items
         if n.metadata.labels.get(CAPACITY_TYPE_LABEL) == "spot" and n.metadata.name not in done
     }
 
@@ -247,7 +393,7 @@ def kill_a_spot_node_mid_run(env: Env, done: set[str]) -> Kill:
                 pod.spec.node_name in spot_nodes
                 and pod.status.phase == "Running"
                 and pod.metadata.deletion_timestamp is None
-                and _pid(pod) is not None
+                and _running(pod)
                 and report is not None
                 and 0 < report["unitsDone"] + report["unitsFailed"] < report["unitsTotal"]
             ):
@@ -259,23 +405,30 @@ def kill_a_spot_node_mid_run(env: Env, done: set[str]) -> Kill:
     on_node = [
         p
         for p in demo.worker_pods(env.clients, env.namespace, env.name)
-        if p.spec.node_name == node and _pid(p) is not None
+        if p.spec.node_name == node and _running(p)
     ]
-    pids = [pid for p in on_node if (pid := _pid(p)) is not None]
     shards = frozenset(f"shard-{p.metadata.labels['portalis.dev/shard']}.ledger" for p in on_node)
-    print(f"[{env.namespace}] deleting node {node} under {sorted(shards)}: {_progress(pod)}")
-    env.clients.core.delete_node(node)
-    wait_for(
-        lambda: all(_dead(pid) for pid in pids), timeout=30, interval=0.05, what=f"workers on {node} killed"
-    )
+    print(f"[{env.namespace}] reclaiming node {node} under {sorted(shards)}: {_progress(pod)}")
+    if REAL:
+        (real,) = [n for n in realpool.pool_nodes(env.cluster, env.pool) if n.name == node]
+        realnode.reclaim(real, env.clients.core)  # returns once its containers are killed
+    else:
+        pids = [pid for p in on_node if (pid := _pid(p)) is not None]
+        env.clients.core.delete_node(node)
+        wait_for(
+            lambda: all(_dead(pid) for pid in pids),
+            timeout=30,
+            interval=0.05,
+            what=f"workers on {node} killed",
+        )
     return Kill(node, shards, unit_ids(read_ledgers(env.ledger_dir)))
 
 
 def test_two_spot_reclaims_mid_run_lose_no_work_and_change_no_byte(
-    cluster: LocalCluster, namespace: str, fault_free: Outcome, tmp_path: Path
+    cluster: LocalCluster, real_pool: str | None, namespace: str, fault_free: Outcome, tmp_path: Path
 ) -> None:
     assert fault_free.phase == "Succeeded", "the fault-free reference run failed"
-    with job_env(cluster, namespace) as env:
+    with job_env(cluster, namespace, real_pool) as env:
         demo.create_job(env.clients, env.job)
         kills: list[Kill] = []
         for _ in range(2):

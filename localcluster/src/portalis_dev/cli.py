@@ -135,7 +135,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from portalis_dev import demo
 
     nodes = {"spot": args.spot, "on-demand": args.on_demand}
-    return demo.main(Path(args.state_dir) if args.state_dir else None, timeout=args.timeout, nodes=nodes)
+    state_dir = Path(args.state_dir) if args.state_dir else None
+    return demo.main(state_dir, timeout=args.timeout, nodes=nodes, real_nodes=args.real_nodes)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -190,6 +191,11 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--spot", type=int, default=2, help="spot nodes of the demo's node agent")
     d.add_argument("--on-demand", type=int, default=1, help="on-demand nodes of the demo's node agent")
     d.add_argument("--timeout", type=float, default=240.0, help="seconds the job may take")
+    d.add_argument(
+        "--real-nodes",
+        action="store_true",
+        help="run the workers from the worker image on real kubelet nodes instead of the node agent (root)",
+    )
     d.set_defaults(func=cmd_demo)
 
     i = sub.add_parser(

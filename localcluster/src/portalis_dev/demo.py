@@ -4,7 +4,8 @@ Steps (each one a function here, so the end-to-end tests run the very same code)
 
 1. bring the control plane up (`LocalCluster.up`, a no-op when it is up);
 2. install the CRDs (server-side apply) and wait until they are Established;
-3. start the node agent with simulated DGX nodes whose pods run as local processes;
+3. start the node agent with simulated DGX nodes whose pods run as local processes (or, with
+   `--real-nodes`, real kubelet nodes that run the worker image: realpool.py);
 4. create the GPUPool (static provider selecting the agent's nodes, so kwok nodes of the same pool
    name never receive work that nothing would run);
 5. copy the sample project into a source directory and create hostPath PV/PVC pairs for the source
@@ -167,17 +168,18 @@ def ensure_namespace(clients: Clients, namespace: str, labels: Mapping[str, str]
     )
 
 
-def pool_manifest(pool: str, path: Path = POOL_MANIFEST) -> dict[str, Any]:
-    """examples/gpupool.yaml as a pool named `pool` whose nodes are exactly the agent's nodes.
+def pool_manifest(pool: str, path: Path = POOL_MANIFEST, node_type: str = NODE_TYPE) -> dict[str, Any]:
+    """examples/gpupool.yaml as a pool named `pool` whose nodes are exactly the agent's nodes (or, with
+    `node_type`, the real nodes of realpool.py).
 
-    The provider becomes `static` with a node selector on the pool label and the agent's node type: a
-    kwok provider would add simulated nodes on which pods are "Running" but nothing runs them.
+    The provider becomes `static` with a node selector on the pool label and the node type: a kwok
+    provider would add simulated nodes on which pods are "Running" but nothing runs them.
     """
     (body,) = [d for d in load_documents(path) if d.get("kind") == "GPUPool"]
     body = copy.deepcopy(body)
     body["metadata"] = {"name": pool, "labels": dict((body.get("metadata") or {}).get("labels") or {})}
     spec = body.setdefault("spec", {})
-    spec["provider"] = {"type": "static", "static": {"nodeSelector": {POOL_LABEL: pool, "type": NODE_TYPE}}}
+    spec["provider"] = {"type": "static", "static": {"nodeSelector": {POOL_LABEL: pool, "type": node_type}}}
     spec.setdefault("spot", {})["capacityTypeLabel"] = CAPACITY_TYPE_LABEL
     body.pop("status", None)
     return body
@@ -767,6 +769,8 @@ class DemoOptions:
     state_dir: Path
     nodes: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_NODES))
     timeout: float = 240.0
+    real_nodes: bool = False
+    """Real kubelet nodes running the images (realpool.py, root) instead of the node agent's."""
 
 
 def _check_prerequisites() -> None:
@@ -803,12 +807,22 @@ def run_demo(options: DemoOptions, say: Say = print) -> int:
     with _step(say, "CRDs"):
         names = install_crds(clients)
         say(f"    established: {', '.join(names)}")
-    with _step(say, f"node agent (pool {pool}: {', '.join(f'{k}={v}' for k, v in options.nodes.items())})"):
-        ensure_agent(cluster, pool, options.nodes)
-        for node in agent_nodes(clients, pool):
-            say(f"    node {node.metadata.name} ({node.metadata.labels.get(CAPACITY_TYPE_LABEL)})")
+    counts = ", ".join(f"{k}={v}" for k, v in options.nodes.items())
+    if options.real_nodes:
+        from portalis_dev import realnode, realpool
+
+        with _step(say, f"real kubelet nodes (pool {pool}: {counts})"):
+            for real in realpool.start_pool(cluster, pool, options.nodes, progress=lambda m: say(f"    {m}")):
+                say(f"    node {real.name} ({realnode.spec_of(real).capacity_type}, {real.ip})")
+        node_type = realnode.NODE_TYPE
+    else:
+        with _step(say, f"node agent (pool {pool}: {counts})"):
+            ensure_agent(cluster, pool, options.nodes)
+            for node in agent_nodes(clients, pool):
+                say(f"    node {node.metadata.name} ({node.metadata.labels.get(CAPACITY_TYPE_LABEL)})")
+        node_type = NODE_TYPE
     with _step(say, f"GPUPool {pool}"):
-        apply_pool(clients, pool_manifest(pool))
+        apply_pool(clients, pool_manifest(pool, node_type=node_type))
     with _step(say, f"namespace {namespace}, previous run"):
         ensure_namespace(clients, namespace)
         if delete_job(clients, namespace, job_name):
@@ -817,12 +831,22 @@ def run_demo(options: DemoOptions, say: Say = print) -> int:
     with _step(say, "source and output volumes"):
         root = prepare_source(source_root(volumes, job))
         wipe_directory(volumes.output_dir)
+        if options.real_nodes:
+            from portalis_dev import realpool
+
+            output_path = str(job["spec"]["output"]["persistentVolumeClaim"].get("path") or "/")
+            realpool.writable_by_workers(volumes.output_dir, output_path)
         n_files = sum(1 for _ in root.rglob("*.py"))
         say(f"    source: {n_files} Python files in {root}")
         apply_volumes(clients, volumes)
         say(f"    claims {volumes.source_claim} and {volumes.output_claim} Bound")
     with _step(say, "operator"):
-        start_operator(cluster, pool, [namespace])
+        if options.real_nodes:
+            from portalis_dev import realpool
+
+            start_operator(cluster, pool, [namespace], extra_env=realpool.OPERATOR_ENV)
+        else:
+            start_operator(cluster, pool, [namespace])
         say(f"    running; log: {cluster.state_dir / 'logs' / (OPERATOR + '.log')}")
 
     spec = job["spec"]
@@ -842,9 +866,14 @@ def run_demo(options: DemoOptions, say: Say = print) -> int:
     crate = crate_dir(volumes, job)
     if phase != "Succeeded":
         say(f"job {phase}: {condition_message(final, phase)}")
+        worker_logs = (
+            f"kubectl logs -n {namespace} -l {JOB_LABEL}={job_name}"
+            if options.real_nodes
+            else str(cluster.state_dir / "agent" / "pods" / namespace)
+        )
         say(
             f"logs: {cluster.state_dir / 'logs'} (operator, {agent_log_path(cluster, pool).name}); "
-            f"worker logs: {cluster.state_dir / 'agent' / 'pods' / namespace}"
+            f"worker logs: {worker_logs}"
         )
         return 1
     if not (crate / "translation_report.json").is_file():
@@ -876,10 +905,16 @@ def run_demo(options: DemoOptions, say: Say = print) -> int:
 
 
 def main(
-    state_dir: Path | None = None, timeout: float = 240.0, nodes: Mapping[str, int] | None = None
+    state_dir: Path | None = None,
+    timeout: float = 240.0,
+    nodes: Mapping[str, int] | None = None,
+    real_nodes: bool = False,
 ) -> int:
     options = DemoOptions(
-        state_dir=state_dir or default_state_dir(), timeout=timeout, nodes=nodes or DEFAULT_NODES
+        state_dir=state_dir or default_state_dir(),
+        timeout=timeout,
+        nodes=nodes or DEFAULT_NODES,
+        real_nodes=real_nodes,
     )
     try:
         return run_demo(options)

@@ -31,6 +31,7 @@ import json
 import os
 import shutil
 import subprocess
+import tarfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -272,9 +273,9 @@ def start(
     pause = pause_archive(progress)
     for sub in ("cni", "containerd-root", "containerd-state", "kubelet", "pods", "ipam"):
         (node.root / sub).mkdir(parents=True, exist_ok=True)
-    (node.root / NODE_FILE).write_text(
-        json.dumps({"name": node.name, "slot": node.slot.index, "spec": dataclasses.asdict(spec)}, indent=2)
-    )
+    loaded = {_normalised(ref): sorted(archive_digests(archive)) for ref, archive in archives}
+    meta = {"name": node.name, "slot": node.slot.index, "spec": dataclasses.asdict(spec), "images": loaded}
+    (node.root / NODE_FILE).write_text(json.dumps(meta, indent=2))
     nodenet.setup(node.slot, apiserver_port)
     (node.root / "containerd.toml").write_text(_containerd_config(node))
     (node.root / "cni" / "10-portalis.conflist").write_text(_cni_config(node))
@@ -420,6 +421,29 @@ def nodes_of(state_dir: Path) -> list[RealNode]:
     return found
 
 
+def archive_digests(archive: Path) -> set[str]:
+    """The manifest and config digests of an OCI archive's images (either may be a container's
+    imageID in pod status)."""
+    with tarfile.open(archive) as tar:
+
+        def read(name: str) -> Any:
+            member = tar.extractfile(name)
+            if member is None:
+                raise RealNodeError(f"{archive}: no {name}")
+            return json.loads(member.read())
+
+        found: set[str] = set()
+        for manifest in read("index.json")["manifests"]:
+            found.add(manifest["digest"])
+            found.add(read(f"blobs/{manifest['digest'].replace(':', '/')}")["config"]["digest"])
+        return found
+
+
+def loaded_images(node: RealNode) -> dict[str, list[str]]:
+    """The images loaded into the node's containerd: normalised reference -> their digests."""
+    return dict(json.loads((node.root / NODE_FILE).read_text()).get("images") or {})
+
+
 def spec_of(node: RealNode) -> dgx.DGXNode:
     """The DGX node `node` was started as."""
     return dgx.DGXNode(**json.loads((node.root / NODE_FILE).read_text())["spec"])
@@ -458,14 +482,16 @@ def add_nodes(
     specs: Sequence[dgx.DGXNode],
     progress: Progress = print,
     timeout: float = 180.0,
+    image_names: Sequence[str] | None = None,
 ) -> list[RealNode]:
-    """Start a real node per spec with the operator and worker images loaded; wait until each is Ready
-    with its GPUs allocatable. A node that fails to start is stopped again before the error is raised."""
+    """Start a real node per spec with our images loaded (`image_names`, default the operator and the
+    worker; built when missing); wait until each is Ready with its GPUs allocatable. A node that fails
+    to start is stopped again before the error is raised."""
     from kubernetes import client, config
 
     from portalis_dev import images
 
-    records = images.build(images.DEFAULT_IMAGES, progress)
+    records = images.build(image_names or images.DEFAULT_IMAGES, progress)
     archives = [(r.reference, Path(r.archive)) for r in records]
     ports = LocalCluster(state_dir).ports()
     if ports is None:

@@ -20,11 +20,21 @@ SOURCES = {
         "def first(xs: list[int]) -> int:\n    return xs[0]\n\n"
         "def spin(n: int) -> int:\n    while True:\n        n += 1\n\n"
         "def half(x: float) -> float:\n    return x / 2\n\n"
+        "def norm(k: int | str) -> str:\n    return str(k)\n\n"
+        "def size(b: bytes | None) -> int:\n    return -1 if b is None else len(b)\n\n"
         "LIMIT = 3\nNAMES = ['a', 'b']\n\n"
         "import enum\n\nclass Color(enum.Enum):\n    RED = 1\n    GREEN = 2\n\n"
-        "class Kind(enum.Enum):\n    A = 'a'\n    B = 'b'\n"
+        "class Kind(enum.Enum):\n    A = 'a'\n    B = 'b'\n\n"
+        "import re\n\nWORD = re.compile(r'(\\w)(\\d)?')\nRUN = re.compile('a+')\n"
     ),
 }
+# Compiled patterns: WORD as written, RUN deliberately wrong (`a` where Python has `a+`).
+PATTERNS = (
+    'pub static WORD: std::sync::LazyLock<portalis_py::re::Pattern> = std::sync::LazyLock::new(|| '
+    'portalis_py::re::compile("(\\\\w)(\\\\d)?", 0));\n'
+    'pub static RUN: std::sync::LazyLock<portalis_py::re::Pattern> = std::sync::LazyLock::new(|| '
+    'portalis_py::re::compile("a", 0));\n'
+)
 # The crate as a translator might have produced it; `shout` is deliberately wrong (lowercases).
 LIB = "pub mod calc;\n"
 CALC = "pub mod ops;\n"
@@ -34,6 +44,10 @@ OPS = (
     "pub fn first(xs: Vec<isize>) -> isize { xs[0] }\n"
     "pub fn spin(n: isize) -> isize { let mut n = n; loop { n = n.wrapping_add(1); } }\n"
     "pub fn half(x: isize) -> isize { x / 2 }\n"
+    "pub fn norm(k: portalis_py::union::Union2<isize, String>) -> String {\n"
+    "    match k {\n        portalis_py::union::Union2::A(n) => n.to_string(),\n"
+    "        portalis_py::union::Union2::B(s) => s,\n    }\n}\n"
+    "pub fn size(b: Option<Vec<u8>>) -> isize { b.map_or(-1, |b| b.len() as isize) }\n"
     "pub const LIMIT: isize = 3;\n"
     'pub static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| vec!["a".into()]);\n'
     "#[derive(Clone, Copy)] pub enum Color { RED, GREEN }\n"
@@ -54,7 +68,7 @@ def unit(name: str, rust: str = "") -> dict[str, object]:
 
 
 def make_crate(root: Path) -> Path:
-    for rel, text in {"src/lib.rs": LIB, "src/calc/mod.rs": CALC, "src/calc/ops.rs": OPS}.items():
+    for rel, text in {"src/lib.rs": LIB, "src/calc/mod.rs": CALC, "src/calc/ops.rs": OPS + PATTERNS}.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
     return root
@@ -66,11 +80,12 @@ def test_agreement_mismatch_panics_and_hangs_are_each_reported(tmp_path: Path) -
         (source / rel).parent.mkdir(parents=True, exist_ok=True)
         (source / rel).write_text(text)
     crate = make_crate(tmp_path / "crate")
-    units = [unit(n) for n in ("add", "shout", "first", "spin", "half")] + [
+    units = [unit(n) for n in ("add", "shout", "first", "spin", "half", "norm", "size")] + [
         unit("LIMIT", "pub const LIMIT: isize = 3;"),
         unit("NAMES", "pub static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(f);"),
         unit("Color", "pub enum Color {\n} impl Color { pub const MEMBERS: [Self; 2] = [] }"),
         unit("Kind", "pub enum Kind {\n} impl Kind { pub const MEMBERS: [Self; 2] = [] }"),
+        *(unit(name, line) for name, line in zip(("WORD", "RUN"), PATTERNS.splitlines(), strict=True)),
     ]
     verdicts = Verifier("rustc", "2021", tmp_path / "scratch", count=12).verify(
         crate, "calc_crate", source, units, SOURCES
@@ -86,10 +101,17 @@ def test_agreement_mismatch_panics_and_hangs_are_each_reported(tmp_path: Path) -
     assert verdicts["id-spin"].state == "unverifiable"  # Python ran too long on every input
     assert verdicts["id-half"].state == "unverifiable"  # the Rust signature is not the annotated one
     assert "did not compile" in verdicts["id-half"].detail
+    assert verdicts["id-norm"].state == "verified"  # union arguments: each member's values
+    assert verdicts["id-size"].state == "verified"  # bytes (and None)
     assert verdicts["id-LIMIT"].state == "verified"
     assert verdicts["id-NAMES"].state == "mismatch"  # the static holds ['a'], Python ['a', 'b']
     assert verdicts["id-Color"].state == "verified"  # names and values, in order
     assert verdicts["id-Kind"].state == "mismatch"  # the members are out of order
+    # Patterns: every group's span of every finditer match, on strings made of the pattern's characters.
+    assert verdicts["id-WORD"].state == "verified"
+    assert verdicts["id-WORD"].inputs == 12
+    assert verdicts["id-RUN"].state == "mismatch"
+    assert "RUN(" in verdicts["id-RUN"].detail
 
 
 def test_candidates_are_value_typed_annotated_functions() -> None:

@@ -35,7 +35,7 @@ from portalis_worker import support_crate
 from portalis_worker.crate import rust_module_paths
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.expressions import float_literal, rust_str_literal
-from portalis_worker.rules.types import Ty, annotation_to_ty, is_vtuple
+from portalis_worker.rules.types import STR, UNION_VARIANTS, Ty, annotation_to_ty, is_vtuple, union_path
 
 LOG = logging.getLogger(__name__)
 
@@ -45,7 +45,9 @@ CALL_SECONDS = 1.0
 """A Python call that runs longer is left out (its input is not compared), as is a Rust one."""
 DEFAULT_INPUTS = 24
 TIMEOUT_SECONDS = 120
-VALUE_KINDS = frozenset({"int", "float", "bool", "str", "none", "list", "set", "dict", "tuple", "option"})
+VALUE_KINDS = frozenset(
+    {"int", "float", "bool", "str", "bytes", "none", "list", "set", "dict", "tuple", "option", "union"}
+)
 
 PROBE_MODULE = "__portalis_probe"
 PRELUDE = r"""
@@ -69,6 +71,9 @@ impl PyRepr for String {
 }
 impl PyRepr for &str {
     fn py(&self) -> String { format!("'{}'", self) }
+}
+impl PyRepr for u8 {
+    fn py(&self) -> String { self.to_string() }
 }
 impl PyRepr for () {
     fn py(&self) -> String { String::from("None") }
@@ -113,6 +118,16 @@ pub fn run<T: PyRepr, F: FnOnce() -> T + std::panic::UnwindSafe>(f: F) -> String
 }
 """
 
+UNION_REPR = "\n".join(
+    f"impl<{', '.join(f'{v}: PyRepr' for v in UNION_VARIANTS[:n])}> PyRepr for "
+    f"portalis_py::union::Union{n}<{', '.join(UNION_VARIANTS[:n])}> {{\n"
+    "    fn py(&self) -> String { match self { "
+    + " ".join(f"portalis_py::union::Union{n}::{v}(x) => x.py()," for v in UNION_VARIANTS[:n])
+    + " } }\n}"
+    for n in range(2, len(UNION_VARIANTS) + 1)
+)
+"""A union value prints as the member it holds (added when the crate uses the support crate)."""
+
 # The Python side's canonical form, mirrored by PyRepr above; run in the child process.
 PY_REPR = r"""
 import math
@@ -140,6 +155,8 @@ def py_repr(value):
         return "None"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(py_repr(v) for v in value) + "]"
+    if isinstance(value, bytes):
+        return "[" + ", ".join(str(b) for b in value) + "]"
     if isinstance(value, Mapping):  # dict, and read-only views of one (MappingProxyType)
         return "{" + ", ".join(sorted(f"{py_repr(k)}: {py_repr(v)}" for k, v in value.items())) + "}"
     if isinstance(value, (set, frozenset)):
@@ -173,6 +190,9 @@ for job in jobs:
     if job.get("enum"):
         members = [[m.name, m.value] for m in func]
         func = lambda: members
+    if job.get("pattern"):
+        pattern = func
+        func = lambda s: [[m.span(g) for g in range(pattern.groups + 1)] for m in pattern.finditer(s)]
     out = []
     for args in job["inputs"]:
         signal.setitimer(signal.ITIMER_REAL, CALL_SECONDS)
@@ -201,8 +221,11 @@ class Candidate:
     params: list[Ty]
     ret: Ty
     kind: str = "function"
-    """function, constant (its value is compared, with no inputs), or enum (its members' names and
-    values, in order)"""
+    """function, constant (its value is compared, with no inputs), enum (its members' names and
+    values, in order), or pattern (a compiled `re` pattern: the spans of every group of every match
+    of `finditer` on generated strings)"""
+    alphabet: str = ""
+    """For a pattern: the characters its inputs are made of (its literal's, and a few others)."""
     static: bool = False
     """A constant that is a `LazyLock` static (read through a deref)."""
 
@@ -228,6 +251,12 @@ def _is_value(ty: Ty) -> bool:
 VALUE_RUST_TYPE = re.compile(
     r"^(?:isize|f64|bool|String|&(?:'static )?str|Vec|HashMap|HashSet|Option|[<>(), ])+$"
 )
+PATTERN_ITEM = re.compile(
+    r"\bstatic (?:r#)?([A-Za-z_][A-Za-z0-9_]*): std::sync::LazyLock<portalis_py::re::Pattern> = "
+)
+PATTERN_LITERAL = re.compile(r'compile\(\s*"((?:[^"\\]|\\.)*)"')
+PATTERN_FILLER = "aZ09 _-.,:/\n"
+"""Characters every pattern's inputs may hold besides its own literal's."""
 CONST_ITEM = re.compile(r"\b(const|static) (?:r#)?([A-Za-z_][A-Za-z0-9_]*): (.+?) = ", re.DOTALL)
 
 
@@ -246,6 +275,25 @@ def candidates(units: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) -
             # an enum.Enum: its members' names and values, in order, against `list(Enum)`
             found.append(
                 Candidate(str(unit["id"]), path, module, rust_paths[path], name, [], Ty("none"), "enum")
+            )
+            continue
+        pattern = PATTERN_ITEM.search(rust)
+        if pattern is not None and pattern.group(1) == name:
+            literal = PATTERN_LITERAL.search(rust[pattern.end() :])
+            alphabet = "".join(sorted(set(literal.group(1) if literal else "") | set(PATTERN_FILLER)))
+            found.append(
+                Candidate(
+                    str(unit["id"]),
+                    path,
+                    module,
+                    rust_paths[path],
+                    name,
+                    [STR],
+                    Ty("none"),
+                    kind="pattern",
+                    static=True,
+                    alphabet=alphabet,
+                )
             )
             continue
         constant = _constant(name, rust)
@@ -372,6 +420,10 @@ def generate(ty: Ty, rng: random.Random, depth: int = 0) -> Any:
         return "".join(rng.choice(alphabet) for _ in range(rng.choice([0, 1, 3, 8, 15])))
     if kind == "none":
         return None
+    if kind == "bytes":
+        return bytes(rng.choice(b"ab09 .\x00\xff") for _ in range(rng.choice([0, 1, 3, 8])))
+    if kind == "union":
+        return generate(rng.choice(ty.args), rng, depth)
     size = 0 if depth > 2 else rng.choice([0, 1, 2, 4])
     if kind == "list":
         items = [generate(ty.args[0], rng, depth + 1) for _ in range(size)]
@@ -394,6 +446,12 @@ def inputs_for(candidate: Candidate, count: int) -> list[list[Any]]:
     a constant has one "call" with no arguments."""
     if candidate.kind in ("constant", "enum"):
         return [[]]
+    if candidate.kind == "pattern":
+        rng = random.Random(f"{candidate.path}:{candidate.function}")
+        strings = {"", *(rng.choice(candidate.alphabet) for _ in range(3))}
+        while len(strings) < count:
+            strings.add("".join(rng.choice(candidate.alphabet) for _ in range(rng.randint(1, 24))))
+        return [[s] for s in sorted(strings)[:count]]
     rng = random.Random(f"{candidate.path}:{candidate.function}")
     seen: set[str] = set()
     out: list[list[Any]] = []
@@ -431,6 +489,11 @@ def rust_literal(value: Any, ty: Ty) -> str:
         return f"({float_literal(float(value))})"
     if kind == "str":
         return f"String::from({rust_str_literal(value)})"
+    if kind == "bytes":
+        return "vec![" + ", ".join(f"{b}u8" for b in value) + "] as Vec<u8>"
+    if kind == "union":
+        member = _member_holding(value, ty)
+        return f"{union_path(ty)}::{UNION_VARIANTS[member]}({rust_literal(value, ty.args[member])})"
     if kind == "none":
         return "()"
     if kind == "list":
@@ -444,6 +507,19 @@ def rust_literal(value: Any, ty: Ty) -> str:
         trail = "," if len(ty.args) == 1 else ""
         return "(" + ", ".join(rust_literal(v, t) for v, t in zip(value, ty.args, strict=True)) + trail + ")"
     raise TypeError(str(ty))
+
+
+def _member_holding(value: Any, union: Ty) -> int:
+    """The member of `union` whose generated values look like `value` (bool before int)."""
+    kinds = {bool: "bool", int: "int", float: "float", str: "str", bytes: "bytes", list: "list", dict: "dict"}
+    kinds.update({set: "set", type(None): "none"})
+    kind = kinds.get(type(value))
+    for i, member in enumerate(union.args):
+        if isinstance(value, tuple) and (member.kind == "tuple" or is_vtuple(member)):
+            return i
+        if kind == member.kind and not (kind == "list" and is_vtuple(member)):
+            return i
+    raise TypeError(f"{value!r} is no member of {union}")
 
 
 def _probe_errors(stderr: str, spans: list[tuple[int, int, str]]) -> dict[str, str]:
@@ -559,6 +635,7 @@ class Verifier:
                 "function": c.function,
                 "constant": c.kind == "constant",
                 "enum": c.kind == "enum",
+                "pattern": c.kind == "pattern",
                 "inputs": jobs[c.unit_id],
             }
             for c in found
@@ -616,7 +693,7 @@ class Verifier:
         excluded: dict[str, str] = {}
         for _ in range(3):  # calls that do not compile are dropped (reported), the rest rebuilt
             live = [c for c in found if c.unit_id not in excluded]
-            spans = self._write_probe_module(copy, live, jobs)
+            spans = self._write_probe_module(copy, live, jobs, bool(extra))
             build = self._run(
                 [
                     *self._base("rlib", crate_name),
@@ -659,10 +736,12 @@ class Verifier:
 
     @staticmethod
     def _write_probe_module(
-        copy: Path, found: list[Candidate], jobs: dict[str, list[list[Any]]]
+        copy: Path, found: list[Candidate], jobs: dict[str, list[list[Any]]], support: bool = False
     ) -> list[tuple[int, int, str]]:
-        """Write the probe module (one `match` arm per candidate); (first, last line, unit id) per arm."""
-        lines = [*PRELUDE.splitlines(), "pub fn call(k: usize) {", "    match k {"]
+        """Write the probe module (one `match` arm per candidate); (first, last line, unit id) per arm.
+        `support`: the crate uses the support crate (its union types can be printed)."""
+        prelude = PRELUDE + UNION_REPR + "\n" if support else PRELUDE
+        lines = [*prelude.splitlines(), "pub fn call(k: usize) {", "    match k {"]
         spans: list[tuple[int, int, str]] = []
         for k, c in enumerate(found):
             path = "::".join(["crate", *c.rust_path, c.function])
@@ -675,6 +754,10 @@ class Verifier:
                 elif c.kind == "enum":
                     members = f"{path}::MEMBERS.iter().map(|m| (m.name(), m.value())).collect::<Vec<_>>()"
                     call = f"run(|| {members})"
+                elif c.kind == "pattern":
+                    text = rust_literal(args[0], STR)
+                    matches = f"(*{path}).finditer(&{text}).iter().map(|m| m.spans()).collect::<Vec<_>>()"
+                    call = f"run(move || {matches})"
                 else:
                     rendered = ", ".join(rust_literal(a, t) for a, t in zip(args, c.params, strict=True))
                     call = f"run(move || {path}({rendered}))"

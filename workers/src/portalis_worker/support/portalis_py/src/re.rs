@@ -716,6 +716,11 @@ impl Pattern {
         Match { string: string.to_string(), spans: caps, names: self.names.clone() }
     }
 
+    /// `pattern.groups`: how many capturing groups the pattern has.
+    pub fn groups(&self) -> isize {
+        self.groups as isize
+    }
+
     /// `pattern.search(string)`.
     pub fn search(&self, string: &str) -> Option<Match> {
         let text: Vec<char> = string.chars().collect();
@@ -861,6 +866,12 @@ impl Match {
     /// `m.span(i)`.
     pub fn span(&self, group: isize) -> (isize, isize) {
         (self.start(group), self.end(group))
+    }
+
+    /// `[m.span(i) for i in range(pattern.groups + 1)]`: every group's span, (-1, -1) for a group
+    /// that did not take part.
+    pub fn spans(&self) -> Vec<(isize, isize)> {
+        (0..self.spans.len() as isize).map(|g| self.span(g)).collect()
     }
 
     /// `m.expand(template)`: `\1`..`\99`, `\g<n>`, `\g<name>` and the character escapes.

@@ -30,9 +30,9 @@ SOURCES = {
 }
 # Compiled patterns: WORD as written, RUN deliberately wrong (`a` where Python has `a+`).
 PATTERNS = (
-    'pub static WORD: std::sync::LazyLock<portalis_py::re::Pattern> = std::sync::LazyLock::new(|| '
+    "pub static WORD: std::sync::LazyLock<portalis_py::re::Pattern> = std::sync::LazyLock::new(|| "
     'portalis_py::re::compile("(\\\\w)(\\\\d)?", 0));\n'
-    'pub static RUN: std::sync::LazyLock<portalis_py::re::Pattern> = std::sync::LazyLock::new(|| '
+    "pub static RUN: std::sync::LazyLock<portalis_py::re::Pattern> = std::sync::LazyLock::new(|| "
     'portalis_py::re::compile("a", 0));\n'
 )
 # The crate as a translator might have produced it; `shout` is deliberately wrong (lowercases).
@@ -128,6 +128,26 @@ def test_candidates_are_value_typed_annotated_functions() -> None:
         for n in ("ok", "_private", "untyped", "obj")
     ]
     assert [c.function for c in candidates(units, sources)] == ["_private", "ok"]
+
+
+def test_candidates_read_the_package_type_aliases() -> None:
+    sources = {
+        "types.py": (
+            "from typing import NewType\nPos = int\nKey = tuple[str, ...]\nName = NewType('Name', str)\n"
+        ),
+        "m.py": (
+            "from .types import Key, Name, Pos\n"
+            "def skip(src: str, pos: 'Pos', key: Key) -> Pos:\n    return pos\n"
+            "def norm(n: str) -> Name:\n    return Name(n)\n"
+        ),
+    }
+    units = [
+        {"id": n, "path": "m.py", "name": n, "status": "translated", "rust": f"pub fn {n}("}
+        for n in ("skip", "norm")
+    ]
+    found = {c.function: c for c in candidates(units, sources)}
+    assert [str(t) for t in found["skip"].params] == ["str", "int", "tuple[str, ...]"]
+    assert str(found["norm"].ret) == "str"
 
 
 def test_inputs_are_deterministic_and_distinct() -> None:

@@ -17,6 +17,7 @@ holds that code; module-level side effects run as they would on import.
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import logging
 import math
@@ -266,6 +267,7 @@ def candidates(units: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) -
     rust_paths = rust_module_paths(sources)
     found: list[Candidate] = []
     trees: dict[str, ast.Module] = {}
+    aliases: dict[str, ast.expr] | None = None
     for unit in units:
         path, name, rust = str(unit["path"]), str(unit["name"]), str(unit.get("rust", ""))
         if unit.get("status") != "translated" or path not in sources:
@@ -322,7 +324,9 @@ def candidates(units: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) -
         node = next((n for n in trees[path].body if isinstance(n, ast.FunctionDef) and n.name == name), None)
         if node is None or node.args.vararg or node.args.kwarg or node.args.kwonlyargs:
             continue
-        signature = _python_signature(node) or _rust_signature(rust, name)
+        if aliases is None:
+            aliases = type_aliases(sources)
+        signature = _python_signature(node, aliases) or _rust_signature(rust, name)
         if signature is None:
             continue
         tys, ret = signature
@@ -332,15 +336,72 @@ def candidates(units: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) -
     return sorted(found, key=lambda c: (c.path, c.function))
 
 
-def _python_signature(node: ast.FunctionDef) -> tuple[list[Ty], Ty] | None:
-    """Parameter and return types from the annotations, when all are there and map to types."""
+def type_aliases(sources: Mapping[str, str]) -> dict[str, ast.expr]:
+    """The package's type aliases (`Pos = int`, `Key = tuple[str, ...]`, `N = NewType("N", str)`)
+    by name, for reading signatures; a name two modules define differently is left out."""
+    found: dict[str, ast.expr] = {}
+    clashes: set[str] = set()
+    for text in sources.values():
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for stmt in tree.body:
+            if not (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+            ):
+                continue
+            value = stmt.value
+            if (
+                isinstance(value, ast.Call)
+                and getattr(value.func, "id", getattr(value.func, "attr", "")) == "NewType"
+            ):
+                value = value.args[1] if len(value.args) == 2 else value
+            if not isinstance(value, ast.Name | ast.Subscript | ast.BinOp | ast.Attribute):
+                continue
+            name = stmt.targets[0].id
+            if name in found and ast.dump(found[name]) != ast.dump(value):
+                clashes.add(name)
+            found[name] = value
+    return {k: v for k, v in found.items() if k not in clashes}
+
+
+class _Expand(ast.NodeTransformer):
+    def __init__(self, aliases: Mapping[str, ast.expr], depth: int = 0) -> None:
+        self.aliases, self.depth = aliases, depth
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.aliases and self.depth < 8:
+            return _Expand(self.aliases, self.depth + 1).visit(copy.deepcopy(self.aliases[node.id]))
+        return node
+
+    def visit_Constant(self, node: ast.Constant) -> ast.expr:
+        if isinstance(node.value, str):  # a string annotation: `"Version"`
+            try:
+                return self.visit(ast.parse(node.value, mode="eval").body)
+            except SyntaxError:
+                return node
+        return node
+
+
+def _python_signature(
+    node: ast.FunctionDef, aliases: Mapping[str, ast.expr] | None = None
+) -> tuple[list[Ty], Ty] | None:
+    """Parameter and return types from the annotations (the package's type aliases expanded),
+    when all are there and map to types."""
     params = [*node.args.posonlyargs, *node.args.args]
     if node.returns is None or any(p.annotation is None for p in params):
         return None
+
+    def ty(annotation: ast.expr) -> Ty:
+        expanded = _Expand(aliases or {}).visit(copy.deepcopy(annotation))
+        return annotation_to_ty(expanded, frozenset())
+
     try:
-        tys = [annotation_to_ty(p.annotation, frozenset()) for p in params if p.annotation is not None]
-        return tys, annotation_to_ty(node.returns, frozenset())
-    except Unsupported:
+        return [ty(p.annotation) for p in params if p.annotation is not None], ty(node.returns)
+    except (Unsupported, SyntaxError, RecursionError):
         return None
 
 

@@ -62,6 +62,25 @@ def test_reclaim_recovery_smoke(cluster: LocalCluster, clients: Clients, tmp_pat
     assert not [p["metadata"]["name"] for p in pools if p["metadata"]["name"].startswith("smoke-")]
 
 
+def test_typer_batching_smoke(tmp_path: Path) -> None:
+    pytest.importorskip(
+        "tritonclient.grpc", reason="tritonclient[grpc] is not installed (the 'serving' extra)"
+    )
+    pytest.importorskip("nemo.core", reason="nemo_toolkit[core] is not installed (the 'serving' extra)")
+    from portalis_worker.model.serving import TritonDistribution, TritonUnavailableError
+
+    try:
+        TritonDistribution.find()
+    except TritonUnavailableError as exc:
+        pytest.skip(f"{exc} (the 'serving' extra)")
+    run = run_smoke("typer_batching", tmp_path / "typer_batching.json", timeout=500)
+    v = run.values
+    assert v["typer_batched_slots_per_s_cpu"] > 0
+    assert v["typer_nobatch_slots_per_s_cpu"] > 0
+    assert v["typer_worker_style_slots_per_s_cpu"] > 0
+    assert v["typer_mean_batch_size_cpu"] >= 1
+
+
 def test_triton_batching_smoke(tmp_path: Path) -> None:
     pytest.importorskip(
         "tritonclient.grpc", reason="tritonclient[grpc] is not installed (the 'serving' extra)"

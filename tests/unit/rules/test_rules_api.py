@@ -21,7 +21,7 @@ UNSUPPORTED = [
     ("def f(p: str) -> str:\n    with open(p) as fh:\n        return fh.read()\n", "with", 2),
     ("def f(n: int) -> int:\n    yield n\n", "generator function (yield)", 2),
     ("def f(s: str) -> int:\n    return eval(s)\n", "call to unknown function eval", 2),
-    ("import os\n\ndef f() -> str:\n    return os.getcwd()\n", "import os", 1),
+    ("import os\n\ndef f() -> str:\n    return os.getcwd()\n", "import os", 4),  # where it is used
     (
         "def f(n: int) -> int:\n    g = lambda x: x + 1\n    return g(n)\n",
         "lambda outside sorted/min/max/map/filter",

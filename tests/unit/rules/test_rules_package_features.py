@@ -592,3 +592,18 @@ def test_exception_classes_implement_error_and_display() -> None:
 def test_refused_forms_say_what_they_are(source: str, construct: str) -> None:
     with pytest.raises(Unsupported, match=construct):
         translate_module(source)
+
+
+def test_an_unmapped_import_fails_only_what_uses_it() -> None:
+    source = (
+        "import warnings\nfrom operator import lt\n\n"
+        "class C:\n    def __init__(self, n: int) -> None:\n        self.n = n\n\n"
+        "    def old(self) -> int:\n        warnings.warn('old')\n        return self.n\n\n"
+        "    def keep(self) -> int:\n        return self.n + 1\n\n"
+        "def f(n: int) -> int:\n    return C(n).keep()\n"
+    )
+    rust = translate_module(source)
+    assert "pub fn keep(&self) -> isize" in rust
+    assert "/// - `old`: unsupported: import warnings at line 9" in rust
+    with pytest.raises(Unsupported, match="from operator import at line 4"):
+        translate_module("from operator import lt\n\ndef f(a: int, b: int) -> bool:\n    return lt(a, b)\n")

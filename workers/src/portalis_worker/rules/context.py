@@ -164,6 +164,8 @@ class ModuleContext:
     """Each class that inherits (copied down) -> its bases, nearest first."""
     imported: dict[str, tuple[str, str]] = field(default_factory=dict)
     """`from math import sqrt as root`: root -> ("math", "sqrt"); used as `math.sqrt` would be."""
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Names imported from modules without a mapping -> the import (using one is refused)."""
     identities: set[str] = field(default_factory=set)
     """Imported names whose call returns its argument (`MappingProxyType(d)`: a read-only view)."""
     helpers: set[str] = field(default_factory=set)

@@ -53,7 +53,9 @@ translated code cannot write through it: Python would have raised)."""
 
 
 def register_import(module: ModuleContext, node: ast.Import | ast.ImportFrom) -> None:
-    """Accept imports with a Rust counterpart (``math``) or none needed (``typing``)."""
+    """Accept imports with a Rust counterpart (``math``) or none needed (``typing``). A name
+    imported from any other module is unavailable: using it fails (where it is used, so a class
+    can do without the method that uses it), importing it does not."""
     if isinstance(node, ast.Import):
         for alias in node.names:
             if alias.name in IGNORED_MODULES or alias.name == "functools":
@@ -61,24 +63,22 @@ def register_import(module: ModuleContext, node: ast.Import | ast.ImportFrom) ->
             if alias.name in SUPPORTED_MODULES and alias.asname in (None, alias.name):
                 module.modules.add(alias.name)
                 continue
-            raise Unsupported(f"import {alias.name}", node.lineno)
+            module.unavailable[alias.asname or alias.name.split(".")[0]] = f"import {alias.name}"
         return
     if node.module in IGNORED_MODULES and node.level == 0:
         return
-    if node.level == 0 and all(f"{node.module}.{a.name}" in IDENTITY_FUNCTIONS for a in node.names):
-        module.identities.update(a.asname or a.name for a in node.names)
-        return
-    if (
-        node.module == "functools"
-        and node.level == 0
-        and all(a.name in FUNCTOOLS_DECORATORS for a in node.names)
-    ):
-        return
-    if node.module in SUPPORTED_MODULES and node.level == 0 and all(a.name != "*" for a in node.names):
-        for alias in node.names:
-            module.imported[alias.asname or alias.name] = (node.module, alias.name)
-        return
-    raise Unsupported(f"from {node.module} import", node.lineno)
+    if node.level != 0 or any(a.name == "*" for a in node.names):
+        raise Unsupported(f"from {node.module} import", node.lineno)
+    for alias in node.names:
+        name = alias.asname or alias.name
+        if f"{node.module}.{alias.name}" in IDENTITY_FUNCTIONS:
+            module.identities.add(name)
+        elif node.module == "functools" and alias.name in FUNCTOOLS_DECORATORS:
+            continue
+        elif node.module in SUPPORTED_MODULES:
+            module.imported[name] = (node.module, alias.name)
+        else:
+            module.unavailable[name] = f"from {node.module} import"
 
 
 def _signature(module: ModuleContext, node: ast.FunctionDef, owner: str | None, is_static: bool) -> FuncSig:

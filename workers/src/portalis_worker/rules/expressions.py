@@ -527,6 +527,8 @@ class ExpressionTranslator:
             return Val(code, ty, "place")
         if node.id in self.module.imported and node.id not in self.module.constants:
             return builtins.module_attribute(self, *self.module.imported[node.id], node)
+        if node.id in self.module.unavailable and node.id not in self.module.constants:
+            self.fail(self.module.unavailable[node.id], node)
         if node.id in self.module.constants:
             cty = self.module.constants[node.id]
             if node.id in self.module.statics:
@@ -1244,6 +1246,8 @@ class ExpressionTranslator:
                 return self.expr(node.args[0], expected)
             if name in self.module.imported:
                 return builtins.call_module(self, *self.module.imported[name], node)
+            if name in self.module.unavailable:
+                self.fail(self.module.unavailable[name], node)
             if name == "cast" and len(node.args) == 2 and not node.keywords:
                 return self.expr(node.args[1], expected)  # typing.cast: a note for type checkers
             if name in builtins.BUILTIN_NAMES:

@@ -47,6 +47,12 @@ class Slot:
     index: int
 
     @property
+    def run_dir(self) -> Path:
+        """The slot's claim directory; also home of the node's sockets, whose paths must stay short
+        (a unix socket path has at most 104 bytes here, and a state directory may be deep)."""
+        return SLOT_DIR / str(self.index)
+
+    @property
     def node_ip(self) -> str:
         return f"10.245.0.{self.index}"
 

@@ -79,7 +79,7 @@ class RealNode:
 
     @property
     def socket(self) -> Path:
-        return self.root / "containerd.sock"
+        return self.slot.run_dir / "containerd.sock"
 
     @property
     def subnet(self) -> str:

@@ -165,3 +165,33 @@ def test_an_unreachable_model_leaves_the_rules_candidates() -> None:
     assert inferred.model_failures == 1
     chosen = inferred.options(units[0])[0].chosen
     assert [(c.text, c.source) for c in chosen.values()] == [("str", "usage")]
+
+
+def test_a_typed_caller_of_an_untyped_function_in_another_module_translates(tmp_path: Path) -> None:
+    """The package index carries the inferred types, so the caller's dependency translates too."""
+    src = write_project(
+        tmp_path / "src",
+        {
+            "pkg/__init__.py": "",
+            "pkg/text.py": "def count_vowels(s):\n    return sum(1 for ch in s if ch in 'aeiou')\n",
+            "pkg/use.py": (
+                "from pkg.text import count_vowels\n\n\n"
+                "def vowels_in(name: str) -> int:\n    return count_vowels(name)\n"
+            ),
+        },
+    )
+    a = assignment(tmp_path, src)
+    inferred = InferredTypes()
+    cache = CacheBackend()
+    chain = build_chain(BackendMode.RULES, cache, None, typed=ranked_backends(inferred))
+    store = LocalFileStore(ledger_path(a.ledger_dir, a.shard_index))
+    checker = RustcChecker("rustc", "2021", tmp_path / "scratch")
+    worker = Worker(a, store, chain, cache, checker, NullReporter(), inferred=inferred)
+    assert worker.run(list_sources(a.source_dir, a.include, a.exclude), worker.open_ledger())
+    store.close()
+    records = {r["name"]: r for r in store.read() if r.get("kind") == "unit"}
+    assert records["count_vowels"]["status"] == "translated"
+    assert records["count_vowels"]["types"]["count_vowels.s"]["type"] == "str"
+    # Typed as written: the plain rules backend, reading its dependency's types from the index.
+    assert records["vowels_in"]["status"] == "translated", records["vowels_in"].get("message")
+    assert records["vowels_in"]["backend"] == "rules"

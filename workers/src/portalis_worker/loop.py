@@ -44,7 +44,7 @@ from portalis_worker.rustcheck import Checker, RustcChecker
 from portalis_worker.sharding import shard_of
 from portalis_worker.sources import SourceFile
 from portalis_worker.typed_rules import NAME as TYPED_RULES
-from portalis_worker.typed_rules import InferredTypes, TypesRecord
+from portalis_worker.typed_rules import InferredTypes, TypesRecord, typed_for_index
 from portalis_worker.units import Unit, file_failure, read_text, split_file
 from portalis_worker.verify import Verifier
 
@@ -55,11 +55,12 @@ MAX_COMMIT_WINDOW = 1.0
 
 
 def build_index(files: Sequence[SourceFile], max_bytes: int) -> PackageIndex:
-    """The package index of the whole source (every shard builds the same one)."""
+    """The package index of the whole source (every shard builds the same one), with the rules' best
+    inferred types written into untyped definitions (typed_rules.typed_for_index)."""
     texts: dict[str, str] = {}
     for f in files:
         if not f.escapes and (text := read_text(f.absolute, max_bytes)) is not None:
-            texts[f.path] = text
+            texts[f.path] = typed_for_index(text)
     return PackageIndex.build(texts)
 
 

@@ -123,6 +123,22 @@ class InferredTypes:
         return types_record(options[rank].chosen)
 
 
+def typed_for_index(source: str) -> str:
+    """`source` with the rules' best typing written in, for the package index (the source itself when
+    nothing needs a type or it does not parse).
+
+    The index is what package-scope translation reads a unit's dependencies from: with the inferred
+    types in it, a caller of an untyped function of another module translates against those types
+    instead of failing on the untyped dependency. Rules only (no model), so every shard builds the
+    same index; when rustc later accepts a dependency only at another rank, the caller's call no
+    longer matches and the module check fails it, as any other caller of a broken definition."""
+    try:
+        best = typings(source, 1)
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return source
+    return best[0].source if best else source
+
+
 def open_slot_texts(tree: ast.Module) -> list[tuple[Slot, str]]:
     """The model's input text of each slot of `tree` that needs a type."""
     open_slots = infer(tree).open

@@ -21,7 +21,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from portalis_operator import metrics
 from portalis_operator.api import GROUP, VERSION, TranslationJob
 from portalis_operator.cost import GPUSeconds, estimate_usd
-from portalis_operator.events import event_body
+from portalis_operator.events import EventBudget, event_body
 from portalis_operator.jobs import JobPlan, PodDelete
 from portalis_operator.leadership import Clock, Fence, NotLeading
 from portalis_operator.manifests import build_worker_pod, output_config_maps, worker_pod_name
@@ -63,6 +63,7 @@ class Writer:
         self._worker_accounts: set[str] = set()
         self._refusals: dict[tuple[str, str], CreateRefusal] = {}  # (namespace, pod) -> last refusal
         self._events: asyncio.Queue[tuple[TranslationJob, str, str, str]] = asyncio.Queue()
+        self._event_budget = EventBudget()
 
     def start_event_posters(self) -> list[asyncio.Task[None]]:
         """Events are posted in the background: they must not hold up admissions."""
@@ -113,7 +114,10 @@ class Writer:
             ]
             await asyncio.gather(*(self._create_pod(ns, body) for body in bodies))
         for ev in plan.events:  # posted in the background: they must not hold up admissions
-            self._events.put_nowait((job, ev.type, ev.reason, ev.message))
+            if self._event_budget.allow(job.metadata.uid or view.key, self.clock.monotonic()):
+                self._events.put_nowait((job, ev.type, ev.reason, ev.message))
+            else:
+                log.debug("event %s on %s not posted: over its budget", ev.reason, view.key)
         if plan.delete_job:
             await self._call(
                 "delete",

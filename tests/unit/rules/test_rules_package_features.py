@@ -432,6 +432,40 @@ CASES = {
         "f",
         [(3, "ab"), (-2, "x"), (0, "")],
     ),
+    "classvar_constants_and_classes_without_their_unsupported_protocols": Case(
+        (
+            "from typing import ClassVar, Iterator\n"
+            "\n"
+            "class V:\n"
+            "    __slots__ = ('_major', '_minor')\n"
+            "    NAMES: ClassVar[tuple[str, ...]] = tuple([item[1:] for item in __slots__])\n"
+            "\n"
+            "    def __init__(self, a: int) -> None:\n"
+            "        self._major = a\n"
+            "        self._minor = a * 2\n"
+            "\n"
+            "    def __iter__(self) -> Iterator[int]:\n"
+            "        yield self._major\n"
+            "\n"
+            "    @property\n"
+            "    def major(self) -> int:\n"
+            "        return self._major\n"
+            "\n"
+            "    @major.setter\n"
+            "    def major(self, value):\n"
+            "        self._major = value\n"
+            "\n"
+            "    def names(self) -> list[str]:\n"
+            "        return list(self.NAMES)\n"
+            "\n"
+            "def f(n: int, s: str) -> list[str]:\n"
+            "    v = V(n)\n"
+            "    x: float | str = s if n > 0 else n / 4\n"
+            "    return v.names() + [str(v.major), str(float(x) if n <= 0 or s.isdigit() else 0.5)]\n"
+        ),
+        "f",
+        [(3, "12"), (-2, "x"), (0, ""), (5, "ab")],
+    ),
     "class_constants_classmethods_setters_and_abstract_bases": Case(
         (
             "import re\n"
@@ -592,6 +626,20 @@ def test_exception_classes_implement_error_and_display() -> None:
 def test_refused_forms_say_what_they_are(source: str, construct: str) -> None:
     with pytest.raises(Unsupported, match=construct):
         translate_module(source)
+
+
+def test_dunders_whose_absence_is_loud_may_be_left_out_and_the_others_may_not() -> None:
+    rust = translate_module(
+        "class C:\n    def __init__(self) -> None:\n        self.n = 1\n\n"
+        "    def __iter__(self):\n        yield self.n\n\n"
+        "    def get(self) -> int:\n        return self.n\n"
+    )
+    assert "/// - `__iter__`: unsupported: special method __iter__" in rust
+    with pytest.raises(Unsupported, match="special method __bool__"):
+        translate_module(
+            "class C:\n    def __init__(self) -> None:\n        self.n = 1\n\n"
+            "    def __bool__(self) -> bool:\n        return False\n"
+        )
 
 
 def test_an_unmapped_import_fails_only_what_uses_it() -> None:

@@ -327,3 +327,22 @@ def test_deprecation_decorators_are_left_out_and_bases_are_not_crate_dependencie
     assert units["Thing"].deps == ("p/old.py::_helper",)
     with pytest.raises(Unsupported, match="type object"):  # the decorator itself stays Python
         translator.translate_unit("p/old.py", units["_deprecated"].source)
+
+
+def test_type_aliases_declared_for_type_checkers_are_aliases() -> None:
+    files = {
+        "n/__init__.py": "",
+        "n/num.py": (
+            "TYPE_CHECKING = False\nif TYPE_CHECKING:\n    from typing import TypeAlias\n\n"
+            "    NumberOrString: TypeAlias = float | str\n\n\n"
+            "def show(v: NumberOrString) -> str:\n    return str(float(v))\n"
+        ),
+    }
+    index = index_of(files)
+    units = {u.name: u for u in split_source("n/num.py", files["n/num.py"], index)}
+    assert "NumberOrString" in units  # a unit of its own: the `type` item
+    translator = PackageTranslator(index)
+    show = translator.translate_unit("n/num.py", units["show"].source)
+    assert "pub fn show(v: portalis_py::union::Union2<f64, String>) -> String" in show
+    alias = translator.translate_unit("n/num.py", units["NumberOrString"].source)
+    assert "pub type NumberOrString = portalis_py::union::Union2<f64, String>;" in alias

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from portalis_worker.crate import module_path, rust_module_paths
 from portalis_worker.rules.classes import base_names, left_out_methods
 from portalis_worker.rules.decorators import STDLIB_DEPRECATED, is_transparent_decorator, strip_transparent
-from portalis_worker.units import assigned_name, is_type_checking_block, strip_docstrings
+from portalis_worker.units import assigned_name, is_explicit_alias, is_type_checking_block, strip_docstrings
 from portalis_worker.version_checks import fold_version_checks
 
 MAX_REEXPORT_HOPS = 8
@@ -102,6 +102,8 @@ def top_level_definitions(tree: ast.Module) -> list[tuple[str, ast.stmt]]:
             found.append((node.name, node))
         elif (name := assigned_name(node)) is not None:
             found.append((name, node))
+        elif is_type_checking_block(node):  # its `X: TypeAlias = ...` are the module's aliases
+            found.extend((n.target.id, n) for n in node.body if is_explicit_alias(n))  # type: ignore[attr-defined]
     return found
 
 

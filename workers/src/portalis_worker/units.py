@@ -170,6 +170,9 @@ def _units_of(path: str, text: str, tree: ast.Module, index: PackageIndex | None
             imports.append(node)
         elif is_type_checking_block(node):
             imports.extend(n for n in node.body if isinstance(n, ast.Import | ast.ImportFrom))  # type: ignore[attr-defined]
+            if index is not None:
+                aliases = [n for n in node.body if is_explicit_alias(n)]  # type: ignore[attr-defined]
+                groups.extend((n.target.id, [n]) for n in aliases)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             groups.append((node.name, [node]))
         elif index is not None and (name := assigned_name(node)) is not None:
@@ -253,15 +256,27 @@ def split_file(path: str, absolute: Path, max_bytes: int, index: PackageIndex | 
 
 
 def is_type_checking_block(node: ast.stmt) -> bool:
-    """`if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`) holding only imports: imports, for the translator."""
+    """`if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`) holding only imports and explicit type aliases
+    (`X: TypeAlias = ...`): imports and definitions, for the translator."""
     test = node.test if isinstance(node, ast.If) else None
     name = test.attr if isinstance(test, ast.Attribute) else getattr(test, "id", None)
     return (
         isinstance(node, ast.If)
         and name == "TYPE_CHECKING"
         and not node.orelse
-        and all(isinstance(n, ast.Import | ast.ImportFrom | ast.Pass) for n in node.body)
+        and all(
+            isinstance(n, ast.Import | ast.ImportFrom | ast.Pass) or is_explicit_alias(n) for n in node.body
+        )
     )
+
+
+def is_explicit_alias(node: ast.stmt) -> bool:
+    """`X: TypeAlias = ...` (`typing.TypeAlias` too)."""
+    if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None):
+        return False
+    annotation = node.annotation
+    name = annotation.attr if isinstance(annotation, ast.Attribute) else getattr(annotation, "id", None)
+    return name == "TypeAlias"
 
 
 def assigned_name(node: ast.stmt) -> str | None:

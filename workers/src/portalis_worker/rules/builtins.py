@@ -407,9 +407,16 @@ def _int_of(tx: ExpressionTranslator, val: Val, node: ast.Call) -> Val:
 
 
 def _float(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
-    """``float(x)``."""
+    """``float(x)``; on a union, ``float()`` of whichever member it holds."""
     _one(tx, "float", node)
     val = tx.unwrap_option(tx.expr(node.args[0]))
+    if val.ty.kind == "union":
+        return tx.per_member(val, node, lambda member: _float_of(tx, member, node))
+    return _float_of(tx, val, node)
+
+
+def _float_of(tx: ExpressionTranslator, val: Val, node: ast.Call) -> Val:
+    """``float(x)`` of one value."""
     if val.ty.kind == "str":
         tx.module.helpers.add("py_float")
         return Val(f"py_float({tx.borrow(val)})", FLOAT)

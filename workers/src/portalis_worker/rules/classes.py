@@ -321,7 +321,7 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
             and isinstance(stmt.value.value, str)
         ):
             continue
-        if isinstance(stmt, ast.FunctionDef) and stmt.name in left_out:
+        if isinstance(stmt, ast.FunctionDef) and (stmt.name in left_out or _setter_name(stmt) in left_out):
             continue
         if isinstance(stmt, ast.Pass) or _is_slots(stmt) or _for_type_checkers(stmt):
             continue  # `__slots__`, `__match_args__`, declarations for type checkers only
@@ -370,15 +370,17 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
                 _compare_with_own_class(stmt, info.name)
             is_property = decorators in (["property"], ["cached_property"])
             if decorators and not (is_static or is_property):
-                raise Unsupported(f"method decorator {decorators[0]}", stmt.lineno)
+                raise Unsupported(f"method decorator {decorators[0]}", stmt.lineno).within(
+                    info.name, stmt.name
+                )
             if is_property:
                 if len(stmt.args.args) != 1 or stmt.args.vararg or stmt.args.kwonlyargs:
-                    raise Unsupported("property with parameters", stmt.lineno)
+                    raise Unsupported("property with parameters", stmt.lineno).within(info.name, stmt.name)
                 info.properties.add(stmt.name)
             if stmt.name.startswith("__") and stmt.name not in SPECIAL_METHODS:
-                raise Unsupported(f"special method {stmt.name}", stmt.lineno)
+                raise Unsupported(f"special method {stmt.name}", stmt.lineno).within(info.name, stmt.name)
             if not is_static and (not stmt.args.args or stmt.args.args[0].arg != "self"):
-                raise Unsupported("method without self", stmt.lineno)
+                raise Unsupported("method without self", stmt.lineno).within(info.name, stmt.name)
             sig = sig_for(stmt, info.name, is_static)
             info.methods[stmt.name] = sig
             methods.append(sig)
@@ -442,10 +444,26 @@ def _immutable_literal(node: ast.expr) -> bool:
 MAX_LEFT_OUT = 64
 
 
+LEAVABLE_DUNDERS = frozenset(
+    {
+        *("__iter__", "__reversed__", "__next__", "__getitem__", "__setitem__", "__delitem__"),
+        *("__contains__", "__call__", "__enter__", "__exit__", "__getattr__", "__missing__"),
+        *("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__"),
+        *("__floordiv__", "__mod__", "__pow__", "__neg__", "__pos__", "__abs__", "__and__", "__or__"),
+        *("__xor__", "__invert__", "__lshift__", "__rshift__", "__matmul__", "__int__", "__float__"),
+        *("__index__", "__iadd__", "__isub__", "__imul__", "__ior__", "__iand__", "__rand__", "__ror__"),
+    }
+)
+"""Dunders whose absence makes every use refused where it is translated (iterating, indexing,
+calling, an operator): a class may be translated without them. The others (`__init__`, `__eq__`,
+`__hash__`, `__bool__`, `__len__`, `__str__`, `__format__`, `__setattr__`, ...) change what plain
+code does when absent, so a class that needs them is translated whole or not at all."""
+
+
 def leavable(method: str) -> bool:
     """Whether a class is still worth translating without `method`: any method but `__init__` and
-    the other dunders (without them, the Rust type would behave differently from the Python one)."""
-    return not (method.startswith("__") and method.endswith("__"))
+    the dunders that change the behaviour of code that does not name them."""
+    return not (method.startswith("__") and method.endswith("__")) or method in LEAVABLE_DUNDERS
 
 
 def without_failing_members(
@@ -569,20 +587,26 @@ def hoist_class_constants(node: ast.ClassDef) -> list[tuple[str, ast.Assign]]:
     }
     hoisted: list[tuple[str, ast.Assign]] = []
     names: dict[str, str] = {}
+    literals: dict[str, ast.expr] = {}
+    """Class-body names with an immutable literal value (`__slots__` too): what a hoisted value that
+    reads them in the class body sees."""
     body = []
     for stmt in node.body:
+        target, value = _class_assignment(stmt)
+        if target is not None and value is not None and _immutable_literal(value):
+            literals[target.id] = value
         if (
-            isinstance(stmt, ast.Assign)
-            and len(stmt.targets) == 1
-            and isinstance(stmt.targets[0], ast.Name)
-            and not stmt.targets[0].id.startswith("__")
-            and not _immutable_literal(stmt.value)
-            and stmt.targets[0].id not in stored
+            target is not None
+            and value is not None
+            and not target.id.startswith("__")
+            and not _immutable_literal(value)
+            and target.id not in stored
         ):
-            name = f"{node.name}_{stmt.targets[0].id}"
-            names[stmt.targets[0].id] = name
-            target = ast.copy_location(ast.Name(id=name, ctx=ast.Store()), stmt.targets[0])
-            hoisted.append((name, ast.copy_location(ast.Assign(targets=[target], value=stmt.value), stmt)))
+            name = f"{node.name}_{target.id}"
+            value = _ClassBodyNames(names, literals).visit(copy.deepcopy(value))
+            names[target.id] = name
+            store = ast.copy_location(ast.Name(id=name, ctx=ast.Store()), target)
+            hoisted.append((name, ast.copy_location(ast.Assign(targets=[store], value=value), stmt)))
             continue
         body.append(stmt)
     if not names:
@@ -598,6 +622,44 @@ def hoist_class_constants(node: ast.ClassDef) -> list[tuple[str, ast.Assign]]:
 
     node.body = [Reads().visit(stmt) for stmt in body] or [ast.Pass()]
     return hoisted
+
+
+def _setter_name(func: ast.FunctionDef) -> str | None:
+    """`set_x` for `@x.setter def x(...)` (the method it becomes), else None."""
+    decorators = [_decorator_name(d) for d in func.decorator_list]
+    return f"set_{func.name}" if decorators == ["setter"] else None
+
+
+def _class_assignment(stmt: ast.stmt) -> tuple[ast.Name | None, ast.expr | None]:
+    """`x = v`, or `x: ClassVar[T] = v` (a class attribute, never an instance field): (x, v)."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        return stmt.targets[0], stmt.value
+    if (
+        isinstance(stmt, ast.AnnAssign)
+        and isinstance(stmt.target, ast.Name)
+        and stmt.value is not None
+        and _decorator_name(
+            stmt.annotation.value if isinstance(stmt.annotation, ast.Subscript) else stmt.annotation
+        )
+        == "ClassVar"
+    ):
+        return stmt.target, stmt.value
+    return None, None
+
+
+class _ClassBodyNames(ast.NodeTransformer):
+    """A class-body expression read at module level: names of earlier class attributes become
+    their hoisted constants, or their literal values."""
+
+    def __init__(self, hoisted: dict[str, str], literals: dict[str, ast.expr]) -> None:
+        self.hoisted, self.literals = hoisted, literals
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if isinstance(node.ctx, ast.Load) and node.id in self.hoisted:
+            return ast.copy_location(ast.Name(id=self.hoisted[node.id], ctx=ast.Load()), node)
+        if isinstance(node.ctx, ast.Load) and node.id in self.literals:
+            return ast.copy_location(copy.deepcopy(self.literals[node.id]), node)
+        return node
 
 
 def _class_method_as_static(func: ast.FunctionDef, owner: str) -> None:

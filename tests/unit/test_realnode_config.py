@@ -21,6 +21,8 @@ def test_a_slot_decides_ports_addresses_and_bridge_apart_from_every_other_slot()
     assert all(not s.node_ip.startswith("127.") for s in slots)  # the kubelet refuses loopback
     deep = realnode.RealNode("real-" + "x" * 57, slots[-1], Path("/a") / ("deep" * 40))
     assert len(f"{deep.socket}.ttrpc") < 104  # unix socket paths are short; state directories need not be
+    # the kubelet's own sockets (pod-resources/<10 digits>) are under the node's root: not the node's name
+    assert "x" * 57 not in str(deep.root)
 
 
 def test_the_dnat_rule_sends_only_the_nodes_pods_to_its_own_api_server() -> None:

@@ -75,7 +75,9 @@ class RealNode:
 
     @property
     def root(self) -> Path:
-        return self.state_dir / "nodes" / self.name
+        """Named after the slot, not the node: the kubelet makes unix sockets a few levels below, and
+        a long node name (a pool named after a test) made their paths too long to bind."""
+        return self.state_dir / "nodes" / f"slot-{self.slot.index}"
 
     @property
     def socket(self) -> Path:
@@ -271,6 +273,7 @@ def start(
     prepare_host(progress)
     kubelet = build_tool(tool("kubelet"), progress) / "kubelet"
     pause = pause_archive(progress)
+    shutil.rmtree(node.root, ignore_errors=True)  # a node that had this slot before (stopped: unmounted)
     for sub in ("cni", "containerd-root", "containerd-state", "kubelet", "pods", "ipam"):
         (node.root / sub).mkdir(parents=True, exist_ok=True)
     loaded = {_normalised(ref): sorted(archive_digests(archive)) for ref, archive in archives}

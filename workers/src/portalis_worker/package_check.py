@@ -69,7 +69,8 @@ class PackageChecker:
             pending.extend(crate_uses(rust))
             # Names of its own module that the item uses without a `use` line (a private helper).
             local = self.names_of(where)
-            pending.extend((where, word) for word in set(WORD.findall(rust)) if word in local and word != name)
+            words = set(WORD.findall(rust))
+            pending.extend((where, word) for word in sorted(words & local) if word != name)
         return found
 
 

@@ -466,6 +466,44 @@ CASES = {
         "f",
         [(3, "12"), (-2, "x"), (0, ""), (5, "ab")],
     ),
+    "caching_properties_and_dunders_that_write_a_cache": Case(
+        (
+            "from typing import Optional\n"
+            "\n"
+            "class K:\n"
+            "    def __init__(self, a: int, tag: tuple[str, int]) -> None:\n"
+            "        self.a = a\n"
+            "        self.tag = tag\n"
+            "        self._key_cache: Optional[tuple[int, int]] = None\n"
+            "        self.computed = 0\n"
+            "\n"
+            "    @property\n"
+            "    def _key(self) -> tuple[int, int]:\n"
+            "        if self._key_cache is None:\n"
+            "            self.computed += 1\n"
+            "            self._key_cache = (self.a % 3, self.a)\n"
+            "        return self._key_cache\n"
+            "\n"
+            "    def __lt__(self, other: 'K') -> bool:\n"
+            "        return self._key < other._key\n"
+            "\n"
+            "    def __eq__(self, other: object) -> bool:\n"
+            "        if not isinstance(other, K):\n"
+            "            return NotImplemented\n"
+            "        return self._key == other._key\n"
+            "\n"
+            "    def __str__(self) -> str:\n"
+            "        return '-'.join(map(str, self.tag))\n"
+            "\n"
+            "def f(a: int, b: int) -> list[str]:\n"
+            "    x, y = K(a, ('x', a)), K(b, ('y', b))\n"
+            "    first = x._key\n"
+            "    again = x._key\n"
+            "    return [str(first == again), str(x.computed), str(x < y), str(x == y), str(x), f'{y}']\n"
+        ),
+        "f",
+        [(1, 2), (4, 1), (3, 3), (-2, 5)],
+    ),
     "class_constants_classmethods_setters_and_abstract_bases": Case(
         (
             "import re\n"

@@ -726,6 +726,10 @@ def iterate_call(tx: ExpressionTranslator, name: str, node: ast.Call) -> tuple[s
     if name in ("map", "filter"):
         if len(node.args) != 2 or node.keywords:
             tx.fail(f"{name}() with these arguments", node)
+        if name == "map":
+            found = _map_over_fixed_tuple(tx, node)
+            if found is not None:
+                return found
         code, elem = tx.iterate(node.args[1])
         if name == "filter" and isinstance(node.args[0], ast.Constant) and node.args[0].value is None:
             pname = tx.fresh("x")
@@ -741,6 +745,26 @@ def iterate_call(tx: ExpressionTranslator, name: str, node: ast.Call) -> tuple[s
     if name == "list" and len(node.args) == 1 and not node.keywords:
         return tx.iterate(node.args[0])
     return None
+
+
+def _map_over_fixed_tuple(tx: ExpressionTranslator, node: ast.Call) -> tuple[str, Ty] | None:
+    """`map(f, t)` over a tuple whose items differ in type (`map(str, ("a", 1))`): `f` applied to
+    each item at its own type, when the results share one."""
+    seq = tx.unwrap_option(tx.expr(node.args[1]))
+    if seq.ty.kind != "tuple" or len(set(seq.ty.args)) < 2 or tx.vague(seq.ty):
+        return None
+    held = tx.fresh("t")
+    results = []
+    for i, item in enumerate(seq.ty.args):
+        pname, body = tx.lambda_body(node.args[0], item, node)
+        results.append((pname, i, body))
+    ty = results[0][2].ty
+    for _, _, body in results[1:]:
+        ty = tx.unify_at(ty, body.ty, node)
+    items = ", ".join(
+        f"{{ let {pname} = {held}.{i}.clone(); {tx.coerce(body, ty, node)} }}" for pname, i, body in results
+    )
+    return f"{{ let {held} = {tx.owned(seq)}; [{items}] }}.into_iter()", ty
 
 
 def _range_bound(code: str) -> str:

@@ -410,10 +410,9 @@ class ModuleTranslator:
             raise Unsupported(f"could not infer the return type of {sig.name}", node.lineno)
         is_init = in_impl and sig.name == "__init__"
         if is_init:
-            if any(isinstance(s, ast.Try) for s in walk_statements(node.body)) and any(
-                isinstance(s, ast.Return) for s in walk_statements(node.body)
-            ):
-                raise Unsupported("return in an __init__ with try", node.lineno)
+            tries = [s for s in walk_statements(node.body) if isinstance(s, ast.Try)]
+            if any(isinstance(r, ast.Return) for t in tries for r in walk_statements([t])):
+                raise Unsupported("return inside a try in an __init__", node.lineno)
             sig.ret = NONE
         try:
             body = ft.body_lines()
@@ -524,7 +523,7 @@ class ModuleTranslator:
                 "",
                 f"impl PartialEq for {info.name} {{",
                 "    fn eq(&self, other: &Self) -> bool {",
-                "        self.__eq__(other.clone())",
+                f"        self{_copy_if_writes(info, '__eq__')}.__eq__(other.clone())",
                 "    }",
                 "}",
             ]
@@ -533,7 +532,7 @@ class ModuleTranslator:
                 "",
                 f"impl std::hash::Hash for {info.name} {{",
                 "    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {",
-                "        self.__hash__().hash(state);",
+                f"        self{_copy_if_writes(info, '__hash__')}.__hash__().hash(state);",
                 "    }",
                 "}",
                 "",
@@ -542,7 +541,7 @@ class ModuleTranslator:
         if info.is_exception or "__str__" in info.methods:
             # str(x): `__str__` when the class has one, else an exception's message (or its name).
             if "__str__" in info.methods:
-                text = "&self.__str__()"
+                text = f"&self{_copy_if_writes(info, '__str__')}.__str__()"
             elif "message" in info.fields and info.fields["message"] == STR:
                 text = "&self.message"
             else:
@@ -668,6 +667,13 @@ def format_rust(text: str) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return text
     return done.stdout if done.returncode == 0 and done.stdout else text
+
+
+def _copy_if_writes(info: ClassInfo, method: str) -> str:
+    """`.clone()` when the dunder behind a trait writes to its object (a cache): the trait's
+    methods take `&self` (docs/translator.md: what it writes is not kept)."""
+    sig = info.methods.get(method)
+    return ".clone()" if sig is not None and sig.self_mut else ""
 
 
 def top_level_name(stmt: ast.stmt) -> str | None:

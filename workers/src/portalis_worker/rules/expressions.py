@@ -77,6 +77,13 @@ _ARITH = {
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 
 
+def _root_name(node: ast.expr) -> str | None:
+    """The variable at the root of `a.b[c].d`, if any."""
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
 def _element_of(expected: Ty | None) -> Ty | None:
     """The element type of an expected list or ``tuple[X, ...]``, Optional or not (None otherwise)."""
     if expected is not None and expected.kind == "option":
@@ -430,7 +437,7 @@ class ExpressionTranslator:
             return self._optional_text(val, node, self.repr_str)
         info = self.module.classes.get(val.ty.name) if kind == "class" else None
         if info is not None and "__repr__" in info.methods:
-            return f"{self.wrap(val, PREC_ATOM)}.__repr__()"
+            return f"{self.dunder_receiver(val, '__repr__')}.__repr__()"
         if kind in ("int", "float", "bool", "none", "unknown"):
             return self.static_str(val, node)
         if kind in ("list", "tuple"):
@@ -469,7 +476,7 @@ class ExpressionTranslator:
             return 'String::from("None")'
         info = self.module.classes.get(val.ty.name) if kind == "class" else None
         if info is not None and "__str__" not in info.methods and "__repr__" in info.methods:
-            return f"{self.wrap(val, PREC_ATOM)}.__repr__()"  # str() falls back to __repr__
+            return f"{self.dunder_receiver(val, '__repr__')}.__repr__()"  # str() falls back to __repr__
         if kind == "str":
             return self.owned(val)
         if kind in ("int",):
@@ -897,11 +904,11 @@ class ExpressionTranslator:
         reflected = {"<": "__gt__", "<=": "__ge__", ">": "__lt__", ">=": "__le__"}
         method = names[sym]
         if method in info.methods:
-            return f"{self.wrap(left, PREC_ATOM)}.{method}({self.owned(right)})"
+            return f"{self.dunder_receiver(left, method)}.{method}({self.owned(right)})"
         if sym in reflected and reflected[sym] in info.methods:
-            return f"{self.wrap(right, PREC_ATOM)}.{reflected[sym]}({self.owned(left)})"
+            return f"{self.dunder_receiver(right, reflected[sym])}.{reflected[sym]}({self.owned(left)})"
         if sym == "!=" and "__eq__" in info.methods:
-            return f"!{self.wrap(left, PREC_ATOM)}.__eq__({self.owned(right)})"
+            return f"!{self.dunder_receiver(left, '__eq__')}.__eq__({self.owned(right)})"
         if sym in ("==", "!=") and not (
             info.is_dataclass or info.enum_members is not None or info.is_exception
         ):
@@ -909,6 +916,16 @@ class ExpressionTranslator:
         if sym not in ("==", "!=") and info.enum_members is None:
             self.fail(f"ordering comparison of {info.name}, which has no {method}", node)
         return None
+
+    def dunder_receiver(self, val: Val, method: str) -> str:
+        """The receiver of an operator's dunder: a copy when the dunder writes to its object (a
+        cache): operators read their operands (docs/translator.md: what such a dunder writes is not
+        kept)."""
+        info = self.module.classes[val.ty.name]
+        sig = info.methods.get(method)
+        if sig is not None and sig.self_mut:
+            return f"{self.wrap(val, PREC_ATOM)}.clone()"
+        return self.wrap(val, PREC_ATOM)
 
     def _identity(self, op: ast.cmpop, left_node: ast.expr, right_node: ast.expr, node: ast.AST) -> str:
         """``is None`` / ``is not None``; other identity tests have no value-semantics meaning."""
@@ -1104,8 +1121,10 @@ class ExpressionTranslator:
                 sig = info.methods[node.attr]
                 if self.inferring and has_unknown(sig.ret):
                     return self.unknown()
-                if sig.self_mut:
-                    self.fail(f"property {node.attr} that changes the object", node)
+                if sig.self_mut and base.kind == "place" and _root_name(node.value) is not None:
+                    methods.mark_mutated(self, node.value)  # a getter that writes (a cache): `&mut self`
+                elif sig.self_mut:
+                    self.fail(f"property {node.attr} that changes an object held by no variable", node)
                 return Val(f"{self.wrap(base, PREC_ATOM)}.{ident(node.attr)}()", sig.ret)
             if info.enum_members is not None and node.attr in ("value", "name"):
                 is_int = all(isinstance(v, int) for v in info.enum_members.values())

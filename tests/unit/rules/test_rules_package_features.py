@@ -504,6 +504,28 @@ CASES = {
         "f",
         [(1, 2), (4, 1), (3, 3), (-2, 5)],
     ),
+    "init_with_try_and_early_return_and_set_operations_on_iterables": Case(
+        (
+            "DIGITS = frozenset('.0123456789')\n"
+            "\n"
+            "class P:\n"
+            "    def __init__(self, text: str) -> None:\n"
+            "        try:\n"
+            "            simple = DIGITS.issuperset(text)\n"
+            "        except TypeError:\n"
+            "            raise ValueError('bad') from None\n"
+            "        if simple:\n"
+            "            self.parts = [int(p) for p in text.split('.') if p]\n"
+            "            return\n"
+            "        self.parts = [len(text)]\n"
+            "\n"
+            "def f(s: str) -> list[str]:\n"
+            "    return [str(P(s).parts), str(DIGITS.issubset('0123456789.x')),\n"
+            "            str(sorted(DIGITS.union('ab')))]\n"
+        ),
+        "f",
+        [("1.2.3",), ("abc",), ("",), ("4",)],
+    ),
     "class_constants_classmethods_setters_and_abstract_bases": Case(
         (
             "import re\n"

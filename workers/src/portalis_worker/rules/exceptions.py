@@ -158,7 +158,11 @@ def _try(
     tx.emit(f"match {result} {{")
     tx.depth += 1
     value = "Some(value)" if tx.try_depth else "value"
-    tx.emit(f"Ok(Some(value)) => return {value},")
+    if tx.self_code == "this" and not tx.try_depth:
+        # In `__init__` (no `return` inside its try blocks): the closure never returns a value.
+        tx.emit("Ok(Some(_)) => unreachable!(),")
+    else:
+        tx.emit(f"Ok(Some(value)) => return {value},")
     if orelse:
         tx.emit("Ok(None) => {")
         tx.nested(orelse)

@@ -355,6 +355,17 @@ def _codec(tx: ExpressionTranslator, node: ast.Call, method: str) -> str:
     return codec
 
 
+def _as_set(tx: ExpressionTranslator, recv: Val, arg: ast.expr, node: ast.Call) -> Val:
+    """The argument of a set operation as a set of the receiver's type (any iterable is accepted)."""
+    other = tx.expr(arg, recv.ty)
+    if other.ty.kind == "set" or tx.vague(other.ty, recv.ty):
+        return other
+    code, item_ty = tx.iterate(arg)
+    if item_ty != recv.ty.args[0]:
+        tx.fail(f"set of {recv.ty.args[0]} with items of {item_ty}", node)
+    return Val(f"{code}.collect::<{tx.rtype(recv.ty, node)}>()", recv.ty)
+
+
 def _bytes_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call) -> Val:
     """bytes methods: ``decode``."""
     base = tx.wrap(recv, PREC_ATOM)
@@ -545,17 +556,14 @@ def _set_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call, 
         return Val(f"{base}.extend({code})", NONE)
     if attr in ("union", "intersection", "difference", "symmetric_difference"):
         (arg,) = _args(tx, node, attr, (1,))
-        other = tx.expr(arg, recv.ty)
-        if other.ty.kind != "set":
-            code, item_ty = tx.iterate(arg)
-            other = Val(f"{code}.collect::<{tx.rtype(recv.ty, node)}>()", Ty("set", (item_ty,)))
+        other = _as_set(tx, recv, arg, node)
         return Val(
             f"{base}.{attr}(&{tx.wrap(other, PREC_UNARY)}).cloned().collect::<{tx.rtype(recv.ty, node)}>()",
             recv.ty,
         )
     if attr in ("issubset", "issuperset", "isdisjoint"):
         (arg,) = _args(tx, node, attr, (1,))
-        other = tx.expr(arg, recv.ty)
+        other = _as_set(tx, recv, arg, node)  # any iterable, as in Python (`s.issuperset("abc")`)
         rust = {"issubset": "is_subset", "issuperset": "is_superset", "isdisjoint": "is_disjoint"}[attr]
         return Val(f"{base}.{rust}(&{tx.wrap(other, PREC_UNARY)})", BOOL)
     if attr in ("clear", "copy"):

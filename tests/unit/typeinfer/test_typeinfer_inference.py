@@ -155,3 +155,9 @@ def test_assignments_enumerate_best_products_first_and_stay_bounded() -> None:
     scores = [s for s, _ in found]
     assert scores == sorted(scores, reverse=True)
     assert all(c.term == INT for c in found[0][1].values())
+
+
+def test_annotations_inference_cannot_read_are_kept_as_written() -> None:
+    source = "def f(key: Key, data: Any, xs: list) -> Mapping[str, Any]:\n    return xs[0]\n"
+    types = infer(ast.parse(source))
+    assert list(types.open) == [Slot("f", "xs")]

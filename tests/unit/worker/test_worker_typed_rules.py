@@ -195,3 +195,11 @@ def test_a_typed_caller_of_an_untyped_function_in_another_module_translates(tmp_
     # Typed as written: the plain rules backend, reading its dependency's types from the index.
     assert records["vowels_in"]["status"] == "translated", records["vowels_in"].get("message")
     assert records["vowels_in"]["backend"] == "rules"
+
+
+def test_a_unit_blocked_by_something_types_do_not_change_stops_after_two_typings() -> None:
+    inferred = InferredTypes()
+    (unit,) = split_source("m.py", "G = 0\n\n\ndef f(x):\n    global G\n    G = x\n    return x\n")[-1:]
+    outcomes = [backend.translate_batch([unit])[0] for backend in ranked_backends(inferred)]
+    assert len(inferred.options(unit)) > 2
+    assert [type(o).__name__ for o in outcomes] == ["Failure", "Failure"] + ["NoneType"] * (len(outcomes) - 2)

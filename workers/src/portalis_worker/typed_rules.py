@@ -29,7 +29,7 @@ from portalis_worker.typeinfer import Candidate, Slot, Typing, infer, typings
 from portalis_worker.typeinfer.inference import functions
 from portalis_worker.typeinfer.terms import of_annotation
 from portalis_worker.typeinfer.trials import MAX_TRIES
-from portalis_worker.units import Unit
+from portalis_worker.units import Failure, Unit
 
 if TYPE_CHECKING:
     from portalis_worker.rules.package_scope import PackageTranslator
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 NAME = "rules+types"
+BLOCKED = "\0blocked"
 
 TypesRecord = dict[str, dict[str, str | float]]
 """`function.param` (or `function.<return>`) -> {type, source, score}: the ledger's `types` field."""
@@ -66,6 +67,9 @@ class InferredTypes:
         self.model_failures = 0
         self._typings: dict[str, list[Typing]] = {}
         self._offered: dict[str, int] = {}
+        self._rejected: dict[str, str] = {}
+        """The translator's last rejection of each unit's typings; the same one twice means the unit is
+        blocked by something types do not change, and its later ranks are not tried."""
 
     def prepare(self, units: Sequence[Unit]) -> None:
         """Compute the typings of `units` not seen yet (one model request for all of them)."""
@@ -113,10 +117,21 @@ class InferredTypes:
     def offered(self, unit_id: str, rank: int) -> None:
         self._offered[unit_id] = rank
 
+    def rejected(self, unit_id: str, message: str) -> None:
+        """The translator rejected a typing of `unit_id`; the same rejection twice blocks the unit."""
+        if self._rejected.get(unit_id) == message:
+            self._rejected[unit_id] = BLOCKED
+        elif self._rejected.get(unit_id) != BLOCKED:
+            self._rejected[unit_id] = message
+
+    def blocked(self, unit_id: str) -> bool:
+        return self._rejected.get(unit_id) == BLOCKED
+
     def take(self, unit_id: str) -> TypesRecord | None:
         """The types of the translation last offered for `unit_id` (None: none was offered); forgets
         the unit."""
         options = self._typings.pop(unit_id, [])
+        self._rejected.pop(unit_id, None)
         rank = self._offered.pop(unit_id, None)
         if rank is None or rank >= len(options):
             return None
@@ -192,12 +207,14 @@ class InferredRulesBackend(RulesBackend):
         out: list[Outcome] = []
         for unit in units:
             options = self.inferred.options(unit)
-            if self.rank >= len(options):
+            if self.rank >= len(options) or self.inferred.blocked(unit.id):
                 out.append(None)
                 continue
             outcome = self._one(dataclasses.replace(unit, source=options[self.rank].source))
             if isinstance(outcome, str):
                 self.inferred.offered(unit.id, self.rank)
+            elif isinstance(outcome, Failure):
+                self.inferred.rejected(unit.id, outcome.message)
             out.append(outcome)
         return out
 

@@ -1,6 +1,7 @@
 """Inference over one module: the slots that need a type, their candidates, and typed sources.
 
-A slot needs a type when its annotation is missing or incomplete (a bare `list`). Evidence comes
+A slot needs a type when its annotation is missing or a bare container (`list`); one written in terms
+inference cannot read (an alias, `Any`, a class of another module) is kept as written. Evidence comes
 from the function's docstring examples, the rules' usage walk (usage.py) over every function of the
 module, literal default values and, weakly, parameter names (names.py). The walk runs `ROUNDS`
 times, each with the previous round's best guesses in its environment, so that what one parameter
@@ -84,10 +85,13 @@ def infer(tree: ast.Module, model: Mapping[Slot, Sequence[Candidate]] | None = N
     types = ModuleTypes()
     for qualname, func, params in defs:
         for name in (*params, RETURN):
-            term = of_annotation(_annotation(func, name), classes)
+            node = _annotation(func, name)
+            term = of_annotation(node, classes)
             if term.complete:
                 types.written[Slot(qualname, name)] = term
-            elif not (name == RETURN and _annotation(func, name) is None and not _shown_returns(func)):
+            elif node is not None and not _bare_container(node):
+                continue  # written, in terms inference cannot read (an alias, Any, a class): kept as is
+            elif not (name == RETURN and node is None and not _shown_returns(func)):
                 types.open[Slot(qualname, name)] = []
     if not types.open:
         return types
@@ -151,6 +155,16 @@ def _defaults(func: Function) -> dict[str, Term]:
         term = of_value(value)
         out[arg.arg] = optional(UNKNOWN) if term.kind == "none" else term
     return out
+
+
+_BARE = frozenset({"list", "List", "dict", "Dict", "set", "Set", "tuple", "Tuple", "frozenset", "FrozenSet"})
+
+
+def _bare_container(node: ast.expr) -> bool:
+    """`list`, `typing.Dict`: a container annotation without its element types, which inference
+    completes."""
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+    return name in _BARE
 
 
 def _def(defs: list[tuple[str, Function, list[str]]], qualname: str) -> Function:

@@ -14,12 +14,18 @@ per-run pool, node selectors and watched namespace.
 - uninstall: the release's objects go, the CRDs stay.
 
 Setup comes from portalis_dev.demo (agent, volumes, source, job manifest), as in test_translation_job.py.
+
+With PORTALIS_E2E_NODES=real the pool is real kubelet nodes instead (portalis_dev.realpool, 1 spot and
+1 on-demand): the operator pods run the operator image under the chart's default image names (loaded
+into the nodes' containerd, `image.pullPolicy: IfNotPresent`), the workers the worker image, and the
+operator's log is read with `kubectl logs`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -32,21 +38,23 @@ import pytest
 import yaml
 
 from harness import wait_for
-from portalis_dev import demo
+from portalis_dev import demo, realnode, realpool
 from portalis_dev.agent import stop_agent
-from portalis_dev.agent.nodes import NODE_TYPE
+from portalis_dev.agent.nodes import NODE_TYPE as AGENT_NODE_TYPE
 from portalis_dev.cluster import LocalCluster
 from portalis_dev.layout import REPO_ROOT
 from portalis_dev.nodes import CAPACITY_TYPE_LABEL, POOL_LABEL
 from portalis_dev.toolchain import binary
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]  # real nodes: images and nodes first
+REAL = os.environ.get("PORTALIS_E2E_NODES", "agent") == "real"
+NODE_TYPE = realnode.NODE_TYPE if REAL else AGENT_NODE_TYPE
 
 CHART = REPO_ROOT / "charts" / "portalis"
 VALUES = Path(__file__).parent / "helm_values" / "local-control-plane.yaml"
 NODES = {"spot": 1, "on-demand": 1}
 OPERATOR_SELECTOR = "app.kubernetes.io/component=operator,app.kubernetes.io/instance={release}"
-JOB_TIMEOUT = 240.0
+JOB_TIMEOUT = 600.0 if REAL else 240.0  # real: containers on 2 shared cores, crate built in the pod
 # The second job must outlast the operator's rolling update: the sample project several times over.
 SECOND_JOB_COPIES = 8
 
@@ -69,6 +77,13 @@ def kubectl(*args: str) -> str:
     return proc.stdout
 
 
+def real_node_env() -> list[dict[str, str]]:
+    """The values file's operator.extraEnv (a list: Helm replaces it, never merges) and the worker
+    requests that fit the real nodes' 2 cores."""
+    base = list(yaml.safe_load(VALUES.read_text())["operator"].get("extraEnv") or [])
+    return base + [{"name": k, "value": v} for k, v in realpool.OPERATOR_ENV.items()]
+
+
 def run_values(pool: str, namespace: str) -> dict[str, Any]:
     """The per-run values: this test's pool (GPUPool name and node selector) and namespace."""
     agent_nodes = {POOL_LABEL: pool, "type": NODE_TYPE}
@@ -77,7 +92,11 @@ def run_values(pool: str, namespace: str) -> dict[str, Any]:
         # null drops the chart's default selector key (nvidia.com/gpu.present), which agent nodes lack:
         # Helm merges maps from values files instead of replacing them.
         "provider": {"static": {"nodeSelector": {**agent_nodes, "nvidia.com/gpu.present": None}}},
-        "operator": {"nodeSelector": agent_nodes, "watchNamespaces": [namespace]},
+        "operator": {
+            "nodeSelector": agent_nodes,
+            "watchNamespaces": [namespace],
+            **({"extraEnv": real_node_env()} if REAL else {}),
+        },
     }
 
 
@@ -133,6 +152,15 @@ def wait_operator_ready(
 
 
 def pod_log(cluster: LocalCluster, namespace: str, pod: str, container: str = "operator") -> str:
+    if REAL:
+        proc = subprocess.run(
+            [binary("kubectl"), "logs", "-n", namespace, pod, "-c", container],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return proc.stdout if proc.returncode == 0 else ""
     path = cluster.state_dir / "agent" / "pods" / namespace / pod / "logs" / f"{container}.log"
     return path.read_text(errors="replace") if path.is_file() else ""
 
@@ -178,10 +206,16 @@ def helm_env(cluster: LocalCluster, namespace: str, tmp_path: Path) -> Iterator[
     overrides = tmp_path / "run-values.yaml"
     overrides.write_text(yaml.safe_dump(run_values(pool, namespace)))
     try:
-        demo.ensure_agent(cluster, pool, NODES, delete_nodes_on_exit=True)
+        if REAL:
+            realpool.start_pool(cluster, pool, NODES, progress=lambda m: print(f"[{pool}] {m}"))
+        else:
+            demo.ensure_agent(cluster, pool, NODES, delete_nodes_on_exit=True)
         demo.prepare_source(demo.source_root(volumes, first))
         demo.prepare_source(demo.source_root(volumes, second), copies=SECOND_JOB_COPIES)
         demo.wipe_directory(volumes.output_dir)
+        for job in (first, second) if REAL else ():
+            output_path = job["spec"]["output"]["persistentVolumeClaim"]["path"]
+            realpool.writable_by_workers(volumes.output_dir, output_path)
         demo.apply_volumes(clients, volumes)
         yield {
             "clients": clients,
@@ -198,7 +232,10 @@ def helm_env(cluster: LocalCluster, namespace: str, tmp_path: Path) -> Iterator[
             timeout=180,
             check=False,
         )
-        stop_agent(cluster, pool=pool)
+        if REAL:
+            realpool.stop_pool(cluster, pool, clients.core)
+        else:
+            stop_agent(cluster, pool=pool)
         with contextlib.suppress(Exception):
             clients.custom.delete_cluster_custom_object(demo.GROUP, demo.VERSION, demo.POOLS, pool)
         demo.delete_volumes(clients, volumes)
@@ -215,7 +252,8 @@ def test_helm_install_upgrade_uninstall(
         apps = client.AppsV1Api(clients.api)
         release: str = env["release"]
         first, second = env["jobs"]
-        agent_nodes = {n.metadata.name for n in demo.agent_nodes(clients, env["pool"])}
+        selector = f"{POOL_LABEL}={env['pool']},type={NODE_TYPE}"
+        agent_nodes = {n.metadata.name for n in clients.core.list_node(label_selector=selector).items}
         assert len(agent_nodes) == sum(NODES.values())
 
         # ---- install ------------------------------------------------------------------------------

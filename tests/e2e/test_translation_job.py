@@ -231,7 +231,7 @@ def _kubectl(env: Env, *argv: str) -> subprocess.CompletedProcess[str]:
 
 
 HOST_FILE = REPO_ROOT / "pyproject.toml"  # on the host, never in the image
-WORKER_REF = f"docker.io/{images.reference('worker')}"  # as the nodes' containerd names it
+WORKER_REF = realnode.normalised(images.reference("worker"))  # as the nodes' containerd names it
 INSIDE_SCRIPT = f"test -e {HOST_FILE} && echo HOST-VISIBLE; id -u; command -v portalis-worker"
 
 

@@ -248,7 +248,7 @@ def _wait(what: str, ready: Callable[[], bool], timeout: float, log: Path) -> No
     raise RealNodeError(f"{what} not ready within {timeout:g} s; log {log}:\n" + "\n".join(tail))
 
 
-def _normalised(ref: str) -> str:
+def normalised(ref: str) -> str:
     """The name a node's runtime looks up for a pod's image (`portalis/worker:0.1.0` -> docker.io/...)."""
     first = ref.split("/", 1)[0]
     if "/" in ref and ("." in first or ":" in first or first == "localhost"):
@@ -276,7 +276,7 @@ def start(
     shutil.rmtree(node.root, ignore_errors=True)  # a node that had this slot before (stopped: unmounted)
     for sub in ("cni", "containerd-root", "containerd-state", "kubelet", "pods", "ipam"):
         (node.root / sub).mkdir(parents=True, exist_ok=True)
-    loaded = {_normalised(ref): sorted(archive_digests(archive)) for ref, archive in archives}
+    loaded = {normalised(ref): sorted(archive_digests(archive)) for ref, archive in archives}
     meta = {"name": node.name, "slot": node.slot.index, "spec": dataclasses.asdict(spec), "images": loaded}
     (node.root / NODE_FILE).write_text(json.dumps(meta, indent=2))
     nodenet.setup(node.slot, apiserver_port)
@@ -298,9 +298,9 @@ def start(
     )
     for ref, archive in [(PAUSE_IMAGE, pause), *archives]:
         subprocess.run(node.ctr("images", "import", str(archive)), check=True, capture_output=True)
-        if _normalised(ref) != ref:
+        if normalised(ref) != ref:
             subprocess.run(
-                node.ctr("images", "tag", "--force", ref, _normalised(ref)), check=True, capture_output=True
+                node.ctr("images", "tag", "--force", ref, normalised(ref)), check=True, capture_output=True
             )
     labels = {NODE_LABEL: node.name, "type": NODE_TYPE, **dgx.pool_labels(spec)}
     processes.start(

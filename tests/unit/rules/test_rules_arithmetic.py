@@ -50,9 +50,10 @@ CASES = {
         [(0.5,), (1.5,), (2.5,), (-0.5,), (-1.5,), (2.6,), (-2.4,)],
     ),
     "round_digits": Case(
-        "def f(x: float) -> float:\n    return round(x, 2)\n",
+        "def f(x: float, n: int) -> list[float]:\n"
+        "    return [round(x, 2), round(x, n), round(x * 1000, -n)]\n",
         "f",
-        [(3.14159,), (2.5,), (-1.005,)],
+        [(3.14159, 1), (2.5, 0), (-1.005, 2), (0.015, 2), (2.675, 2), (0.125, 2), (1234.5678, 3), (1e-7, 9)],
     ),
     "overflow_panics": Case(
         "def f(a: int) -> int:\n    x = a\n    for _ in range(3):\n        x = x * a\n    return x\n",

@@ -179,6 +179,24 @@ def _alarm(signum, frame):
     raise _Timeout()
 
 signal.signal(signal.SIGALRM, _alarm)
+
+def _as_declared(value, shape):
+    # An int where the annotation says float (`sum([])` is 0) is that float, as PEP 484's numeric
+    # tower reads it: the Rust function returns 0.0.
+    if shape == "float":
+        return float(value) if type(value) is int else value
+    if isinstance(shape, list) and value is not None:
+        kind = shape[0]
+        if kind == "option":
+            return _as_declared(value, shape[1])
+        if kind == "list" and isinstance(value, (list, tuple)):
+            return type(value)(_as_declared(v, shape[1]) for v in value)
+        if kind == "tuple" and isinstance(value, tuple) and len(value) == len(shape[1]):
+            return tuple(_as_declared(v, t) for v, t in zip(value, shape[1]))
+        if kind == "dict" and isinstance(value, dict):
+            return {k: _as_declared(v, shape[1]) for k, v in value.items()}
+    return value
+
 for job in jobs:
     try:
         func = getattr(importlib.import_module(job["module"]), job["function"])
@@ -198,7 +216,7 @@ for job in jobs:
     for args in job["inputs"]:
         signal.setitimer(signal.ITIMER_REAL, CALL_SECONDS)
         try:
-            out.append(py_repr(func(*copy.deepcopy(args))))
+            out.append(py_repr(_as_declared(func(*copy.deepcopy(args)), job.get("ret"))))
         except _Timeout:
             out.append("TIMEOUT")
         except Exception:
@@ -225,10 +243,10 @@ class Candidate:
     """function, constant (its value is compared, with no inputs), enum (its members' names and
     values, in order), or pattern (a compiled `re` pattern: the spans of every group of every match
     of `finditer` on generated strings)"""
-    alphabet: str = ""
-    """For a pattern: the characters its inputs are made of (its literal's, and a few others)."""
     static: bool = False
     """A constant that is a `LazyLock` static (read through a deref)."""
+    alphabet: str = ""
+    """For a pattern: the characters its inputs are made of (its literal's, and a few others)."""
 
 
 @dataclass(frozen=True)
@@ -310,7 +328,7 @@ def candidates(units: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) -
                     [],
                     Ty("none"),
                     "constant",
-                    constant,
+                    static=constant,
                 )
             )
             continue
@@ -374,13 +392,17 @@ class _Expand(ast.NodeTransformer):
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id in self.aliases and self.depth < 8:
-            return _Expand(self.aliases, self.depth + 1).visit(copy.deepcopy(self.aliases[node.id]))
+            expanded: ast.expr = _Expand(self.aliases, self.depth + 1).visit(
+                copy.deepcopy(self.aliases[node.id])
+            )
+            return expanded
         return node
 
     def visit_Constant(self, node: ast.Constant) -> ast.expr:
         if isinstance(node.value, str):  # a string annotation: `"Version"`
             try:
-                return self.visit(ast.parse(node.value, mode="eval").body)
+                parsed: ast.expr = self.visit(ast.parse(node.value, mode="eval").body)
+                return parsed
             except SyntaxError:
                 return node
         return node
@@ -570,6 +592,21 @@ def rust_literal(value: Any, ty: Ty) -> str:
     raise TypeError(str(ty))
 
 
+def _shape(ty: Ty) -> Any:
+    """Where a declared type holds floats, for the Python side (`_as_declared`); None elsewhere."""
+    if ty.kind == "float":
+        return "float"
+    if ty.kind == "option":
+        return ["option", _shape(ty.args[0])]
+    if ty.kind == "list":
+        return ["list", _shape(ty.args[0])]
+    if ty.kind == "tuple":
+        return ["tuple", [_shape(a) for a in ty.args]]
+    if ty.kind == "dict":
+        return ["dict", _shape(ty.args[1])]
+    return None
+
+
 def _member_holding(value: Any, union: Ty) -> int:
     """The member of `union` whose generated values look like `value` (bool before int)."""
     kinds = {bool: "bool", int: "int", float: "float", str: "str", bytes: "bytes", list: "list", dict: "dict"}
@@ -697,6 +734,7 @@ class Verifier:
                 "constant": c.kind == "constant",
                 "enum": c.kind == "enum",
                 "pattern": c.kind == "pattern",
+                "ret": _shape(c.ret),
                 "inputs": jobs[c.unit_id],
             }
             for c in found

@@ -258,7 +258,7 @@ def expand_total_ordering(node: ast.ClassDef) -> None:
         )
         func = ast.parse(source).body[0]
         for n in ast.walk(func):
-            if hasattr(n, "lineno"):
+            if isinstance(n, ast.stmt | ast.expr):
                 n.lineno = n.end_lineno = node.lineno
         node.body.append(func)
 

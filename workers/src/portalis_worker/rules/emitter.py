@@ -228,8 +228,8 @@ class ModuleTranslator:
                     self.computed_constant(name, assign, origin=id(stmt))
         bases = {b for chain in self.module.ancestors.values() for b in chain}
         for stmt in body:
-            if (name := top_level_name(stmt)) is not None:
-                self.top_names[id(stmt)] = name
+            if (top := top_level_name(stmt)) is not None:
+                self.top_names[id(stmt)] = top
         for stmt in body:
             if isinstance(stmt, ast.Import | ast.ImportFrom):
                 register_import(self.module, stmt)

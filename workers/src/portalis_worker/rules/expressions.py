@@ -1019,7 +1019,7 @@ class ExpressionTranslator:
 
     def _narrowed_ifexp(self, node: ast.IfExp, expected: Ty | None, name: str, union: Ty, k: int) -> Val:
         """Both branches of a conditional expression on ``isinstance(x, T)``, each with ``x`` narrowed."""
-        branches = []
+        branches: list[tuple[int, Val]] = []
         for member, branch in ((k, node.body), (1 - k, node.orelse)):
             self.scopes.append({name: union.args[member]})
             try:

@@ -283,10 +283,18 @@ fn py_round(x: f64) -> isize {
     ),
     "py_round_digits": (
         """
-/// Python `round(x, n)` for n >= 0 (half to even on the scaled value; exact ties may differ).
+/// Python `round(x, n)` for n >= 0: correctly rounded, half to even on the exact binary value (as
+/// CPython does: `round(0.015, 2)` is 0.01, since 0.015 is stored as 0.01499...). Rust's `{:.n}`
+/// formatting rounds the same way.
 fn py_round_digits(x: f64, n: isize) -> f64 {
-    let scale = 10f64.powi(n as i32);
-    (x * scale).round_ties_even() / scale
+    if !x.is_finite() {
+        return x;
+    }
+    if n < 0 {
+        let scale = 10f64.powi(-n as i32);
+        return (x / scale).round_ties_even() * scale;
+    }
+    format!("{:.*}", n as usize, x).parse::<f64>().unwrap_or(x)
 }
 """,
         (),

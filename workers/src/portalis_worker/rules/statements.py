@@ -61,7 +61,7 @@ def target_names(target: ast.expr) -> list[str]:
 
 def _walrus_names(body: list[ast.stmt]) -> list[str]:
     """Names bound by assignment expressions (``:=``) in the statements' own expressions."""
-    names = []
+    names: list[str] = []
     for stmt in walk_statements(body):
         for field, value in ast.iter_fields(stmt):
             if field in ("body", "orelse", "finalbody", "handlers"):

@@ -291,46 +291,20 @@ def candidates(units: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) -
         if unit.get("status") != "translated" or path not in sources:
             continue
         module = ".".join(p for p in Path(path).with_suffix("").parts if p != "__init__")
+        where = (str(unit["id"]), path, module, rust_paths[path], name)
         if re.search(rf"\bpub enum {re.escape(name)} \{{", rust) and "pub const MEMBERS" in rust:
             # an enum.Enum: its members' names and values, in order, against `list(Enum)`
-            found.append(
-                Candidate(str(unit["id"]), path, module, rust_paths[path], name, [], Ty("none"), "enum")
-            )
+            found.append(Candidate(*where, [], Ty("none"), "enum"))
             continue
         pattern = PATTERN_ITEM.search(rust)
         if pattern is not None and pattern.group(1) == name:
             literal = PATTERN_LITERAL.search(rust[pattern.end() :])
             alphabet = "".join(sorted(set(literal.group(1) if literal else "") | set(PATTERN_FILLER)))
-            found.append(
-                Candidate(
-                    str(unit["id"]),
-                    path,
-                    module,
-                    rust_paths[path],
-                    name,
-                    [STR],
-                    Ty("none"),
-                    kind="pattern",
-                    static=True,
-                    alphabet=alphabet,
-                )
-            )
+            found.append(Candidate(*where, [STR], Ty("none"), "pattern", static=True, alphabet=alphabet))
             continue
         constant = _constant(name, rust)
         if constant is not None:
-            found.append(
-                Candidate(
-                    str(unit["id"]),
-                    path,
-                    module,
-                    rust_paths[path],
-                    name,
-                    [],
-                    Ty("none"),
-                    "constant",
-                    static=constant,
-                )
-            )
+            found.append(Candidate(*where, [], Ty("none"), "constant", static=constant))
             continue
         if not re.search(rf"\bfn {re.escape(name)}\(", rust):
             continue
@@ -350,7 +324,7 @@ def candidates(units: Sequence[Mapping[str, Any]], sources: Mapping[str, str]) -
         tys, ret = signature
         if not all(_is_value(t) for t in [*tys, ret]):
             continue
-        found.append(Candidate(str(unit["id"]), path, module, rust_paths[path], name, tys, ret))
+        found.append(Candidate(*where, tys, ret))
     return sorted(found, key=lambda c: (c.path, c.function))
 
 

@@ -400,13 +400,7 @@ class ExpressionTranslator:
 
     def _union_text(self, val: Val, node: ast.AST, text: Callable[[Val, ast.AST], str]) -> str:
         """`text` of whichever member a union value holds."""
-        inner = self.fresh("v")
-        path = union_path(val.ty)
-        arms = []
-        for i, member in enumerate(val.ty.args):
-            member_val = Val(f"(*{inner})" if is_copy(member) else inner, member, "place")
-            arms.append(f"{path}::{UNION_VARIANTS[i]}({inner}) => {text(member_val, node)}")
-        return f"match &{self.wrap(val, PREC_ATOM)} {{ {', '.join(arms)} }}"
+        return self.per_member(val, node, lambda member: Val(text(member, node), STR, "temp")).code
 
     def per_member(self, val: Val, node: ast.AST, translate: Callable[[Val], Val]) -> Val:
         """``translate`` applied to whichever member a union value holds (the results unified)."""

@@ -53,9 +53,12 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The whole suite: lint, types, unit, integration and e2e tests against a real control plane.
+# The whole suite: lint, types, unit, integration and e2e tests against a real control plane. The e2e
+# tier runs on real kubelet nodes from the images of `make images` (as root); PORTALIS_E2E_NODES=agent
+# runs it on the node agent instead, without images (tests/e2e/e2e_nodes.py).
 # GPU tests are skipped here; tests/gpu/run_all.sh runs them on a machine with a GPU.
-test: tools lint
+TEST_IMAGES := $(if $(filter agent,$(PORTALIS_E2E_NODES)),,images)
+test: tools lint $(TEST_IMAGES)
 	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; \
 	exit $$rc

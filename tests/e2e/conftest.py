@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from e2e_nodes import REAL, require_root
 
+from portalis_dev import demo, realnode, realpool
 from portalis_dev.cluster import LocalCluster
 from portalis_dev.toolchain import binary
 
@@ -48,3 +51,24 @@ def worker_policies(cluster: LocalCluster) -> Iterator[None]:
     yield
     for d in docs:
         run(kubectl, "delete", d["kind"].lower(), d["metadata"]["name"], "--ignore-not-found")
+
+
+@pytest.fixture(scope="session")
+def real_pool(cluster: LocalCluster) -> Iterator[str | None]:
+    """On real nodes (e2e_nodes.REAL): the name of the session's pool of real DGX nodes, with its GPUPool
+    (static provider, selecting exactly those nodes); else None. The nodes start at the first
+    `e2e_nodes.top_up`, so a session that needs none starts none; all are stopped at the end."""
+    if not REAL:
+        yield None
+        return
+    require_root()
+    clients = demo.Clients.of(cluster)
+    pool = f"e2e-real-{uuid.uuid4().hex[:5]}"
+    try:
+        demo.install_crds(clients)
+        demo.apply_pool(clients, demo.pool_manifest(pool, node_type=realnode.NODE_TYPE))
+        yield pool
+    finally:
+        realpool.stop_pool(cluster, pool, clients.core)
+        with contextlib.suppress(Exception):
+            clients.custom.delete_cluster_custom_object(demo.GROUP, demo.VERSION, demo.POOLS, pool)

@@ -1,6 +1,6 @@
 """Chaos, end to end: the API server is stopped for 60 s in the middle of a run (issue 13).
 
-The operator, the node agent and the workers lose the API server while three shards translate: progress
+The operator, the nodes' kubelets and the workers lose the API server while three shards translate: progress
 patches, the ledger mirrors of a ConfigMap output, the operator's watches and status writes all fail.
 When it is back, everything must recover on its own: the job Succeeds, no unit is lost or done twice
 (each shard's ledger holds every one of its units exactly once, and the crate's report counts them
@@ -27,7 +27,7 @@ from portalis_dev import demo, processes
 from portalis_dev.cluster import COMPONENTS, LocalCluster
 from portalis_worker.protocol import tree_digest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]  # real nodes: the pool's nodes start first
 
 OUTAGE_SECONDS = 60.0
 COPIES = 2  # the shards translate for some seconds: the outage begins while they do
@@ -79,11 +79,15 @@ def _mid_run(env: Any) -> dict[str, Any] | None:
 
 
 def test_an_api_server_outage_mid_run_loses_nothing_and_restarts_nothing(
-    cluster: LocalCluster, namespace: str, worker_policies: None
+    cluster: LocalCluster, namespace: str, worker_policies: None, real_pool: str | None
 ) -> None:
     health_port = free_port()
     with configmap_job_env(
-        cluster, namespace, copies=COPIES, operator_env={"PORTALIS_OPERATOR_HEALTH_PORT": str(health_port)}
+        cluster,
+        namespace,
+        real_pool,
+        copies=COPIES,
+        operator_env={"PORTALIS_OPERATOR_HEALTH_PORT": str(health_port)},
     ) as env:
         demo.create_job(env.clients, env.job)
         operator_pid = _pid(cluster, env.operator)

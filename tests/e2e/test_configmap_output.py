@@ -3,7 +3,8 @@
 The output used to go to an emptyDir in each pod, so with parallelism > 1 the shards' ledgers never met
 and the crate never assembled. Now each shard mirrors its ledger into its own ConfigMap and the last one
 to finish writes the crate into the output ConfigMap (docs/api.md, "ConfigMap output"). The workers write
-with their own pod-bound tokens through the chart's worker-token policies, applied here for real.
+with their own pod-bound tokens through the chart's worker-token policies, applied here for real. The
+workers run on the session's real nodes from the worker image (PORTALIS_E2E_NODES, e2e_nodes.py).
 """
 
 from __future__ import annotations
@@ -24,21 +25,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_nodes import REAL, top_up
 
-from portalis_dev import demo
+from portalis_dev import demo, realpool
 from portalis_dev.agent import stop_agent
 from portalis_dev.cluster import LocalCluster
 from portalis_dev.toolchain import binary
 from portalis_worker.configmap_output import unpack_crate, unpack_ledger
 from portalis_worker.protocol import CRATE_KEY, LEDGER_KEY, WRITERS_ANNOTATION, tree_digest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]  # real nodes: the pool's nodes start first
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "portalis"
 OUTPUT = "shopkit-crate"
 COPIES = 1
-NODES = {"spot": 3, "on-demand": 1}
-JOB_TIMEOUT = 300.0
+NODES = {"spot": 3, "on-demand": 1}  # agent nodes; real ones: e2e_nodes.REAL_POOL_NODES
+JOB_TIMEOUT = 600.0 if REAL else 300.0  # real: containers on 2 shared cores
 
 
 @dataclass
@@ -69,10 +71,15 @@ class Env:
 
 @contextlib.contextmanager
 def configmap_job_env(
-    cluster: LocalCluster, namespace: str, copies: int = COPIES, operator_env: Mapping[str, str] | None = None
+    cluster: LocalCluster,
+    namespace: str,
+    real_pool: str | None,
+    copies: int = COPIES,
+    operator_env: Mapping[str, str] | None = None,
 ) -> Iterator[Env]:
-    """The sample job (3 shards) with `spec.output.configMap`, agent nodes, a GPUPool, the source volume
-    and an operator watching `namespace`; all removed afterwards. The job is not created yet."""
+    """The sample job (3 shards) with `spec.output.configMap`, nodes (the session's real pool, or agent
+    nodes and a GPUPool of their own), the source volume and an operator watching `namespace`; all
+    removed afterwards (the real pool by its fixture). The job is not created yet."""
     clients = demo.Clients.of(cluster)
     demo.install_crds(clients)
     work = cluster.state_dir / "e2e" / namespace
@@ -80,18 +87,24 @@ def configmap_job_env(
     volumes = demo.volume_manifests(namespace, work, job)  # the PVC source (and an unused output claim)
     job["spec"]["output"] = {"configMap": {"name": OUTPUT}}
     env = Env(cluster, clients, namespace, job)
+    pool = real_pool or namespace
+    extra_env = {**(realpool.OPERATOR_ENV if real_pool else {}), **(operator_env or {})}
     try:
-        demo.ensure_agent(cluster, namespace, NODES, delete_nodes_on_exit=True)
-        demo.apply_pool(clients, demo.pool_manifest(namespace))
+        if real_pool is None:
+            demo.ensure_agent(cluster, namespace, NODES, delete_nodes_on_exit=True)
+            demo.apply_pool(clients, demo.pool_manifest(namespace))
+        else:
+            top_up(cluster, real_pool)
         demo.prepare_source(demo.source_root(volumes, job), copies=copies)
         demo.apply_volumes(clients, volumes)
-        demo.start_operator(cluster, namespace, [namespace], name=env.operator, extra_env=operator_env)
+        demo.start_operator(cluster, pool, [namespace], name=env.operator, extra_env=extra_env or None)
         yield env
     finally:
         demo.stop_process(cluster, env.operator)
-        stop_agent(cluster, pool=namespace)
-        with contextlib.suppress(Exception):
-            clients.custom.delete_cluster_custom_object(demo.GROUP, demo.VERSION, demo.POOLS, namespace)
+        if real_pool is None:
+            stop_agent(cluster, pool=namespace)
+            with contextlib.suppress(Exception):
+                clients.custom.delete_cluster_custom_object(demo.GROUP, demo.VERSION, demo.POOLS, namespace)
         demo.delete_volumes(clients, volumes)
         shutil.rmtree(work, ignore_errors=True)
 
@@ -144,9 +157,9 @@ def fetch(cluster: LocalCluster, namespace: str, job: str, dest: Path) -> dict[s
 
 
 def test_three_shards_assemble_one_crate_into_the_output_configmap(
-    cluster: LocalCluster, namespace: str, worker_policies: None, tmp_path: Path
+    cluster: LocalCluster, namespace: str, worker_policies: None, real_pool: str | None, tmp_path: Path
 ) -> None:
-    with configmap_job_env(cluster, namespace) as env:
+    with configmap_job_env(cluster, namespace, real_pool) as env:
         assert env.job["spec"]["parallelism"] == 3
         demo.create_job(env.clients, env.job)
         final = env.follow()

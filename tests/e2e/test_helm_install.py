@@ -1,9 +1,8 @@
 """End to end: `helm install`, `helm upgrade` and `helm uninstall` of the chart on the local control plane.
 
-The operator runs in-cluster: the chart's Deployment (2 replicas, one Lease) is pinned to node-agent
-nodes of this test's own pool, so `portalis-operator` runs as a host process with the pod's
-service-account credentials (PORTALIS_SERVICE_ACCOUNT_DIR). Values: tests/e2e/helm_values/ plus the
-per-run pool, node selectors and watched namespace.
+The operator runs in-cluster: the chart's Deployment (2 replicas, one Lease) is pinned to the nodes of
+this test's own pool (the chart creates its GPUPool, so the session's real pool is not shared here).
+Values: tests/e2e/helm_values/ plus the per-run pool, node selectors and watched namespace.
 
 - install: both operator pods become Ready, one of them holds the Lease and the other stands by; a
   sample TranslationJob (parallelism 2, rules backend) Succeeds through worker pods that the in-cluster
@@ -15,17 +14,18 @@ per-run pool, node selectors and watched namespace.
 
 Setup comes from portalis_dev.demo (agent, volumes, source, job manifest), as in test_translation_job.py.
 
-With PORTALIS_E2E_NODES=real the pool is real kubelet nodes instead (portalis_dev.realpool, 1 spot and
-1 on-demand): the operator pods run the operator image under the chart's default image names (loaded
+The pool is real kubelet nodes (portalis_dev.realpool, 1 spot and 1 on-demand; PORTALIS_E2E_NODES,
+e2e_nodes.py): the operator pods run the operator image under the chart's default image names (loaded
 into the nodes' containerd, `image.pullPolicy: IfNotPresent`), the workers the worker image, and the
-operator's log is read with `kubectl logs`.
+operator's log is read with `kubectl logs`. With PORTALIS_E2E_NODES=agent they are node-agent nodes
+instead, where `portalis-operator` runs as a host process with the pod's service-account credentials
+(PORTALIS_SERVICE_ACCOUNT_DIR).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -36,6 +36,7 @@ from typing import Any
 
 import pytest
 import yaml
+from e2e_nodes import REAL, require_root
 
 from harness import wait_for
 from portalis_dev import demo, realnode, realpool
@@ -47,7 +48,6 @@ from portalis_dev.nodes import CAPACITY_TYPE_LABEL, POOL_LABEL
 from portalis_dev.toolchain import binary
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]  # real nodes: images and nodes first
-REAL = os.environ.get("PORTALIS_E2E_NODES", "agent") == "real"
 NODE_TYPE = realnode.NODE_TYPE if REAL else AGENT_NODE_TYPE
 
 CHART = REPO_ROOT / "charts" / "portalis"
@@ -207,6 +207,7 @@ def helm_env(cluster: LocalCluster, namespace: str, tmp_path: Path) -> Iterator[
     overrides.write_text(yaml.safe_dump(run_values(pool, namespace)))
     try:
         if REAL:
+            require_root()
             realpool.start_pool(cluster, pool, NODES, progress=lambda m: print(f"[{pool}] {m}"))
         else:
             demo.ensure_agent(cluster, pool, NODES, delete_nodes_on_exit=True)

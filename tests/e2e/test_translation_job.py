@@ -2,14 +2,15 @@
 
 Everything is set up by the building blocks of `portalis-dev demo` (portalis_dev.demo), with one
 difference per test: its own namespace, its own operator process watching only that namespace, and its
-own work directory. The nodes are one of (PORTALIS_E2E_NODES):
+own work directory. The nodes are one of (PORTALIS_E2E_NODES, e2e_nodes.py):
 
-- `agent` (default): the node agent's simulated DGX nodes, whose pods run as host processes; each test
-  has its own GPUPool and agent nodes (the pool is named after the namespace);
-- `real`: real kubelet + containerd nodes (portalis_dev.realpool), 3 spot and 1 on-demand DGX nodes in
-  one static pool for the module, running the worker image built by `make images`; a spot reclaim
-  stops a node's kubelet, containers and containerd and deletes the Node. Here the workers are checked
-  to run from their image (the image's files, not the host's), and `kubectl logs` to reach them.
+- `real` (default, CI): real kubelet + containerd nodes (portalis_dev.realpool), the session's static
+  pool of 3 spot and 1 on-demand DGX nodes (conftest.real_pool), running the worker image built by
+  `make images`; a spot reclaim stops a node's kubelet, containers and containerd and deletes the Node,
+  and the next job starts the pool's missing nodes again. Here the workers are checked to run from their
+  image (the image's files, not the host's), and `kubectl logs` to reach them;
+- `agent`: the node agent's simulated DGX nodes, whose pods run as host processes; each test has its
+  own GPUPool and agent nodes (the pool is named after the namespace).
 
 - fault-free: the job (3 shards, rules backend) reaches Succeeded and its crate builds with cargo;
 - chaos: the same job while two spot nodes are deleted mid-run (the agent SIGKILLs their workers at
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_nodes import REAL, top_up
 
 from harness import wait_for
 from portalis_dev import demo, images, realnode, realpool
@@ -52,8 +54,7 @@ from portalis_worker.protocol import PROGRESS_ANNOTATION, tree_digest
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]  # real nodes: images and 4 nodes first
 
 COPIES = int(os.environ.get("PORTALIS_E2E_COPIES", "5"))
-NODES = {"spot": 3, "on-demand": 1}
-REAL = os.environ.get("PORTALIS_E2E_NODES", "agent") == "real"
+NODES = {"spot": 3, "on-demand": 1}  # agent nodes; real ones: e2e_nodes.REAL_POOL_NODES
 JOB_TIMEOUT = 600.0 if REAL else 300.0  # real: containers on 2 shared cores, crate built in the pod
 # Progress reports every second (so a partial report comes early), and a job that stays on spot
 # through two reclaims of all its shards (three shards pack onto one node).
@@ -99,29 +100,6 @@ class Outcome:
         return demo.Snapshot.of(self.job).phase
 
 
-@pytest.fixture(scope="module")
-def real_pool(cluster: LocalCluster) -> Iterator[str | None]:
-    """With PORTALIS_E2E_NODES=real: the module's pool of real nodes (its name); else None."""
-    if not REAL:
-        yield None
-        return
-    if os.geteuid() != 0:
-        pytest.fail("PORTALIS_E2E_NODES=real needs root (containerd, mounts, network namespaces)")
-    clients = demo.Clients.of(cluster)
-    pool = f"e2e-real-{uuid.uuid4().hex[:5]}"
-    try:
-        realpool.start_pool(
-            cluster, pool, NODES, progress=lambda m: print(f"[{pool}] {m}"), image_names=["worker"]
-        )
-        demo.install_crds(clients)
-        demo.apply_pool(clients, demo.pool_manifest(pool, node_type=realnode.NODE_TYPE))
-        yield pool
-    finally:
-        realpool.stop_pool(cluster, pool, clients.core)
-        with contextlib.suppress(Exception):
-            clients.custom.delete_cluster_custom_object(demo.GROUP, demo.VERSION, demo.POOLS, pool)
-
-
 @contextlib.contextmanager
 def job_env(cluster: LocalCluster, namespace: str, real_pool: str | None) -> Iterator[Env]:
     """Nodes (agent nodes, or the module's real pool), GPUPool, volumes, source and operator for one
@@ -137,6 +115,8 @@ def job_env(cluster: LocalCluster, namespace: str, real_pool: str | None) -> Ite
         if real_pool is None:
             demo.ensure_agent(cluster, namespace, NODES, delete_nodes_on_exit=True)
             demo.apply_pool(clients, demo.pool_manifest(namespace))
+        else:
+            top_up(cluster, real_pool)
         demo.prepare_source(demo.source_root(volumes, job), copies=COPIES)
         demo.wipe_directory(volumes.output_dir)
         if real_pool is not None:

@@ -55,6 +55,11 @@ def _go_version() -> str:
 def build_key(t: Tool, go_version: str) -> str:
     h = hashlib.sha256()
     h.update(f"{t.version}|{go_version}|{' '.join(t.ldflags)}|{t.packages}|{t.install}".encode())
+    # Only when set, so that the keys (and caches) of the tools without them stay as they were.
+    if t.tags:
+        h.update(f"|tags={','.join(t.tags)}".encode())
+    if t.source_files:
+        h.update(f"|source_files={t.source_files}".encode())
     if t.wrapper:
         for name in ("go.mod", "go.sum"):
             h.update((GOMOD_DIR / t.wrapper / name).read_bytes())
@@ -94,16 +99,20 @@ def _run_logged(
         raise BuildError(f"building {label} failed (exit {proc.returncode}); log: {log}\n" + "\n".join(tail))
 
 
-def _copy_kwok_stages(dest: Path, env: dict[str, str]) -> None:
+def _module_dir(module: str, version: str, env: dict[str, str]) -> Path:
+    """The module's source in the module cache, downloaded first when needed."""
     out = subprocess.run(
-        ["go", "mod", "download", "-json", f"sigs.k8s.io/kwok@{KWOK}"],
+        ["go", "mod", "download", "-json", f"{module}@{version}"],
         check=True,
         capture_output=True,
         text=True,
         env=env,
     )
+    return Path(json.loads(out.stdout)["Dir"])
 
-    module_dir = Path(json.loads(out.stdout)["Dir"])
+
+def _copy_kwok_stages(dest: Path, env: dict[str, str]) -> None:
+    module_dir = _module_dir("sigs.k8s.io/kwok", KWOK, env)
     docs = [(module_dir / rel).read_text().strip() for rel in KWOK_STAGES]
     (dest / KWOK_STAGES_FILE).write_text("\n---\n".join(docs) + "\n")
 
@@ -122,24 +131,40 @@ def build_tool(t: Tool, progress: Progress = _stderr) -> Path:
     log.parent.mkdir(parents=True, exist_ok=True)
     env = _go_env()
     ldflags = " ".join(("-s", "-w", *t.ldflags))
+    tags = ["-tags", ",".join(t.tags)] if t.tags else []
     progress(f"portalis-dev: building {t.name} {t.version} from Go modules (one-time; log: {log})")
     started = time.monotonic()
     if t.wrapper and t.scratch_module:
         module = final.parent / f".{final.name}.module-{os.getpid()}"
         shutil.rmtree(module, ignore_errors=True)
         shutil.copytree(GOMOD_DIR / t.wrapper, module)
-        cmd = ["go", "build", "-mod=mod", "-trimpath", "-ldflags", ldflags, "-o", str(staging) + "/"]
+        cmd = ["go", "build", "-mod=mod", "-trimpath", *tags, "-ldflags", ldflags, "-o", str(staging) + "/"]
         try:
             _run_logged([*cmd, *t.packages], module, env, log, f"{t.name} {t.version}", progress)
         finally:
             shutil.rmtree(module, ignore_errors=True)
+    elif t.source_files:
+        assert t.install is not None
+        module = final.parent / f".{final.name}.source-{os.getpid()}"
+        shutil.rmtree(module, ignore_errors=True)
+        shutil.copytree(_module_dir(t.install, t.version, env), module)
+        for path in [module, *module.rglob("*")]:  # the module cache is read-only
+            path.chmod(path.stat().st_mode | 0o200)
+        for rel, text in t.source_files:
+            (module / rel).parent.mkdir(parents=True, exist_ok=True)
+            (module / rel).write_text(text)
+        cmd = ["go", "build", "-trimpath", *tags, "-ldflags", ldflags, "-o", str(staging) + "/", *t.packages]
+        try:
+            _run_logged(cmd, module, env, log, f"{t.name} {t.version}", progress)
+        finally:
+            shutil.rmtree(module, ignore_errors=True)
     elif t.wrapper:
-        cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(staging) + "/", *t.packages]
+        cmd = ["go", "build", "-trimpath", *tags, "-ldflags", ldflags, "-o", str(staging) + "/", *t.packages]
         _run_logged(cmd, GOMOD_DIR / t.wrapper, env, log, f"{t.name} {t.version}", progress)
     else:
         assert t.install is not None
         env["GOBIN"] = str(staging)
-        cmd = ["go", "install", "-trimpath", "-ldflags", ldflags, f"{t.install}@{t.version}"]
+        cmd = ["go", "install", "-trimpath", *tags, "-ldflags", ldflags, f"{t.install}@{t.version}"]
         _run_logged(cmd, None, env, log, f"{t.name} {t.version}", progress)
     for src, dst in t.renames:
         (staging / src).rename(staging / dst)

@@ -34,6 +34,11 @@ class Tool:
     # Build in a copy of the wrapper module with -mod=mod: the command needs go.sum entries the wrapper
     # does not pin (the kubelet), and adding them would change the control plane's build key.
     scratch_module: bool = False
+    # Go build tags (`go build -tags`).
+    tags: tuple[str, ...] = ()
+    # Build `packages` inside a writable copy of the module's own source (`go mod download`), after writing
+    # these (path, text) files into it: for modules whose release zip lacks generated files it embeds.
+    source_files: tuple[tuple[str, str], ...] = ()
 
 
 def _kubernetes_version_ldflags(version: str) -> tuple[str, ...]:
@@ -83,7 +88,36 @@ TOOLS: tuple[Tool, ...] = (
         binaries=("promtool",),
         install="github.com/prometheus/prometheus/cmd/promtool",
     ),
+    # The servers, for the end-to-end alert routing test (tests/e2e/test_alert_routing.py). Prometheus builds
+    # without its web UI assets (no `builtinassets` tag: the API works, the UI pages say so), and
+    # `remove_all_sd` leaves out the cloud service discoveries (the test scrapes static targets), which
+    # roughly halves what a cold build compiles.
+    Tool(
+        name="prometheus",
+        version=PROMETHEUS,
+        binaries=("prometheus",),
+        install="github.com/prometheus/prometheus/cmd/prometheus",
+        tags=("remove_all_sd",),
+    ),
+    # Alertmanager's ui package embeds `ui/app/dist` (the web UI built with npm), which its module zip does
+    # not ship; a one-page placeholder stands in (the API, which is all that routing uses, is unaffected).
+    Tool(
+        name="alertmanager",
+        version=ALERTMANAGER,
+        binaries=("alertmanager",),
+        install="github.com/prometheus/alertmanager",
+        packages=("./cmd/alertmanager",),
+        source_files=(
+            (
+                "ui/app/dist/index.html",
+                "<!doctype html><title>Alertmanager</title><p>Built without its web UI; API: /api/v2\n",
+            ),
+        ),
+    ),
 )
+
+# What `make demo` (`portalis-dev demo`) needs; the other tools are built by `make test` on first use.
+DEMO_TOOLS: tuple[str, ...] = ("kubernetes", "etcd", "kwok")
 
 
 # Built only on demand (`portalis-dev up --real-nodes`), not by `portalis-dev build`.

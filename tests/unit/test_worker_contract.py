@@ -15,7 +15,7 @@ import pytest
 from builders import tj
 
 from portalis_operator.manifests import SHARD_LABEL, WorkerPodSettings, build_worker_pod
-from portalis_operator.recovery import ShardState
+from portalis_operator.recovery import ShardState, describe_exit
 from portalis_operator.snapshot import parse_pod
 from portalis_operator.workload import SpotMode
 from portalis_worker.assignment import Assignment, load_assignment
@@ -93,6 +93,13 @@ def test_every_variable_the_operator_sets_is_one_the_worker_reads() -> None:
         assert (a.git_url, a.git_ref) == ("https://git.example.com/a.git", "v1")
 
 
+@pytest.mark.parametrize("fallback", ["none", "rules"])
+def test_the_model_fallback_reaches_the_worker(fallback: str) -> None:
+    job = tj("job").spec(model={"fallback": fallback}).obj()
+    _, a = assignment_of(job, 0)
+    assert (a.backend.value, a.model_fallback.value) == ("auto", fallback)
+
+
 def test_a_configmap_output_reaches_the_worker() -> None:
     job = tj("job").spec(parallelism=2, output={"configMap": {"name": "out"}}).obj()
     _, a = assignment_of(job, 0)
@@ -155,6 +162,8 @@ def test_the_workers_result_report_is_what_the_operator_reads() -> None:
         (WorkerExit.NO_SPACE, "Failed", ShardState.FAILED),
         (WorkerExit.CONFIG, "Failed", ShardState.INVALID),
         (WorkerExit.OUTPUT, "Failed", ShardState.INVALID),
+        (WorkerExit.MODEL_UNAVAILABLE, "Failed", ShardState.FAILED),
+        (WorkerExit.MODEL_NOT_SERVED, "Failed", ShardState.INVALID),
     ],
 )
 def test_every_exit_code_has_a_meaning_for_the_operator(
@@ -174,4 +183,13 @@ def test_every_exit_code_is_covered() -> None:
         "NO_SPACE",
         "CONFIG",
         "OUTPUT",
+        "MODEL_UNAVAILABLE",
+        "MODEL_NOT_SERVED",
     }
+
+
+@pytest.mark.parametrize("code", [WorkerExit.MODEL_UNAVAILABLE, WorkerExit.MODEL_NOT_SERVED])
+def test_a_model_server_exit_tells_the_user_how_to_go_on_without_it(code: WorkerExit) -> None:
+    words = describe_exit(int(code))
+    assert words.startswith(f"exit code {int(code)}: the model server")
+    assert "spec.model.fallback: rules" in words

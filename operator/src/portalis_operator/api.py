@@ -128,6 +128,7 @@ class Model(SpecModel):
         default="portalis-translator", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
     )
     version: int | None = Field(default=None, ge=1)
+    fallback: Literal["none", "rules"] = "none"
 
 
 class Translation(SpecModel):

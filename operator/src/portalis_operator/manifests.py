@@ -253,6 +253,7 @@ def _env(job: TranslationJob, shard: int) -> list[dict[str, Any]]:
         "PORTALIS_CHECKPOINT_INTERVAL_SECONDS": str(spec.checkpoint.interval_seconds),
         "PORTALIS_MODEL_NAME": spec.model.name,
         "PORTALIS_MODEL_VERSION": str(spec.model.version or ""),
+        "PORTALIS_MODEL_FALLBACK": spec.model.fallback,
         "PORTALIS_CRATE_NAME": spec.target.crate_name,
         "PORTALIS_RUST_EDITION": spec.target.edition,
         "PORTALIS_SOURCE_DIR": SOURCE_DIR,

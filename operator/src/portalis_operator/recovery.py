@@ -59,8 +59,9 @@ def shard_state(phase: str, terminating: bool, exit_code: int | None) -> ShardSt
     preemption) the worker flushes and stops, and Kubernetes calls a deleted pod whose containers exited
     0 Succeeded. A worker that exited WorkerExit.RESUME stopped without a deletion (node shutdown, kubelet
     eviction) and wants to be resumed. Only Succeeded without either is finished. A worker that exited
-    WorkerExit.CONFIG refused its assignment, and one that exited WorkerExit.OUTPUT could not write its
-    ConfigMap output (a crate over 1 MiB, a ConfigMap that is not the job's): the same pod would fail the
+    WorkerExit.CONFIG refused its assignment, one that exited WorkerExit.OUTPUT could not write its
+    ConfigMap output (a crate over 1 MiB, a ConfigMap that is not the job's), and one that exited
+    WorkerExit.MODEL_NOT_SERVED found a model server without the job's model: the same pod would fail the
     same way.
     """
     if terminating or exit_code == WorkerExit.RESUME:
@@ -72,7 +73,7 @@ def shard_state(phase: str, terminating: bool, exit_code: int | None) -> ShardSt
     return ShardState.ACTIVE
 
 
-_PERMANENT = (WorkerExit.CONFIG, WorkerExit.OUTPUT)
+_PERMANENT = (WorkerExit.CONFIG, WorkerExit.OUTPUT, WorkerExit.MODEL_NOT_SERVED)
 
 _EXIT_MEANINGS = {
     WorkerExit.OK: "finished",
@@ -81,6 +82,14 @@ _EXIT_MEANINGS = {
     WorkerExit.TRANSIENT: "transient failure of the source fetch or model server",
     WorkerExit.NO_SPACE: "no space left on device",
     WorkerExit.OUTPUT: "the output ConfigMap cannot take the crate (over 1 MiB, or not this job's)",
+    WorkerExit.MODEL_UNAVAILABLE: (
+        "the model server (the pod's Triton sidecar) did not answer; spec.model.fallback: rules lets the job"
+        " go on without it"
+    ),
+    WorkerExit.MODEL_NOT_SERVED: (
+        "the model server does not serve the model the job needs (auto: typer; model: spec.model.name);"
+        " spec.model.fallback: rules lets the job go on without it"
+    ),
     WorkerExit.RESUME: "stopped to be resumed",
 }
 

@@ -57,7 +57,10 @@ def start(tmp: Path, src: Path, delay: float, **env: str) -> subprocess.Popen[by
     tmp.mkdir(parents=True, exist_ok=True)
     runner = tmp / "runner.py"
     runner.write_text(RUNNER)
-    full = {**os.environ, **worker_env(tmp, src, PORTALIS_BACKEND="auto", **env)}
+    # No type model server here (port 9 is discard; nothing listens): auto goes on with the rules.
+    no_typer = {"PORTALIS_TRITON_URL": "127.0.0.1:9", "PORTALIS_MODEL_FALLBACK": "rules"}
+    no_typer["PORTALIS_MODEL_WAIT_SECONDS"] = "0"
+    full = {**os.environ, **worker_env(tmp, src, PORTALIS_BACKEND="auto", **no_typer, **env)}
     return subprocess.Popen(
         [sys.executable, str(runner), str(delay)], env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )

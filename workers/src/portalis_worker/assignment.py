@@ -35,6 +35,13 @@ class BackendMode(StrEnum):
     RULES = "rules"
 
 
+class ModelFallback(StrEnum):
+    """What a shard does when its model server cannot be used (`spec.model.fallback`, model_server.py)."""
+
+    NONE = "none"  # fail: the operator's condition says the model server was unavailable
+    RULES = "rules"  # go on with the rules translator alone
+
+
 class AssignmentError(ValueError):
     """The environment does not describe a valid assignment; the message names each variable."""
 
@@ -71,6 +78,12 @@ class Assignment(BaseModel):
     triton_url: str = Field("localhost:8001", validation_alias=AliasChoices("PORTALIS_TRITON_URL"))
     model_name: str = Field("portalis-translator", validation_alias=AliasChoices("PORTALIS_MODEL_NAME"))
     model_version: int | None = Field(None, validation_alias=AliasChoices("PORTALIS_MODEL_VERSION"), ge=1)
+    model_fallback: ModelFallback = Field(
+        ModelFallback.NONE, validation_alias=AliasChoices("PORTALIS_MODEL_FALLBACK")
+    )
+    model_wait_seconds: float = Field(
+        120.0, validation_alias=AliasChoices("PORTALIS_MODEL_WAIT_SECONDS"), ge=0, le=3600
+    )
     pod_name: str | None = Field(None, validation_alias=AliasChoices("PORTALIS_POD_NAME"))
     node_name: str | None = Field(None, validation_alias=AliasChoices("PORTALIS_NODE_NAME"))
     metrics_port: int = Field(9400, validation_alias=AliasChoices("PORTALIS_METRICS_PORT"), ge=0, le=65535)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from portalis_worker import metrics
 from portalis_worker.assignment import BackendMode
+from portalis_worker.model_server import ModelServerError
 from portalis_worker.units import Failure, Unit
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ class ModelBackend:
     def translate_batch(self, units: Sequence[Unit]) -> list[Outcome]:
         try:
             answers = self.client.translate_batch([u.source for u in units])
+        except ModelServerError:
+            raise  # waited for already (model_server.py): the shard ends, the operator is told why
         except Exception as exc:
             raise BackendUnavailable(f"model server: {type(exc).__name__}: {exc}") from exc
         if len(answers) != len(units):

@@ -4,10 +4,14 @@ Exit codes (`protocol.WorkerExit`, read by the operator; docs/worker.md): 0 fini
 SIGTERM/SIGINT after flushing ("resume me": the pod is being replaced, or its node is going away; never
 0, which would make Kubernetes call the pod Succeeded and the operator the shard finished); 1 unexpected
 error; 2 invalid configuration (bad environment, rustc missing, `model` backend without a model client):
-retrying cannot help; 3 transient (source fetch failed, model server unavailable, the API server did
-not take a ConfigMap output): the operator retries with backoff; 4 no space left on device (scratch,
-ledger or output volume), logged as such; 5 the output ConfigMap cannot take the crate (over 1 MiB, or
-not this job's): retrying cannot help. `assemble` exits 1 while some shard is not done.
+retrying cannot help; 3 transient (source fetch failed, the API server did not take a ConfigMap
+output): the operator retries with backoff; 4 no space left on device (scratch, ledger or output
+volume), logged as such; 5 the output ConfigMap cannot take the crate (over 1 MiB, or not this job's):
+retrying cannot help; 6 the model server (the pod's Triton sidecar) did not answer within
+PORTALIS_MODEL_WAIT_SECONDS, at start or mid-run (model_server.py): retried with backoff; 7 the model
+server answers but does not serve the job's model: retrying cannot help. With
+PORTALIS_MODEL_FALLBACK=rules (`spec.model.fallback: rules`) 6 and 7 do not happen: the shard goes on
+with the rules alone. `assemble` exits 1 while some shard is not done.
 """
 
 from __future__ import annotations
@@ -29,6 +33,14 @@ from portalis_worker.backends import BackendUnavailable, CacheBackend, ModelClie
 from portalis_worker.configmap_output import ApiUnavailable, OutputRefused, configmap_output_for
 from portalis_worker.ledger import LocalFileStore, ledger_path
 from portalis_worker.loop import Worker, assemble_if_complete
+from portalis_worker.model_server import (
+    GuardedTranslator,
+    GuardedTypeModel,
+    ModelNotServed,
+    ModelServer,
+    ModelServerError,
+    ModelStopped,
+)
 from portalis_worker.progress import reporter_for
 from portalis_worker.protocol import WorkerExit
 from portalis_worker.rustcheck import Checker, RustcChecker
@@ -52,9 +64,94 @@ ModelClientFactory = Callable[[Assignment], ModelClient | None]
 TypeModelFactory = Callable[[Assignment], TypeModelClient | None]
 
 
+PROBE_SLOT = "param n"
+"""A slot text (typer_features) sent once at start: the type model answers, or the shard waits for it."""
+
+
 def no_model_client(assignment: Assignment) -> ModelClient | None:
-    """Default factory until the Triton client is wired in: `auto` then runs cache -> rules."""
+    """No translation model: `auto` runs cache -> rules (-> rules+types), `model` is refused."""
     return None
+
+
+def triton_translator(assignment: Assignment) -> ModelClient | None:
+    """The production translation model: in `model` mode, `spec.model.name` on the pod's Triton sidecar.
+    `auto` does not ask it (no trained translator exists: docs/model.md); it asks the type model."""
+    if assignment.backend is not BackendMode.MODEL:
+        return None
+    from portalis_worker.triton_client import TritonClient, TritonClientSettings, TritonUnavailableError
+
+    try:
+        return TritonClient(
+            TritonClientSettings(
+                url=assignment.triton_url, translator_model=assignment.model_name, attempts=1
+            )
+        )
+    except TritonUnavailableError as exc:  # tritonclient is not installed in this image
+        LOG.error("no model client", extra={"error": str(exc)})
+        return None
+
+
+def _not_served(exc: Exception) -> bool:
+    from portalis_worker.triton_client import ModelNotReadyError
+
+    return isinstance(exc, ModelNotReadyError)
+
+
+def _model_server(assignment: Assignment, what: str, stop: threading.Event) -> ModelServer:
+    return ModelServer(
+        what,
+        assignment.model_wait_seconds,
+        assignment.model_fallback,
+        is_not_served=_not_served,
+        stop=stop,
+    )
+
+
+def guarded_models(
+    assignment: Assignment,
+    type_model: TypeModelClient | None,
+    translator: ModelClient | None,
+    stop: threading.Event,
+) -> tuple[TypeModelClient | None, ModelClient | None, BackendMode]:
+    """Wait for the model server (model_server.py) and wrap the clients so that they ride out its restarts.
+
+    Returns the clients to use and the backend mode: `model` becomes `rules` when the server is not there
+    and the job allows that. Raises `ModelServerError` when it does not."""
+    backend = assignment.backend
+    if type_model is not None:
+        server = _model_server(assignment, "the type model", stop)
+        probe = type_model
+        type_model = (
+            GuardedTypeModel(probe, server)
+            if server.wait_ready(lambda: probe.infer_types([PROBE_SLOT]))
+            else None
+        )
+    if translator is not None:
+        server = _model_server(assignment, f"model {assignment.model_name!r}", stop)
+        client = translator
+        require = getattr(client, "require_model", None)
+        ready = server.wait_ready(
+            (lambda: require(assignment.model_name))
+            if callable(require)
+            else (lambda: client.translate_batch(["pass\n"]))
+        )
+        translator = GuardedTranslator(client, server) if ready else None
+        if translator is None and backend is BackendMode.MODEL:
+            backend = BackendMode.RULES
+    elif backend is BackendMode.MODEL:
+        raise ModelNotServed(
+            f"PORTALIS_BACKEND=model but this worker has no client for {assignment.model_name!r}"
+        )
+    return type_model, translator, backend
+
+
+def model_exit(exc: ModelServerError, stop: threading.Event) -> int:
+    """The exit code for a model server the shard cannot use (the operator shows its meaning)."""
+    if isinstance(exc, ModelStopped) or stop.is_set():
+        LOG.info("shard stopped while waiting for the model server; it resumes", extra={"error": str(exc)})
+        return EXIT_RESUME
+    LOG.error(str(exc), extra={"fallback": "set spec.model.fallback: rules to go on without the model"})
+    return WorkerExit.MODEL_NOT_SERVED if isinstance(exc, ModelNotServed) else WorkerExit.MODEL_UNAVAILABLE
 
 
 def _install_signals(stop: threading.Event) -> None:
@@ -98,11 +195,14 @@ def run_shard(
             else None
         )
         cache = CacheBackend()
-        inferred = InferredTypes(model=type_model_factory(assignment))
-        chain = build_chain(
-            assignment.backend, cache, model_client_factory(assignment), typed=ranked_backends(inferred)
+        type_model, translator, backend = guarded_models(
+            assignment, type_model_factory(assignment), model_client_factory(assignment), stop
         )
+        inferred = InferredTypes(model=type_model)
+        chain = build_chain(backend, cache, translator, typed=ranked_backends(inferred))
         output = configmap_output_for(assignment)
+    except ModelServerError as exc:
+        return model_exit(exc, stop)
     except (FileNotFoundError, ValueError) as exc:
         LOG.error("invalid configuration", extra={"error": str(exc)})
         return EXIT_CONFIG
@@ -175,6 +275,8 @@ def run_shard(
             return EXIT_RESUME
         LOG.error("transient failure; the shard will be retried", extra={"error": str(exc)})
         return EXIT_TRANSIENT
+    except ModelServerError as exc:
+        return model_exit(exc, stop)
     except OutputRefused as exc:
         LOG.error("output refused", extra={"error": str(exc)})
         return EXIT_OUTPUT
@@ -189,7 +291,7 @@ def run_shard(
 
 
 def main(
-    argv: Sequence[str] | None = None, model_client_factory: ModelClientFactory = no_model_client
+    argv: Sequence[str] | None = None, model_client_factory: ModelClientFactory = triton_translator
 ) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] in (["portalis-worker"], ["run"]):

@@ -46,6 +46,8 @@ class WorkerExit(IntEnum):
     TRANSIENT = 3  # source fetch failed, model server unavailable: retried with backoff
     NO_SPACE = 4  # no space left on device (scratch, ledger or output): retried with backoff, and said so
     OUTPUT = 5  # the output ConfigMap cannot take the crate (too big, or not this job's): permanent
+    MODEL_UNAVAILABLE = 6  # the model server (Triton sidecar) did not answer within the wait: retried
+    MODEL_NOT_SERVED = 7  # the model server answers without the job's model: permanent
     RESUME = 75  # stopped by SIGTERM after flushing: recreate and resume, spends no error budget
 
 

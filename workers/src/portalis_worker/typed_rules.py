@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from portalis_worker.backends import Outcome, RulesBackend
 from portalis_worker.model.typer_features import slot_texts
+from portalis_worker.model_server import ModelServerError
 from portalis_worker.typeinfer import Candidate, Slot, Typing, infer, typings
 from portalis_worker.typeinfer.inference import functions
 from portalis_worker.typeinfer.terms import of_annotation
@@ -56,9 +57,10 @@ class InferredTypes:
     """Typed versions per unit, shared by the rank backends; which rank each unit was offered last.
 
     With a type model, `prepare` asks it once per batch of units for the candidates of every open
-    slot, and ranking merges them with the rules' (typeinfer.ranking.merge). A model that cannot be
-    reached costs only its own candidates: the batch goes on with the rules' (`model_failures`
-    counts it, and the log says why)."""
+    slot, and ranking merges them with the rules' (typeinfer.ranking.merge). The worker's model is a
+    `model_server.GuardedTypeModel`: it waits for a restarting server and raises `ModelServerError`
+    when the job does not allow going on without it (that ends the shard). Any other client error
+    costs only that batch its model candidates (`model_failures` counts it, and the log says why)."""
 
     def __init__(self, limit: int = MAX_TRIES, model: TypeModelClient | None = None) -> None:
         self.limit = limit
@@ -102,7 +104,9 @@ class InferredTypes:
         self.model_calls += 1
         try:
             ranked = self.model.infer_types(texts)
-        except Exception as exc:  # unreachable or failing model server: rules only for this batch
+        except ModelServerError:
+            raise  # waited for already (model_server.py): the job does not allow going on without it
+        except Exception as exc:  # a model client without a ModelServer: rules only for this batch
             self.model_failures += 1
             LOG.warning(
                 "type model unavailable; rules-only types", extra={"error": f"{type(exc).__name__}: {exc}"}

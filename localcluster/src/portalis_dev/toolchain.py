@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from portalis_dev.layout import GOMOD_DIR, cache_dir
@@ -81,7 +82,13 @@ def _go_env() -> dict[str, str]:
 
 
 def _run_logged(
-    cmd: list[str], cwd: Path | None, env: dict[str, str], log: Path, label: str, progress: Progress
+    cmd: list[str],
+    cwd: Path | None,
+    env: dict[str, str],
+    log: Path,
+    label: str,
+    progress: Progress,
+    cold_seconds: int = 0,
 ) -> None:
     started = time.monotonic()
     with log.open("w") as fh:
@@ -93,7 +100,8 @@ def _run_logged(
             time.sleep(1)
             if time.monotonic() - last_report >= 60:
                 last_report = time.monotonic()
-                progress(f"  ... still building {label} ({int(last_report - started)} s so far)")
+                cold = f"; a cold build takes about {cold_seconds} s here" if cold_seconds else ""
+                progress(f"  ... still building {label} ({int(last_report - started)} s so far{cold})")
     if proc.returncode != 0:
         tail = log.read_text(errors="replace").splitlines()[-15:]
         raise BuildError(f"building {label} failed (exit {proc.returncode}); log: {log}\n" + "\n".join(tail))
@@ -140,7 +148,9 @@ def build_tool(t: Tool, progress: Progress = _stderr) -> Path:
         shutil.copytree(GOMOD_DIR / t.wrapper, module)
         cmd = ["go", "build", "-mod=mod", "-trimpath", *tags, "-ldflags", ldflags, "-o", str(staging) + "/"]
         try:
-            _run_logged([*cmd, *t.packages], module, env, log, f"{t.name} {t.version}", progress)
+            _run_logged(
+                [*cmd, *t.packages], module, env, log, f"{t.name} {t.version}", progress, t.cold_seconds
+            )
         finally:
             shutil.rmtree(module, ignore_errors=True)
     elif t.source_files:
@@ -155,17 +165,17 @@ def build_tool(t: Tool, progress: Progress = _stderr) -> Path:
             (module / rel).write_text(text)
         cmd = ["go", "build", "-trimpath", *tags, "-ldflags", ldflags, "-o", str(staging) + "/", *t.packages]
         try:
-            _run_logged(cmd, module, env, log, f"{t.name} {t.version}", progress)
+            _run_logged(cmd, module, env, log, f"{t.name} {t.version}", progress, t.cold_seconds)
         finally:
             shutil.rmtree(module, ignore_errors=True)
     elif t.wrapper:
         cmd = ["go", "build", "-trimpath", *tags, "-ldflags", ldflags, "-o", str(staging) + "/", *t.packages]
-        _run_logged(cmd, GOMOD_DIR / t.wrapper, env, log, f"{t.name} {t.version}", progress)
+        _run_logged(cmd, GOMOD_DIR / t.wrapper, env, log, f"{t.name} {t.version}", progress, t.cold_seconds)
     else:
         assert t.install is not None
         env["GOBIN"] = str(staging)
         cmd = ["go", "install", "-trimpath", *tags, "-ldflags", ldflags, f"{t.install}@{t.version}"]
-        _run_logged(cmd, None, env, log, f"{t.name} {t.version}", progress)
+        _run_logged(cmd, None, env, log, f"{t.name} {t.version}", progress, t.cold_seconds)
     for src, dst in t.renames:
         (staging / src).rename(staging / dst)
     if t.name == "kwok":
@@ -178,12 +188,53 @@ def build_tool(t: Tool, progress: Progress = _stderr) -> Path:
     return final
 
 
-def ensure_built(names: Iterable[str] | None = None, progress: Progress = _stderr) -> dict[str, Path]:
-    """Make sure the named tools (all by default) are built; return binary name -> path."""
+def _minutes(seconds: float) -> str:
+    return "under a minute" if seconds < 60 else f"about {round(seconds / 60)} min"
+
+
+def ensure_built(
+    names: Iterable[str] | None = None, progress: Progress = _stderr, parallel: int = 3
+) -> dict[str, Path]:
+    """Make sure the named tools (all by default) are built; return binary name -> path.
+
+    Missing tools are built up to `parallel` at a time: one build's module downloads and linking overlap
+    another's compiling, which shortens a cold first run even on 2 cores (the Go build cache is safe to share
+    between concurrent builds). A plan line and one line per finished tool estimate the time left from each
+    tool's measured cold build time (`Tool.cold_seconds`)."""
     wanted = [tool(n) for n in names] if names is not None else list(TOOLS)
+    go_version = _go_version()
+    missing = [t for t in wanted if not _complete(tool_dir(t, go_version), t)]
+    if missing:
+        # Concurrent builds share 2 cores: the estimate is the CPU time of them all, not the longest one.
+        estimate = sum(t.cold_seconds for t in missing)
+        names_text = ", ".join(t.name for t in missing)
+        at_once = min(parallel, len(missing))
+        progress(
+            f"portalis-dev: {len(missing)} tool(s) to build once ({names_text}), {at_once} at a time; "
+            f"{_minutes(estimate)} on a cold 2-core machine, less with warm Go caches"
+        )
+        started = time.monotonic()
+        left = {t.name: t.cold_seconds for t in missing}
+        with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="go-build") as pool:
+            futures = {pool.submit(build_tool, t, progress): t for t in missing}
+            try:
+                for done, future in enumerate(as_completed(futures), 1):
+                    t = futures[future]
+                    future.result()
+                    left.pop(t.name)
+                    if left:
+                        remaining = max(0.0, estimate - (time.monotonic() - started))
+                        progress(
+                            f"portalis-dev: [{done}/{len(missing)}] {t.name} ready; still building "
+                            f"{', '.join(left)} ({_minutes(remaining)} left on a cold machine)"
+                        )
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
     paths: dict[str, Path] = {}
     for t in wanted:
-        d = build_tool(t, progress)
+        d = build_tool(t, progress)  # a no-op now; also returns the folder
         for b in t.binaries:
             paths[b] = d / b
     return paths
@@ -205,6 +256,21 @@ def kwok_stages_file() -> Path:
     return tool_dir(tool("kwok")) / KWOK_STAGES_FILE
 
 
+def main(argv: list[str] | None = None) -> int:
+    """`python -m portalis_dev.toolchain [TOOL ...]`: builds with the standard library alone, so that
+    `make demo` can build the Go tools while pip is still installing the virtual environment."""
+    try:
+        ensure_built((argv if argv is not None else sys.argv[1:]) or None)
+    except BuildError as exc:
+        _stderr(f"portalis-dev: {exc}")
+        return 1
+    return 0
+
+
 def bin_dirs() -> list[Path]:
     go_version = _go_version()
     return [tool_dir(t, go_version) for t in TOOLS]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,10 +1,13 @@
-"""The scheduling loop: read the cluster, plan the cycle (pure), apply the plan. The loop and its timing
-live here; reading is reads.py, the pure cycle is cycle.py, writing is writes.py.
+"""The scheduling loop: plan the cycle (pure) over the watch-fed cache, apply the plan. The loop and its
+timing live here; the cache is cache.py (informers), the pure cycle is cycle.py, writing is writes.py.
 
-One cycle runs after any relevant event (debounced) and at least every `resync_seconds` (time-based
-rules: aging, deadlines, TTLs, backoff). Every cycle starts from a fresh read, so there is no cache to
-drift and a restarted operator continues exactly where the previous one stopped. With leader election
-only the holder of the Lease cycles, and every write passes its fence (leadership.py).
+A cycle runs after any relevant change (debounced), when a job's time-based rule falls due (the deadline
+heap, deadlines.py) and at least every `resync_seconds` (queue aging, cooldowns). It reads no list from
+the API server: the informers keep the jobs, our worker pods, the pods that hold GPUs, the pool's nodes
+and the GPUPool current, and say which jobs changed. Only those, and the jobs the scheduler moves, are
+planned; every job is planned on the first cycle, after taking over the Lease, and every
+FULL_SWEEP_SECONDS as a safety net. With leader election only the holder of the Lease cycles, and
+every write passes its fence (leadership.py); a standby keeps its cache warm.
 """
 
 from __future__ import annotations
@@ -14,20 +17,25 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from kubernetes_asyncio import client
 
 from portalis_operator import metrics
-from portalis_operator.cycle import plan_cycle
+from portalis_operator.cache import ClusterCache
+from portalis_operator.cycle import EVERYTHING, Dirty, plan_cycle
+from portalis_operator.deadlines import DeadlineHeap, node_due
 from portalis_operator.health import HealthState, Role, age
 from portalis_operator.leadership import Clock, Fence, LeaseElector, LeaseTiming, NotLeading, SystemClock
 from portalis_operator.pool import PoolReconciler
-from portalis_operator.reads import Reader
 from portalis_operator.settings import Settings
-from portalis_operator.snapshot import JobParser, PoolConfig, build_jobs, build_nodes, other_gpus
+from portalis_operator.snapshot import PoolConfig, build_jobs, build_nodes, other_gpus
 from portalis_operator.writes import Writer
 
 log = logging.getLogger(__name__)
+
+FULL_SWEEP_SECONDS = 300.0
+"""Every job is planned at least this often, whatever changed: a safety net under the dirty tracking."""
 
 
 class Controller:
@@ -59,12 +67,14 @@ class Controller:
         self.fence = elector.fence if elector is not None else Fence()
         self.api = api
         self._wake = asyncio.Event()
-        self.reader = Reader(settings, api)
+        self.cache = ClusterCache(settings, api, self.trigger)
+        self.deadlines = DeadlineHeap()
+        self._node_due: datetime | None = None
+        self._swept_at: float | None = None  # monotonic, the last cycle that planned every job
         self.writer = Writer(settings, api, self.fence, self.clock, self.trigger)
         self.pool = PoolReconciler(
             api, settings.pool, clock=self.clock.now, fence=self.fence.check, pool_label=settings.pool_label
         )
-        self._jobs = JobParser()
         self.last_sync: float | None = None
         self._last_cycle = 0.0
         self._synced_at: float | None = None  # monotonic, end of the last completed cycle
@@ -101,9 +111,11 @@ class Controller:
             if elector is not None
             else None
         )
+        self.cache.start()
         try:
             await self._loop(stopped)
         finally:
+            await self.cache.stop()
             for task in posters:
                 task.cancel()
             if renewing is not None and elector is not None:
@@ -125,8 +137,11 @@ class Controller:
             # cycle instead of re-listing everything for each of them.
             await asyncio.sleep(max(self.settings.debounce_seconds, min(1.0, 0.5 * self._last_cycle)))
             self._wake.clear()
-            was_leading = self.fence.open()
-            if not was_leading:
+            leading = self.fence.open()
+            if leading and not was_leading:
+                self.cache.mark_everything()  # a new leader plans every job once
+            was_leading = leading
+            if not leading:
                 continue  # a standby: the elector's task says when it leads
             try:
                 await self.cycle()
@@ -137,32 +152,52 @@ class Controller:
             except NotLeading:
                 log.info("leadership lost during a cycle; its remaining writes were not made")
             except Exception:
+                self.cache.mark_everything()  # what this cycle took from the dirty set is planned again
                 metrics.RECONCILE_ERRORS.labels("cycle").inc()
                 log.exception("scheduling cycle failed; retrying")
                 await asyncio.sleep(1)
 
     def _wait_seconds(self, leading: bool) -> float:
-        """A standby checks for leadership every retry period; a leader cycles on events or at resync."""
+        """A standby checks for leadership every retry period; a leader cycles on events, when the next
+        deadline falls due, or at resync."""
         if self.elector is not None and not leading:
             return min(self.settings.resync_seconds, self.elector.timing.retry_period)
-        return self.settings.resync_seconds
+        wait = self.settings.resync_seconds
+        for due in (self.deadlines.next(), self._node_due):
+            if due is not None:
+                wait = min(wait, max(0.0, (due - self.clock.now()).total_seconds()))
+        return wait
+
+    def _dirty(self, now: datetime) -> Dirty:
+        """What to plan this cycle: what the informers saw change, the jobs whose deadlines fell due,
+        the jobs whose writes failed, and every job after a node's grace period or FULL_SWEEP_SECONDS."""
+        dirty = self.cache.take_dirty()
+        dirty |= Dirty(frozenset(self.deadlines.pop_due(now) | self.writer.take_retries()))
+        if self._node_due is not None and now >= self._node_due:
+            dirty |= EVERYTHING
+        swept = self._swept_at
+        if swept is None or self.clock.monotonic() - swept >= FULL_SWEEP_SECONDS:
+            dirty |= EVERYTHING
+        if dirty.everything:
+            self._swept_at = self.clock.monotonic()
+        return dirty
 
     # ---- one cycle -----------------------------------------------------------------------------------
 
     async def cycle(self) -> None:
-        """Read the cluster, plan the cycle (cycle.plan_cycle, pure), apply it, then autoscale."""
+        """Plan the cycle over the cache (cycle.plan_cycle, pure), apply it, then autoscale."""
         self.fence.check()
+        await self.cache.synced()
         started = time.monotonic()
         now = self.clock.now()
-        gpupool, raw_jobs, our_pods, holds = await asyncio.gather(
-            self.reader.gpupool(), self.reader.jobs(), self.reader.worker_pods(), self.reader.gpu_holds()
-        )
+        gpupool = self.cache.gpupool()
         pool_spec = gpupool.spec if gpupool is not None else None
         pool = PoolConfig.from_spec(self.settings.pool, pool_spec, self.settings.pool_label)
-        raw_nodes = await self.reader.nodes(pool.label_selector())
-        views = build_jobs(self._jobs.parse(raw_jobs), our_pods)
-        nodes = build_nodes(raw_nodes, other_gpus(holds, views), pool, now)
-        del raw_jobs, raw_nodes, holds
+        raw_nodes = await self.cache.pool_nodes(pool.label_selector())
+        views = build_jobs(self.cache.all_jobs(), self.cache.worker_pods())
+        nodes = build_nodes(raw_nodes, other_gpus(self.cache.gpu_holds(), views), pool, now)
+        dirty = self._dirty(now)
+        self._node_due = node_due(raw_nodes, pool.recovery, now)
 
         self.writer.forget_refusals(views)
         planned = plan_cycle(
@@ -173,7 +208,10 @@ class Controller:
             self.settings.scheduling_policy(),
             self.settings.start_policy(),
             self.writer.refusals_of,
+            dirty,
         )
+        for key, when in planned.due.items():
+            self.deadlines.schedule(key, when)
         for view, exc in planned.failures:
             metrics.RECONCILE_ERRORS.labels("plan").inc()
             log.error("planning %s failed; the other jobs go on", view.key, exc_info=exc)
@@ -182,6 +220,7 @@ class Controller:
         await self.pool.reconcile(gpupool, planned.pool)
         self._last_cycle = time.monotonic() - started
         metrics.SCHEDULING_CYCLE.observe(self._last_cycle)
+        metrics.PLANNED_JOBS.observe(len(planned.plans))
         self.last_sync = time.time()
         self._synced_at = time.monotonic()
         metrics.LAST_SYNC.set(self.last_sync)

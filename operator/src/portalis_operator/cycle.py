@@ -10,12 +10,13 @@ calls it, and applies the result (writes.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from portalis_operator import conditions as c
 from portalis_operator.admission import Admitted, Waiting
-from portalis_operator.jobs import Context, Event, JobPlan, plan_job
+from portalis_operator.deadlines import next_due
+from portalis_operator.jobs import Context, Event, JobPlan, plan_job, waiting_unchanged
 from portalis_operator.occupancy import (
     busy_nodes,
     holds_capacity,
@@ -37,11 +38,27 @@ FINAL = ("Succeeded", "Failed")
 
 
 @dataclass(frozen=True)
+class Dirty:
+    """What changed since the last cycle: these jobs (keys "namespace/name": the object or its pods),
+    or `everything` (a node or the GPUPool changed, a new leader, the first cycle)."""
+
+    jobs: frozenset[str] = frozenset()
+    everything: bool = False
+
+    def __or__(self, other: Dirty) -> Dirty:
+        return Dirty(self.jobs | other.jobs, self.everything or other.everything)
+
+
+EVERYTHING = Dirty(everything=True)
+
+
+@dataclass(frozen=True)
 class CyclePlan:
-    plans: list[tuple[JobView, JobPlan]]  # every job's, in the views' order
+    plans: list[tuple[JobView, JobPlan]]  # the planned jobs', in the views' order
     failures: list[tuple[JobView, Exception]]  # jobs whose planning raised (for the log)
     waiting: Sequence[Waiting]  # the scheduler's queue after this cycle
     pool: PoolSnapshot  # what the autoscaler needs
+    due: Mapping[str, datetime | None] = field(default_factory=dict)  # planned job -> next_due
 
 
 def plan_cycle(
@@ -52,8 +69,15 @@ def plan_cycle(
     scheduling: SchedulingPolicy,
     start: StartPolicy,
     refusals: Callable[[JobView], Mapping[int, str]] = lambda _: {},
+    dirty: Dirty = EVERYTHING,
 ) -> CyclePlan:
-    """`refusals(view)`: what the API server last said to each of the job's refused pod creates."""
+    """`refusals(view)`: what the API server last said to each of the job's refused pod creates.
+
+    The queue, capacity, replacements and preemption are decided over every job (the scheduler needs
+    the whole queue), but `plan_job` runs only for the jobs whose plan can differ from the last one:
+    the `dirty` ones, those the scheduler admits, evicts or moves in the queue, those given a
+    replacement node, those with refused pod creates, and (through `dirty`, from the deadline heap)
+    those whose time-based rules fall due (deadlines.next_due, returned in `due`)."""
     running = [running_of(v, nodes) for v in views if holds_capacity(v)]
     replacements = replace_displaced(views, nodes, running)
     running = [with_replacements(r, replacements.get(r.job.key, {})) for r in running]
@@ -90,11 +114,23 @@ def plan_cycle(
             ),
         )
 
-    plans, failures = plan_each(views, plan, now)
+    def must_plan(v: JobView) -> bool:
+        if dirty.everything or v.key in dirty.jobs or v.key in replacements or v.key in evicted_by:
+            return True
+        decision = decisions.get(v.key)
+        if isinstance(decision, Admitted):
+            return True
+        if isinstance(decision, Waiting) and not v.job.spec.suspend:
+            return not waiting_unchanged(v.job, decision) or bool(refusals(v))
+        return bool(refusals(v))
+
+    plans, failures = plan_each([v for v in views if must_plan(v)], plan, now)
+    due = {v.key: next_due(v, p.status or v.job.status, now, start, pool.recovery) for v, p in plans}
     admitted = [RunningJob(a.job, a.placements, now) for a in result.admitted]
     return CyclePlan(
         plans=plans,
         failures=failures,
+        due=due,
         waiting=result.waiting,
         pool=PoolSnapshot(
             nodes=nodes,

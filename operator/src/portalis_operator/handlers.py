@@ -1,7 +1,7 @@
-"""kopf registration: the edge where Kubernetes events enter. Handlers only wake the controller.
-
-Every decision is made by the controller's cycle over a fresh snapshot, so handlers carry no state and
-need no finalizers: worker pods are owned by their TranslationJob and garbage-collected with it.
+"""kopf registration: log-in, start-up and clean-up of the controller. No resource handlers: the
+controller's own informers (cache.py) watch what the loop reads, so kopf watches nothing (one watch per
+kind, not two), and every decision is made by the controller's cycle. Worker pods are owned by their
+TranslationJob and garbage-collected with it, so nothing needs a finalizer.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ from kubernetes_asyncio.config.config_exception import ConfigException
 from prometheus_client import start_http_server
 
 from portalis_operator import metrics
-from portalis_operator.api import GROUP, VERSION
 from portalis_operator.controller import Controller
 from portalis_operator.health import HealthServer
-from portalis_operator.manifests import JOB_LABEL
 from portalis_operator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -148,13 +146,3 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     api: client.ApiClient | None = getattr(memo, "api", None)
     if api is not None:
         await api.close()
-
-
-@kopf.on.event(GROUP, VERSION, "translationjobs")
-def job_changed(memo: kopf.Memo, **_: Any) -> None:
-    memo.controller.trigger()
-
-
-@kopf.on.event("", "v1", "pods", labels={JOB_LABEL: kopf.PRESENT})
-def worker_pod_changed(memo: kopf.Memo, **_: Any) -> None:
-    memo.controller.trigger()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portalis_operator.admission import Waiting
+from portalis_operator.admission import Waiting, WaitReason
 from portalis_operator.recovery import (
     PodAction,
     Signal,
@@ -15,6 +15,16 @@ def wait_message(w: Waiting) -> str:
     where = f"position {w.position} in the queue" if w.position is not None else "in the queue"
     extra = f"; blocked by {w.blocked_by}" if w.blocked_by else ""
     return f"{where}: {w.reason.value}{extra}"
+
+
+def waiting_words(decision: Waiting) -> str:
+    """The Queued condition's message for a waiting job."""
+    if decision.reason is WaitReason.OUTPUT_PATH_IN_USE:
+        return (
+            f"spec.output: the path overlaps that of job {decision.blocked_by}, which holds it; "
+            "waiting until it finishes or is deleted"
+        )
+    return decision.message or wait_message(decision)
 
 
 def start_wait(pod: PodView | None, refusal: str | None) -> str | None:

@@ -34,7 +34,7 @@ from portalis_operator.api import (
     WorkerStatus,
 )
 from portalis_operator.cost import GPUSeconds
-from portalis_operator.job_messages import exit_words, start_wait, trouble_words, wait_message
+from portalis_operator.job_messages import exit_words, start_wait, trouble_words, waiting_words
 from portalis_operator.manifests import worker_pod_name
 from portalis_operator.occupancy import ACTIVE_PHASES, finished, needs_node, queued_since
 from portalis_operator.placement import eligible_capacity_types
@@ -266,28 +266,40 @@ def _plan_queued(b: _Builder, view: JobView, decision: Admitted | Waiting | None
     if not c.is_true(job.status.conditions, c.QUEUED):
         b.event("Normal", "Queued", "waiting for admission")
     if isinstance(decision, Waiting):
-        msg = decision.message or wait_message(decision)
-        if decision.reason is WaitReason.OUTPUT_PATH_IN_USE:
-            msg = (
-                f"spec.output: the path overlaps that of job {decision.blocked_by}, which holds it; "
-                "waiting until it finishes or is deleted"
-            )
+        msg = waiting_words(decision)
         if decision.reason in _WARN_ONCE:  # not a capacity wait: say why once, as a Warning
             current = c.find(job.status.conditions, c.QUEUED)
             if current is None or (current.reason, current.message) != (decision.reason.value, msg):
                 b.event("Warning", decision.reason.value, msg)
         b.cond(c.QUEUED, True, decision.reason.value, msg)
-        b.status.queue = QueueStatus(
-            position=decision.position,
-            reason=decision.reason.value,
-            effective_priority=decision.effective_priority.wire,  # type: ignore[arg-type]
-        )
+        b.status.queue = queue_status(decision)
     else:
         b.cond(c.QUEUED, True, "Created", "waiting for admission")
     return b.done()
 
 
 _WARN_ONCE = (WaitReason.OUTPUT_PATH_IN_USE, WaitReason.NAMESPACE_QUOTA_EXCEEDED)
+
+
+def queue_status(decision: Waiting) -> QueueStatus:
+    return QueueStatus(
+        position=decision.position,
+        reason=decision.reason.value,
+        effective_priority=decision.effective_priority.wire,  # type: ignore[arg-type]
+    )
+
+
+def waiting_unchanged(job: TranslationJob, decision: Waiting) -> bool:
+    """The job already shows this wait (Queued condition and status.queue): planning it would write
+    nothing. Lets a cycle skip the queued jobs whose place in the queue did not move."""
+    current = c.find(job.status.conditions, c.QUEUED)
+    return (
+        current is not None
+        and current.status == "True"
+        and (current.reason, current.message) == (decision.reason.value, waiting_words(decision))
+        and job.status.queue == queue_status(decision)
+        and job.status.observed_generation == job.metadata.generation
+    )
 
 
 def _recover(b: _Builder, view: JobView, ctx: Context) -> RecoveryPlan:

@@ -52,6 +52,12 @@ PREEMPTIONS = Counter(
     ["priority"],
     registry=REGISTRY,
 )
+PLANNED_JOBS = Histogram(
+    "portalis_scheduler_planned_jobs",
+    "Jobs planned in one scheduling cycle (the changed ones, and every job on a full sweep).",
+    buckets=(0, 1, 10, 100, 1000, 10000, 100000),
+    registry=REGISTRY,
+)
 SCHEDULING_CYCLE = Histogram(
     "portalis_scheduler_cycle_duration_seconds",
     "Wall time of one scheduling cycle (snapshot, decide, apply).",
@@ -185,7 +191,9 @@ def observe_cycle(
     for prio in ("critical", "high", "normal", "low", "background"):
         QUEUE_DEPTH.labels(prio).set(depth.get(prio, 0))
         OLDEST_QUEUED.labels(prio).set(oldest.get(prio, 0.0))
-    phases = Tally((p.status or v.job.status).phase or "Pending" for v, p in plans)
+    # Jobs not planned this cycle keep the phase their status shows.
+    planned = {v.key: p.status for v, p in plans if p.status is not None}
+    phases = Tally((planned.get(v.key) or v.job.status).phase or "Pending" for v in views)
     for phase in (
         "Pending",
         "Queued",

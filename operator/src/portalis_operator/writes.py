@@ -64,6 +64,7 @@ class Writer:
         self._refusals: dict[tuple[str, str], CreateRefusal] = {}  # (namespace, pod) -> last refusal
         self._events: asyncio.Queue[tuple[TranslationJob, str, str, str]] = asyncio.Queue()
         self._event_budget = EventBudget()
+        self._retry: set[str] = set()  # jobs ("namespace/name") whose writes failed: plan them again
 
     def start_event_posters(self) -> list[asyncio.Task[None]]:
         """Events are posted in the background: they must not hold up admissions."""
@@ -77,33 +78,43 @@ class Writer:
             self.fence.check()
             yield
 
+    def take_retries(self) -> set[str]:
+        """Jobs whose plan was not wholly written since the last call: the next cycle plans them again
+        (a cycle plans only what changed, and a refused write changes nothing)."""
+        out, self._retry = self._retry, set()
+        return out
+
     async def apply(self, view: JobView, plan: JobPlan, pool: PoolConfig) -> None:
         """Apply one job's plan; an unexpected error is logged and counted, and the other jobs' plans
         are still applied (API errors are handled per call, in _apply)."""
         try:
-            await self._apply(view, plan, pool)
+            if not await self._apply(view, plan, pool):
+                self._retry.add(view.key)
         except (asyncio.CancelledError, NotLeading):
+            self._retry.add(view.key)
             raise
         except Exception:
+            self._retry.add(view.key)
             metrics.RECONCILE_ERRORS.labels("apply").inc()
             log.exception("applying the plan of %s failed; the other jobs go on", view.key)
 
-    async def _apply(self, view: JobView, plan: JobPlan, pool: PoolConfig) -> None:
+    async def _apply(self, view: JobView, plan: JobPlan, pool: PoolConfig) -> bool:
+        """False when some write was not made (the job is planned again next cycle)."""
         job = view.job
         ns, name = job.metadata.namespace or "default", job.metadata.name
         status = job.status
+        ok = True
         if plan.status is not None:
-            ok = await self._patch_status(view, plan)
-            if not ok:
-                return
+            if not await self._patch_status(view, plan):
+                return False
             status = plan.status
             _count_written(view, plan, pool)
         if plan.deletes:
-            await asyncio.gather(*(self._delete_pod(ns, d) for d in plan.deletes))
+            ok = all(await asyncio.gather(*(self._delete_pod(ns, d) for d in plan.deletes)))
         if plan.create:
             await self._ensure_worker_account(ns)
             if not await self._ensure_output_config_maps(ns, job):
-                return  # the workers would only wait for them; the next cycle tries again
+                return False  # the workers would only wait for them; the next cycle tries again
             spot = spot_mode_of(job)
             nodes = {w.shard: w.node for w in status.workers or ()}
             pod_settings = self.settings.worker_pod_settings(pool.capacity_type_label)
@@ -112,7 +123,8 @@ class Writer:
                 for shard in plan.create
                 if not self._backing_off(ns, worker_pod_name(name, shard))
             ]
-            await asyncio.gather(*(self._create_pod(ns, body) for body in bodies))
+            created = await asyncio.gather(*(self._create_pod(ns, body) for body in bodies))
+            ok = ok and all(created)
         for ev in plan.events:  # posted in the background: they must not hold up admissions
             if self._event_budget.allow(job.metadata.uid or view.key, self.clock.monotonic()):
                 self._events.put_nowait((job, ev.type, ev.reason, ev.message))
@@ -125,6 +137,7 @@ class Writer:
                     GROUP, VERSION, ns, JOBS, name, propagation_policy="Background"
                 ),
             )
+        return ok
 
     async def _patch_status(self, view: JobView, plan: JobPlan) -> bool:
         job = view.job
@@ -155,7 +168,7 @@ class Writer:
             return False
         return True
 
-    async def _create_pod(self, ns: str, body: dict[str, Any]) -> None:
+    async def _create_pod(self, ns: str, body: dict[str, Any]) -> bool:
         """Create one worker pod. A refusal (quota, LimitRange, Pod Security, an invalid spec) is
         recorded and retried after a backoff (startup.py), never at once: the same create is refused the
         same way, and an immediate retry used to re-run the whole cycle every few milliseconds."""
@@ -166,7 +179,7 @@ class Writer:
         except ApiException as exc:
             if exc.status == 409:  # created by an earlier cycle or an earlier operator: same name, same pod
                 self._refusals.pop(key, None)
-                return
+                return True
             metrics.POD_CREATE_REFUSALS.inc()
             record = refused(
                 self._refusals.get(key), _reason(exc), self.clock.monotonic(), self.settings.start_policy()
@@ -180,8 +193,9 @@ class Writer:
                 record.retry_at - self.clock.monotonic(),
                 record.message,
             )
-            return
+            return True  # planned again while its refusal is on record (refusals_of), after the backoff
         self._refusals.pop(key, None)
+        return True
 
     def _backing_off(self, ns: str, pod: str) -> bool:
         record = self._refusals.get((ns, pod))
@@ -207,13 +221,13 @@ class Writer:
         }
         self._refusals = {k: r for k, r in self._refusals.items() if k in keep}
 
-    async def _delete_pod(self, ns: str, delete: PodDelete) -> None:
+    async def _delete_pod(self, ns: str, delete: PodDelete) -> bool:
         """Delete with a UID precondition: only the pod the plan was made for, never one that took its
         name since (409 then, and the next cycle decides on the new pod)."""
         if delete.uid is None:
             metrics.RECONCILE_ERRORS.labels("pods").inc()
             log.error("pod %s/%s not deleted: its UID is unknown", ns, delete.name)
-            return
+            return True  # retrying cannot learn it; the pod's next change plans the job again
         body: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "DeleteOptions",
@@ -227,9 +241,11 @@ class Writer:
         except ApiException as exc:
             if exc.status in (404, 409):  # gone, or replaced since the snapshot
                 self.trigger()
-                return
+                return False
             metrics.RECONCILE_ERRORS.labels("pods").inc()
             log.error("pod %s/%s not deleted: %s", ns, delete.name, _reason(exc))
+            return False
+        return True
 
     async def _ensure_output_config_maps(self, ns: str, job: TranslationJob) -> bool:
         """A ConfigMap output's ConfigMaps (manifests.output_config_maps), created before the pods. One

@@ -1,0 +1,166 @@
+"""A cache of one kind of object kept current by a watch: list once, then follow the watch stream.
+
+Each object is reduced on arrival (`reduce(raw) -> value | None`) to the compact value the loop needs;
+objects reduced to None are not kept, so the cache holds only what matters (our worker pods, pods that
+hold GPUs, pool nodes) and never a raw object. Every change reaches `on_change(key, old, new)`.
+
+Restart and relist safety: the watch resumes from the last resourceVersion seen (bookmarks included).
+When the API server has compacted that version away (410 Gone, or an ERROR event with code 410), the
+informer lists again and reports the difference to the previous contents as changes: objects deleted
+while nobody watched are reported as deleted, so no decision rests on an object that no longer exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+from kubernetes_asyncio.client.exceptions import ApiException
+
+log = logging.getLogger(__name__)
+
+V = TypeVar("V")
+Key = tuple[str, str]
+"""(namespace, name); namespace "" for cluster-scoped objects."""
+
+PAGE = 500
+WATCH_SECONDS = 300  # the API server ends each watch after this; the informer resumes it
+RETRY_SECONDS = 1.0
+
+
+class Expired(Exception):
+    """The resourceVersion to resume from is gone (410): list again."""
+
+
+def key_of(raw: Mapping[str, Any]) -> Key:
+    meta = raw.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+class Informer(Generic[V]):
+    """`list_fn` is a kubernetes_asyncio list call (the informer adds paging, watch and raw JSON);
+    `kwargs` its fixed arguments (namespace, label or field selector)."""
+
+    def __init__(
+        self,
+        name: str,
+        list_fn: Callable[..., Awaitable[Any]],
+        reduce: Callable[[Mapping[str, Any]], V | None],
+        on_change: Callable[[Key, V | None, V | None], None],
+        **kwargs: Any,
+    ) -> None:
+        self.name = name
+        self.items: dict[Key, V] = {}
+        self.synced = asyncio.Event()
+        self.relists = 0  # lists after the first (410s): a figure for tests and logs
+        self.resource_version: str | None = None  # where the watch resumes; None: list first
+        self._list_fn = list_fn
+        self._reduce = reduce
+        self._on_change = on_change
+        self._kwargs = kwargs
+
+    async def run(self) -> None:
+        """List, then watch for ever; errors are logged and retried, a 410 lists again."""
+        while True:
+            try:
+                if self.resource_version is None:
+                    await self.relist()
+                await self.watch()
+            except asyncio.CancelledError:
+                raise
+            except Expired:
+                log.info("%s: resourceVersion %s expired; listing again", self.name, self.resource_version)
+                self.resource_version = None
+            except Exception as exc:  # the API server restarted, a connection dropped: resume shortly
+                log.warning("%s: watch interrupted (%s); resuming", self.name, exc)
+                await asyncio.sleep(RETRY_SECONDS)
+
+    async def relist(self) -> None:
+        """Replace the contents with a fresh list, reporting every difference as a change."""
+        fresh: dict[Key, V] = {}
+        kw: dict[str, Any] = {"limit": PAGE, **self._kwargs}
+        version = ""
+        while True:
+            data = await self._request(**kw)
+            version = str((data.get("metadata") or {}).get("resourceVersion") or version)
+            for raw in data.get("items") or ():
+                value = self._reduce(raw)
+                if value is not None:
+                    fresh[key_of(raw)] = value
+            token = (data.get("metadata") or {}).get("continue")
+            if not token:
+                break
+            kw = {"limit": PAGE, "_continue": token, **self._kwargs}
+        if self.synced.is_set():
+            self.relists += 1
+        old, self.items = self.items, fresh
+        for key in old.keys() - fresh.keys():
+            self._on_change(key, old[key], None)
+        for key, value in fresh.items():
+            if old.get(key) != value:
+                self._on_change(key, old.get(key), value)
+        self.resource_version = version
+        self.synced.set()
+
+    async def watch(self) -> None:
+        """Follow the watch from `resource_version` until the server ends it."""
+        try:
+            resp = await self._list_fn(
+                watch=True,
+                resource_version=self.resource_version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=WATCH_SECONDS,
+                _preload_content=False,
+                _request_timeout=WATCH_SECONDS + 30,
+                **self._kwargs,
+            )
+        except ApiException as exc:
+            if exc.status == 410:
+                raise Expired(exc.reason) from exc
+            raise
+        try:
+            while line := await resp.content.readline():
+                self.apply(json.loads(line))
+        finally:
+            with contextlib.suppress(Exception):
+                resp.release()
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        """One watch event: the store and `resource_version` follow it; an expired version raises."""
+        kind = event.get("type")
+        raw = event.get("object") or {}
+        if kind == "ERROR":
+            if raw.get("code") == 410:
+                raise Expired(raw.get("message"))
+            raise ApiException(status=raw.get("code"), reason=raw.get("message"))
+        version = (raw.get("metadata") or {}).get("resourceVersion")
+        if version:
+            self.resource_version = str(version)
+        if kind == "BOOKMARK":
+            return
+        key = key_of(raw)
+        old = self.items.get(key)
+        new = None if kind == "DELETED" else self._reduce(raw)
+        if new is None:
+            self.items.pop(key, None)
+        else:
+            self.items[key] = new
+        if old != new:
+            self._on_change(key, old, new)
+
+    async def _request(self, **kw: Any) -> dict[str, Any]:
+        try:
+            resp = await self._list_fn(_preload_content=False, **kw)
+        except ApiException as exc:
+            if exc.status == 410:  # a continue token outlived its version: start the list again
+                raise Expired(exc.reason) from exc
+            raise
+        try:
+            data: dict[str, Any] = json.loads(await resp.read())
+            return data
+        finally:
+            resp.release()

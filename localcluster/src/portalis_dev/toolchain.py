@@ -40,7 +40,9 @@ class BuildError(RuntimeError):
 
 
 def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    # One write per line: builds run in threads, and print() writes the text and the newline apart.
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
 
 
 def _go_version() -> str:

@@ -51,7 +51,7 @@ def next_due(
         return _earliest(times, now)
     started = status.start_time or status.admitted_at
     if spec.deadline_seconds is not None and started is not None:
-        times.append(_after(started, spec.deadline_seconds))
+        times.append(_after(started, spec.deadline_seconds) + STRICT)
     if c.is_true(conditions, c.ADMITTED):
         if not c.is_true(conditions, c.RUNNING) and status.admitted_at is not None:
             times.append(_after(status.admitted_at, start.timeout.total_seconds()) + STRICT)

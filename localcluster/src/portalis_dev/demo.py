@@ -764,6 +764,16 @@ def tree_bytes(root: Path, skip: Iterable[str] = ("target", "Cargo.lock")) -> di
 # ---- the whole demo ----------------------------------------------------------------------------------
 
 
+def cost_line(job: Mapping[str, Any]) -> str:
+    """The job's `status.cost` in one line: GPU-seconds by capacity type and the estimate from the pool's
+    prices (the operator adds up each worker pod's run interval times its GPUs)."""
+    cost = (job.get("status") or {}).get("cost") or {}
+    spot, on_demand = float(cost.get("gpuSecondsSpot", 0.0)), float(cost.get("gpuSecondsOnDemand", 0.0))
+    usd = cost.get("estimatedUSD")
+    price = f", estimated ${float(usd):.4f}" if usd is not None else " (the pool has no prices)"
+    return f"{spot:.1f} GPU-seconds on spot, {on_demand:.1f} on on-demand{price}"
+
+
 @dataclass(frozen=True)
 class DemoOptions:
     state_dir: Path
@@ -892,6 +902,7 @@ def run_demo(options: DemoOptions, say: Say = print) -> int:
         say(f"  failed  {failure.get('path')}: {failure.get('unit')} ({failure.get('reason')})")
     if len(report.failures) > 10:
         say(f"  ... {len(report.failures) - 10} more in {crate / 'TRANSLATION_REPORT.md'}")
+    say(f"cost:        {cost_line(final)}")
     if build.ok:
         say(f"cargo build: ok ({build.seconds:.1f} s)")
     else:

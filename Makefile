@@ -7,11 +7,18 @@ PYTEST_ARGS ?=
 
 .PHONY: demo demo-tools test lint tools images venv down clean train-typer
 
-$(VENV)/.installed: pyproject.toml
+# The package and its runtime dependencies: all that the demo runs (operator, workers with the rules backend,
+# node agent). The test and serving extras (torch through NeMo, several GB of wheels) come with `venv`.
+$(VENV)/.core: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=...)")'
-	@echo "==> Python environment $(VENV): pip install (one-time; about 2 min on a cold machine)"
+	@echo "==> Python environment $(VENV): pip install of the package (one-time; about 1 min on a cold machine)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.core
+	@echo "==> Python environment $(VENV): the test and serving extras (one-time; several minutes on a cold machine)"
 	$(BIN)/pip install --quiet -e '.[test,serving]'
 	$(BIN)/pip install --quiet --no-deps 'nvidia-pytriton==0.7.0'
 	touch $@
@@ -37,12 +44,13 @@ demo-tools:
 
 # The main job on the embedded default: the local control plane, the node agent with simulated DGX
 # nodes and the operator; translates examples/sample-project and checks that its Rust crate builds.
-# A cold first run builds the venv and the demo's Go tools side by side (docs/demo.md has the measured time).
+# A cold first run installs the package and builds the demo's Go tools side by side (docs/demo.md has the
+# measured time); the test and serving extras are left to `make test`.
 demo:
-	@$(MAKE) --no-print-directory -j2 venv demo-tools
+	@$(MAKE) --no-print-directory -j2 $(VENV)/.core demo-tools
 	$(BIN)/portalis-dev demo
 
-down: venv
+down: $(VENV)/.core
 	$(BIN)/portalis-dev down
 
 # The type model (docs/model.md): a training environment holding only the pinned typed packages of

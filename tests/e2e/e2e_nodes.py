@@ -6,9 +6,10 @@
 - `agent`: the node agent's simulated nodes, whose pods run as host processes (portalis_dev.agent). For a
   machine where the tests cannot run as root; nothing about the images is tested then.
 
-`tests/e2e/test_kubectl_plugin.py` runs on the node agent whatever this says: its git source is served
-over HTTPS on the host's loopback with a certificate authority of the test's own, which the workers' git
-is told to trust through the agent's environment; a pod on a real node reaches neither (docs/install.md).
+Three modules run on the node agent whatever this says (docs/install.md, "The end-to-end tier on real
+nodes"): test_kubectl_plugin.py (a git server on the host's loopback, trusted through the agent's
+environment), test_model_job.py (the Triton sidecar's image is not built here) and
+test_apiserver_outage.py (on real nodes the operator reclaims a worker after the outage).
 """
 
 from __future__ import annotations

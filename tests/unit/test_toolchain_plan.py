@@ -81,6 +81,12 @@ def test_a_failed_build_fails_the_whole(fake_builds: dict[str, object]) -> None:
         toolchain.ensure_built(DEMO_TOOLS, progress=lambda m: None)
 
 
+def test_time_left_admits_a_busy_machine() -> None:
+    assert toolchain._time_left(400, 100) == "about 5 min left on an idle machine"
+    assert toolchain._time_left(400, 380) == "under a minute left on an idle machine"
+    assert toolchain._time_left(400, 500).startswith("past the about 7 min estimate for an idle machine;")
+
+
 def test_the_demo_needs_no_test_only_tool() -> None:
     assert set(DEMO_TOOLS) == {"kubernetes", "etcd", "kwok"}
     assert all(tool(name).cold_seconds > 0 for name in DEMO_TOOLS)

@@ -194,6 +194,14 @@ def _minutes(seconds: float) -> str:
     return "under a minute" if seconds < 60 else f"about {round(seconds / 60)} min"
 
 
+def _time_left(estimate: float, elapsed: float) -> str:
+    if elapsed < estimate:
+        return f"{_minutes(estimate - elapsed)} left on an idle machine"
+    # Other work shares the cores: say so rather than promise a minute that will not come.
+    load = os.getloadavg()[0]
+    return f"past the {_minutes(estimate)} estimate for an idle machine; load average {load:.0f}"
+
+
 def ensure_built(
     names: Iterable[str] | None = None, progress: Progress = _stderr, parallel: int = 3
 ) -> dict[str, Path]:
@@ -225,10 +233,9 @@ def ensure_built(
                     future.result()
                     left.pop(t.name)
                     if left:
-                        remaining = max(0.0, estimate - (time.monotonic() - started))
                         progress(
                             f"portalis-dev: [{done}/{len(missing)}] {t.name} ready; still building "
-                            f"{', '.join(left)} ({_minutes(remaining)} left on a cold machine)"
+                            f"{', '.join(left)} ({_time_left(estimate, time.monotonic() - started)})"
                         )
             except BaseException:
                 for f in futures:

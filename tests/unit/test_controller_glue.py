@@ -144,7 +144,7 @@ def test_pod_create_refusals_back_off_on_the_injected_clock() -> None:
         assert isinstance(clock, FakeClock)
         calls: list[Any] = []
 
-        async def create(ns: str, body: Any) -> None:
+        async def create(ns: str, body: Any, **_: Any) -> None:
             calls.append(body)
             raise ApiException(status=403, reason="Forbidden")
 
@@ -155,5 +155,34 @@ def test_pod_create_refusals_back_off_on_the_injected_clock() -> None:
         assert controller.writer._backing_off("team-a", "a-w0")
         clock.t += 3600
         assert not controller.writer._backing_off("team-a", "a-w0")
+
+    with_controller(body)
+
+
+def running_plan() -> tuple[JobView, JobPlan]:
+    job = tj("b").obj()
+    job.metadata.resource_version = "9"
+    status = job.status.model_copy()
+    status.phase = "Running"
+    return JobView(job), JobPlan(status=status)
+
+
+def test_status_only_changes_wait_behind_admissions_and_are_planned_again_once_written() -> None:
+    async def body(controller: Controller) -> None:
+        writer = controller.writer
+        calls: list[Any] = []
+        writer.custom.patch_namespaced_custom_object_status = accepting(calls)  # type: ignore[method-assign]
+        admit, running = admitted_plan(), running_plan()
+        await writer.apply_all([admit, running], POOL)
+        assert [c[4] for c in calls] == ["a"]  # the admission only; Running is queued
+        assert writer.pending() == {"team-a/b"}
+        await writer.apply_all([running], POOL)  # planned again meanwhile: not queued twice
+        assert writer._deferred.qsize() == 1
+        task = asyncio.create_task(writer.write_deferred())
+        await writer._deferred.join()
+        task.cancel()
+        assert [c[4] for c in calls] == ["a", "b"]
+        assert writer.pending() == set()
+        assert "team-a/b" in writer.take_retries()  # planned again on what the write left
 
     with_controller(body)

@@ -154,3 +154,22 @@ def test_an_expired_version_in_the_stream_asks_for_a_relist() -> None:
     inf = informer([])
     with pytest.raises(Expired):
         inf.apply({"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old"}})
+
+
+def test_our_own_write_is_held_until_the_watch_catches_up() -> None:
+    """An admission written at version 7 must not be undone by the watch's older events of the same
+    job (the next cycle would give its GPUs away again)."""
+    changes: list[Any] = []
+    inf = informer(changes)
+    inf.apply({"type": "ADDED", "object": obj("a", "5", "queued")})
+    inf.assume(obj("a", "7", "admitted"))
+    inf.apply({"type": "MODIFIED", "object": obj("a", "6", "queued")})  # older: skipped
+    assert inf.items == {("ns", "a"): "admitted"}
+    inf.apply({"type": "MODIFIED", "object": obj("a", "7", "admitted")})  # caught up: no change
+    inf.apply({"type": "MODIFIED", "object": obj("a", "8", "running")})
+    assert inf.items == {("ns", "a"): "running"}
+    assert [c[2] for c in changes] == ["queued", "admitted", "running"]
+    inf.assume(obj("a", "3", "stale"))  # an answer older than what the store holds is not assumed
+    assert inf.items == {("ns", "a"): "running"}
+    inf.apply({"type": "DELETED", "object": obj("a", "9", "running")})
+    assert inf.items == {}

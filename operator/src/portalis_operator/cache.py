@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -109,6 +109,7 @@ class ClusterCache:
             field_selector=f"metadata.name={settings.pool}",
         )
         spaces: list[str | None] = list(settings.namespaces) or [None]
+        self._spaces = spaces
         self.jobs = [self._job_informer(ns) for ns in spaces]
         self.workers = [self._worker_informer(ns) for ns in spaces]
         self.holds = Informer[Hold](
@@ -233,6 +234,25 @@ class ClusterCache:
         self._dirty = set()
         self._everything = False
         return dirty
+
+    def assume_job(self, raw: Mapping[str, Any]) -> None:
+        """A job as our status write left it (informer.assume)."""
+        informer = self._in(self.jobs, raw)
+        if informer is not None:
+            informer.assume(raw)
+
+    def assume_pod(self, raw: Mapping[str, Any]) -> None:
+        """A worker pod as our create left it (informer.assume)."""
+        informer = self._in(self.workers, raw)
+        if informer is not None:
+            informer.assume(raw)
+
+    def _in(self, informers: Sequence[Informer[Any]], raw: Mapping[str, Any]) -> Informer[Any] | None:
+        """The informer of the object's namespace (the only one, when every namespace is watched)."""
+        if len(informers) == 1:
+            return informers[0]
+        ns = str((raw.get("metadata") or {}).get("namespace") or "")
+        return informers[self._spaces.index(ns)] if ns in self._spaces else None
 
     def mark_everything(self) -> None:
         self._everything = True

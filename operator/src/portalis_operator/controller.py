@@ -71,7 +71,7 @@ class Controller:
         self.deadlines = DeadlineHeap()
         self._node_due: datetime | None = None
         self._swept_at: float | None = None  # monotonic, the last cycle that planned every job
-        self.writer = Writer(settings, api, self.fence, self.clock, self.trigger)
+        self.writer = Writer(settings, api, self.fence, self.clock, self.trigger, self.cache)
         self.pool = PoolReconciler(
             api, settings.pool, clock=self.clock.now, fence=self.fence.check, pool_label=settings.pool_label
         )
@@ -173,6 +173,8 @@ class Controller:
         the jobs whose writes failed, and every job after a node's grace period or FULL_SWEEP_SECONDS."""
         dirty = self.cache.take_dirty()
         dirty |= Dirty(frozenset(self.deadlines.pop_due(now) | self.writer.take_retries()))
+        # A job with a deferred write queued is planned once that write is made (writes.write_deferred).
+        dirty = Dirty(dirty.jobs - self.writer.pending(), dirty.everything)
         if self._node_due is not None and now >= self._node_due:
             dirty |= EVERYTHING
         swept = self._swept_at
@@ -215,7 +217,7 @@ class Controller:
         for view, exc in planned.failures:
             metrics.RECONCILE_ERRORS.labels("plan").inc()
             log.error("planning %s failed; the other jobs go on", view.key, exc_info=exc)
-        await asyncio.gather(*(self.writer.apply(v, p, pool) for v, p in planned.plans))
+        await self.writer.apply_all(planned.plans, pool)
         metrics.observe_cycle(self.settings.pool, views, planned.plans, planned.waiting, nodes, now)
         await self.pool.reconcile(gpupool, planned.pool)
         self._last_cycle = time.monotonic() - started

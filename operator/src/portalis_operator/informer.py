@@ -36,6 +36,15 @@ class Expired(Exception):
     """The resourceVersion to resume from is gone (410): list again."""
 
 
+def _version(raw: Mapping[str, Any]) -> int:
+    """An object's resourceVersion as a number, to order our own writes against watch events of the
+    same object. Opaque by contract; etcd's revision in practice. Unreadable: 0 (never skips)."""
+    try:
+        return int((raw.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
 def key_of(raw: Mapping[str, Any]) -> Key:
     meta = raw.get("metadata") or {}
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
@@ -58,6 +67,8 @@ class Informer(Generic[V]):
         self.synced = asyncio.Event()
         self.relists = 0  # lists after the first (410s): a figure for tests and logs
         self.resource_version: str | None = None  # where the watch resumes; None: list first
+        self._assumed: dict[Key, int] = {}  # our own writes, ahead of the watch: key -> resourceVersion
+        self._seen: dict[Key, int] = {}  # the version of each object the store holds, where readable
         self._list_fn = list_fn
         self._reduce = reduce
         self._on_change = on_change
@@ -82,6 +93,7 @@ class Informer(Generic[V]):
     async def relist(self) -> None:
         """Replace the contents with a fresh list, reporting every difference as a change."""
         fresh: dict[Key, V] = {}
+        seen: dict[Key, int] = {}
         kw: dict[str, Any] = {"limit": PAGE, **self._kwargs}
         version = ""
         while True:
@@ -91,12 +103,15 @@ class Informer(Generic[V]):
                 value = self._reduce(raw)
                 if value is not None:
                     fresh[key_of(raw)] = value
+                    seen[key_of(raw)] = _version(raw)
             token = (data.get("metadata") or {}).get("continue")
             if not token:
                 break
             kw = {"limit": PAGE, "_continue": token, **self._kwargs}
         if self.synced.is_set():
             self.relists += 1
+        self._assumed.clear()  # a list is a consistent read, newer than anything written before it
+        self._seen = seen
         old, self.items = self.items, fresh
         for key in old.keys() - fresh.keys():
             self._on_change(key, old[key], None)
@@ -143,8 +158,34 @@ class Informer(Generic[V]):
         if kind == "BOOKMARK":
             return
         key = key_of(raw)
+        assumed = self._assumed.get(key)
+        if assumed is not None:
+            if kind != "DELETED" and _version(raw) < assumed:
+                return  # older than our own write, which the store already holds
+            del self._assumed[key]
         old = self.items.get(key)
         new = None if kind == "DELETED" else self._reduce(raw)
+        if new is None:
+            self.items.pop(key, None)
+            self._seen.pop(key, None)
+        else:
+            self.items[key] = new
+            self._seen[key] = _version(raw)
+        if old != new:
+            self._on_change(key, old, new)
+
+    def assume(self, raw: Mapping[str, Any]) -> None:
+        """The object as our own write left it (the API server's answer), stored before the watch
+        delivers it: the next cycle must not decide on the state before the write (admitting onto
+        GPUs it just gave away). Watch events older than it are skipped until it arrives."""
+        key = key_of(raw)
+        version = _version(raw)
+        if version <= self._assumed.get(key, -1) or version <= self._seen.get(key, -1):
+            return  # the store already holds this version or a newer one
+        self._assumed[key] = version
+        self._seen[key] = version
+        old = self.items.get(key)
+        new = self._reduce(raw)
         if new is None:
             self.items.pop(key, None)
         else:

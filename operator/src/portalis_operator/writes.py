@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -37,7 +37,28 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 JOBS = "translationjobs"
-EVENT_POSTERS = 4
+EVENT_POSTERS = 2
+BOOKKEEPERS = 2  # writers of status-only changes (writes.bookkeeping), beside the admission path
+
+
+class Written(Protocol):
+    """Where the objects our writes answer with go: cache.ClusterCache, ahead of the watch."""
+
+    def assume_job(self, raw: Mapping[str, Any]) -> None:
+        """The job as our status write left it."""
+
+    def assume_pod(self, raw: Mapping[str, Any]) -> None:
+        """A worker pod as our create left it."""
+
+
+class Discard:
+    """Written, nowhere (a writer without a cache)."""
+
+    def assume_job(self, raw: Mapping[str, Any]) -> None:
+        pass
+
+    def assume_pod(self, raw: Mapping[str, Any]) -> None:
+        pass
 
 
 class Writer:
@@ -50,11 +71,13 @@ class Writer:
         fence: Fence,
         clock: Clock,
         trigger: Callable[[], None],
+        written: Written | None = None,
     ) -> None:
         self.settings = settings
         self.fence = fence
         self.clock = clock
         self.trigger = trigger
+        self.written: Written = written or Discard()
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
         self.rbac = client.RbacAuthorizationV1Api(api)
@@ -65,10 +88,45 @@ class Writer:
         self._events: asyncio.Queue[tuple[TranslationJob, str, str, str]] = asyncio.Queue()
         self._event_budget = EventBudget()
         self._retry: set[str] = set()  # jobs ("namespace/name") whose writes failed: plan them again
+        self._deferred: asyncio.Queue[tuple[JobView, JobPlan, PoolConfig]] = asyncio.Queue()
+        self._pending: set[str] = set()  # jobs with a deferred write queued or in flight
 
     def start_event_posters(self) -> list[asyncio.Task[None]]:
-        """Events are posted in the background: they must not hold up admissions."""
-        return [asyncio.create_task(self.post_events()) for _ in range(EVENT_POSTERS)]
+        """Events and status-only changes are written in the background, each by a few tasks: under a
+        burst the API server's capacity goes to admissions, and they catch up once it has passed."""
+        posters = [asyncio.create_task(self.post_events()) for _ in range(EVENT_POSTERS)]
+        return posters + [asyncio.create_task(self.write_deferred()) for _ in range(BOOKKEEPERS)]
+
+    def pending(self) -> set[str]:
+        """Jobs whose deferred status write is not made yet: not planned again until it is."""
+        return set(self._pending)
+
+    async def apply_all(self, plans: Sequence[tuple[JobView, JobPlan]], pool: PoolConfig) -> None:
+        """A cycle's plans: those that admit, start, stop or count something now, at once; status-only
+        changes (`bookkeeping`) queued for the background writers."""
+        urgent = []
+        for view, plan in plans:
+            if bookkeeping(plan):
+                if view.key in self._pending:
+                    continue  # its queued write lands first; the job is planned again after it
+                self._pending.add(view.key)
+                self._deferred.put_nowait((view, plan, pool))
+            else:  # at once, even beside a queued write: whichever lands second gets 409, is retried
+                urgent.append(self.apply(view, plan, pool))
+        await asyncio.gather(*urgent)
+
+    async def write_deferred(self) -> None:
+        while True:
+            view, plan, pool = await self._deferred.get()
+            try:
+                await self.apply(view, plan, pool)
+            except NotLeading:
+                pass  # the new leader plans every job
+            finally:
+                self._pending.discard(view.key)
+                self._retry.add(view.key)  # plan it again on what the write left
+                self._deferred.task_done()
+                self.trigger()
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[None]:
@@ -150,7 +208,7 @@ class Writer:
         }
         try:
             async with self._writing():
-                await self.custom.patch_namespaced_custom_object_status(
+                resp = await self.custom.patch_namespaced_custom_object_status(
                     GROUP,
                     VERSION,
                     job.metadata.namespace,
@@ -158,7 +216,9 @@ class Writer:
                     job.metadata.name,
                     body,
                     _content_type="application/merge-patch+json",
+                    _preload_content=False,
                 )
+                raw = await _read(resp)
         except ApiException as exc:
             if exc.status in (404, 409):  # deleted, or changed since the snapshot: next cycle decides again
                 self.trigger()
@@ -166,6 +226,8 @@ class Writer:
             metrics.RECONCILE_ERRORS.labels("status").inc()
             log.error("status of %s/%s not written: %s", job.metadata.namespace, job.metadata.name, exc)
             return False
+        if raw is not None:
+            self.written.assume_job(raw)
         return True
 
     async def _create_pod(self, ns: str, body: dict[str, Any]) -> bool:
@@ -175,7 +237,7 @@ class Writer:
         key = (ns, body["metadata"]["name"])
         try:
             async with self._writing():
-                await self.core.create_namespaced_pod(ns, body)
+                raw = await _read(await self.core.create_namespaced_pod(ns, body, _preload_content=False))
         except ApiException as exc:
             if exc.status == 409:  # created by an earlier cycle or an earlier operator: same name, same pod
                 self._refusals.pop(key, None)
@@ -195,6 +257,8 @@ class Writer:
             )
             return True  # planned again while its refusal is on record (refusals_of), after the backoff
         self._refusals.pop(key, None)
+        if raw is not None:
+            self.written.assume_pod(raw)
         return True
 
     def _backing_off(self, ns: str, pod: str) -> bool:
@@ -375,6 +439,22 @@ class Writer:
                 await self._events.join()
 
 
+def bookkeeping(plan: JobPlan) -> bool:
+    """A status-only change that admits, starts, stops and counts nothing (Running, progress, cost, the
+    queue's positions): it can wait behind the writes that do."""
+    return (
+        plan.status is not None
+        and not plan.create
+        and not plan.deletes
+        and not plan.delete_job
+        and plan.admission_wait is None
+        and not plan.preempted
+        and plan.finished is None
+        and not plan.reclaim_signals
+        and not plan.error_retries
+    )
+
+
 def _count_written(view: JobView, plan: JobPlan, pool: PoolConfig) -> None:
     """Counters move only once the status that records the change is stored: a plan refused with 409
     is made again next cycle from fresh state, and counted then, once."""
@@ -403,6 +483,18 @@ def _count_cost(closed: GPUSeconds, pool: PoolConfig) -> None:
         usd = estimate_usd(only, pool.pricing)
         if usd:
             metrics.ESTIMATED_USD.labels(ct.value).inc(usd)
+
+
+async def _read(resp: Any) -> dict[str, Any] | None:
+    """The object a write answered with, read raw (no client model: cheaper to build, and what the
+    informers hold); None when there is none (a test's stand-in client)."""
+    if resp is None or not hasattr(resp, "read"):
+        return None
+    try:
+        data = json.loads(await resp.read())
+    finally:
+        resp.release()
+    return data if isinstance(data, dict) else None
 
 
 def _reason(exc: ApiException) -> str:

@@ -1,6 +1,6 @@
 """One leader election: a coordination.k8s.io Lease, renewed by its own task, that fences leader-only work.
 
-kopf runs standalone on every replica (its handlers only wake the loop); the scheduling loop and every
+kopf runs standalone on every replica (it watches nothing: cache.py does); the scheduling loop and every
 write it makes belong to the Lease holder. The rules, as client-go's leaderelection has them:
 
 - Nobody compares its clock with another replica's. A standby measures a Lease's age by its own

@@ -32,7 +32,7 @@ def main() -> int:
     kopf.run(
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
-        # No kopf peering: every replica's handlers only wake its loop, and the one Lease
+        # No kopf peering: kopf watches nothing here (the controller's informers do), and the one Lease
         # (leadership.py) decides which replica writes. Probes are served by health.HealthServer.
         standalone=True,
     )

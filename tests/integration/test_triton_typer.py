@@ -2,13 +2,20 @@
 
 The committed checkpoint (model_repo/typer/1/typer.nemo) is served as a pod serves it, with the CPU
 config; answers must equal the local model's, rows are batched past max_batch_size, and the worker's
-type inference takes the model's candidates (recorded as `model`) through the real client.
+type inference takes the model's candidates (recorded as `model`) through the real client. The worker
+process itself, pointed at the server: `auto` records the model's types in its ledger, `model` exits 7
+(the server answers without the translator).
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,10 +25,12 @@ pytest.importorskip("nemo.core", reason="nemo_toolkit[core] is not installed (th
 import torch
 
 from portalis_dev.layout import REPO_ROOT
+from portalis_worker.ledger import LocalFileStore, ledger_path
 from portalis_worker.model.serving import TritonDistribution, TritonServer, serve
 from portalis_worker.model.serving import TritonUnavailableError as ServerMissing
 from portalis_worker.model.typer import TypeModel
 from portalis_worker.model.typer_features import slot_texts
+from portalis_worker.protocol import WorkerExit
 from portalis_worker.triton_client import TritonClient, TritonClientSettings
 from portalis_worker.typeinfer.inference import functions
 
@@ -105,3 +114,54 @@ def test_inference_takes_the_served_models_candidates(client: TritonClient) -> N
     best = with_model.options(render)[0].chosen[template]
     assert best.text == "str"
     assert best.source == "model"
+
+
+def run_worker(tmp: Path, url: str, backend: str) -> tuple[int, list[dict[str, Any]], str]:
+    """`portalis-worker` (its real entry point) on SOURCE with the model server at `url`: exit code,
+    the ledger's unit records, stderr."""
+    src = tmp / "src" / "app"
+    src.mkdir(parents=True)
+    (src / "text.py").write_text(SOURCE)
+    env = {
+        **os.environ,
+        "PORTALIS_JOB_NAME": "typer",
+        "PORTALIS_SHARD_INDEX": "0",
+        "PORTALIS_SHARD_COUNT": "1",
+        "PORTALIS_BACKEND": backend,
+        "PORTALIS_CRATE_NAME": "typer_job",
+        "PORTALIS_SOURCE_DIR": str(tmp / "src"),
+        "PORTALIS_OUTPUT_DIR": str(tmp / "out"),
+        "PORTALIS_LEDGER_DIR": str(tmp / "ledger"),
+        "PORTALIS_SCRATCH_DIR": str(tmp),
+        "PORTALIS_METRICS_PORT": "0",
+        "PORTALIS_SERVICE_ACCOUNT_DIR": str(tmp / "none"),
+        "PORTALIS_TRITON_URL": url,
+        "PORTALIS_MODEL_WAIT_SECONDS": "2",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "portalis_worker.main"], env=env, capture_output=True, text=True, timeout=300
+    )
+    units = [r for r in LocalFileStore(ledger_path(tmp / "ledger", 0)).read() if r.get("kind") == "unit"]
+    return proc.returncode, units, proc.stderr
+
+
+def test_the_worker_in_auto_mode_records_the_served_models_types(
+    triton: TritonServer, tmp_path: Path
+) -> None:
+    code, units, err = run_worker(tmp_path, triton.grpc_url, "auto")
+    assert code == WorkerExit.OK, err[-3000:]
+    (render,) = [r for r in units if r["name"] == "render"]
+    assert render["status"] == "translated"
+    assert render["types"]["render.template"]["type"] == "str"
+    assert render["types"]["render.template"]["source"] == "model"
+
+
+def test_the_worker_in_model_mode_exits_7_when_the_server_lacks_the_model(
+    triton: TritonServer, tmp_path: Path
+) -> None:
+    """The sidecar answers, without `portalis-translator` (no trained translator is served): retrying
+    cannot help, and the worker says which model is missing."""
+    code, units, err = run_worker(tmp_path, triton.grpc_url, "model")
+    assert code == WorkerExit.MODEL_NOT_SERVED, err[-3000:]
+    assert "does not serve model 'portalis-translator'" in err
+    assert not units

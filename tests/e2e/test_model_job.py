@@ -18,8 +18,8 @@ reads), so that those two units miss the worker's exact cache and ask the model,
   fails, its Failed condition naming exit code 6 and the model server; with `fallback: rules` it
   Succeeds with the rules' types alone.
 
-Agent nodes only: on real kubelet nodes (PORTALIS_E2E_NODES=real) the sidecar runs from the Triton image,
-and the CPU Triton image is not built here (docs/install.md), so this module is skipped there. The
+Always on agent nodes of its own, whatever PORTALIS_E2E_NODES says: on real kubelet nodes the sidecar
+would run from the Triton image, and the CPU Triton image is not built here (docs/install.md). The
 agent's pods share the host's network: the sidecar listens on the pod's fixed ports (8000-8002), which
 must be free, and each job runs one shard so that one server at a time holds them.
 """
@@ -49,12 +49,6 @@ from portalis_dev.cluster import LocalCluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
-if os.environ.get("PORTALIS_E2E_NODES", "agent") == "real":
-    pytest.skip(
-        "real nodes run the Triton sidecar from the triton-cpu image, which is not built here "
-        "(docs/install.md); the node agent runs the wheel's tritonserver",
-        allow_module_level=True,
-    )
 pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] is not installed (the 'serving' extra)")
 pytest.importorskip("nemo.core", reason="nemo_toolkit[core] is not installed (the 'serving' extra)")
 

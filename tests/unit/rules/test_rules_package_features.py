@@ -576,6 +576,23 @@ CASES = {
         "f",
         [("3-10", 50), ("x", 500), ("7-7", -1), ("9-3", 5)],
     ),
+    "dataclass_options_frozen_kw_only_order_and_field": Case(
+        "import dataclasses\nfrom dataclasses import dataclass, field\n\n"
+        "@dataclass(frozen=True, slots=True, order=True)\n"
+        "class Tok:\n    name: str\n    pos: int = 0\n\n"
+        "@dataclass(kw_only=True)\n"
+        "class Opts:\n    tags: list[str] = field(default_factory=list)\n    level: int\n"
+        "    seen: int = field(default=0, init=False)\n\n"
+        "    def __post_init__(self) -> None:\n        self.seen = self.level * 2\n\n"
+        "def f(a: str, n: int) -> list[str]:\n"
+        "    t, u = Tok(a, n), Tok(a)\n"
+        "    keys = {t: 1, u: 2}\n"
+        "    o = Opts(level=n)\n    o.tags.append(a)\n    p = Opts(level=1)\n"
+        "    return [str(t < u), str(t >= u), str(sorted([t, u])[0].pos), str(len(keys)),\n"
+        "            str(hash(t) == hash(Tok(a, n))), str(o.tags), str(p.tags), str(o.seen)]\n",
+        "f",
+        [("x", 3), ("b", 0), ("", -2)],
+    ),
 }
 
 
@@ -680,6 +697,20 @@ def test_exception_classes_implement_error_and_display() -> None:
         (
             "class C:\n    def __init__(self, x: object) -> None:\n        self.n = 1\n",
             "type object",  # a class is never translated without its constructor
+        ),
+        (
+            "from dataclasses import dataclass\n\n@dataclass(frozen=True)\nclass P:\n    x: int\n\n"
+            "def f() -> int:\n    p = P(1)\n    p.x = 2\n    return p.x\n",
+            "assignment to field x of frozen dataclass P",
+        ),
+        (
+            "from dataclasses import dataclass\n\n@dataclass(eq=False)\nclass P:\n    x: int\n",
+            "dataclass option eq=False",
+        ),
+        (
+            "from dataclasses import dataclass\n\n@dataclass(kw_only=True)\nclass P:\n    x: int\n\n"
+            "def f() -> int:\n    return P(1).x\n",
+            "too many positional arguments to __init__",
         ),
     ],
 )

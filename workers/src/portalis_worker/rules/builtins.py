@@ -218,8 +218,9 @@ def _max(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
 
 
 def is_ord(ty: Ty) -> bool:
-    """Whether Rust's total ``Ord`` exists (no f64 inside), allowing ``sort``/``sort_by_key``."""
-    if ty.kind == "float":
+    """Whether Rust's total ``Ord`` exists (no f64 inside), allowing ``sort``/``sort_by_key``. A
+    class is ordered by its ``__lt__`` alone, as Python's sort is (its ``PartialOrd``)."""
+    if ty.kind in ("float", "class"):
         return False
     return all(is_ord(a) for a in ty.args)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from portalis_worker.rules.context import LEFT_OUT, ClassInfo, FuncSig, ModuleContext
+from portalis_worker.rules.dataclass_model import init_method, order_methods, read_model
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.exceptions import BUILTIN_BASES
 from portalis_worker.rules.types import BOOL, FLOAT, INT, STR, UNKNOWN, Ty, annotation_to_ty, class_ty
@@ -298,10 +299,12 @@ def declare_class(module: ModuleContext, node: ast.ClassDef) -> ClassInfo:
     decorators = [_decorator_name(d) for d in node.decorator_list]
     if any(d != "dataclass" for d in decorators):
         raise Unsupported(f"class decorator {decorators[0]}", node.lineno)
-    for d in node.decorator_list:
-        if isinstance(d, ast.Call) and (d.args or d.keywords):
-            raise Unsupported("dataclass options", node.lineno)
-    info = ClassInfo(name=node.name, node=node, is_dataclass=bool(decorators))
+    model = read_model(node) if decorators else None
+    if model is not None and model.order:
+        if COMPARISONS & {s.name for s in node.body if isinstance(s, ast.FunctionDef)}:
+            raise Unsupported("dataclass with order=True that defines a comparison", node.lineno)  # TypeError
+        node.body.extend(order_methods(node))
+    info = ClassInfo(name=node.name, node=node, is_dataclass=bool(decorators), dataclass=model)
     module.classes[node.name] = info
     return info
 
@@ -341,7 +344,11 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
                     # as soon as one of them changes it in place.
                     raise Unsupported("class attribute with a mutable default", stmt.lineno)
                 info.field_defaults[stmt.target.id] = stmt.value
-            elif info.field_defaults and info.is_dataclass:
+            elif (
+                info.is_dataclass
+                and _positional(info, stmt.target.id)
+                and any(_positional(info, f) for f in info.field_defaults)
+            ):
                 raise Unsupported("dataclass field without default after one with a default", stmt.lineno)
             continue
         if (
@@ -377,7 +384,11 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
                 if len(stmt.args.args) != 1 or stmt.args.vararg or stmt.args.kwonlyargs:
                     raise Unsupported("property with parameters", stmt.lineno).within(info.name, stmt.name)
                 info.properties.add(stmt.name)
-            if stmt.name.startswith("__") and stmt.name not in SPECIAL_METHODS:
+            if (
+                stmt.name.startswith("__")
+                and stmt.name not in SPECIAL_METHODS
+                and not (info.is_dataclass and stmt.name == "__post_init__")
+            ):
                 raise Unsupported(f"special method {stmt.name}", stmt.lineno).within(info.name, stmt.name)
             if not is_static and (not stmt.args.args or stmt.args.args[0].arg != "self"):
                 raise Unsupported("method without self", stmt.lineno).within(info.name, stmt.name)
@@ -394,7 +405,8 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
         info.methods["__init__"] = sig
         methods.insert(0, sig)
     if info.is_dataclass and "__init__" not in info.methods:
-        init = _dataclass_init(info)
+        annotations = {name: _annotation_source(info, name) for name in info.fields}
+        init = init_method(node, info.dataclass, annotations)
         sig = sig_for(init, info.name, False)
         info.methods["__init__"] = sig
         methods.insert(0, sig)
@@ -675,22 +687,10 @@ def _class_method_as_static(func: ast.FunctionDef, owner: str) -> None:
             n.id = owner
 
 
-def _dataclass_init(info: ClassInfo) -> ast.FunctionDef:
-    """The ``__init__`` a dataclass would have, as Python source parsed back to an AST."""
-    params = []
-    body = []
-    for name in info.fields:
-        annotation = _annotation_source(info, name)
-        default = info.field_defaults.get(name)
-        params.append(f"{name}: {annotation}" + (f" = {ast.unparse(default)}" if default is not None else ""))
-        body.append(f"    self.{name} = {name}")
-    source = f"def __init__(self, {', '.join(params)}):\n" + ("\n".join(body) or "    pass") + "\n"
-    func = ast.parse(source).body[0]
-    assert isinstance(func, ast.FunctionDef)
-    for sub in ast.walk(func):
-        if hasattr(sub, "lineno"):
-            sub.lineno = info.node.lineno
-    return func
+def _positional(info: ClassInfo, name: str) -> bool:
+    """Whether the dataclass's `__init__` takes field `name` as a positional parameter."""
+    model = info.dataclass
+    return model is None or (name not in model.keyword_fields and name not in model.not_in_init)
 
 
 def _annotation_source(info: ClassInfo, name: str) -> str:

@@ -6,6 +6,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Literal
 
+from portalis_worker.rules.dataclass_model import DataclassModel
 from portalis_worker.rules.types import Ty
 
 # Rust operator precedence levels (higher binds tighter); used to parenthesise only when needed.
@@ -138,6 +139,8 @@ class ClassInfo:
     field_defaults: dict[str, ast.expr] = field(default_factory=dict)
     methods: dict[str, FuncSig] = field(default_factory=dict)
     is_dataclass: bool = False
+    dataclass: DataclassModel | None = None
+    """A `@dataclass`'s options and field settings (None for a NamedTuple or a plain class)."""
     enum_members: dict[str, int | str] | None = None
     """An `enum.Enum`: member name -> value, in order (a Rust `enum`); None for a struct."""
     properties: set[str] = field(default_factory=set)

@@ -33,6 +33,7 @@ from portalis_worker.rules.types import (
     class_ty,
     has_unknown,
     is_bare_final,
+    is_hashable,
     rust_type,
 )
 from portalis_worker.version_checks import fold_version_checks
@@ -492,6 +493,24 @@ class ModuleTranslator:
         lines += ["        }", "    }", "}"]
         return "\n".join(lines)
 
+    def _hashed_by_fields(self, info: ClassInfo, seen: frozenset[str] = frozenset()) -> bool:
+        """A dataclass that Python gives a field-wise `__hash__`, whose fields Rust can hash too
+        (no float; classes among them hashable the same way, or enums)."""
+        model = info.dataclass
+        if model is None or not model.hashable or {"__eq__", "__hash__"} & set(info.methods):
+            return False
+
+        def hashable(ty: Ty) -> bool:
+            if ty.kind == "class":
+                other = self.module.classes.get(ty.name)
+                return other is not None and (
+                    other.enum_members is not None
+                    or (other.name not in seen and self._hashed_by_fields(other, seen | {info.name}))
+                )
+            return is_hashable(ty) and all(hashable(a) for a in ty.args)
+
+        return all(hashable(ty) for ty in info.fields.values())
+
     def emit_class(self, info: ClassInfo) -> str:
         """``struct`` + ``impl`` (an ``enum`` for an ``enum.Enum``; ``Error`` impls for exceptions)."""
         if info.enum_members is not None:
@@ -508,6 +527,8 @@ class ModuleTranslator:
             lines.append("/// Not translated (callers of these fail by name):")
             lines.extend(f"/// - `{name}`: {reason}" for name, reason in sorted(left_out.items()))
         equality = "" if "__eq__" in info.methods else ", PartialEq"
+        if self._hashed_by_fields(info):
+            equality += ", Eq, Hash"  # a frozen (or unsafe_hash) dataclass: Python hashes its fields
         lines.append(f"#[derive(Debug, Clone{equality}, Default)]")
         lines.append(f"pub struct {info.name} {{")
         lines.extend(fields)
@@ -524,6 +545,24 @@ class ModuleTranslator:
                 f"impl PartialEq for {info.name} {{",
                 "    fn eq(&self, other: &Self) -> bool {",
                 f"        self{_copy_if_writes(info, '__eq__')}.__eq__(other.clone())",
+                "    }",
+                "}",
+            ]
+        if "__lt__" in info.methods:
+            # Python's sort, min and max use `<` alone: so does this order (`sort_by(partial_cmp)`).
+            receiver = f"self{_copy_if_writes(info, '__lt__')}"
+            other = f"other{_copy_if_writes(info, '__lt__')}"
+            lines += [
+                "",
+                f"impl PartialOrd for {info.name} {{",
+                "    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {",
+                f"        Some(if {receiver}.__lt__(other.clone()) {{",
+                "            std::cmp::Ordering::Less",
+                f"        }} else if {other}.__lt__(self.clone()) {{",
+                "            std::cmp::Ordering::Greater",
+                "        } else {",
+                "            std::cmp::Ordering::Equal",
+                "        })",
                 "    }",
                 "}",
             ]

@@ -120,7 +120,7 @@ def call_method_on(
         why = getattr(info.node, LEFT_OUT, {}).get(attr)
         if sig is None and why is not None:
             tx.fail(f"method {recv.ty.name}.{attr}, left out of its class ({why})", node)
-        if sig is None or attr.startswith("__"):
+        if sig is None or (attr.startswith("__") and attr != "__post_init__"):
             tx.fail(f"method {attr} of {recv.ty.name}", node)
         if sig.is_static:
             tx.fail("static method called on an instance", node)

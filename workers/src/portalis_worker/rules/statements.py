@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Iterator
 
 from portalis_worker.rules.context import PREC_ATOM, FuncSig, ModuleContext, Val, ident
+from portalis_worker.rules.dataclass_model import SYNTHESIZED
 from portalis_worker.rules.exceptions import EXC, translate_try
 from portalis_worker.rules.expressions import ExpressionTranslator
 from portalis_worker.rules.methods import mark_mutated
@@ -471,6 +472,15 @@ class FunctionTranslator(ExpressionTranslator):
         mark_mutated(self, target)
         owner = self.expr(target.value)
         info = self.module.classes.get(owner.ty.name) if owner.ty.kind == "class" else None
+        if (
+            info is not None
+            and info.dataclass is not None
+            and info.dataclass.frozen
+            and target.attr in info.fields
+            and not getattr(self.fsig.node, SYNTHESIZED, False)
+        ):
+            frozen = f"frozen dataclass {info.name} (Python raises FrozenInstanceError)"
+            self.fail(f"assignment to field {target.attr} of {frozen}", node)
         if info is not None and target.attr in info.setters:
             sig = info.methods[info.setters[target.attr]]
             (_, pty), *_ = sig.params

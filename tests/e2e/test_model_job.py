@@ -16,7 +16,8 @@ reads), so that those two units miss the worker's exact cache and ask the model,
   carry model types, and the crate is byte-identical to the fault-free one;
 - unreachable: a sidecar that never serves (it exits at once): with `spec.model.fallback: none` the job
   fails, its Failed condition naming exit code 6 and the model server; with `fallback: rules` it
-  Succeeds with the rules' types alone.
+  Succeeds with the rules' types alone, and its report and ledger mark those units' types as found
+  without the model (`"model": "unavailable"`).
 
 Always on agent nodes of its own, whatever PORTALIS_E2E_NODES says: on real kubelet nodes the sidecar
 would run from the Triton image, and the CPU Triton image is not built here (docs/install.md). The
@@ -374,3 +375,8 @@ def test_an_unreachable_model_server_fails_the_job_saying_so_or_falls_back_to_ru
     sources = set(report_types(fell_back.report).values())
     assert sources, "the rules inferred no types"
     assert "model" not in sources
+    # the report and the ledger say that these types were found without the model the job asked for
+    typed = [u for u in fell_back.report["unit_states"] if u.get("types")]
+    assert typed
+    assert all(u.get("model") == "unavailable" for u in typed)
+    assert all(r.get("model") == "unavailable" for r in fell_back.ledger if r.get("types"))

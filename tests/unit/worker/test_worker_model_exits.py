@@ -28,8 +28,12 @@ pytestmark = pytest.mark.unit
 NOBODY = "127.0.0.1:9"  # the discard port: nothing listens, connections are refused at once
 
 
+UNTYPED = "def shout(word):\n    return word.upper() + '!'\n"
+
+
 def run(tmp: Path, **env: str) -> tuple[int, list[dict[str, object]]]:
     src = small_project(tmp / "src", modules=1, functions=2)
+    (src / "pkg" / "loud.py").write_text(UNTYPED)
     full = {
         **os.environ,
         **worker_env(tmp, src, PORTALIS_TRITON_URL=NOBODY, PORTALIS_MODEL_WAIT_SECONDS="1", **env),
@@ -62,6 +66,17 @@ def test_fallback_rules_finishes_the_shard_with_the_rules(tmp_path: Path, backen
     done = units(tmp_path)
     assert done
     assert all(r["backend"] in ("rules", "rules+types") for r in done if r["status"] == "translated")
+    (shout,) = [r for r in done if r["name"] == "shout"]
+    assert shout["types"] == {
+        "shout.word": {"type": "str", "source": "usage", "score": shout["types"]["shout.word"]["score"]}
+    }
+    # auto asked for the type model: the ledger and the report say these types were found without it
+    if backend == "auto":
+        assert shout["model"] == "unavailable"
+        report = next((tmp_path / "out").rglob("TRANSLATION_REPORT.md")).read_text()
+        assert "typed by the rules alone: the type model's server did not answer" in report
+    else:
+        assert "model" not in shout
 
 
 def test_an_unknown_fallback_is_refused_naming_the_variable(tmp_path: Path) -> None:

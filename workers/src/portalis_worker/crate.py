@@ -234,6 +234,8 @@ def render_report(
         entry: dict[str, Any] = {"path": u["path"], "unit": u["name"], "state": state}
         if u.get("types"):
             entry["types"] = u["types"]
+            if u.get("model") == "unavailable":
+                entry["model"] = "unavailable"
             inferred.append(entry)
         every.append(entry)
         if verdict is not None:
@@ -300,6 +302,13 @@ def _inferred_types_section(units: list[dict[str, Any]]) -> list[str]:
     sources = Counter(str(t["source"]) for u in units for t in u["types"].values())
     how = ", ".join(f"{n} from {source}" for source, n in sorted(sources.items()))
     md = ["", "## Inferred types", "", f"{len(units)} units were translated with inferred types ({how}).", ""]
+    without = sum(1 for u in units if u.get("model") == "unavailable")
+    if without:
+        md += [
+            f"{without} of them were typed by the rules alone: the type model's server did not answer and"
+            " the job allows going on without it (`spec.model.fallback: rules`).",
+            "",
+        ]
     md += ["| file | unit | types (how found) |", "| --- | --- | --- |"]
     for u in units:
         types = "; ".join(f"`{slot}`: `{t['type']}` ({t['source']})" for slot, t in u["types"].items())

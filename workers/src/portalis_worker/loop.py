@@ -84,8 +84,10 @@ def plan_shard(
     return planned
 
 
-def unit_record(result: Result, types: TypesRecord | None = None) -> Record:
-    """`types`: the types inference wrote into the unit's accepted translation, and how each was found."""
+def unit_record(result: Result, types: TypesRecord | None = None, without_model: bool = False) -> Record:
+    """`types`: the types inference wrote into the unit's accepted translation, and how each was found;
+    `without_model`: they were inferred without the type model, whose server was gone
+    (`spec.model.fallback: rules`, model_server.py)."""
     unit = result.unit
     record: Record = {
         "kind": "unit",
@@ -103,6 +105,8 @@ def unit_record(result: Result, types: TypesRecord | None = None) -> Record:
         record.update(status="translated", backend=result.backend, rust=result.rust)
         if types:
             record["types"] = types
+            if without_model:
+                record["model"] = "unavailable"
     else:
         record.update(
             status="failed",
@@ -265,7 +269,8 @@ class Worker:
         return types if result.translated and result.backend == TYPED_RULES else None
 
     def _commit(self, results: list[Result], existing: dict[str, Record]) -> None:
-        records = [unit_record(r, self._types(r)) for r in results]
+        without = [self.inferred is not None and self.inferred.without_model(r.unit.id) for r in results]
+        records = [unit_record(r, self._types(r), w) for r, w in zip(results, without, strict=True)]
         self._pending.extend(records)
         for result, record in zip(results, records, strict=True):
             existing.setdefault(result.unit.id, record)

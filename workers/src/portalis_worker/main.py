@@ -23,6 +23,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import FrameType
 
 from prometheus_client import start_http_server
@@ -107,25 +108,34 @@ def _model_server(assignment: Assignment, what: str, stop: threading.Event) -> M
     )
 
 
+@dataclass(frozen=True)
+class Models:
+    """What a shard translates with (`guarded_models`)."""
+
+    inferred: InferredTypes
+    translator: ModelClient | None
+    backend: BackendMode
+
+
 def guarded_models(
     assignment: Assignment,
     type_model: TypeModelClient | None,
     translator: ModelClient | None,
     stop: threading.Event,
-) -> tuple[TypeModelClient | None, ModelClient | None, BackendMode]:
+) -> Models:
     """Wait for the model server (model_server.py) and wrap the clients so that they ride out its restarts.
 
-    Returns the clients to use and the backend mode: `model` becomes `rules` when the server is not there
-    and the job allows that. Raises `ModelServerError` when it does not."""
+    Returns the type inference (with the guarded type model, which answers nothing once the shard went
+    on without it: units typed then are marked in the ledger), the translator and the backend mode:
+    `model` becomes `rules` when the server is not there and the job allows that. Raises
+    `ModelServerError` when it does not."""
     backend = assignment.backend
+    inferred = InferredTypes()
     if type_model is not None:
         server = _model_server(assignment, "the type model", stop)
         probe = type_model
-        type_model = (
-            GuardedTypeModel(probe, server)
-            if server.wait_ready(lambda: probe.infer_types([PROBE_SLOT]))
-            else None
-        )
+        server.wait_ready(lambda: probe.infer_types([PROBE_SLOT]))
+        inferred = InferredTypes(model=GuardedTypeModel(probe, server), model_gone=lambda: server.fell_back)
     if translator is not None:
         server = _model_server(assignment, f"model {assignment.model_name!r}", stop)
         client = translator
@@ -142,7 +152,7 @@ def guarded_models(
         raise ModelNotServed(
             f"PORTALIS_BACKEND=model but this worker has no client for {assignment.model_name!r}"
         )
-    return type_model, translator, backend
+    return Models(inferred, translator, backend)
 
 
 def model_exit(exc: ModelServerError, stop: threading.Event) -> int:
@@ -195,11 +205,11 @@ def run_shard(
             else None
         )
         cache = CacheBackend()
-        type_model, translator, backend = guarded_models(
+        models = guarded_models(
             assignment, type_model_factory(assignment), model_client_factory(assignment), stop
         )
-        inferred = InferredTypes(model=type_model)
-        chain = build_chain(backend, cache, translator, typed=ranked_backends(inferred))
+        inferred = models.inferred
+        chain = build_chain(models.backend, cache, models.translator, typed=ranked_backends(inferred))
         output = configmap_output_for(assignment)
     except ModelServerError as exc:
         return model_exit(exc, stop)

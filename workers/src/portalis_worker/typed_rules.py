@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from portalis_worker.backends import Outcome, RulesBackend
@@ -62,11 +62,20 @@ class InferredTypes:
     when the job does not allow going on without it (that ends the shard). Any other client error
     costs only that batch its model candidates (`model_failures` counts it, and the log says why)."""
 
-    def __init__(self, limit: int = MAX_TRIES, model: TypeModelClient | None = None) -> None:
+    def __init__(
+        self,
+        limit: int = MAX_TRIES,
+        model: TypeModelClient | None = None,
+        model_gone: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.limit = limit
         self.model = model
+        self.model_gone = model_gone
+        """True once the shard went on without its model server (model_server.ModelServer.fell_back)."""
         self.model_calls = 0
         self.model_failures = 0
+        self._without_model: set[str] = set()
+        """Units whose typings were computed after the model was gone: the rules' candidates alone."""
         self._typings: dict[str, list[Typing]] = {}
         self._offered: dict[str, int] = {}
         self._rejected: dict[str, str] = {}
@@ -84,6 +93,8 @@ class InferredTypes:
             except (SyntaxError, RecursionError, MemoryError, ValueError):
                 self._typings[unit.id] = []
         answers = self._ask_model([tree for _, tree in todo])
+        if self.model is not None and self.model_gone():
+            self._without_model.update(unit.id for unit, _ in todo)
         for (unit, _), model in zip(todo, answers, strict=True):
             try:
                 self._typings[unit.id] = typings(unit.source, self.limit, model)
@@ -130,6 +141,13 @@ class InferredTypes:
 
     def blocked(self, unit_id: str) -> bool:
         return self._rejected.get(unit_id) == BLOCKED
+
+    def without_model(self, unit_id: str) -> bool:
+        """Whether `unit_id` was typed without the model because its server was gone; forgets it."""
+        if unit_id in self._without_model:
+            self._without_model.discard(unit_id)
+            return True
+        return False
 
     def take(self, unit_id: str) -> TypesRecord | None:
         """The types of the translation last offered for `unit_id` (None: none was offered); forgets

@@ -75,6 +75,21 @@ def test_backoff_is_monotonic_and_bounded(attempts: int) -> None:
 def test_what_a_pod_waits_for() -> None:
     assert waiting_reason(PULL) == "ImagePullBackOff: Back-off pulling x"  # the worker's own reason
     assert waiting_reason(UNSCHEDULABLE) == "Unschedulable: 0/3 nodes: pvc"
+    # the worker waits for its Triton sidecar, which crash-loops: the sidecar's reason says why
+    sidecar_down = {
+        "initContainerStatuses": [
+            {
+                "name": "triton",
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s triton"}},
+            }
+        ],
+        "containerStatuses": [{"name": "worker", "state": {"waiting": {"reason": "PodInitializing"}}}],
+    }
+    assert waiting_reason(sidecar_down) == "CrashLoopBackOff: back-off 40s triton"
+    only_generic = {
+        "containerStatuses": [{"name": "worker", "state": {"waiting": {"reason": "PodInitializing"}}}]
+    }
+    assert waiting_reason(only_generic) == "PodInitializing"
     assert waiting_reason({"containerStatuses": [{"name": "worker", "state": {"running": {}}}]}) is None
     assert waiting_reason({}) is None
     long = {

@@ -48,20 +48,29 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 3] + "..."
 
 
+GENERIC_WAITS = ("PodInitializing", "ContainerCreating")
+"""Waiting reasons that only say another container comes first: the worker waits PodInitializing while
+its Triton sidecar fails its startup probe or crash-loops, and the sidecar's reason is the one to show."""
+
+
 def waiting_reason(status: Mapping[str, Any]) -> str | None:
-    """What a pod that is not running waits for, from its status: a container's waiting reason (the
-    worker's first), else the PodScheduled condition's reason when it is False, else None."""
+    """What a pod that is not running waits for, from its status: a container's waiting reason (a
+    specific one before PodInitializing/ContainerCreating, then the worker's first), else the PodScheduled
+    condition's reason when it is False, else None."""
     statuses = [
         s
         for s in (*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ()))
         if isinstance(s, Mapping)
     ]
-    statuses.sort(key=lambda s: s.get("name") != "worker")
-    for s in statuses:
-        waiting = (s.get("state") or {}).get("waiting")
-        if isinstance(waiting, Mapping) and waiting.get("reason"):
-            message = waiting.get("message")
-            return _short(f"{waiting['reason']}: {message}" if message else str(waiting["reason"]))
+    waits = [
+        (s.get("name"), w)
+        for s in statuses
+        if isinstance(w := (s.get("state") or {}).get("waiting"), Mapping) and w.get("reason")
+    ]
+    waits.sort(key=lambda nw: (nw[1]["reason"] in GENERIC_WAITS, nw[0] != "worker"))
+    for _, waiting in waits:
+        message = waiting.get("message")
+        return _short(f"{waiting['reason']}: {message}" if message else str(waiting["reason"]))
     for cond in status.get("conditions") or ():
         if isinstance(cond, Mapping) and cond.get("type") == "PodScheduled" and cond.get("status") == "False":
             reason = cond.get("reason") or "NotScheduled"

@@ -33,6 +33,11 @@ def add(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backend", choices=("auto", "model", "rules"), help="translation backend (default: auto)"
     )
+    p.add_argument(
+        "--model-fallback",
+        choices=("none", "rules"),
+        help="when the model server cannot be used: fail the job, or go on with the rules (default: none)",
+    )
     p.add_argument("--claim", help="PVC for both the uploaded source and the crate")
     p.add_argument("--source-claim", help="PVC the local directory is uploaded to (default: --claim)")
     p.add_argument("--output-claim", help="PVC the crate is written to (default: --claim)")
@@ -108,6 +113,8 @@ def job_manifest(
             spec[key] = value
     if args.backend:
         spec["translation"] = {"backend": args.backend}
+    if getattr(args, "model_fallback", None):
+        spec["model"] = {"fallback": args.model_fallback}
     return {
         "apiVersion": API_VERSION,
         "kind": "TranslationJob",

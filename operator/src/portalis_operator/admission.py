@@ -87,6 +87,14 @@ def _reserve(job: JobRequest, avail: FreeGPUs, nodes: Sequence[Node]) -> dict[st
     return {n.name: (avail.get(n.name, 0) // g) * g for n in eligible_nodes(job, nodes)}
 
 
+Shape = tuple[str, int, int]
+"""What fitting a job depends on: (spot mode, shards, GPUs per shard)."""
+
+
+def shape_of(job: JobRequest) -> Shape:
+    return job.spot.value, job.shards, job.gpus_per_shard
+
+
 def admit(
     queued: Sequence[JobRequest],
     nodes: Sequence[Node],
@@ -96,15 +104,27 @@ def admit(
     preemption: PreemptionPolicy | None = None,
     quotas: NamespaceQuotas = NO_QUOTAS,
 ) -> AdmissionResult:
+    """One pass over the queue. What is left for the next job (`avail`: free minus reserved) only ever
+    shrinks during the pass, and fitting is monotone in free GPUs, so a shape that did not fit, or found
+    no victims at some priority, cannot later; those answers are remembered, which keeps the pass
+    about linear in the queue instead of queue x nodes (or x running jobs, for preemption)."""
     free = free_gpus(nodes, running)
     held = gpus_by_namespace(running)
     empty = capacity(nodes)
     reserved: dict[str, int] = dict.fromkeys(free, 0)
+    avail: dict[str, int] = dict(free)  # free minus reserved, kept as both change
     first_blocker: str | None = None
     plan: PreemptionPlan | None = None
     admitted: list[Admitted] = []
     waiting: list[Waiting] = []
     position = 0
+    fits_empty: dict[Shape, bool] = {}
+    no_room: set[Shape] = set()  # did not fit `avail`: never will this pass
+    no_room_free: set[Shape] = set()  # did not fit `free`: never will this pass
+    room_free: dict[Shape, int] = {}  # fitted `free` as of this version of it
+    free_version = 0
+    reserved_for: set[tuple[str, int]] = set()  # (spot mode, shard size) whose reservation is made
+    no_victims: dict[Shape, Priority] = {}  # preemption found none up to this priority
 
     for job in queue_order(queued, now, aging):
         level = effective_priority(job, now, aging)
@@ -118,32 +138,66 @@ def admit(
             reason = WaitReason.NAMESPACE_QUOTA_EXCEEDED
             waiting.append(Waiting(job, reason, None, level, message=quota_message(job, quotas)))
             continue
-        avail = {name: free[name] - reserved[name] for name in free}
-        placements = fit(job, avail, nodes)
+        shape = shape_of(job)
+        placements = None if shape in no_room else fit(job, avail, nodes)
         if placements is not None:
             admitted.append(Admitted(job, placements))
             free = take(free, placements)
+            avail = take(avail, placements)
+            free_version += 1
             held[namespace_of(job.key)] = held.get(namespace_of(job.key), 0) + job.gpus
             continue
+        no_room.add(shape)
         position += 1
-        if fit(job, empty, nodes) is None:
+        if shape not in fits_empty:
+            fits_empty[shape] = fit(job, empty, nodes) is not None
+        if not fits_empty[shape]:
             waiting.append(Waiting(job, WaitReason.EXCEEDS_POOL_CAPACITY, position, level))
             continue
-        if preemption is not None and plan is None:
+        if preemption is not None and plan is None and no_victims.get(shape, -1) < job.priority:
             plan = plan_preemption(job, nodes, running, now, preemption, free=avail)
             if plan is not None:
                 waiting.append(Waiting(job, WaitReason.PREEMPTING, position, level))
                 after = take(give(free, [p for v in plan.victims for p in v.placements]), plan.placements)
                 free = {name: min(free[name], after[name]) for name in free}
+                avail = {name: free[name] - reserved[name] for name in free}
+                free_version += 1
                 continue
-        if fit(job, free, nodes) is not None:
+            no_victims[shape] = job.priority
+        if _fits_free(job, shape, free, free_version, nodes, no_room_free, room_free):
             waiting.append(
                 Waiting(job, WaitReason.WAITING_FOR_HIGHER_PRIORITY, position, level, first_blocker)
             )
         else:
             waiting.append(Waiting(job, WaitReason.INSUFFICIENT_CAPACITY, position, level))
-        for name, gpus in _reserve(job, avail, nodes).items():
-            reserved[name] += gpus
+        # What a blocked job reserves leaves less than one of its shards on each node it could use, so
+        # later blocked jobs of the same spot mode and shard size would reserve nothing more.
+        if (job.spot.value, job.gpus_per_shard) not in reserved_for:
+            for name, gpus in _reserve(job, avail, nodes).items():
+                reserved[name] += gpus
+                avail[name] -= gpus
+            reserved_for.add((job.spot.value, job.gpus_per_shard))
         first_blocker = first_blocker or job.key
 
     return AdmissionResult(tuple(admitted), tuple(waiting), plan)
+
+
+def _fits_free(
+    job: JobRequest,
+    shape: Shape,
+    free: FreeGPUs,
+    version: int,
+    nodes: Sequence[Node],
+    never: set[Shape],
+    fitted: dict[Shape, int],
+) -> bool:
+    """fit(job, free) remembered: a failure for good (free only shrinks), a fit until free changes."""
+    if shape in never:
+        return False
+    if fitted.get(shape) == version:
+        return True
+    if fit(job, free, nodes) is None:
+        never.add(shape)
+        return False
+    fitted[shape] = version
+    return True

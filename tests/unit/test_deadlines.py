@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from test_lifecycle import admitted_status, cond, ctx, make_job, node, pod
 
-from portalis_operator.deadlines import DeadlineHeap, next_due, node_due
+from portalis_operator.deadlines import DeadlineHeap, next_due, node_due, sweep_slice
 from portalis_operator.informer import Expired, Informer
 from portalis_operator.jobs import JobPlan, plan_job
 from portalis_operator.recovery import DEFAULT_RECOVERY
@@ -173,3 +173,16 @@ def test_our_own_write_is_held_until_the_watch_catches_up() -> None:
     assert inf.items == {("ns", "a"): "running"}
     inf.apply({"type": "DELETED", "object": obj("a", "9", "running")})
     assert inf.items == {}
+
+
+def test_the_safety_sweep_covers_every_job_once_per_period_in_slices() -> None:
+    keys = [f"ns/j{i}" for i in range(1000)]
+    seen: list[str] = []
+    cursor = 0
+    for _ in range(60):  # cycles 5 s apart over a 300 s period
+        chosen, cursor = sweep_slice(keys, cursor, 5.0, 300.0)
+        assert len(chosen) <= 17  # a sixtieth of the jobs, rounded up: no cycle plans them all
+        seen += chosen
+    assert set(seen) == set(keys)
+    assert sweep_slice(keys, 0, 900.0, 300.0)[0] == keys  # a long pause: everything, once
+    assert sweep_slice([], 5, 1.0, 300.0) == ([], 0)

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from kubernetes_asyncio import client
@@ -24,7 +24,7 @@ from kubernetes_asyncio import client
 from portalis_operator import metrics
 from portalis_operator.cache import ClusterCache
 from portalis_operator.cycle import EVERYTHING, Dirty, plan_cycle
-from portalis_operator.deadlines import DeadlineHeap, node_due
+from portalis_operator.deadlines import DeadlineHeap, node_due, sweep_slice
 from portalis_operator.health import HealthState, Role, age
 from portalis_operator.leadership import Clock, Fence, LeaseElector, LeaseTiming, NotLeading, SystemClock
 from portalis_operator.pool import PoolReconciler
@@ -35,7 +35,8 @@ from portalis_operator.writes import Writer
 log = logging.getLogger(__name__)
 
 FULL_SWEEP_SECONDS = 300.0
-"""Every job is planned at least this often, whatever changed: a safety net under the dirty tracking."""
+"""Every job is planned at least this often, whatever changed: a safety net under the dirty tracking,
+spread over the cycles (deadlines.sweep_slice)."""
 
 
 class Controller:
@@ -70,7 +71,8 @@ class Controller:
         self.cache = ClusterCache(settings, api, self.trigger)
         self.deadlines = DeadlineHeap()
         self._node_due: datetime | None = None
-        self._swept_at: float | None = None  # monotonic, the last cycle that planned every job
+        self._swept_at: float | None = None  # monotonic, the last cycle that took a slice of the sweep
+        self._sweep_cursor = 0
         self.writer = Writer(settings, api, self.fence, self.clock, self.trigger, self.cache)
         self.pool = PoolReconciler(
             api, settings.pool, clock=self.clock.now, fence=self.fence.check, pool_label=settings.pool_label
@@ -168,20 +170,23 @@ class Controller:
                 wait = min(wait, max(0.0, (due - self.clock.now()).total_seconds()))
         return wait
 
-    def _dirty(self, now: datetime) -> Dirty:
+    def _dirty(self, now: datetime, keys: Sequence[str]) -> Dirty:
         """What to plan this cycle: what the informers saw change, the jobs whose deadlines fell due,
-        the jobs whose writes failed, and every job after a node's grace period or FULL_SWEEP_SECONDS."""
+        the jobs whose writes failed, this cycle's slice of the safety sweep, and every job after a
+        node's grace period. `keys`: every job's, in a stable order."""
         dirty = self.cache.take_dirty()
         dirty |= Dirty(frozenset(self.deadlines.pop_due(now) | self.writer.take_retries()))
         # A job with a deferred write queued is planned once that write is made (writes.write_deferred).
         dirty = Dirty(dirty.jobs - self.writer.pending(), dirty.everything)
         if self._node_due is not None and now >= self._node_due:
             dirty |= EVERYTHING
-        swept = self._swept_at
-        if swept is None or self.clock.monotonic() - swept >= FULL_SWEEP_SECONDS:
-            dirty |= EVERYTHING
-        if dirty.everything:
-            self._swept_at = self.clock.monotonic()
+        mono = self.clock.monotonic()
+        if self._swept_at is not None and not dirty.everything:
+            sweep, self._sweep_cursor = sweep_slice(
+                keys, self._sweep_cursor, mono - self._swept_at, FULL_SWEEP_SECONDS
+            )
+            dirty |= Dirty(frozenset(sweep))
+        self._swept_at = mono
         return dirty
 
     # ---- one cycle -----------------------------------------------------------------------------------
@@ -198,7 +203,7 @@ class Controller:
         raw_nodes = await self.cache.pool_nodes(pool.label_selector())
         views = build_jobs(self.cache.all_jobs(), self.cache.worker_pods())
         nodes = build_nodes(raw_nodes, other_gpus(self.cache.gpu_holds(), views), pool, now)
-        dirty = self._dirty(now)
+        dirty = self._dirty(now, [v.key for v in views])
         self._node_due = node_due(raw_nodes, pool.recovery, now)
 
         self.writer.forget_refusals(views)

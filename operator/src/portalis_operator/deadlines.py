@@ -12,12 +12,15 @@ every job on it may be displaced. Queue aging, minimum runtimes before preemptio
 cooldowns are the scheduler's and autoscaler's own: both look at the whole queue and pool every cycle.
 
 `DeadlineHeap` keeps one due time per job (the latest planning's) and hands out the due ones.
+`sweep_slice` spreads the safety sweep (every job planned once per period, whatever changed) over the
+cycles, so that at 50,000 jobs no cycle plans them all at once.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -124,3 +127,15 @@ class DeadlineHeap:
         while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:
             heapq.heappop(self._heap)
         return self._heap[0][0] if self._heap else None
+
+
+def sweep_slice(keys: Sequence[str], cursor: int, elapsed: float, period: float) -> tuple[list[str], int]:
+    """The next jobs of the safety sweep: `elapsed / period` of all of them, from `cursor` on (wrapping),
+    so that every job is planned at least once per `period`. Returns them and the next cursor."""
+    if not keys or period <= 0:
+        return [], 0
+    count = min(len(keys), math.ceil(len(keys) * max(0.0, elapsed) / period))
+    start = cursor % len(keys)
+    chosen = list(keys[start : start + count])
+    chosen += keys[: count - len(chosen)]
+    return chosen, (start + count) % len(keys)

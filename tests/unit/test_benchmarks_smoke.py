@@ -163,3 +163,13 @@ def test_real_corpus_smoke_translates_a_real_package_into_a_crate_that_builds(tm
     assert v["crates_building"] == 1
     assert 0 < v["def_class_units_in_crate_share"] <= 100
     assert v["pub_items_exported"] > 0
+
+
+def test_operator_cycle_scale_smoke_measures_every_kind_of_cycle(tmp_path: Path) -> None:
+    run = run_smoke("operator_cycle_scale", tmp_path / "operator_cycle_scale.json", timeout=300)
+    v = run.values
+    for size in (200, 400):
+        for metric in ("quiet_cycle", "changed_cycle", "full_sweep", "peak_rss"):
+            assert v[f"{metric}_{size}_jobs"] > 0, (metric, size)
+    assert "(0 planned)" in run.output  # a quiet cycle plans no job
+    assert "(100 planned)" in run.output  # the changed jobs, and only those

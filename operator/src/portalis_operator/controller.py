@@ -135,8 +135,8 @@ class Controller:
         while not stopped():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._wait_seconds(was_leading))
-            # Under load, cycles get longer; waiting a share of the last one batches more events per
-            # cycle instead of re-listing everything for each of them.
+            # Under load, cycles get longer; waiting a share of the last one batches more changes per
+            # cycle instead of running the scheduler's pass for each of them.
             await asyncio.sleep(max(self.settings.debounce_seconds, min(1.0, 0.5 * self._last_cycle)))
             self._wake.clear()
             leading = self.fence.open()

@@ -6,7 +6,7 @@ Triton client against a port where no server listens (docs/worker.md, "Exit code
 - `fallback: rules`: the shard finishes with the rules alone (exit 0), auto and model alike;
 - model mode with no client for the model at all: exit 7 (retrying cannot help);
 - a type model lost mid-run (in process, a client that stops answering): exit 6 with the units before
-  the loss committed , and the retried shard resumes from them.
+  the loss committed, and the retried shard resumes from them.
 """
 
 from __future__ import annotations

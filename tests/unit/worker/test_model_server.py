@@ -139,6 +139,59 @@ def test_a_zero_wait_gives_up_after_the_first_failure() -> None:
     assert (calls[0], clock.slept) == (1, [])
 
 
+class BadInput(Exception):
+    """The server answered: this request is invalid."""
+
+
+def test_a_refused_request_is_raised_at_once_without_waiting() -> None:
+    clock = Clock()
+    srv = ModelServer(
+        "the type model",
+        60,
+        ModelFallback.NONE,
+        is_refusal=lambda exc: isinstance(exc, BadInput),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    request, calls = failing(10**6, BadInput("INVALID_ARG"))
+    with pytest.raises(BadInput):
+        srv.call(request)
+    assert (calls[0], clock.slept, srv.outages, srv.fell_back) == (1, [], 0, False)
+    # after a restart, too: a refusal during the wait ends it
+    errors = iter([Down(), BadInput()])
+    srv2 = ModelServer(
+        "x",
+        60,
+        ModelFallback.NONE,
+        is_refusal=lambda e: isinstance(e, BadInput),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+
+    def flaky() -> str:
+        raise next(errors)
+
+    with pytest.raises(BadInput):
+        srv2.call(flaky)
+
+
+def test_inferred_types_lose_one_batch_to_a_refused_request() -> None:
+    """A refusal is not an outage: the batch goes on with the rules' candidates (model_failures)."""
+
+    class Refusing:
+        def infer_types(
+            self, slots: Sequence[str], timeout_s: float | None = None
+        ) -> list[list[tuple[str, float]]]:
+            raise BadInput("INVALID_ARG")
+
+    (unit,) = split_source("m.py", UNTYPED)
+    srv = ModelServer("t", 60, ModelFallback.NONE, is_refusal=lambda e: isinstance(e, BadInput))
+    inferred = InferredTypes(model=GuardedTypeModel(Refusing(), srv))
+    inferred.prepare([unit])
+    assert inferred.model_failures == 1
+    assert inferred.options(unit)
+
+
 def test_a_stop_cuts_the_wait_short() -> None:
     stop = threading.Event()
     srv, clock = server(wait=600, stop=stop)

@@ -98,12 +98,19 @@ def _not_served(exc: Exception) -> bool:
     return isinstance(exc, ModelNotReadyError)
 
 
+def _refusal(exc: Exception) -> bool:
+    from portalis_worker.triton_client import TritonRequestError
+
+    return isinstance(exc, TritonRequestError)
+
+
 def _model_server(assignment: Assignment, what: str, stop: threading.Event) -> ModelServer:
     return ModelServer(
         what,
         assignment.model_wait_seconds,
         assignment.model_fallback,
         is_not_served=_not_served,
+        is_refusal=_refusal,
         stop=stop,
     )
 

@@ -52,8 +52,11 @@ class ModelStopped(ModelServerError):
 class ModelServer:
     """Waits for and retries one model server on behalf of a shard (module docstring).
 
-    `is_not_served(exc)` tells a missing model from an unreachable server; `clock` and `sleep` are
-    injected so that tests need no real time; `stop` cuts a wait short (SIGTERM)."""
+    `is_not_served(exc)` tells a missing model from an unreachable server; `is_refusal(exc)` marks an
+    answer that refuses this one request (a bad input): it is raised as it is, at once, since waiting
+    cannot change it and the server is there (the caller decides: the type model's callers lose that
+    batch's candidates, typed_rules.py). `clock` and `sleep` are injected so that tests need no real
+    time; `stop` cuts a wait short (SIGTERM)."""
 
     def __init__(
         self,
@@ -62,6 +65,7 @@ class ModelServer:
         fallback: ModelFallback,
         *,
         is_not_served: Callable[[Exception], bool] = lambda exc: False,
+        is_refusal: Callable[[Exception], bool] = lambda exc: False,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
@@ -70,6 +74,7 @@ class ModelServer:
         self.wait_seconds = wait_seconds
         self.fallback = fallback
         self.is_not_served = is_not_served
+        self.is_refusal = is_refusal
         self.stop = stop or threading.Event()
         self.clock = clock
         self.sleep = sleep or self._wait
@@ -86,7 +91,9 @@ class ModelServer:
             return None
         try:
             return request()
-        except Exception as exc:  # any failure: the server may be restarting
+        except Exception as exc:  # any other failure: the server may be restarting
+            if self.is_refusal(exc):
+                raise
             first = exc
         self.outages += 1
         LOG.warning(
@@ -106,6 +113,8 @@ class ModelServer:
             try:
                 answer = request()
             except Exception as exc:
+                if self.is_refusal(exc):
+                    raise
                 last = exc
                 continue
             LOG.info("model server answers again", extra={"model": self.what})

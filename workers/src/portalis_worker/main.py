@@ -99,9 +99,11 @@ def _not_served(exc: Exception) -> bool:
 
 
 def _refusal(exc: Exception) -> bool:
+    """The server refused this input (gRPC INVALID_ARGUMENT); anything else (a reset stream, an unknown
+    status while it restarts) may be the server going away, and is waited for."""
     from portalis_worker.triton_client import TritonRequestError
 
-    return isinstance(exc, TritonRequestError)
+    return isinstance(exc, TritonRequestError) and "INVALID_ARGUMENT" in str(exc)
 
 
 def _model_server(assignment: Assignment, what: str, stop: threading.Event) -> ModelServer:

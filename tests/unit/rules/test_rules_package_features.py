@@ -593,6 +593,24 @@ CASES = {
         "f",
         [("x", 3), ("b", 0), ("", -2)],
     ),
+    "optional_union_of_classes_narrowed": Case(
+        "class Lo:\n    def __init__(self, n: int) -> None:\n        self.n = n\n\n"
+        "class Hi:\n    def __init__(self, s: str) -> None:\n        self.s = s\n\n"
+        "def pick(n: int) -> Lo | Hi | None:\n"
+        "    if n < 0:\n        return None\n    return Lo(n) if n < 10 else Hi(str(n))\n\n"
+        "def size(x: Lo | Hi | None) -> int:\n"
+        "    if isinstance(x, Lo):\n        return x.n\n"
+        "    if x is None:\n        return -1\n"
+        "    if not isinstance(x, Hi):\n        return -2\n"
+        "    return len(x.s)\n\n"
+        "def f(n: int) -> list[int]:\n"
+        "    x = pick(n)\n    out = [size(x)]\n"
+        "    if x is None:\n        return out\n"
+        "    if isinstance(x, Hi):\n        out.append(len(x.s) * 10)\n    else:\n        out.append(x.n * 10)\n"
+        "    return out\n",
+        "f",
+        [(-3,), (4,), (123,)],
+    ),
 }
 
 

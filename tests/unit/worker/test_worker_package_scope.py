@@ -7,6 +7,7 @@ what the compiled functions return with CPython on the same inputs.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from portalis_worker.assignment import load_assignment
 from portalis_worker.backends import CacheBackend, RulesBackend
 from portalis_worker.crate import without_missing_dependencies
 from portalis_worker.ledger import LocalFileStore
-from portalis_worker.loop import Worker, assemble_if_complete
+from portalis_worker.loop import Worker, assemble_if_complete, build_index
 from portalis_worker.package_index import PackageIndex
 from portalis_worker.progress import NullReporter
 from portalis_worker.rules import Unsupported
@@ -346,3 +347,53 @@ def test_type_aliases_declared_for_type_checkers_are_aliases() -> None:
     assert "pub fn show(v: portalis_py::union::Union2<f64, String>) -> String" in show
     alias = translator.translate_unit("n/num.py", units["NumberOrString"].source)
     assert "pub type NumberOrString = portalis_py::union::Union2<f64, String>;" in alias
+
+
+IMPORT_TIME = {
+    "p/__init__.py": "",
+    "p/c.py": (
+        "WORDS = ['a']\nPAIRS = [('a', 'b')]\nSEEN = {'b'}\nNOISE = [hash('x')]\n\n"
+        "def _add(w: str) -> None:\n    WORDS.insert(0, w)\n\n"
+        "def grow(xs: list[tuple[str, str]]) -> list[tuple[str, str]]:\n"
+        "    xs.append(('x', 'y'))\n    return xs\n\n"
+        "_add('b')\nMORE = grow(PAIRS)\nSEEN.add('a')\nNOISE.append(1)\n\n"
+        "def words() -> list[str]:\n    return WORDS + sorted(SEEN)\n"
+    ),
+}
+
+
+def _imported_index(tmp_path: Path, files: dict[str, str]) -> PackageIndex:
+    source = write_project(tmp_path / "src", files)
+    return build_index(list_sources(source, ("**/*.py",), ()), 1 << 20, import_values=True)
+
+
+def test_constants_that_module_code_changes_are_their_values_after_import(tmp_path: Path) -> None:
+    index = _imported_index(tmp_path, IMPORT_TIME)
+    values = index.modules["p.c"].import_values
+    assert values["WORDS"] == "['b', 'a']"
+    assert values["PAIRS"] == "[('a', 'b'), ('x', 'y')]"
+    assert values["SEEN"] == "{'a', 'b'}"  # sorted: set order is not a value
+    assert "NOISE" not in values  # str hashes differ between runs: a value of the run, not of the code
+    translator = PackageTranslator(index)
+    words = translator.translate_unit("p/c.py", "WORDS = ['a']\n")
+    assert 'vec!["b".to_string(), "a".to_string()]' in words.replace("\n", "").replace("    ", "")
+    assert "MORE" in translator.translate_unit("p/c.py", "MORE = grow(PAIRS)\n")
+    with pytest.raises(Unsupported, match="constant NOISE may be changed by module code"):
+        translator.translate_unit("p/c.py", "NOISE = [hash('x')]\n")
+    # The value is part of the unit's key: a change of module code alone changes it.
+    other = dict(IMPORT_TIME, **{"p/c.py": IMPORT_TIME["p/c.py"].replace("_add('b')", "_add('z')")})
+    changed = _imported_index(tmp_path / "other", other)
+    assert index.dependency_key("p/c.py", _nodes("WORDS = ['a']\n")) != changed.dependency_key(
+        "p/c.py", _nodes("WORDS = ['a']\n")
+    )
+
+
+def test_without_import_values_a_changed_constant_is_still_refused(tmp_path: Path) -> None:
+    source = write_project(tmp_path / "src", IMPORT_TIME)
+    index = build_index(list_sources(source, ("**/*.py",), ()), 1 << 20)
+    with pytest.raises(Unsupported, match="constant WORDS may be changed by module code"):
+        PackageTranslator(index).translate_unit("p/c.py", "WORDS = ['a']\n")
+
+
+def _nodes(source: str) -> list[ast.stmt]:
+    return ast.parse(source).body

@@ -24,13 +24,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from portalis_worker import metrics
 from portalis_worker.assignment import Assignment
 from portalis_worker.backends import Backend, CacheBackend, RulesBackend, cache_from_records
 from portalis_worker.crate import CrateInputs, publish, render, render_report
+from portalis_worker.import_values import load as load_import_values
 from portalis_worker.ledger import CheckpointStore, Record, first_wins, read_shard_ledgers
 from portalis_worker.package_check import PackageChecker
 from portalis_worker.package_index import PackageIndex
@@ -54,14 +55,28 @@ MIN_COMMIT_WINDOW = 0.0
 MAX_COMMIT_WINDOW = 1.0
 
 
-def build_index(files: Sequence[SourceFile], max_bytes: int) -> PackageIndex:
+def build_index(files: Sequence[SourceFile], max_bytes: int, import_values: bool = False) -> PackageIndex:
     """The package index of the whole source (every shard builds the same one), with the rules' best
-    inferred types written into untyped definitions (typed_rules.typed_for_index)."""
+    inferred types written into untyped definitions (typed_rules.typed_for_index), and, with
+    `import_values`, the values after import of the constants that module code changes (this
+    imports the package's modules: import_values.py)."""
     texts: dict[str, str] = {}
     for f in files:
         if not f.escapes and (text := read_text(f.absolute, max_bytes)) is not None:
             texts[f.path] = typed_for_index(text)
-    return PackageIndex.build(texts)
+    index = PackageIndex.build(texts)
+    if import_values and (root := source_root(files)) is not None:
+        load_import_values(index, root)
+    return index
+
+
+def source_root(files: Sequence[SourceFile]) -> Path | None:
+    """The directory the files' relative paths start from."""
+    for f in files:
+        if not f.escapes:
+            parts = len(PurePosixPath(f.path).parts)
+            return f.absolute.parents[parts - 1]
+    return None
 
 
 def plan_shard(
@@ -170,7 +185,8 @@ class Worker:
     def run(self, files: Sequence[SourceFile], existing: dict[str, Record]) -> bool:
         """Translate every unit of the shard not in `existing`. True when the shard finished."""
         a = self.assignment
-        index = build_index(files, a.max_file_bytes)
+        # The check's differential step imports the tenant's modules; so do import-time values.
+        index = build_index(files, a.max_file_bytes, import_values=a.rust_check)
         self._bind_package(index)
         plan = plan_shard(files, a.shard_index, a.shard_count, a.max_file_bytes, index)
         self.cache.entries.update(

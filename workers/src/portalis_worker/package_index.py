@@ -75,6 +75,9 @@ class ModuleInfo:
     module_code: list[ast.stmt] = field(default_factory=list)
     """Top-level statements run at import that are not definitions or imports (calls, `X += ...`,
     loops): they may change a module constant after its assignment."""
+    import_values: dict[str, str] = field(default_factory=dict)
+    """Constant name -> the literal source of its value after import, for constants that
+    import-time code changes (import_values.py); their definitions are `NAME = <that literal>`."""
 
 
 def module_name(path: str) -> str:
@@ -290,7 +293,13 @@ class PackageIndex:
             return (), ""
         found = self.dependencies(info.name, nodes).values()
         refs = tuple(sorted({f"{d.path}::{d.name}" for d in self._crate_dependencies(info.name, nodes)}))
-        return refs, _sha(*sorted({interface_digest(d) for d in found}))
+        own = sorted(
+            _sha("import value", name, info.import_values[name])
+            for n in nodes
+            for name in defined_names(n)
+            if name in info.import_values
+        )
+        return refs, _sha(*sorted({interface_digest(d) for d in found}), *own)
 
     def _crate_dependencies(self, module: str, nodes: list[ast.stmt]) -> list[Definition]:
         """The definitions whose Rust items the unit's Rust uses: its dependencies, where a class

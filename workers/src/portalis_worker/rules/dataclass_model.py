@@ -178,7 +178,9 @@ def init_method(
         for s in node.body
         if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)
     }
-    positional, keyword, body = [], [], []
+    positional: list[str] = []
+    keyword: list[str] = []
+    body: list[str] = []
     for name in annotations:
         default = defaults.get(name)
         if name in model.not_in_init:
@@ -200,6 +202,6 @@ def init_method(
 def _at_class(func: ast.stmt, node: ast.ClassDef) -> ast.FunctionDef:
     assert isinstance(func, ast.FunctionDef)
     for sub in ast.walk(func):
-        if hasattr(sub, "lineno"):
+        if isinstance(sub, ast.stmt | ast.expr | ast.arg):
             sub.lineno = sub.end_lineno = node.lineno
     return func

@@ -213,6 +213,8 @@ class ExpressionTranslator:
             return None
         name = test.args[0].id
         union = self.lookup(name)
+        if union is not None and union.kind == "option":
+            union = union.args[0]  # `x: A | B | None`: the test also says that x is not None
         if union is None or union.kind != "union":
             return None
         members = builtins.isinstance_members(self.module, union, test.args[1])
@@ -223,9 +225,22 @@ class ExpressionTranslator:
         found = self.narrowing(test)
         if found is None and isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
             negated = self.narrowing(test.operand)
-            if negated is not None and len(negated[1].args) == 2:
+            if negated is not None and self.two_way(negated):
                 found = (negated[0], negated[1], 1 - negated[2])
         return found
+
+    def two_way(self, narrowing: tuple[str, Ty, int]) -> bool:
+        """Whether failing the isinstance test implies the union's other member (two members, and
+        no None among the values)."""
+        declared = self.lookup(narrowing[0])
+        return len(narrowing[1].args) == 2 and declared is not None and declared.kind == "union"
+
+    def member_pattern(self, name: str, union: Ty, k: int, bind: str) -> str:
+        """The `match` pattern of member `k` of the union held in `name` (inside `Some` when the
+        variable is Optional)."""
+        pattern = f"{union_path(union)}::{UNION_VARIANTS[k]}({bind})"
+        declared = self.lookup(name)
+        return f"Some({pattern})" if declared is not None and declared.kind == "option" else pattern
 
     @staticmethod
     def wrap(val: Val, min_prec: int) -> str:
@@ -995,15 +1010,16 @@ class ExpressionTranslator:
         """``a if c else b`` -> ``if c { a } else { b }``; ``a if isinstance(x, T) else b`` on a
         union ``x`` is a ``match`` whose arms see ``x`` as the member each branch implies."""
         narrowing = self.branch_narrowing(node.test)
-        if narrowing is not None and len(narrowing[1].args) == 2:
+        if narrowing is not None and self.two_way(narrowing):
             return self._narrowed_ifexp(node, expected, *narrowing)
         test = self.cond(node.test)
         body = self.expr(node.body, expected)
         orelse = self.expr(node.orelse, expected if expected is not None else body.ty)
         if _is_empty_literal(node.body) and not self.vague(orelse.ty):
             body = self.expr(node.body, orelse.ty)
-        if expected is not None and expected.kind == "union" and body.ty != orelse.ty:
-            ty = expected  # `s if c else n` where a `str | int` is expected: each branch is a member
+        wanted = expected.args[0] if expected is not None and expected.kind == "option" else expected
+        if wanted is not None and wanted.kind == "union" and body.ty != orelse.ty:
+            ty = wanted  # `s if c else n` where a `str | int` is expected: each branch is a member
         else:
             ty = self.unify_at(body.ty, orelse.ty, node)
         if expected is not None and not has_unknown(expected):

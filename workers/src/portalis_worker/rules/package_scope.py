@@ -50,7 +50,7 @@ def translate_in_package(
         )
         _add_imports(imports, index, definition.module, [definition.node])
     targets = [
-        _renamed(index, module, node, names, None)
+        _renamed(index, module, _as_imported(index, module, node), names, None)
         for node in nodes
         if not isinstance(node, ast.Import | ast.ImportFrom)
     ]
@@ -122,13 +122,33 @@ def translate_in_package(
     return (format_rust(text) if fmt else text), closure
 
 
+def _as_imported(index: PackageIndex, module: str, node: ast.stmt) -> ast.stmt:
+    """The index's `NAME = <literal>` for a constant whose value after import it holds."""
+    info = index.modules.get(module)
+    names = defined_names(node)
+    if info is not None and len(names) == 1 and names[0] in info.import_values:
+        return info.definitions[names[0]].node
+    return node
+
+
 def _refuse_changed_constants(
     index: PackageIndex, module: str, node: ast.stmt, types: Mapping[str, Ty | None]
 ) -> None:
-    """A module constant that import-time code may change (`X.append(...)`, `X += ...`, a call of
-    a package function that reaches it) would keep its first value in Rust: refused, naming the
-    statement. A value of an immutable type (numbers, strings, tuples of them, a compiled pattern)
-    can only be rebound; a constant assigned twice is refused too (Python keeps the last value).
+    """A module constant that import-time code may change keeps its first value in Rust: refused,
+    naming the statement, unless the index holds its value after import (`import_values`)."""
+    found = changed_constant(index, module, node, types)
+    if found is not None:
+        raise Unsupported(found[0], found[1])
+
+
+def changed_constant(
+    index: PackageIndex, module: str, node: ast.stmt, types: Mapping[str, Ty | None]
+) -> tuple[str, int] | None:
+    """(why, line) when import-time code may change a constant that `node` defines (`X.append(...)`,
+    `X += ...`, a call of a package function that reaches it), else None. A value of an immutable
+    type (numbers, strings, tuples of them, a compiled pattern) can only be rebound; a constant
+    assigned twice counts too (Python keeps the last value). A constant whose value after import
+    is in the index (`ModuleInfo.import_values`) is that value, and never changes.
 
     Only what runs at import time counts: the bodies of functions defined by module code do not
     (their decorators and defaults do), and a call can reach the constant only through a package
@@ -140,10 +160,12 @@ def _refuse_changed_constants(
         or type_alias(node) is not None
         or type_variable(node) is not None
     ):
-        return
+        return None
     for name in defined_names(node):
+        if name in info.import_values:
+            continue
         if name in info.rebound:
-            raise Unsupported(f"constant {name} assigned more than once at module level", node.lineno)
+            return f"constant {name} assigned more than once at module level", node.lineno
         target = info.definitions.get(name)
         others = [d.node for d in info.definitions.values() if d.name != name]
         for stmt in [*info.module_code, *others]:
@@ -160,7 +182,14 @@ def _refuse_changed_constants(
             else:
                 mentioned = _mutable(types.get(name)) and _handed_over(name, evaluated)
             if mentioned or (calls and _mutable(types.get(name)) and (reflective or reaches)):
-                raise Unsupported(f"constant {name} may be changed by module code at line {stmt.lineno}", 1)
+                return f"constant {name} may be changed by module code at line {stmt.lineno}", 1
+        read = {
+            n.id for n in _import_time_nodes(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        for source in sorted(read & set(info.import_values)):
+            # `Y = list(X)` before module code changes X: Y's initialiser would read X's final value.
+            return f"constant {name} is computed from {source}, which module code changes", node.lineno
+    return None
 
 
 def _handed_over(name: str, nodes: list[ast.AST]) -> bool:

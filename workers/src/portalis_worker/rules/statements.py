@@ -22,7 +22,6 @@ from portalis_worker.rules.types import (
     INT,
     NONE,
     STR,
-    UNION_VARIANTS,
     UNKNOWN,
     Ty,
     TypeClash,
@@ -31,7 +30,6 @@ from portalis_worker.rules.types import (
     is_immutable,
     list_of,
     unify,
-    union_path,
 )
 
 MAX_INFERENCE_ROUNDS = 8
@@ -283,29 +281,36 @@ class FunctionTranslator(ExpressionTranslator):
                 self.stmt(stmt)
                 narrowed = self._narrowed_after(stmt)
                 if narrowed is not None:
-                    name, union, k = narrowed
-                    path, variant = union_path(union), UNION_VARIANTS[k]
-                    self.emit(
-                        f"let {ident(name)} = match {ident(name)}.clone() {{ {path}::{variant}(v) => v, "
-                        f"_ => unreachable!() }};"
-                    )
-                    self.scopes.append({name: union.args[k]})
+                    name, value, ty = narrowed
+                    self.emit(f"let {ident(name)} = {value};")
+                    self.scopes.append({name: ty})
                     pushed += 1
         finally:
             del self.scopes[len(self.scopes) - pushed :]
 
-    def _narrowed_after(self, stmt: ast.stmt) -> tuple[str, Ty, int] | None:
+    def _narrowed_after(self, stmt: ast.stmt) -> tuple[str, str, Ty] | None:
         """`if not isinstance(x, T): <leaves>`: after it, `x` holds a T (when the union has two
-        members, the other one when the test is positive)."""
+        members, the other one when the test is positive); `if x is None: <leaves>` on an Optional
+        union: after it, `x` holds the union. (name, its narrowed value's code, its type)."""
         if not isinstance(stmt, ast.If) or stmt.orelse or not always_returns(stmt.body):
             return None
         test = stmt.test
+        none_tested = _is_none_test(test)
+        if none_tested is not None:
+            declared = self.lookup(none_tested)
+            if declared is not None and declared.kind == "option" and declared.args[0].kind == "union":
+                return none_tested, f"{ident(none_tested)}.clone().unwrap()", declared.args[0]
+            return None
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-            return self.narrowing(test.operand)
-        found = self.narrowing(test)
-        if found is not None and len(found[1].args) == 2:
-            return found[0], found[1], 1 - found[2]
-        return None
+            found = self.narrowing(test.operand)
+        else:
+            found = self.narrowing(test)
+            found = (found[0], found[1], 1 - found[2]) if found is not None and self.two_way(found) else None
+        if found is None:
+            return None
+        name, union, k = found
+        pattern = self.member_pattern(name, union, k, "v")
+        return name, f"match {ident(name)}.clone() {{ {pattern} => v, _ => unreachable!() }}", union.args[k]
 
     def nested(self, stmts: list[ast.stmt]) -> None:
         """A ``{ ... }`` body one level deeper."""
@@ -775,15 +780,17 @@ class FunctionTranslator(ExpressionTranslator):
     def _if_isinstance(self, node: ast.If, name: str, union: Ty, k: int) -> None:
         """A `match` whose arm for member `k` sees `x` as that member (the other arm sees the
         other member when the union has two)."""
-        path = union_path(union)
+        two_way = self.two_way((name, union, k))
         self.emit(f"match {ident(name)}.clone() {{")
         self.depth += 1
         arms: list[tuple[str, list[ast.stmt], Ty | None]] = [
-            (f"{path}::{UNION_VARIANTS[k]}({ident(name)})", node.body, union.args[k])
+            (self.member_pattern(name, union, k, ident(name)), node.body, union.args[k])
         ]
-        if len(union.args) == 2:
+        if two_way:
             other = 1 - k
-            arms.append((f"{path}::{UNION_VARIANTS[other]}({ident(name)})", node.orelse, union.args[other]))
+            arms.append(
+                (self.member_pattern(name, union, other, ident(name)), node.orelse, union.args[other])
+            )
         else:
             arms.append(("_", node.orelse, None))
         for pattern, body, member in arms:
@@ -926,3 +933,17 @@ def _as_load(target: ast.expr) -> ast.expr:
 
 
 __all__ = ["FunctionTranslator", "always_returns", "walk_statements"]
+
+
+def _is_none_test(test: ast.expr) -> str | None:
+    """The local name in `x is None`, else None."""
+    if (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Is)
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value is None
+    ):
+        return test.left.id
+    return None

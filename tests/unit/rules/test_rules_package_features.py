@@ -611,6 +611,19 @@ CASES = {
         "f",
         [(-3,), (4,), (123,)],
     ),
+    "abstract_base_classes_and_class_final": Case(
+        "import abc\nfrom abc import ABC, abstractmethod\nfrom typing import Final\n\n"
+        "class Shape(ABC):\n    def __init__(self, n: int) -> None:\n        self.n = n\n\n"
+        "    @abstractmethod\n    def area(self) -> int:\n        raise NotImplementedError\n\n"
+        "    def twice(self) -> int:\n        return 2 * self.area()\n\n"
+        "class Sq(Shape):\n    def area(self) -> int:\n        return self.n * self.n\n\n"
+        "class Table(metaclass=abc.ABCMeta):\n    LABELS: Final = {'a': 1, 'b': 2}\n\n"
+        "    def __init__(self, k: int) -> None:\n        self.k = k\n\n"
+        "    def get(self, s: str) -> int:\n        return self.LABELS[s] + self.k\n\n"
+        "def f(n: int) -> list[int]:\n    return [Sq(n).twice(), Sq(n).area(), Table(n).get('b')]\n",
+        "f",
+        [(0,), (3,)],
+    ),
 }
 
 

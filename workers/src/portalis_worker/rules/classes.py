@@ -64,6 +64,36 @@ def base_names(node: ast.ClassDef) -> list[str]:
     return names
 
 
+ABSTRACT_MARKERS = frozenset({"ABC", "ABCMeta"})
+
+
+def drop_abstract_markers(node: ast.ClassDef) -> None:
+    """`class C(ABC)`, `class C(metaclass=ABCMeta)`: the marker goes (an abstract class is a class
+    whose subclasses are used); `@abstractmethod` methods leave its body, named in its docs as left
+    out (a subclass defines them; a call through the base fails naming them)."""
+    node.bases = [b for b in node.bases if _last_name(b) not in ABSTRACT_MARKERS]
+    node.keywords = [
+        k for k in node.keywords if not (k.arg == "metaclass" and _last_name(k.value) in ABSTRACT_MARKERS)
+    ]
+    abstract = [
+        s
+        for s in node.body
+        if isinstance(s, ast.FunctionDef)
+        and any(_decorator_name(d) == "abstractmethod" for d in s.decorator_list)
+    ]
+    if abstract:
+        node.body = [s for s in node.body if s not in abstract] or [ast.Pass()]
+        left_out = dict(getattr(node, LEFT_OUT, {}))
+        left_out.update({s.name: "abstract method: its subclasses define it" for s in abstract})
+        setattr(node, LEFT_OUT, left_out)
+
+
+def _last_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
+
+
 def exception_classes(nodes: list[ast.ClassDef]) -> set[str]:
     """Names among `nodes` that derive from an exception (a builtin one or another of `nodes`)."""
     found: set[str] = set()
@@ -293,7 +323,10 @@ def declare_class(module: ModuleContext, node: ast.ClassDef) -> ClassInfo:
         module.classes[node.name] = info
         return info
     if bases:
-        raise Unsupported("class inheritance", node.lineno)
+        raise Unsupported(
+            f"class inheritance from {bases[0]} (not a plain class of the package that translates)",
+            node.lineno,
+        )
     if node.keywords:
         raise Unsupported("class keywords", node.lineno)
     decorators = [_decorator_name(d) for d in node.decorator_list]
@@ -603,8 +636,9 @@ def hoist_class_constants(node: ast.ClassDef) -> list[tuple[str, ast.Assign]]:
     """Class-body names with an immutable literal value (`__slots__` too): what a hoisted value that
     reads them in the class body sees."""
     body = []
+    final = not any(_decorator_name(d) == "dataclass" for d in node.decorator_list)
     for stmt in node.body:
-        target, value = _class_assignment(stmt)
+        target, value = _class_assignment(stmt, final)
         if target is not None and value is not None and _immutable_literal(value):
             literals[target.id] = value
         if (
@@ -642,8 +676,10 @@ def _setter_name(func: ast.FunctionDef) -> str | None:
     return f"set_{func.name}" if decorators == ["setter"] else None
 
 
-def _class_assignment(stmt: ast.stmt) -> tuple[ast.Name | None, ast.expr | None]:
-    """`x = v`, or `x: ClassVar[T] = v` (a class attribute, never an instance field): (x, v)."""
+def _class_assignment(stmt: ast.stmt, final: bool = False) -> tuple[ast.Name | None, ast.expr | None]:
+    """`x = v`, or `x: ClassVar[T] = v` (a class attribute, never an instance field): (x, v). With
+    `final`, `x: Final = v` too (PEP 591: a Final assigned in a class body is a class variable;
+    not in a dataclass, whose Final annotations are fields)."""
     if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
         return stmt.targets[0], stmt.value
     if (
@@ -653,7 +689,7 @@ def _class_assignment(stmt: ast.stmt) -> tuple[ast.Name | None, ast.expr | None]
         and _decorator_name(
             stmt.annotation.value if isinstance(stmt.annotation, ast.Subscript) else stmt.annotation
         )
-        == "ClassVar"
+        in (("ClassVar", "Final") if final else ("ClassVar",))
     ):
         return stmt.target, stmt.value
     return None, None

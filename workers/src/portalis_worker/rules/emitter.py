@@ -13,6 +13,7 @@ from portalis_worker.rules.classes import (
     abstract_members,
     collect_members,
     declare_class,
+    drop_abstract_markers,
     exception_classes,
     flatten_inheritance,
     hoist_class_constants,
@@ -219,6 +220,9 @@ class ModuleTranslator:
             body = body[1:]
         classes: list[ClassInfo] = []
         functions: list[ast.FunctionDef] = []
+        for stmt in body:
+            if isinstance(stmt, ast.ClassDef):
+                drop_abstract_markers(stmt)
         self.module.exceptions = exception_classes([s for s in body if isinstance(s, ast.ClassDef)])
         flatten_inheritance(
             [s for s in body if isinstance(s, ast.ClassDef)], self.module.exceptions, self.module.ancestors

@@ -606,7 +606,8 @@ CASES = {
         "def f(n: int) -> list[int]:\n"
         "    x = pick(n)\n    out = [size(x)]\n"
         "    if x is None:\n        return out\n"
-        "    if isinstance(x, Hi):\n        out.append(len(x.s) * 10)\n    else:\n        out.append(x.n * 10)\n"
+        "    if isinstance(x, Hi):\n        out.append(len(x.s) * 10)\n"
+        "    else:\n        out.append(x.n * 10)\n"
         "    return out\n",
         "f",
         [(-3,), (4,), (123,)],

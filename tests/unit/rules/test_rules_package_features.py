@@ -625,6 +625,36 @@ CASES = {
         "f",
         [(0,), (3,)],
     ),
+    "enum_with_methods_properties_and_repr": Case(
+        "import enum\n\n"
+        "class Rel(enum.Enum):\n    EMPTY = enum.auto()\n    SUBSET = enum.auto()\n"
+        "    DISJOINT = enum.auto()\n\n"
+        "    @property\n    def is_subset(self) -> bool:\n"
+        "        return self is Rel.EMPTY or self is Rel.SUBSET\n\n"
+        "    def label(self, prefix: str) -> str:\n"
+        "        return prefix + self.name.lower() + str(self.value)\n\n"
+        "    def __repr__(self) -> str:\n        return f'{type(self).__name__}.{self.name}'\n\n"
+        "def f(n: int) -> list[str]:\n"
+        "    r = Rel.SUBSET if n > 0 else (Rel.EMPTY if n == 0 else Rel.DISJOINT)\n"
+        "    return [str(r.is_subset), r.label('x-'), repr(r), str(r is not Rel.EMPTY)]\n",
+        "f",
+        [(1,), (0,), (-1,)],
+    ),
+    "a_parameter_normalised_by_isinstance": Case(
+        "class Version:\n    def __init__(self, s: str) -> None:\n        self.s = s\n\n"
+        "def coerce(v: Version | str) -> Version:\n"
+        "    if isinstance(v, str):\n        v = Version(v)\n    return v\n\n"
+        "def coerce2(v: Version | str) -> str:\n"
+        "    if not isinstance(v, Version):\n        v = Version(v + '!')\n    return v.s\n\n"
+        "def norm(value: float | str) -> float:\n"
+        "    if isinstance(value, str):\n        value = value.replace(',', '')\n    return float(value)\n\n"
+        "def f(n: int) -> list[str]:\n"
+        "    text = str(n) + ',5'\n"
+        "    return [coerce(text).s, coerce(Version('v')).s, coerce2(text), coerce2(Version('w')),\n"
+        "            str(norm(text)), str(norm(n / 2))]\n",
+        "f",
+        [(1,), (-20,)],
+    ),
 }
 
 
@@ -694,7 +724,8 @@ def test_exception_classes_implement_error_and_display() -> None:
         ),
         ("class A:\n    items: list[int] = []\n", "class attribute with a mutable default"),
         (
-            "def f(k: int | str) -> int:\n    if isinstance(k, int):\n        k = 2\n    return 0\n",
+            "def f(k: int | str) -> int:\n    if isinstance(k, int):\n"
+            "        n = 1\n        k = 2\n    return 0\n",
             "assignment to k where isinstance\\(\\) narrowed it",
         ),
         (

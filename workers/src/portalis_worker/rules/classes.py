@@ -38,6 +38,8 @@ def _decorator_name(node: ast.expr) -> str:
 
 BUILTIN_EXCEPTIONS = frozenset({*BUILTIN_BASES, "IOError", "EnvironmentError"})
 ENUM_BASES = frozenset({"Enum", "IntEnum", "StrEnum"})
+ENUM_DUNDERS = frozenset({"__repr__"})
+"""Dunders an enum may define: `repr()` calls them (`str()` and comparisons keep Enum's own)."""
 COMPARISONS = frozenset({"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"})
 SPECIAL_METHODS = frozenset(
     {"__init__", "__str__", "__repr__", "__len__", "__contains__", "__hash__", *COMPARISONS}
@@ -140,10 +142,14 @@ def _enum_members(node: ast.ClassDef, kind: str) -> dict[str, int | str]:
     for stmt in node.body:
         if _only_docs([stmt]):
             continue
+        if isinstance(stmt, ast.FunctionDef):
+            if stmt.name.startswith("__") and stmt.name not in ENUM_DUNDERS:
+                raise Unsupported(f"Enum with special method {stmt.name}", stmt.lineno)
+            continue  # a method of the enum (collect_members)
         if not (
             isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
         ):
-            raise Unsupported("Enum body other than members", stmt.lineno)
+            raise Unsupported("Enum body other than members and methods", stmt.lineno)
         name, value = stmt.targets[0].id, stmt.value
         if (
             isinstance(value, ast.Call)
@@ -347,10 +353,11 @@ def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory)
     node = info.node
     classes = module.class_names()
     methods: list[FuncSig] = []
-    if info.enum_members is not None:
-        return methods
     left_out = left_out_methods(node) | set(getattr(node, LEFT_OUT, {}))
-    for stmt in node.body:
+    statements = node.body
+    if info.enum_members is not None:
+        statements = [s for s in node.body if isinstance(s, ast.FunctionDef)]  # the rest are members
+    for stmt in statements:
         if (
             isinstance(stmt, ast.Expr)
             and isinstance(stmt.value, ast.Constant)

@@ -494,7 +494,11 @@ class ModuleTranslator:
         lines += ["        }", "    }", "", "    pub fn name(&self) -> String {", "        match self {"]
         for variant, member in zip(variants, members, strict=True):
             lines.append(f"            {name}::{variant} => {rust_str_literal(member)}.to_string(),")
-        lines += ["        }", "    }", "}"]
+        lines += ["        }", "    }"]
+        for sig in info.methods.values():
+            # A member is `Copy`: methods take it by value, so `self == Color::RED` compiles.
+            lines.append("\n" + self.emit_function(sig, True).replace("(&self", "(self", 1))
+        lines.append("}")
         return "\n".join(lines)
 
     def _hashed_by_fields(self, info: ClassInfo, seen: frozenset[str] = frozenset()) -> bool:

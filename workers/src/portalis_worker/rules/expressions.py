@@ -947,6 +947,14 @@ class ExpressionTranslator:
             if other.ty.kind == "none":
                 return "true" if positive else "false"
             return "false" if positive else "true"
+        left, right = self.expr(left_node), self.expr(right_node)
+        if self.vague(left.ty) or self.vague(right.ty):
+            return "true"
+        enum = self.module.classes.get(left.ty.name) if left.ty.kind == "class" else None
+        if enum is not None and enum.enum_members is not None and right.ty == left.ty:
+            # Enum members are singletons: identity is equality.
+            sym = "==" if positive else "!="
+            return f"{self.lhs(left, PREC_CMP + 1)} {sym} {self.wrap(right, PREC_CMP + 1)}"
         self.fail("identity comparison (is) on values", node)
 
     def membership(self, item_node: ast.expr, container_node: ast.expr, node: ast.AST) -> str:

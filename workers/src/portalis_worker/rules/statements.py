@@ -278,6 +278,13 @@ class FunctionTranslator(ExpressionTranslator):
                     code = self.return_value(stmt)
                     self.emit(code)
                     continue
+                converted = self._conversion(stmt)
+                if converted is not None:
+                    name, value, ty = converted
+                    self.emit(f"let {ident(name)}: {self.rtype(ty, stmt)} = {value};")
+                    self.scopes.append({name: ty})
+                    pushed += 1
+                    continue
                 self.stmt(stmt)
                 narrowed = self._narrowed_after(stmt)
                 if narrowed is not None:
@@ -287,6 +294,55 @@ class FunctionTranslator(ExpressionTranslator):
                     pushed += 1
         finally:
             del self.scopes[len(self.scopes) - pushed :]
+
+    def _conversion(self, stmt: ast.stmt) -> tuple[str, str, Ty] | None:
+        """`if isinstance(x, T): x = f(x)` (or `if not isinstance(x, T): x = T(x)`) on a union `x`:
+        the idiom that normalises a parameter. `x` is rebound to a `match` whose converting arm
+        computes the new value and whose other arm keeps the member; after it, `x` has the type
+        both arms agree on (one type, or the union again). (name, the match's code, its type)."""
+        if not (
+            isinstance(stmt, ast.If)
+            and not stmt.orelse
+            and len(stmt.body) == 1
+            and isinstance(assign := stmt.body[0], ast.Assign)
+            and len(assign.targets) == 1
+            and isinstance(assign.targets[0], ast.Name)
+        ):
+            return None
+        negated = isinstance(stmt.test, ast.UnaryOp) and isinstance(stmt.test.op, ast.Not)
+        found = self.narrowing(stmt.test.operand if negated else stmt.test)  # type: ignore[attr-defined]
+        declared = self.lookup(assign.targets[0].id)
+        if found is None or found[0] != assign.targets[0].id or declared is None or declared.kind != "union":
+            return None
+        name, union, k = found
+        two = len(union.args) == 2
+        if negated:
+            # The converting arm holds the other members (the other one, with two); member k is kept.
+            kept: list[tuple[str, Ty]] = [(self.member_pattern(name, union, k, "v"), union.args[k])]
+            converting = (self.member_pattern(name, union, 1 - k, ident(name)) if two else "_", None)
+            seen = union.args[1 - k] if two else union
+        else:
+            kept = [(self.member_pattern(name, union, i, "v"), t) for i, t in enumerate(union.args) if i != k]
+            converting = (self.member_pattern(name, union, k, ident(name)), None)
+            seen = union.args[k]
+        self.scopes.append({name: seen})
+        try:
+            val = self.expr(assign.value)
+        finally:
+            self.scopes.pop()
+        if self.vague(val.ty):
+            return name, "unreachable!()", declared
+        results = {val.ty, *(t for _, t in kept)}
+        if len(results) == 1:
+            ty = val.ty
+        elif all(t in union.args for t in results):
+            ty = union
+        else:
+            self.fail(f"assignment to {name} of a {val.ty} where isinstance() narrowed it", stmt)
+        value = self.coerce(val, ty, stmt)
+        arms = [f"{pattern} => {self.coerce(Val('v', t, 'temp'), ty, stmt)}" for pattern, t in kept]
+        arms.append(f"{converting[0]} => {{ {value} }}")
+        return name, f"match {ident(name)}.clone() {{ {', '.join(arms)} }}", ty
 
     def _narrowed_after(self, stmt: ast.stmt) -> tuple[str, str, Ty] | None:
         """`if not isinstance(x, T): <leaves>`: after it, `x` holds a T (when the union has two

@@ -2,9 +2,9 @@
 
 Real packages build tables at import: `RULES = [...]` followed by module code that inserts into
 it (`_irregular("person", "people")`), `TABLE = add_uppercase(_TABLE)` where the call extends its
-argument in place, or a name assigned twice (`try: X = a / except: X = b`). A translation of the
-initialiser alone would keep the first value, so such a constant was refused. Here the package's
-modules are imported in CPython (as the differential check does: this runs the tenant's module
+argument in place. A translation of the initialiser alone would keep the first value, so such a
+constant was refused (a name assigned twice still is: each assignment is a unit). Here the
+package's modules are imported in CPython (as the differential check does: this runs the tenant's module
 code inside the worker pod that holds it), each such constant is read back, and when its value is
 plain data (None, bool, int, float, str, bytes, and tuples, lists, dicts and sets of them, or a
 compiled pattern) the index holds it as a literal: the constant is that literal in Rust, and the
@@ -95,7 +95,8 @@ def candidates(index: PackageIndex) -> dict[str, list[str]]:
     for module, info in sorted(index.modules.items()):
         changed: set[str] = set()
         for definition in info.definitions.values():
-            if changed_constant(index, module, definition.node, {}) is not None:
+            # A name assigned twice is a unit per assignment: it stays refused (one value, two items).
+            if definition.name not in info.rebound and changed_constant(index, module, definition.node, {}):
                 changed.add(definition.name)
         while changed:
             readers = {

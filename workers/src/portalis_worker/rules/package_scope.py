@@ -186,9 +186,11 @@ def changed_constant(
         read = {
             n.id for n in _import_time_nodes(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
         }
-        for source in sorted(read & set(info.import_values)):
+        changed_inputs = sorted(read & set(info.import_values))
+        if changed_inputs:
             # `Y = list(X)` before module code changes X: Y's initialiser would read X's final value.
-            return f"constant {name} is computed from {source}, which module code changes", node.lineno
+            why = f"constant {name} is computed from {changed_inputs[0]}, which module code changes"
+            return why, node.lineno
     return None
 
 

@@ -298,8 +298,8 @@ class FunctionTranslator(ExpressionTranslator):
     def _conversion(self, stmt: ast.stmt) -> tuple[str, str, Ty] | None:
         """`if isinstance(x, T): x = f(x)` (or `if not isinstance(x, T): x = T(x)`) on a union `x`:
         the idiom that normalises a parameter. `x` is rebound to a `match` whose converting arm
-        computes the new value and whose other arm keeps the member; after it, `x` has the type
-        both arms agree on (one type, or the union again). (name, the match's code, its type)."""
+        computes the new value and whose other arms keep their member; after it, `x` has the type
+        the arms agree on (one type, or the union again). (name, the match's code, its type)."""
         if not (
             isinstance(stmt, ast.If)
             and not stmt.orelse
@@ -309,8 +309,10 @@ class FunctionTranslator(ExpressionTranslator):
             and isinstance(assign.targets[0], ast.Name)
         ):
             return None
-        negated = isinstance(stmt.test, ast.UnaryOp) and isinstance(stmt.test.op, ast.Not)
-        found = self.narrowing(stmt.test.operand if negated else stmt.test)  # type: ignore[attr-defined]
+        test = stmt.test
+        operand = test.operand if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) else None
+        negated = operand is not None
+        found = self.narrowing(operand if operand is not None else test)
         declared = self.lookup(assign.targets[0].id)
         if found is None or found[0] != assign.targets[0].id or declared is None or declared.kind != "union":
             return None
@@ -319,11 +321,11 @@ class FunctionTranslator(ExpressionTranslator):
         if negated:
             # The converting arm holds the other members (the other one, with two); member k is kept.
             kept: list[tuple[str, Ty]] = [(self.member_pattern(name, union, k, "v"), union.args[k])]
-            converting = (self.member_pattern(name, union, 1 - k, ident(name)) if two else "_", None)
+            converting = self.member_pattern(name, union, 1 - k, ident(name)) if two else "_"
             seen = union.args[1 - k] if two else union
         else:
             kept = [(self.member_pattern(name, union, i, "v"), t) for i, t in enumerate(union.args) if i != k]
-            converting = (self.member_pattern(name, union, k, ident(name)), None)
+            converting = self.member_pattern(name, union, k, ident(name))
             seen = union.args[k]
         self.scopes.append({name: seen})
         try:
@@ -341,7 +343,7 @@ class FunctionTranslator(ExpressionTranslator):
             self.fail(f"assignment to {name} of a {val.ty} where isinstance() narrowed it", stmt)
         value = self.coerce(val, ty, stmt)
         arms = [f"{pattern} => {self.coerce(Val('v', t, 'temp'), ty, stmt)}" for pattern, t in kept]
-        arms.append(f"{converting[0]} => {{ {value} }}")
+        arms.append(f"{converting} => {{ {value} }}")
         return name, f"match {ident(name)}.clone() {{ {', '.join(arms)} }}", ty
 
     def _narrowed_after(self, stmt: ast.stmt) -> tuple[str, str, Ty] | None:

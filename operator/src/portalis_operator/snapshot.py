@@ -6,7 +6,6 @@ more than the scheduling itself, and the views keep only what decisions need.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 from kubernetes.utils import parse_quantity
-from pydantic import ValidationError
 
 from portalis_operator.api import GROUP, GPUPoolSpec, Pricing, SpotMix, TranslationJob
 from portalis_operator.cost import run_times
@@ -36,9 +34,6 @@ from portalis_operator.recovery import (
 )
 from portalis_operator.startup import waiting_reason
 from portalis_worker.protocol import RESULT_ANNOTATION, ResultReport
-
-log = logging.getLogger(__name__)
-
 
 # ---- views: the cluster as plain values -----------------------------------------------------------------
 
@@ -326,38 +321,6 @@ def build_nodes(
         if view is not None:
             out[view.node.name] = view
     return out
-
-
-class JobParser:
-    """Parses TranslationJobs, reusing the model of any object whose resourceVersion is unchanged.
-
-    Validating thousands of unchanged jobs every cycle would cost more than the scheduling itself. The
-    cache keeps only the objects of the latest cycle, so memory follows the live set."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[str, TranslationJob]] = {}
-
-    def parse(self, raws: Iterable[Mapping[str, Any]]) -> list[TranslationJob]:
-        fresh: dict[str, tuple[str, TranslationJob]] = {}
-        out: list[TranslationJob] = []
-        for raw in raws:
-            meta = raw.get("metadata") or {}
-            uid, rv = str(meta.get("uid", "")), str(meta.get("resourceVersion", ""))
-            hit = self._cache.get(uid)
-            if hit is not None and hit[0] == rv:
-                job = hit[1]
-            else:
-                try:
-                    job = TranslationJob.model_validate(raw)
-                except ValidationError as exc:  # the API server validated it; only a newer CRD gets here
-                    log.error(
-                        "skipping TranslationJob %s that this operator cannot read: %s", meta.get("name"), exc
-                    )
-                    continue
-            fresh[uid] = (rv, job)
-            out.append(job)
-        self._cache = fresh
-        return out
 
 
 def build_jobs(jobs: Iterable[TranslationJob], pods: Iterable[tuple[OwnerKey, PodView]]) -> list[JobView]:

@@ -655,6 +655,19 @@ CASES = {
         "f",
         [(1,), (-20,)],
     ),
+    "enum_ordered_by_its_lt": Case(
+        "from enum import Enum\nfrom typing import Any\n\n"
+        "class Unit(Enum):\n    MICRO = 0\n    SEC = 2\n    MIN = 3\n\n"
+        "    def __lt__(self, other: Any) -> Any:\n"
+        "        if self.__class__ is other.__class__:\n            return self.value < other.value\n"
+        "        return NotImplemented\n\n"
+        "def f(n: int) -> list[str]:\n"
+        "    u = Unit.SEC if n > 0 else Unit.MIN\n"
+        "    return [str(u < Unit.MIN), str(u > Unit.MICRO), max(Unit.MICRO, u).name,\n"
+        "            sorted([Unit.MIN, u, Unit.MICRO])[1].name]\n",
+        "f",
+        [(1,), (0,)],
+    ),
 }
 
 

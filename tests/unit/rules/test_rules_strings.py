@@ -66,9 +66,9 @@ CASES = {
         "from typing import List\n"
         "def f(s: str) -> List[bool]:\n"
         "    return [s.isdigit(), s.isalpha(), s.isupper(), s.islower(), s.isspace(), s.startswith('a'),"
-        " s.endswith('9')]\n",
+        " s.endswith('9'), s.isascii()]\n",
         "f",
-        [("123",), ("abc",), ("ABC1",), ("",), ("  ",), ("a9",)],
+        [("123",), ("abc",), ("ABC1",), ("",), ("  ",), ("a9",), ("é9",)],
     ),
     "membership_and_iteration": Case(
         "def f(s: str) -> int:\n"

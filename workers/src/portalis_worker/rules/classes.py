@@ -38,8 +38,9 @@ def _decorator_name(node: ast.expr) -> str:
 
 BUILTIN_EXCEPTIONS = frozenset({*BUILTIN_BASES, "IOError", "EnvironmentError"})
 ENUM_BASES = frozenset({"Enum", "IntEnum", "StrEnum"})
-ENUM_DUNDERS = frozenset({"__repr__"})
-"""Dunders an enum may define: `repr()` calls them (`str()` and comparisons keep Enum's own)."""
+ENUM_DUNDERS = frozenset({"__repr__", "__lt__", "__le__", "__gt__", "__ge__"})
+"""Dunders an enum may define: `repr()` and the ordering operators call them (`str()` and `==`
+keep Enum's own)."""
 COMPARISONS = frozenset({"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"})
 SPECIAL_METHODS = frozenset(
     {"__init__", "__str__", "__repr__", "__len__", "__contains__", "__hash__", *COMPARISONS}
@@ -584,7 +585,7 @@ def _compare_with_own_class(func: ast.FunctionDef, name: str) -> None:
     if len(args) != 2 or func.args.vararg or func.args.kwonlyargs:
         raise Unsupported(f"{func.name} with other parameters than (self, other)", func.lineno)
     args[1].annotation = ast.copy_location(ast.Name(id=name, ctx=ast.Load()), args[1])
-    if func.returns is None:
+    if func.returns is None or _last_name(func.returns) in ("Any", "object"):  # bool, or NotImplemented
         func.returns = ast.copy_location(ast.Name(id="bool", ctx=ast.Load()), func)
 
 

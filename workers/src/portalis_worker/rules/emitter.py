@@ -499,6 +499,7 @@ class ModuleTranslator:
             # A member is `Copy`: methods take it by value, so `self == Color::RED` compiles.
             lines.append("\n" + self.emit_function(sig, True).replace("(&self", "(self", 1))
         lines.append("}")
+        lines += _partial_ord(info)
         return "\n".join(lines)
 
     def _hashed_by_fields(self, info: ClassInfo, seen: frozenset[str] = frozenset()) -> bool:
@@ -556,24 +557,7 @@ class ModuleTranslator:
                 "    }",
                 "}",
             ]
-        if "__lt__" in info.methods:
-            # Python's sort, min and max use `<` alone: so does this order (`sort_by(partial_cmp)`).
-            receiver = f"self{_copy_if_writes(info, '__lt__')}"
-            other = f"other{_copy_if_writes(info, '__lt__')}"
-            lines += [
-                "",
-                f"impl PartialOrd for {info.name} {{",
-                "    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {",
-                f"        Some(if {receiver}.__lt__(other.clone()) {{",
-                "            std::cmp::Ordering::Less",
-                f"        }} else if {other}.__lt__(self.clone()) {{",
-                "            std::cmp::Ordering::Greater",
-                "        } else {",
-                "            std::cmp::Ordering::Equal",
-                "        })",
-                "    }",
-                "}",
-            ]
+        lines += _partial_ord(info)
         if "__hash__" in info.methods:
             lines += [
                 "",
@@ -714,6 +698,29 @@ def format_rust(text: str) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return text
     return done.stdout if done.returncode == 0 and done.stdout else text
+
+
+def _partial_ord(info: ClassInfo) -> list[str]:
+    """`PartialOrd` from `__lt__`: Python's sort, min and max use `<` alone, and so does this order
+    (`sort_by(partial_cmp)`)."""
+    if "__lt__" not in info.methods:
+        return []
+    receiver = f"self{_copy_if_writes(info, '__lt__')}"
+    other = f"other{_copy_if_writes(info, '__lt__')}"
+    return [
+        "",
+        f"impl PartialOrd for {info.name} {{",
+        "    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {",
+        f"        Some(if {receiver}.__lt__(other.clone()) {{",
+        "            std::cmp::Ordering::Less",
+        f"        }} else if {other}.__lt__(self.clone()) {{",
+        "            std::cmp::Ordering::Greater",
+        "        } else {",
+        "            std::cmp::Ordering::Equal",
+        "        })",
+        "    }",
+        "}",
+    ]
 
 
 def _copy_if_writes(info: ClassInfo, method: str) -> str:

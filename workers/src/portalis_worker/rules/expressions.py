@@ -947,6 +947,10 @@ class ExpressionTranslator:
             if other.ty.kind == "none":
                 return "true" if positive else "false"
             return "false" if positive else "true"
+        if all(isinstance(n, ast.Attribute) and n.attr == "__class__" for n in (left_node, right_node)):
+            # `self.__class__ is other.__class__`: each value has one static type here.
+            a, b = self.expr(left_node.value), self.expr(right_node.value)  # type: ignore[attr-defined]
+            return "true" if (a.ty == b.ty) == positive else "false"
         left, right = self.expr(left_node), self.expr(right_node)
         if self.vague(left.ty) or self.vague(right.ty):
             return "true"

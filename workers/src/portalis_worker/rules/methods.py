@@ -296,6 +296,9 @@ def _str_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call) 
                 INT,
             )
         return Val(call, INT)
+    if attr == "isascii":  # true of the empty string too
+        _args(tx, node, attr, (0,))
+        return Val(f"{base}.is_ascii()", BOOL)
     if attr in _STR_PREDICATES:
         _args(tx, node, attr, (0,))
         test = _STR_PREDICATES[attr]

@@ -274,7 +274,12 @@ class FunctionTranslator(ExpressionTranslator):
         try:
             for i, stmt in enumerate(stmts):
                 last = top and i == len(stmts) - 1
-                if last and isinstance(stmt, ast.Return) and stmt.value is not None:
+                if (
+                    last
+                    and isinstance(stmt, ast.Return)
+                    and stmt.value is not None
+                    and not _not_implemented(stmt)
+                ):
                     code = self.return_value(stmt)
                     self.emit(code)
                     continue
@@ -721,7 +726,7 @@ class FunctionTranslator(ExpressionTranslator):
     def stmt_Return(self, node: ast.Return) -> None:
         """``return v``. ``return NotImplemented`` (a comparison with another type) cannot happen:
         comparisons are between values of one static type."""
-        if isinstance(node.value, ast.Name) and node.value.id == "NotImplemented":
+        if _not_implemented(node):
             self.emit('unreachable!("NotImplemented: comparison with another type");')
             return
         code = self.return_value(node)
@@ -1005,3 +1010,8 @@ def _is_none_test(test: ast.expr) -> str | None:
     ):
         return test.left.id
     return None
+
+
+def _not_implemented(node: ast.Return) -> bool:
+    """`return NotImplemented`."""
+    return isinstance(node.value, ast.Name) and node.value.id == "NotImplemented"

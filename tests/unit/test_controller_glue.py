@@ -5,6 +5,7 @@ recorders on the controller's own client objects; the clock is injected."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -184,5 +185,36 @@ def test_status_only_changes_wait_behind_admissions_and_are_planned_again_once_w
         assert [c[4] for c in calls] == ["a", "b"]
         assert writer.pending() == set()
         assert "team-a/b" in writer.take_retries()  # planned again on what the write left
+
+    with_controller(body)
+
+
+class Answer:
+    """What the client returns with `_preload_content=False`: the status is not checked for us."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status, self.reason, self._body = status, "Forbidden", body
+
+    async def read(self) -> bytes:
+        return json.dumps(self._body).encode()
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_refusal_answered_without_preloading_is_still_a_refusal() -> None:
+    """Writes read the API server's answer raw; an error status must not pass for the created object."""
+
+    async def body(controller: Controller) -> None:
+        status = {"kind": "Status", "code": 403, "message": 'pods "a-w0" is forbidden: exceeded quota'}
+
+        async def create(ns: str, body: Any, **_: Any) -> Answer:
+            return Answer(403, status)
+
+        controller.writer.core.create_namespaced_pod = create  # type: ignore[method-assign]
+        await controller.writer._create_pod("team-a", {"metadata": {"name": "a-w0"}})
+        assert controller.writer._backing_off("team-a", "a-w0")
+        record = controller.writer._refusals[("team-a", "a-w0")]
+        assert "exceeded quota" in record.message
 
     with_controller(body)

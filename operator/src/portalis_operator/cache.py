@@ -186,6 +186,12 @@ class ClusterCache:
         """Wait until every informer has listed once."""
         await asyncio.gather(*(i.synced.wait() for i in self._informers()))
 
+    def connected(self) -> bool:
+        """Every informer's last request was answered: the cache follows the API server. Readiness
+        rests on it (health.py): cycles over a cache cut off from the API server still succeed."""
+        informers = self._informers() + ([self.nodes] if self.nodes is not None else [])
+        return all(i.connected for i in informers)
+
     async def pool_nodes(self, label_selector: str) -> list[dict[str, Any]]:
         """The pool's nodes (compact_node). The node informer follows the GPUPool's selector: a new
         selector starts a new informer, and the caller waits for its first list."""

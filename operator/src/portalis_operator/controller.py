@@ -147,7 +147,7 @@ class Controller:
                 continue  # a standby: the elector's task says when it leads
             try:
                 await self.cycle()
-                if self.elector is None:
+                if self.elector is None and self.cache.connected():
                     self.confirm_role("standalone")
             except asyncio.CancelledError:
                 raise

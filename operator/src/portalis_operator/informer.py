@@ -45,6 +45,33 @@ def _version(raw: Mapping[str, Any]) -> int:
         return 0
 
 
+async def checked(resp: Any) -> Any:
+    """A response of a call made with `_preload_content=False`: the client raises for errors only when
+    it reads the body itself, so an error status is raised here (ApiException, with the API server's
+    message as its reason and its body, as the client would)."""
+    if 200 <= resp.status <= 299:
+        return resp
+    try:
+        body = await resp.read()
+    finally:
+        resp.release()
+    try:
+        message = str(json.loads(body).get("message") or resp.reason)
+    except (ValueError, AttributeError):
+        message = str(resp.reason)
+    exc = ApiException(status=resp.status, reason=message)
+    exc.body = body
+    raise exc
+
+
+async def read_json(resp: Any) -> Any:
+    """The JSON body of a checked response, read and released."""
+    try:
+        return json.loads(await resp.read())
+    finally:
+        resp.release()
+
+
 def key_of(raw: Mapping[str, Any]) -> Key:
     meta = raw.get("metadata") or {}
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
@@ -66,6 +93,7 @@ class Informer(Generic[V]):
         self.items: dict[Key, V] = {}
         self.synced = asyncio.Event()
         self.relists = 0  # lists after the first (410s): a figure for tests and logs
+        self.connected = False  # the last list or watch request was answered; False after an error
         self.resource_version: str | None = None  # where the watch resumes; None: list first
         self._assumed: dict[Key, int] = {}  # our own writes, ahead of the watch: key -> resourceVersion
         self._seen: dict[Key, int] = {}  # the version of each object the store holds, where readable
@@ -87,6 +115,7 @@ class Informer(Generic[V]):
                 log.info("%s: resourceVersion %s expired; listing again", self.name, self.resource_version)
                 self.resource_version = None
             except Exception as exc:  # the API server restarted, a connection dropped: resume shortly
+                self.connected = False
                 log.warning("%s: watch interrupted (%s); resuming", self.name, exc)
                 await asyncio.sleep(RETRY_SECONDS)
 
@@ -119,24 +148,28 @@ class Informer(Generic[V]):
             if old.get(key) != value:
                 self._on_change(key, old.get(key), value)
         self.resource_version = version
+        self.connected = True
         self.synced.set()
 
     async def watch(self) -> None:
         """Follow the watch from `resource_version` until the server ends it."""
         try:
-            resp = await self._list_fn(
-                watch=True,
-                resource_version=self.resource_version,
-                allow_watch_bookmarks=True,
-                timeout_seconds=WATCH_SECONDS,
-                _preload_content=False,
-                _request_timeout=WATCH_SECONDS + 30,
-                **self._kwargs,
+            resp = await checked(
+                await self._list_fn(
+                    watch=True,
+                    resource_version=self.resource_version,
+                    allow_watch_bookmarks=True,
+                    timeout_seconds=WATCH_SECONDS,
+                    _preload_content=False,
+                    _request_timeout=WATCH_SECONDS + 30,
+                    **self._kwargs,
+                )
             )
         except ApiException as exc:
             if exc.status == 410:
                 raise Expired(exc.reason) from exc
             raise
+        self.connected = True
         try:
             while line := await resp.content.readline():
                 self.apply(json.loads(line))
@@ -195,13 +228,10 @@ class Informer(Generic[V]):
 
     async def _request(self, **kw: Any) -> dict[str, Any]:
         try:
-            resp = await self._list_fn(_preload_content=False, **kw)
+            resp = await checked(await self._list_fn(_preload_content=False, **kw))
         except ApiException as exc:
             if exc.status == 410:  # a continue token outlived its version: start the list again
                 raise Expired(exc.reason) from exc
             raise
-        try:
-            data: dict[str, Any] = json.loads(await resp.read())
-            return data
-        finally:
-            resp.release()
+        data: dict[str, Any] = await read_json(resp)
+        return data

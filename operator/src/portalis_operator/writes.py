@@ -22,6 +22,7 @@ from portalis_operator import metrics
 from portalis_operator.api import GROUP, VERSION, TranslationJob
 from portalis_operator.cost import GPUSeconds, estimate_usd
 from portalis_operator.events import EventBudget, event_body
+from portalis_operator.informer import checked, read_json
 from portalis_operator.jobs import JobPlan, PodDelete
 from portalis_operator.leadership import Clock, Fence, NotLeading
 from portalis_operator.manifests import build_worker_pod, output_config_maps, worker_pod_name
@@ -487,13 +488,11 @@ def _count_cost(closed: GPUSeconds, pool: PoolConfig) -> None:
 
 async def _read(resp: Any) -> dict[str, Any] | None:
     """The object a write answered with, read raw (no client model: cheaper to build, and what the
-    informers hold); None when there is none (a test's stand-in client)."""
+    informers hold); an error status raises ApiException (informer.checked); None when there is no
+    response (a test's stand-in client)."""
     if resp is None or not hasattr(resp, "read"):
         return None
-    try:
-        data = json.loads(await resp.read())
-    finally:
-        resp.release()
+    data = await read_json(await checked(resp))
     return data if isinstance(data, dict) else None
 
 

@@ -784,6 +784,10 @@ def test_exception_classes_implement_error_and_display() -> None:
             "dataclass option eq=False",
         ),
         (
+            "WORDS = ['a']\n\ndef add(w: str) -> None:\n    WORDS.insert(0, w)\n",
+            "a function that changes module constant WORDS",
+        ),
+        (
             "from dataclasses import dataclass\n\n@dataclass(kw_only=True)\nclass P:\n    x: int\n\n"
             "def f() -> int:\n    return P(1).x\n",
             "too many positional arguments to __init__",

@@ -43,6 +43,9 @@ def mark_mutated(tx: ExpressionTranslator, node: ast.expr) -> None:
     while isinstance(node, ast.Attribute | ast.Subscript):
         node = node.value
     if isinstance(node, ast.Name):
+        if tx.lookup(node.id) is None and node.id in tx.module.constants:
+            # A module constant is a `static`: Rust has no writes to it (Python's module state).
+            tx.fail(f"a function that changes module constant {node.id}", node)
         tx.mutated.add(node.id)
 
 

@@ -397,3 +397,20 @@ def test_without_import_values_a_changed_constant_is_still_refused(tmp_path: Pat
 
 def _nodes(source: str) -> list[ast.stmt]:
     return ast.parse(source).body
+
+
+def test_compiled_patterns_are_read_back_with_their_flags(tmp_path: Path) -> None:
+    files = {
+        "p/__init__.py": "",
+        "p/r.py": (
+            "import re\n\nRULES = [re.compile('a+', re.I)]\n"
+            "RULES.append(re.compile('(b)(c)?', re.M | re.S))\n\n"
+            "def first(s: str) -> bool:\n    return RULES[0].search(s) is not None\n"
+        ),
+    }
+    index = _imported_index(tmp_path, files)
+    assert index.modules["p.r"].import_values["RULES"] == (
+        "[re.compile('a+', re.IGNORECASE), re.compile('(b)(c)?', re.MULTILINE | re.DOTALL)]"
+    )
+    rust = PackageTranslator(index).translate_unit("p/r.py", "RULES = [re.compile('a+', re.I)]\n")
+    assert "portalis_py::re::compile" in rust

@@ -66,6 +66,9 @@ class Assignment(BaseModel):
     scratch_dir: Path = Field(
         Path(tempfile.gettempdir()), validation_alias=AliasChoices("PORTALIS_SCRATCH_DIR")
     )
+    # The translation memory's directory (memory.py): the output PVC's `.portalis/memory`, shared by the
+    # jobs that write to that claim; unset: no memory (`spec.translation.memory: false`, ConfigMap output).
+    memory_dir: Path | None = Field(None, validation_alias=AliasChoices("PORTALIS_MEMORY_DIR"))
     include: tuple[str, ...] = Field(("**/*.py",), validation_alias=AliasChoices("PORTALIS_INCLUDE"))
     exclude: tuple[str, ...] = Field((), validation_alias=AliasChoices("PORTALIS_EXCLUDE"))
     git_url: str | None = Field(None, validation_alias=AliasChoices("PORTALIS_GIT_URL"))

@@ -3,9 +3,13 @@
 A backend answers a batch of units with, per unit, Rust text, a `Failure`, or None ("no answer, ask
 the next backend"). Chains (docs/api.md, `translation.backend`):
 
-- auto:  cache -> model -> rules -> rules+types   (the model is skipped when no model client is configured)
+- auto:  cache -> memory -> model -> rules -> rules+types   (the model is skipped when no model client
+  is configured)
 - model: cache -> model
-- rules: cache -> rules -> rules+types
+- rules: cache -> memory -> rules -> rules+types
+
+`memory` is the translation memory (memory.py), when the job has one: a near-duplicate's translation
+or the types it was accepted with.
 
 `rules+types` is the rules translator on the unit's typed versions (types inferred for untyped
 parameters and returns, typed_rules.py), one backend per rank, best first.
@@ -134,22 +138,25 @@ def build_chain(
     model: ModelClient | None,
     rules: Backend | None = None,
     typed: Sequence[Backend] = (),
+    memory: Backend | None = None,
 ) -> list[Backend]:
     """The backends a mode tries, in order. `model` mode without a client is a configuration error.
 
     `typed`: the rules translator on inferred typings, tried in score order after the plain rules
-    (typed_rules.py); rules and auto modes use them."""
+    (typed_rules.py); rules and auto modes use them, and the translation memory (`memory`), right
+    after the exact cache."""
     rules_backend: Backend = rules if rules is not None else RulesBackend()
+    first: list[Backend] = [cache] if memory is None else [cache, memory]
     if mode is BackendMode.RULES:
-        return [cache, rules_backend, *typed]
+        return [*first, rules_backend, *typed]
     if model is None:
         if mode is BackendMode.MODEL:
             raise ValueError("PORTALIS_BACKEND=model but no model client is configured")
         LOG.info("no model client configured; auto uses cache and rules")
-        return [cache, rules_backend, *typed]
+        return [*first, rules_backend, *typed]
     if mode is BackendMode.MODEL:
         return [cache, ModelBackend(model)]
-    return [cache, ModelBackend(model), rules_backend, *typed]
+    return [*first, ModelBackend(model), rules_backend, *typed]
 
 
 def cache_from_records(records: Mapping[str, Mapping[str, object]]) -> dict[str, str]:

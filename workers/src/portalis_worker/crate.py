@@ -220,6 +220,7 @@ def render_report(
     checked: list[dict[str, Any]] = []
     every: list[dict[str, Any]] = []  # each unit's state, in file order (`kubectl portalis report --all`)
     inferred: list[dict[str, Any]] = []  # units translated with types that inference wrote in
+    from_memory: list[dict[str, Any]] = []  # units served from the translation memory (memory.py)
     for u in sorted(units, key=lambda u: (str(u["path"]), int(u["order"]), str(u["name"]))):
         if u.get("status") != "translated":
             every.append({"path": u["path"], "unit": u["name"], "state": "failed", "reason": u.get("reason")})
@@ -237,6 +238,9 @@ def render_report(
             if u.get("model") == "unavailable":
                 entry["model"] = "unavailable"
             inferred.append(entry)
+        if isinstance(u.get("memory"), dict):
+            entry["memory"] = u["memory"]
+            from_memory.append(entry)
         every.append(entry)
         if verdict is not None:
             checked.append({"path": u["path"], "unit": u["name"], **verdict})
@@ -260,6 +264,9 @@ def render_report(
         "verification": checked,
         "unit_states": every,
     }
+    if from_memory:
+        kinds = Counter(str(e["memory"].get("match")) for e in from_memory)
+        report["memory"] = {"served": len(from_memory), **{k: kinds[k] for k in sorted(kinds)}}
     md = [
         f"# Translation report: `{inputs.crate_name}`",
         "",
@@ -281,6 +288,8 @@ def render_report(
         ]
     if inferred:
         md += _inferred_types_section(inferred)
+    if from_memory:
+        md += _memory_section(from_memory)
     mismatches = [c for c in checked if c["state"] == "mismatch"]
     if mismatches:
         md += [
@@ -295,6 +304,30 @@ def render_report(
         "translation_report.json": (json.dumps(report, indent=2, sort_keys=True) + "\n").encode(),
         "TRANSLATION_REPORT.md": ("\n".join(md) + "\n").encode(),
     }
+
+
+def _memory_section(units: list[dict[str, Any]]) -> list[str]:
+    """Which units the translation memory served, and from what (memory.py)."""
+    kinds = Counter(str(u["memory"].get("match")) for u in units)
+    how = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    md = [
+        "",
+        "## Translation memory",
+        "",
+        f"{len(units)} units were served from the translation memory ({how}): `exact` and `body` reuse a"
+        " translation of the same code, `types` the types a near-duplicate was translated with; each was"
+        " checked by rustc with its file like any other translation.",
+        "",
+        "| file | unit | match | similarity | from |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for u in units:
+        m = u["memory"]
+        origin = f"`{m.get('job')}` `{m.get('path')}` ({m.get('state')})"
+        md.append(
+            f"| `{u['path']}` | `{u['unit']}` | {m.get('match')} | {m.get('similarity')} | {_cell(origin)} |"
+        )
+    return md
 
 
 def _inferred_types_section(units: list[dict[str, Any]]) -> list[str]:

@@ -3,9 +3,13 @@
 Ledger records (JSON objects; see ledger.py for the framing):
 - `header`: `{kind, fp, shard, commit?}` first in every ledger; `fp` is the assignment's fingerprint.
   A ledger whose header has another fingerprint belongs to another job and is moved aside.
+- `memory`: `{kind, files}` with a translation memory (memory.py): the other jobs' memory files this
+  shard read and their sizes, pinned on its first start so that a resumed shard reads the same.
 - `unit`: `{kind, id, key, path, name, order, lines, status: translated|failed, backend, rust,
-  types? | reason+message}` (`types`: what type inference wrote in, typed_rules.py), appended whole
-  files at a time in one durable write (group commit; see `Worker.commit_window`).
+  types?, memory?, body?, sig? | reason+message}` (`types`: what type inference wrote in,
+  typed_rules.py; `memory`: the match a unit was served from, `body` and `sig`: its canonical code's
+  digest and MinHash signature, with a translation memory), appended whole files at a time in one
+  durable write (group commit; see `Worker.commit_window`).
 - `done`: `{kind, fp, shard, files, units}` once every unit of the shard is recorded.
 
 Assembly: after writing `done`, the shard reads every shard's ledger; when all have a `done` record
@@ -33,6 +37,16 @@ from portalis_worker.backends import Backend, CacheBackend, RulesBackend, cache_
 from portalis_worker.crate import CrateInputs, publish, render, render_report
 from portalis_worker.import_values import load as load_import_values
 from portalis_worker.ledger import CheckpointStore, Record, first_wins, read_shard_ledgers
+from portalis_worker.memory import (
+    Canonical,
+    MemoryBackend,
+    Served,
+    encode_signature,
+    job_entries,
+    load_pinned,
+    pin_files,
+    write_job_file,
+)
 from portalis_worker.package_check import PackageChecker
 from portalis_worker.package_index import PackageIndex
 from portalis_worker.pipeline import Result, Stopped, translate_file
@@ -99,10 +113,18 @@ def plan_shard(
     return planned
 
 
-def unit_record(result: Result, types: TypesRecord | None = None, without_model: bool = False) -> Record:
+def unit_record(
+    result: Result,
+    types: TypesRecord | None = None,
+    without_model: bool = False,
+    signed: tuple[Canonical, Any] | None = None,
+    served: Served | None = None,
+) -> Record:
     """`types`: the types inference wrote into the unit's accepted translation, and how each was found;
     `without_model`: they were inferred without the type model, whose server was gone
-    (`spec.model.fallback: rules`, model_server.py)."""
+    (`spec.model.fallback: rules`, model_server.py); `signed`: the unit's canonical code and MinHash
+    signature (memory.py), kept with a translated unit; `served`: the memory's match, when the
+    accepted translation came from the translation memory."""
     unit = result.unit
     record: Record = {
         "kind": "unit",
@@ -118,6 +140,11 @@ def unit_record(result: Result, types: TypesRecord | None = None, without_model:
         record["deps"] = list(unit.deps)
     if result.failure is None:
         record.update(status="translated", backend=result.backend, rust=result.rust)
+        if signed is not None:
+            record.update(body=signed[0].body, sig=encode_signature(signed[1]))
+        if served is not None:
+            record["memory"] = served.match.as_record()
+            types = types or served.types
         if types:
             record["types"] = types
             if without_model:
@@ -162,6 +189,8 @@ class Worker:
     _append_seconds: float = 0.0
     inferred: InferredTypes | None = None
     """The typings the chain's `rules+types` backends offered (typed_rules.py), for the records."""
+    memory: MemoryBackend | None = None
+    """The translation memory (memory.py), in the chain after the cache; None: no memory."""
 
     def open_ledger(self, commit: str | None = None) -> dict[str, Record]:
         """Unit records already in this shard's ledger; starts a fresh one for another job's ledger."""
@@ -180,7 +209,21 @@ class Worker:
             if commit is not None:
                 head["commit"] = commit
             self.store.append([head])
+        self._open_memory(records)
         return first_wins(records)
+
+    def _open_memory(self, records: list[Record]) -> None:
+        """Load the other jobs' memory files pinned in the ledger; pin them on the first start."""
+        memory_dir = self.assignment.memory_dir
+        if self.memory is None or memory_dir is None:
+            return
+        pin = next((r for r in records if r.get("kind") == "memory"), None)
+        if pin is None or not isinstance(pin.get("files"), dict):
+            pin = {"kind": "memory", "files": pin_files(memory_dir, self.assignment.fingerprint())}
+            self.store.append([pin])
+        files = {str(k): int(v) for k, v in pin["files"].items() if isinstance(v, int)}
+        self.memory.index = load_pinned(memory_dir, files)
+        LOG.info("translation memory", extra={"files": len(files), "entries": len(self.memory.index)})
 
     def run(self, files: Sequence[SourceFile], existing: dict[str, Record]) -> bool:
         """Translate every unit of the shard not in `existing`. True when the shard finished."""
@@ -192,6 +235,9 @@ class Worker:
         self.cache.entries.update(
             {k: v for k, v in cache_from_records(existing).items() if k not in self.cache.entries}
         )
+        if self.memory is not None:  # the within-job memory, as the ledger has it (in commit order)
+            for done in existing.values():
+                self.memory.remember(done)
         all_units = [u for units in plan for u in units]
         self.state.total = len(all_units)
         for unit in all_units:
@@ -284,9 +330,26 @@ class Worker:
         types = self.inferred.take(result.unit.id)
         return types if result.translated and result.backend == TYPED_RULES else None
 
+    def _memory_fields(self, result: Result) -> tuple[tuple[Canonical, Any] | None, Served | None]:
+        """The unit's signature (translated units) and the memory's match (units it served)."""
+        if self.memory is None:
+            return None, None
+        served = self.memory.take(result.unit.id)
+        if not result.translated:
+            return None, None
+        return self.memory.signature(result.unit.id), served if result.backend == self.memory.name else None
+
     def _commit(self, results: list[Result], existing: dict[str, Record]) -> None:
         without = [self.inferred is not None and self.inferred.without_model(r.unit.id) for r in results]
-        records = [unit_record(r, self._types(r), w) for r, w in zip(results, without, strict=True)]
+        if self.memory is not None:
+            self.memory.sign([r.unit for r in results if r.translated])
+        records = [
+            unit_record(r, self._types(r), w, *self._memory_fields(r))
+            for r, w in zip(results, without, strict=True)
+        ]
+        if self.memory is not None:
+            for record in records:
+                self.memory.remember(record)
         self._pending.extend(records)
         for result, record in zip(results, records, strict=True):
             existing.setdefault(result.unit.id, record)
@@ -335,8 +398,13 @@ def assemble_if_complete(
     units: list[Mapping[str, Any]] = list(first_wins(records).values())
     inputs = CrateInputs(assignment.crate_name, assignment.rust_edition, sorted(files), units)
     crate = render(inputs, fmt=format_rust)
+    verdicts: dict[str, dict[str, Any]] = {}
     if source_root is not None and assignment.rust_check:
-        crate.update(render_report(inputs, _verify(assignment, crate, source_root, units, sorted(files))))
+        verdicts = _verify(assignment, crate, source_root, units, sorted(files))
+        crate.update(render_report(inputs, verdicts))
+    if assignment.memory_dir is not None:
+        job = f"{assignment.job_namespace}/{assignment.job_name}"
+        write_job_file(assignment.memory_dir, fp, job_entries(units, verdicts, job))
     target = assignment.output_dir / assignment.crate_name
     changed = publish(crate, target)
     LOG.info(

@@ -34,6 +34,7 @@ from portalis_worker.backends import BackendUnavailable, CacheBackend, ModelClie
 from portalis_worker.configmap_output import ApiUnavailable, OutputRefused, configmap_output_for
 from portalis_worker.ledger import LocalFileStore, ledger_path
 from portalis_worker.loop import Worker, assemble_if_complete
+from portalis_worker.memory import FallbackSigner, LocalSigner, MemoryBackend, Signer
 from portalis_worker.model_server import (
     GuardedTranslator,
     GuardedTypeModel,
@@ -198,6 +199,24 @@ def triton_type_model(assignment: Assignment) -> TypeModelClient | None:
         return None
 
 
+def translation_memory(assignment: Assignment) -> MemoryBackend | None:
+    """The translation memory (memory.py) when the job has a memory directory and is not `model` mode.
+    Signatures come from the `embedder` on the pod's Triton in `auto` mode (the kernel in process when
+    it does not answer), from the kernel in process otherwise."""
+    if assignment.memory_dir is None or assignment.backend is BackendMode.MODEL:
+        return None
+    signer: Signer = LocalSigner()
+    if assignment.backend is BackendMode.AUTO:
+        from portalis_worker.triton_client import TritonClient, TritonClientSettings, TritonUnavailableError
+
+        try:
+            client = TritonClient(TritonClientSettings(url=assignment.triton_url, timeout_s=30.0, attempts=1))
+            signer = FallbackSigner(client)
+        except TritonUnavailableError as exc:  # tritonclient is not installed in this image
+            LOG.warning("no embedder client; signing in process", extra={"error": str(exc)})
+    return MemoryBackend(signer, job=f"{assignment.job_namespace}/{assignment.job_name}")
+
+
 def run_shard(
     assignment: Assignment,
     model_client_factory: ModelClientFactory,
@@ -218,7 +237,10 @@ def run_shard(
             assignment, type_model_factory(assignment), model_client_factory(assignment), stop
         )
         inferred = models.inferred
-        chain = build_chain(models.backend, cache, models.translator, typed=ranked_backends(inferred))
+        memory = translation_memory(assignment) if models.backend is not BackendMode.MODEL else None
+        chain = build_chain(
+            models.backend, cache, models.translator, typed=ranked_backends(inferred), memory=memory
+        )
         output = configmap_output_for(assignment)
     except ModelServerError as exc:
         return model_exit(exc, stop)
@@ -238,7 +260,9 @@ def run_shard(
 
     store = LocalFileStore(ledger_path(assignment.ledger_dir, assignment.shard_index))
     reporter = reporter_for(assignment)
-    worker = Worker(assignment, store, chain, cache, checker, reporter, stop=stop, inferred=inferred)
+    worker = Worker(
+        assignment, store, chain, cache, checker, reporter, stop=stop, inferred=inferred, memory=memory
+    )
     mirror_stop = threading.Event()
     if output is not None:
         output.start_mirroring(mirror_stop)

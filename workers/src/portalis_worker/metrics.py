@@ -34,3 +34,16 @@ LEDGER_WRITE = Histogram(
     buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
     registry=REGISTRY,
 )
+MEMORY_SIGNATURES = Counter(
+    "portalis_worker_memory_signatures_total",
+    "Units signed for the translation memory, by signer: embedder (the pod's Triton) or local (in process).",
+    ["signer"],
+    registry=REGISTRY,
+)
+MEMORY_MATCHES = Counter(
+    "portalis_worker_memory_matches_total",
+    "Candidates the translation memory offered, by kind of match (exact, body, types); whether rustc"
+    ' kept them is in portalis_worker_units_total{backend="memory"}.',
+    ["match"],
+    registry=REGISTRY,
+)

@@ -170,9 +170,10 @@ class TritonClient:
         return self._stack("EMBEDDING", sources, priority, timeout_s).astype(np.float32, copy=False)
 
     def minhash(
-        self, sources: Sequence[str], priority: Priority = Priority.BATCH, timeout_s: float | None = None
+        self, sources: Sequence[str], priority: Priority | None = None, timeout_s: float | None = None
     ) -> NDArray[np.uint32]:
-        """MinHash signatures ``[B, num_perm]`` (portalis_kernels.minhash on the server)."""
+        """MinHash signatures ``[B, num_perm]`` (portalis_kernels.minhash on the server). The embedder
+        has no priority levels, so by default none is sent."""
         return self._stack("MINHASH", sources, priority, timeout_s).astype(np.uint32, copy=False)
 
     def infer_types(
@@ -187,7 +188,7 @@ class TritonClient:
         return out
 
     def _stack(
-        self, output: str, sources: Sequence[str], priority: Priority, timeout_s: float | None
+        self, output: str, sources: Sequence[str], priority: Priority | None, timeout_s: float | None
     ) -> NDArray[Any]:
         model = self.settings.embedder_model
         parts = [r[output] for r in self._infer_chunks(model, sources, [output], priority, timeout_s)]

@@ -92,6 +92,27 @@ def test_output_pvc_holds_the_ledger() -> None:
     assert mounts["/var/lib/portalis/output"]["subPath"] == "crates/demo"
 
 
+def test_the_translation_memory_lives_at_the_output_claims_root() -> None:
+    def memory(job: Any) -> tuple[str | None, str | None]:
+        container = build_worker_pod(job, 0, spot_mode=SpotMode.NEVER, settings=SETTINGS)["spec"][
+            "containers"
+        ][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        mount = mounts.get("/var/lib/portalis/memory")
+        return env.get(
+            "PORTALIS_MEMORY_DIR"
+        ), None if mount is None else f"{mount['name']}:{mount['subPath']}"
+
+    # shared by every job writing to the claim, whatever its output path
+    assert memory(tj("a").obj()) == ("/var/lib/portalis/memory", "output:.portalis/memory")
+    assert memory(tj("a").spec(translation={"backend": "rules"}).obj())[0] == "/var/lib/portalis/memory"
+    # off when the job says so, with the model backend, and without a PVC output
+    assert memory(tj("a").spec(translation={"backend": "auto", "memory": False}).obj()) == (None, None)
+    assert memory(tj("a").spec(translation={"backend": "model"}).obj()) == (None, None)
+    assert memory(tj("a").spec(output={"configMap": {"name": "crate"}}).obj()) == (None, None)
+
+
 def test_shard_out_of_range() -> None:
     with pytest.raises(ValueError, match="outside"):
         build_worker_pod(tj("a").parallelism(2).obj(), 2, spot_mode=SpotMode.NEVER, settings=SETTINGS)

@@ -22,6 +22,10 @@ MAX_NAME = 63
 SOURCE_DIR = "/var/lib/portalis/source"
 OUTPUT_DIR = "/var/lib/portalis/output"
 LEDGER_DIR = "/var/lib/portalis/ledger"
+MEMORY_DIR = "/var/lib/portalis/memory"
+MEMORY_SUBPATH = ".portalis/memory"
+"""The translation memory on the output PVC (the worker's memory.py): at the claim's root, so every job
+writing to the claim shares it, whatever its output path."""
 GIT_CREDENTIALS_DIR = "/var/run/portalis/git-credentials"  # the credentialsSecretRef Secret, worker only
 SCRATCH_DIR = "/tmp"
 MODEL_REPO_DIR = "/models"
@@ -226,6 +230,8 @@ def _volumes(
         mounts.append({"name": "output", "mountPath": OUTPUT_DIR, **({"subPath": sub} if sub else {})})
         ledger_sub = f"{sub}/.portalis/ledger" if sub else ".portalis/ledger"
         mounts.append({"name": "output", "mountPath": LEDGER_DIR, "subPath": ledger_sub})
+        if _has_memory(job):
+            mounts.append({"name": "output", "mountPath": MEMORY_DIR, "subPath": MEMORY_SUBPATH})
     else:
         volumes.append({"name": "output", "emptyDir": _empty_dir(settings.output_size_limit)})
         mounts.append({"name": "output", "mountPath": OUTPUT_DIR})
@@ -239,6 +245,16 @@ def _volumes(
             volumes.append({"name": "ledger", "emptyDir": _empty_dir(settings.ledger_size_limit)})
             mounts.append({"name": "ledger", "mountPath": LEDGER_DIR})
     return volumes, mounts
+
+
+def _has_memory(job: TranslationJob) -> bool:
+    """A translation memory needs a PVC output (where it lives) and a backend that reads it."""
+    spec = job.spec
+    return (
+        spec.translation.memory
+        and spec.translation.backend != "model"
+        and spec.output.persistent_volume_claim is not None
+    )
 
 
 def _env(job: TranslationJob, shard: int) -> list[dict[str, Any]]:
@@ -266,6 +282,8 @@ def _env(job: TranslationJob, shard: int) -> list[dict[str, Any]]:
         values["PORTALIS_OUTPUT_CONFIGMAP"] = spec.output.config_map.name
         names = [ledger_config_map_name(job.metadata.name, s) for s in range(spec.parallelism)]
         values["PORTALIS_LEDGER_CONFIGMAPS"] = json.dumps(names)
+    if _has_memory(job):
+        values["PORTALIS_MEMORY_DIR"] = MEMORY_DIR
     git = spec.source.git
     if git is not None:
         values["PORTALIS_GIT_URL"] = git.url

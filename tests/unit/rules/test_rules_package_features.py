@@ -668,6 +668,49 @@ CASES = {
         "f",
         [(1,), (0,)],
     ),
+    "dataclass_and_namedtuple_repr_generated": Case(
+        "from dataclasses import dataclass\nfrom typing import NamedTuple\n\n"
+        "@dataclass\nclass Tok:\n    name: str\n    pos: int = 0\n    ok: bool = True\n\n"
+        "class Pair(NamedTuple):\n    major: int\n    minor: int\n\n"
+        "@dataclass\nclass Own:\n    x: int\n\n    def __repr__(self) -> str:\n        return 'own'\n\n"
+        "def f(a: str, n: int) -> list[str]:\n"
+        "    t = Tok(a, n)\n    table = {Pair(2, n): 'x', Pair(n, 2): 'y'}\n"
+        "    return [repr(t), str(t), f'{t!r}', repr(Pair(n, -1)), str(len(table)), repr(Own(n)),\n"
+        "            table.get(Pair(2, 2), '-')]\n",
+        "f",
+        [("it's", 3), ('a"b', 2), ("", -1)],
+    ),
+    "pattern_match_window_and_match_index": Case(
+        "import re\n\nWORD = re.compile(r'[a-z]+')\nHEAD = re.compile(r'^[a-z]+')\n\n"
+        "def f(s: str, pos: int) -> list[str]:\n"
+        "    out = []\n"
+        "    m = WORD.match(s, pos)\n    out.append(m[0] if m is not None else '-')\n"
+        "    m = WORD.search(s, pos, pos + 3)\n    out.append(m.group() + str(m.start()) if m else '-')\n"
+        "    m = HEAD.match(s, pos)\n    out.append(m[0] if m else '-')\n"
+        "    m = WORD.fullmatch(s, pos, len(s))\n    out.append('full' if m else '-')\n"
+        "    return out\n",
+        "f",
+        [("abc def", 0), ("abc def", 4), ("abc def", 3), ("xy", 9), ("ab", -5), ("abcdef", 2)],
+    ),
+    "noreturn_error_helper": Case(
+        "from typing import NoReturn\n\n"
+        "class Reader:\n    def __init__(self, text: str) -> None:\n"
+        "        self.text = text\n        self.pos = 0\n\n"
+        "    def fail(self, msg: str) -> NoReturn:\n        raise ValueError(f'{msg} at {self.pos}')\n\n"
+        "    def digit(self) -> int:\n"
+        "        if self.pos < len(self.text) and self.text[self.pos].isdigit():\n"
+        "            self.pos += 1\n            return int(self.text[self.pos - 1])\n"
+        "        return self.fail('expected a digit')\n\n"
+        "    def sign(self) -> str:\n"
+        "        if self.text.startswith('-'):\n            return '-'\n"
+        "        raise self.fail('expected a sign')\n\n"
+        "def bad(n: int) -> NoReturn:\n    raise KeyError(n)\n\n"
+        "def f(s: str) -> int:\n"
+        "    r = Reader(s)\n    if s == 'k':\n        bad(3)\n"
+        "    return r.digit() * 10 + len(r.sign())\n",
+        "f",
+        [("-",), ("7-",), ("7",), ("k",), ("",)],
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from worker_builders import worker_env, write_project
 
+from portalis_worker import support_crate
 from portalis_worker.assignment import load_assignment
 from portalis_worker.backends import CacheBackend, RulesBackend
 from portalis_worker.crate import without_missing_dependencies
@@ -414,3 +415,46 @@ def test_compiled_patterns_are_read_back_with_their_flags(tmp_path: Path) -> Non
     )
     rust = PackageTranslator(index).translate_unit("p/r.py", "RULES = [re.compile('a+', re.I)]\n")
     assert "portalis_py::re::compile" in rust
+
+
+def test_an_alias_named_like_a_rust_prelude_type_is_renamed_and_its_module_builds(tmp_path: Path) -> None:
+    """`String = Union[str, bytes]` would shadow Rust's `String` in its module: the item is
+    `String_`; users expand the alias and import nothing for it; an alias over a dict imports
+    `HashMap` itself."""
+    files = {
+        "p/__init__.py": "",
+        "p/t.py": "from typing import Dict, Union\nString = Union[str, bytes]\nTable = Dict[str, int]\n",
+        "p/a.py": (
+            "from .t import String, Table\n\n"
+            "def size(s: String, t: Table) -> int:\n"
+            "    if isinstance(s, str):\n        return len(s) + len(t)\n    return -len(s)\n"
+        ),
+    }
+    source = write_project(tmp_path / "src", files)
+    a = load_assignment(worker_env(tmp_path, source, PORTALIS_RUST_CHECK="true", PORTALIS_CRATE_NAME="p"))
+    cache = CacheBackend()
+    store = LocalFileStore(a.ledger_dir / "shard-0.ledger")
+    worker = Worker(
+        a, store, [cache, RulesBackend()], cache, RustcChecker("rustc", "2021", a.scratch_dir), NullReporter()
+    )
+    assert worker.run(list_sources(a.source_dir, a.include, a.exclude), worker.open_ledger())
+    store.close()
+    assert assemble_if_complete(a)
+    crate = a.output_dir / "p"
+    rust = "\n".join(path.read_text() for path in sorted((crate / "src").rglob("*.rs")))
+    assert "pub type String_ = portalis_py::union::Union2<String, Vec<u8>>;" in rust
+    assert "pub type Table = HashMap<String, isize>;" in rust
+    assert "::String;" not in rust
+    report = (crate / "TRANSLATION_REPORT.md").read_text()
+    assert not [line for line in report.splitlines() if line.startswith("| `")], report
+    build = subprocess.run(
+        [
+            *("rustc", "--edition", "2021", "--crate-type", "rlib", "--crate-name", "p"),
+            *support_crate.extern_args("rustc", "2021", tmp_path / "support"),
+            *("-o", str(tmp_path / "libp.rlib"), str(crate / "src" / "lib.rs")),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr

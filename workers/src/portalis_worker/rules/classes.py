@@ -16,7 +16,13 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from portalis_worker.rules.context import LEFT_OUT, ClassInfo, FuncSig, ModuleContext
-from portalis_worker.rules.dataclass_model import init_method, order_methods, read_model
+from portalis_worker.rules.dataclass_model import (
+    GENERATED_REPR,
+    init_method,
+    order_methods,
+    read_model,
+    repr_method,
+)
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.exceptions import BUILTIN_BASES
 from portalis_worker.rules.types import BOOL, FLOAT, INT, STR, UNKNOWN, Ty, annotation_to_ty, class_ty
@@ -43,7 +49,7 @@ ENUM_DUNDERS = frozenset({"__repr__", "__lt__", "__le__", "__gt__", "__ge__"})
 keep Enum's own)."""
 COMPARISONS = frozenset({"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"})
 SPECIAL_METHODS = frozenset(
-    {"__init__", "__str__", "__repr__", "__len__", "__contains__", "__hash__", *COMPARISONS}
+    {"__init__", "__str__", "__repr__", GENERATED_REPR, "__len__", "__contains__", "__hash__", *COMPARISONS}
 )
 """Dunder methods with a translation: `__str__` -> Display, `repr(x)`, `len(x)` and `y in x` call
 the others, and so do comparison operators between two values of the class (`__eq__` is also the
@@ -312,6 +318,7 @@ def declare_class(module: ModuleContext, node: ast.ClassDef) -> ClassInfo:
     if bases == ["NamedTuple"] and not node.decorator_list and not node.keywords:
         # A NamedTuple is a dataclass with positional construction; its tuple behaviour (indexing,
         # unpacking, ordering) has no translation and is refused where it is used.
+        _add_generated_repr(node)
         info = ClassInfo(name=node.name, node=node, is_dataclass=True)
         module.classes[node.name] = info
         return info
@@ -344,9 +351,17 @@ def declare_class(module: ModuleContext, node: ast.ClassDef) -> ClassInfo:
         if COMPARISONS & {s.name for s in node.body if isinstance(s, ast.FunctionDef)}:
             raise Unsupported("dataclass with order=True that defines a comparison", node.lineno)  # TypeError
         node.body.extend(order_methods(node))
+    if model is not None:
+        _add_generated_repr(node)
     info = ClassInfo(name=node.name, node=node, is_dataclass=bool(decorators), dataclass=model)
     module.classes[node.name] = info
     return info
+
+
+def _add_generated_repr(node: ast.ClassDef) -> None:
+    """The decorator's `__repr__`, unless the class writes its own."""
+    if not any(isinstance(s, ast.FunctionDef) and s.name == "__repr__" for s in node.body):
+        node.body.append(repr_method(node))
 
 
 def collect_members(module: ModuleContext, info: ClassInfo, sig_for: SigFactory) -> list[FuncSig]:
@@ -505,6 +520,7 @@ LEAVABLE_DUNDERS = frozenset(
         *("__floordiv__", "__mod__", "__pow__", "__neg__", "__pos__", "__abs__", "__and__", "__or__"),
         *("__xor__", "__invert__", "__lshift__", "__rshift__", "__matmul__", "__int__", "__float__"),
         *("__index__", "__iadd__", "__isub__", "__imul__", "__ior__", "__iand__", "__rand__", "__ror__"),
+        GENERATED_REPR,
     }
 )
 """Dunders whose absence makes every use refused where it is translated (iterating, indexing,

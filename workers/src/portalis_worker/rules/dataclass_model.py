@@ -155,6 +155,30 @@ def field_names(node: ast.ClassDef) -> list[str]:
     ]
 
 
+GENERATED_REPR = "__generated_repr__"
+"""The `__repr__` that `@dataclass` (or `NamedTuple`) generates, under a name of its own: unlike a
+written `__repr__`, a class can do without it (its callers are refused by name) when a field's type
+has no `repr()`."""
+
+
+def repr_method(node: ast.ClassDef) -> ast.FunctionDef:
+    """`Name(field=repr(field), ...)` over the fields in order, as the decorator writes it."""
+    names = [n for n in field_names(node) if not _is_kw_only_marker(node, n)]
+    parts = ", ".join(f"{n}={{self.{n}!r}}" for n in names)
+    source = f"def {GENERATED_REPR}(self) -> str:\n    return f'{node.name}({parts})'\n"
+    return _at_class(ast.parse(source).body[0], node)
+
+
+def _is_kw_only_marker(node: ast.ClassDef, name: str) -> bool:
+    return any(
+        isinstance(s, ast.AnnAssign)
+        and isinstance(s.target, ast.Name)
+        and s.target.id == name
+        and _annotation_name(s.annotation) == "KW_ONLY"
+        for s in node.body
+    )
+
+
 def order_methods(node: ast.ClassDef) -> list[ast.FunctionDef]:
     """`order=True`: each comparison compares the fields in order, as tuples."""
     names = field_names(node)

@@ -503,10 +503,14 @@ class ModuleTranslator:
         return "\n".join(lines)
 
     def _hashed_by_fields(self, info: ClassInfo, seen: frozenset[str] = frozenset()) -> bool:
-        """A dataclass that Python gives a field-wise `__hash__`, whose fields Rust can hash too
-        (no float; classes among them hashable the same way, or enums)."""
+        """A dataclass that Python gives a field-wise `__hash__` (frozen or `unsafe_hash`), or a
+        NamedTuple (a tuple: hashed by its items), whose fields Rust can hash too (no float;
+        classes among them hashable the same way, or enums)."""
         model = info.dataclass
-        if model is None or not model.hashable or {"__eq__", "__hash__"} & set(info.methods):
+        named_tuple = info.is_dataclass and model is None
+        if not (named_tuple or (model is not None and model.hashable)):
+            return False
+        if {"__eq__", "__hash__"} & set(info.methods):
             return False
 
         def hashable(ty: Ty) -> bool:

@@ -27,11 +27,13 @@ from portalis_worker.rules.context import (
     PREC_OR,
     PREC_SHIFT,
     PREC_UNARY,
+    ClassInfo,
     FuncSig,
     ModuleContext,
     Val,
     ident,
 )
+from portalis_worker.rules.dataclass_model import GENERATED_REPR
 from portalis_worker.rules.errors import Unsupported
 from portalis_worker.rules.types import (
     BOOL,
@@ -296,6 +298,8 @@ class ExpressionTranslator:
         ty = val.ty
         if self.vague(ty, target) or ty == target:
             return self.owned(val)
+        if ty.kind == "never":  # a call that raises: Rust's `!` is every type
+            return val.code
         if ty.kind == "none" and target.kind == "option":
             return "None"
         if target.kind == "float" and ty.kind in ("int", "bool"):
@@ -445,8 +449,8 @@ class ExpressionTranslator:
         if kind == "option":
             return self._optional_text(val, node, self.repr_str)
         info = self.module.classes.get(val.ty.name) if kind == "class" else None
-        if info is not None and "__repr__" in info.methods:
-            return f"{self.dunder_receiver(val, '__repr__')}.__repr__()"
+        if info is not None and (method := _repr_method(info)) is not None:
+            return f"{self.dunder_receiver(val, method)}.{method}()"
         if kind in ("int", "float", "bool", "none", "unknown"):
             return self.static_str(val, node)
         if kind in ("list", "tuple"):
@@ -484,8 +488,8 @@ class ExpressionTranslator:
         if kind == "none":
             return 'String::from("None")'
         info = self.module.classes.get(val.ty.name) if kind == "class" else None
-        if info is not None and "__str__" not in info.methods and "__repr__" in info.methods:
-            return f"{self.dunder_receiver(val, '__repr__')}.__repr__()"  # str() falls back to __repr__
+        if info is not None and "__str__" not in info.methods and (method := _repr_method(info)) is not None:
+            return f"{self.dunder_receiver(val, method)}.{method}()"  # str() falls back to __repr__
         if kind == "str":
             return self.owned(val)
         if kind in ("int",):
@@ -1177,6 +1181,9 @@ class ExpressionTranslator:
             if key.kind == "place":
                 key_code = self.ref_arg(key)
             return Val(f"{self.wrap(base, PREC_ATOM)}[{key_code}]", base.ty.args[1], "place")
+        if kind == "match":  # `m[g]` is `m.group(g)`
+            call = ast.copy_location(ast.Call(func=node.value, args=[node.slice], keywords=[]), node)
+            return regex.match_method(self, base, "group", call)
         if kind == "tuple":
             index = _const_int(node.slice)
             if index is None:
@@ -1629,3 +1636,8 @@ def _const_int(node: ast.expr) -> int | None:
 
 
 __all__ = ["ExpressionTranslator", "float_literal", "rust_str_literal"]
+
+
+def _repr_method(info: ClassInfo) -> str | None:
+    """The method giving the class's `repr()`: its own `__repr__`, or the one `@dataclass` generates."""
+    return next((m for m in ("__repr__", GENERATED_REPR) if m in info.methods), None)

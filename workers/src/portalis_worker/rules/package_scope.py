@@ -103,7 +103,7 @@ def translate_in_package(
         assert found is not None
         name, value = found
         ty = annotation_to_ty(_expand_aliases_in(value, aliases), class_names)
-        text += f"\n{visibility(name)}type {ident(name)} = {rust_type(ty, target.lineno)};\n"
+        text += _alias_item(name, rust_type(ty, target.lineno))
     for target in variables:
         name = type_variable(target)
         kind = "an interpreter hint" if name in INTERPRETER_HINTS else "a type variable"
@@ -114,12 +114,33 @@ def translate_in_package(
             _use_line(index, d, names[id(d.node)])
             for d in closure
             if index.modules[d.module].rust_path != own_rust
+            and type_alias(d.node) is None  # uses of an alias are expanded: nothing names it
             and re.search(rf"\b{re.escape(names[id(d.node)])}\b", text)
         }
     )
+    uses += [
+        line
+        for name in ("HashMap", "HashSet")
+        if re.search(rf"\b{name}\b", text) and (line := f"use std::collections::{name};") not in text
+    ]
     if uses:
         text = "\n".join(uses) + "\n\n" + text
     return (format_rust(text) if fmt else text), closure
+
+
+RUST_PRELUDE_TYPES = frozenset({"String", "Vec", "Option", "Result", "Box", "HashMap", "HashSet"})
+"""Rust types that translated code names unqualified: an item of that name would shadow them in
+its whole module."""
+
+
+def _alias_item(name: str, rust: str) -> str:
+    """The public Rust item of a type alias (its uses are expanded, so this is the crate's API).
+    An alias named like a Rust prelude type (semver's `String = Union[str, bytes]`) gets a trailing
+    underscore, as it would otherwise shadow that type."""
+    if name in RUST_PRELUDE_TYPES:
+        doc = f"/// `{name}` in Python: renamed, as `{name}` is a Rust prelude type.\n"
+        return f"\n{doc}{visibility(name)}type {name}_ = {rust};\n"
+    return f"\n{visibility(name)}type {ident(name)} = {rust};\n"
 
 
 def _as_imported(index: PackageIndex, module: str, node: ast.stmt) -> ast.stmt:

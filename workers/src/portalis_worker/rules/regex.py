@@ -53,6 +53,10 @@ SIGNATURES: dict[str, list[tuple[str, str | None]]] = {
 PATTERN_METHODS: dict[str, list[tuple[str, str | None]]] = {
     name: [p for p in params if p[0] != "flags"] for name, params in SIGNATURES.items() if name != "compile"
 }
+WINDOWED = ("search", "match", "fullmatch")
+"""Pattern methods that also take `pos` and `endpos` (a window of the string)."""
+for _name in WINDOWED:
+    PATTERN_METHODS[_name] = [*PATTERN_METHODS[_name], ("pos", "0"), ("endpos", "isize::MAX")]
 
 
 def attribute(tx: ExpressionTranslator, attr: str, node: ast.AST) -> Val:
@@ -163,6 +167,9 @@ def _apply(
 ) -> Val:
     base = tx.wrap(pattern, PREC_ATOM)
     string = _code(tx, bound["string"], "str", node)
+    if attr in WINDOWED and (bound.get("pos", "0"), bound.get("endpos", "isize::MAX")) != ("0", "isize::MAX"):
+        window = f"{_code(tx, bound['pos'], 'int', node)}, {_code(tx, bound['endpos'], 'int', node)}"
+        return Val(f"{base}.{attr}_at({string}, {window})", option_of(MATCH))
     if attr in ("search", "fullmatch"):
         return Val(f"{base}.{attr}({string})", option_of(MATCH))
     if attr == "match":

@@ -20,6 +20,7 @@ from portalis_worker.rules.methods import mark_mutated
 from portalis_worker.rules.types import (
     FLOAT,
     INT,
+    NEVER,
     NONE,
     STR,
     UNKNOWN,
@@ -758,6 +759,9 @@ class FunctionTranslator(ExpressionTranslator):
         if isinstance(exc, ast.Name):
             self.emit(f'panic!("{exc.id}");')
             return
+        if isinstance(exc, ast.Call) and self._never_returns(exc):
+            self.emit(f"{self.expr(exc).code};")  # `raise self.fail(...)`: the call raises itself
+            return
         info = (
             self.module.classes.get(exc.func.id)
             if isinstance(exc, ast.Call) and isinstance(exc.func, ast.Name)
@@ -779,6 +783,19 @@ class FunctionTranslator(ExpressionTranslator):
                 self.emit(f'panic!("{exc.func.id}: {{}}", {text});')
                 return
         self.fail("raise of this form", node)
+
+    def _never_returns(self, call: ast.Call) -> bool:
+        """A call to a function or method annotated `NoReturn`/`Never` (it raises)."""
+        func = call.func
+        if isinstance(func, ast.Name):
+            sig = self.module.functions.get(func.id)
+            return sig is not None and sig.ret == NEVER
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+            owner = self.fsig.owner
+            info = self.module.classes.get(owner) if owner is not None else None
+            method = info.methods.get(func.attr) if info is not None else None
+            return method is not None and method.ret == NEVER
+        return False
 
     def stmt_Try(self, node: ast.Try) -> None:
         """`try`/`except`/`else`/`finally` (rules/exceptions.py)."""

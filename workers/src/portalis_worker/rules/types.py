@@ -38,6 +38,8 @@ STR = Ty("str")
 BYTES = Ty("bytes")
 """`bytes`: a `Vec<u8>`."""
 NONE = Ty("none")
+NEVER = Ty("never")
+"""`NoReturn`/`Never`: a function that always raises; Rust's `!`."""
 UNKNOWN = Ty("unknown")
 PATTERN = Ty("pattern")
 """`re.Pattern` (the support crate's `portalis_py::re::Pattern`)."""
@@ -136,9 +138,9 @@ def unify(a: Ty, b: Ty) -> Ty:
     """The least type holding both ``a`` and ``b`` values (int+float -> float, None+T -> Optional[T])."""
     if a == b:
         return a
-    if a.kind == "unknown":
+    if a.kind in ("unknown", "never"):
         return b
-    if b.kind == "unknown":
+    if b.kind in ("unknown", "never"):
         return a
     if a.kind == "none":
         return option_of(b)
@@ -177,6 +179,7 @@ def rust_type(ty: Ty, line: int) -> str:
     kind = ty.kind
     simple = {"int": "isize", "float": "f64", "bool": "bool", "str": "String", "bytes": "Vec<u8>"}
     simple["none"] = "()"
+    simple["never"] = "!"
     if kind in simple:
         return simple[kind]
     if kind == "list":
@@ -208,6 +211,7 @@ def rust_type(ty: Ty, line: int) -> str:
 
 
 _SCALARS = {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "bytes": BYTES, "None": NONE}
+_SCALARS |= {"NoReturn": NEVER, "Never": NEVER}
 _PROTOCOLS = {"SupportsInt": INT, "SupportsIndex": INT, "SupportsFloat": FLOAT}
 """`typing.SupportsInt` and kin are their builtin type: the Rust signature accepts that one
 (a caller passing another type that has `__int__` is refused by rustc, never miscomputed)."""

@@ -739,6 +739,33 @@ impl Pattern {
         self.find(&text, 0, false, true, true).map(|c| self.to_match(string, c))
     }
 
+    /// `pattern.search(string, pos, endpos)`: as if the string ended at `endpos`, from `pos` on
+    /// (`^` still matches only at the real start or after a newline); spans are in the whole string.
+    pub fn search_at(&self, string: &str, pos: isize, endpos: isize) -> Option<Match> {
+        self.find_within(string, pos, endpos, false, false)
+    }
+
+    /// `pattern.match(string, pos, endpos)`: anchored at `pos`.
+    pub fn match_at(&self, string: &str, pos: isize, endpos: isize) -> Option<Match> {
+        self.find_within(string, pos, endpos, true, false)
+    }
+
+    /// `pattern.fullmatch(string, pos, endpos)`: from `pos` to exactly `endpos`.
+    pub fn fullmatch_at(&self, string: &str, pos: isize, endpos: isize) -> Option<Match> {
+        self.find_within(string, pos, endpos, true, true)
+    }
+
+    fn find_within(&self, string: &str, pos: isize, endpos: isize, anchored: bool, full: bool) -> Option<Match> {
+        let text: Vec<char> = string.chars().collect();
+        // CPython clamps both to [0, len]; a start past the end finds nothing.
+        let end = endpos.clamp(0, text.len() as isize) as usize;
+        let start = pos.max(0) as usize;
+        if start > end {
+            return None;
+        }
+        self.find(&text[..end], start, false, anchored, full).map(|c| self.to_match(string, c))
+    }
+
     /// `pattern.finditer(string)`, materialised.
     pub fn finditer(&self, string: &str) -> Vec<Match> {
         let text: Vec<char> = string.chars().collect();

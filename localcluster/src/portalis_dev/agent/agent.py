@@ -47,8 +47,10 @@ def interruption_tainted(node: dict[str, Any], keys: tuple[str, ...]) -> bool:
 
 
 class Agent:
-    def __init__(self, ctx: AgentContext, keeper: NodeKeeper) -> None:
+    def __init__(self, ctx: AgentContext, keeper: NodeKeeper, custom: Any = None) -> None:
         self.ctx = ctx
+        self._custom = custom
+        """kubernetes_asyncio CustomObjectsApi (for Machines and MachineDeployments)."""
         self.keeper = keeper
         self.workers: dict[str, PodWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -57,6 +59,7 @@ class Agent:
         self._interrupted: set[str] = set()
         self.nodes: set[str] = set()
         self._node_watch: asyncio.Task[None] | None = None
+        self._machines: asyncio.Task[None] | None = None
 
     # ---- start / stop ----------------------------------------------------------------------------
 
@@ -74,20 +77,38 @@ class Agent:
             name="node-watch",
         )
         for node in sorted(self.nodes):
-            self._pod_watches[node] = asyncio.create_task(
-                watching.list_watch(
-                    self.ctx.core.list_pod_for_all_namespaces,
-                    functools.partial(self._on_pod_list, node),
-                    self._on_pod_event,
-                    field_selector=f"spec.nodeName={node}",
-                ),
-                name=f"pod-watch-{node}",
-            )
+            self._watch_pods(node)
+        if self.ctx.config.machine_deployments:
+            from portalis_dev.agent.machines import MachineReconciler
+
+            reconciler = MachineReconciler(self.ctx.core, self._custom, self.ctx.config, self.serve)
+            await reconciler.reconcile()  # the deployments' current replicas served before "owns nodes"
+            self._machines = asyncio.create_task(reconciler.run(), name="machines")
         log.info("agent %s owns nodes %s", self.ctx.config.agent_id, ", ".join(sorted(self.nodes)))
+
+    def _watch_pods(self, node: str) -> None:
+        self._pod_watches[node] = asyncio.create_task(
+            watching.list_watch(
+                self.ctx.core.list_pod_for_all_namespaces,
+                functools.partial(self._on_pod_list, node),
+                self._on_pod_event,
+                field_selector=f"spec.nodeName={node}",
+            ),
+            name=f"pod-watch-{node}",
+        )
+
+    def serve(self, name: str) -> None:
+        """Take on a node made after start (for a Machine): heartbeats and its pods, like the others."""
+        if name in self.nodes:
+            return
+        log.info("serving node %s", name)
+        self.nodes.add(name)
+        self.keeper.serve(name, self.node_deleted)
+        self._watch_pods(name)
 
     async def stop(self) -> None:
         """Stop every process (SIGTERM, a short grace, SIGKILL); leave or delete the nodes."""
-        for task in [self._node_watch, *self._pod_watches.values()]:
+        for task in [self._machines, self._node_watch, *self._pod_watches.values()]:
             if task is not None:
                 task.cancel()
         for w in self.workers.values():
@@ -189,7 +210,7 @@ class Agent:
             self._finished.append(worker.uid)
 
 
-async def _context(config: AgentConfig) -> tuple[AgentContext, Any, Any]:
+async def _context(config: AgentConfig) -> tuple[AgentContext, Any, Any, Any]:
     from kubernetes_asyncio import client
     from kubernetes_asyncio import config as kconfig
 
@@ -204,7 +225,7 @@ async def _context(config: AgentConfig) -> tuple[AgentContext, Any, Any]:
         api_port=url.port or 443,
         ca_pem=ca_pem,
     )
-    return ctx, client.CoordinationV1Api(api), api
+    return ctx, client.CoordinationV1Api(api), client.CustomObjectsApi(api), api
 
 
 async def run(config: AgentConfig, stop: asyncio.Event | None = None) -> None:
@@ -214,9 +235,9 @@ async def run(config: AgentConfig, stop: asyncio.Event | None = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    ctx, coordination, api = await _context(config)
+    ctx, coordination, custom, api = await _context(config)
     (config.root / "pods").mkdir(parents=True, exist_ok=True)
-    agent = Agent(ctx, NodeKeeper(ctx.core, coordination, config))
+    agent = Agent(ctx, NodeKeeper(ctx.core, coordination, config), custom)
     try:
         await agent.start()
         await stop.wait()

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from portalis_dev.nodes import CapacityType
 
@@ -38,13 +38,21 @@ class AgentConfig(BaseModel):
     delete_nodes_on_exit: bool = False
     base_env: dict[str, str]
     """The environment every container process starts from (container env is laid over it)."""
+    machine_namespace: str | None = None
+    """With `machine_deployments`: the namespace of the pool's Cluster API MachineDeployments."""
+    machine_deployments: dict[CapacityType, str] = Field(default_factory=dict)
+    """Capacity type -> MachineDeployment whose replicas the agent turns into Machines and served nodes
+    (agent/machines.py): the pool then grows and shrinks with the operator's clusterAPI provider."""
 
-    @field_validator("nodes")
-    @classmethod
-    def _some_nodes(cls, v: dict[CapacityType, int]) -> dict[CapacityType, int]:
-        if any(n < 0 for n in v.values()) or sum(v.values()) == 0:
-            raise ValueError("need at least one node and no negative counts")
-        return v
+    @model_validator(mode="after")
+    def _some_nodes(self) -> AgentConfig:
+        if any(n < 0 for n in self.nodes.values()):
+            raise ValueError("no negative node counts")
+        if bool(self.machine_deployments) != bool(self.machine_namespace):
+            raise ValueError("machine deployments and their namespace go together")
+        if sum(self.nodes.values()) == 0 and not self.machine_deployments:
+            raise ValueError("need at least one node (or machine deployments that make them)")
+        return self
 
     @property
     def root(self) -> Path:
@@ -65,6 +73,18 @@ def parse_nodes(text: str) -> dict[CapacityType, int]:
             raise ValueError(f"bad node spec {part!r}: want <{'|'.join(allowed)}>=<count>")
         capacity_type: CapacityType = "spot" if kind == "spot" else "on-demand"
         out[capacity_type] = out.get(capacity_type, 0) + int(count)
+    return out
+
+
+def parse_machine_deployments(text: str) -> dict[CapacityType, str]:
+    """`spot=pool-spot,on-demand=pool-od` -> {"spot": "pool-spot", "on-demand": "pool-od"}."""
+    allowed = get_args(CapacityType)
+    out: dict[CapacityType, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, _, name = part.partition("=")
+        if kind not in allowed or not name.strip():
+            raise ValueError(f"bad machine deployment {part!r}: want <{'|'.join(allowed)}>=<name>")
+        out["spot" if kind == "spot" else "on-demand"] = name.strip()
     return out
 
 
@@ -96,7 +116,7 @@ def default_base_env(environ: dict[str, str]) -> dict[str, str]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The agent's options (shared by `portalis-dev agent` and `python -m portalis_dev.agent`)."""
-    p.add_argument("--nodes", required=True, help="nodes to own, e.g. spot=2,on-demand=1")
+    p.add_argument("--nodes", default="", help="nodes to own, e.g. spot=2,on-demand=1")
     p.add_argument("--pool", default="default", help="portalis.dev/pool label of its nodes")
     p.add_argument("--agent-id", help="identity written on owned nodes (default: agent-<pool>)")
     p.add_argument("--kubeconfig", help="admin kubeconfig (default: <state dir>/kubeconfig)")
@@ -117,6 +137,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         f"(default: {', '.join(DEFAULT_INTERRUPTION_TAINTS)})",
     )
     p.add_argument("--delete-nodes-on-exit", action="store_true", help="delete owned nodes on shutdown")
+    p.add_argument(
+        "--machine-deployments",
+        default="",
+        metavar="spot=NAME,on-demand=NAME",
+        help="Cluster API MachineDeployments whose replicas become nodes of this agent "
+        "(with --machine-namespace)",
+    )
+    p.add_argument("--machine-namespace", help="namespace of the --machine-deployments")
 
 
 def from_args(args: argparse.Namespace, state_dir: Path, environ: dict[str, str]) -> AgentConfig:
@@ -132,4 +160,6 @@ def from_args(args: argparse.Namespace, state_dir: Path, environ: dict[str, str]
         interruption_taint_keys=tuple(args.interruption_taint or DEFAULT_INTERRUPTION_TAINTS),
         delete_nodes_on_exit=args.delete_nodes_on_exit,
         base_env=default_base_env(environ),
+        machine_namespace=getattr(args, "machine_namespace", None),
+        machine_deployments=parse_machine_deployments(getattr(args, "machine_deployments", "") or ""),
     )

@@ -57,8 +57,13 @@ def start_agent(
     delete_nodes_on_exit: bool = False,
     env: Mapping[str, str] | None = None,
     wait_seconds: float = 60.0,
+    machine_namespace: str | None = None,
+    machine_deployments: Mapping[str, str] | None = None,
 ) -> processes.Recorded:
-    """Start an agent for `cluster` in the background and wait until it has registered its nodes."""
+    """Start an agent for `cluster` in the background and wait until it has registered its nodes.
+
+    With `machine_deployments` ({"spot": name, "on-demand": name} in `machine_namespace`) it also serves
+    the nodes of those Cluster API MachineDeployments (agent/machines.py); `nodes` may then be empty."""
     argv = [
         sys.executable,
         "-m",
@@ -71,6 +76,14 @@ def start_agent(
         *(f"--command-map={k}={v}" for k, v in (command_map or {}).items()),
         *(f"--interruption-taint={k}" for k in interruption_taint_keys),
         *(["--delete-nodes-on-exit"] if delete_nodes_on_exit else []),
+        *(
+            [
+                f"--machine-namespace={machine_namespace}",
+                f"--machine-deployments={','.join(f'{k}={v}' for k, v in machine_deployments.items())}",
+            ]
+            if machine_deployments
+            else []
+        ),
     ]
     name = process_name(pool)
     log = log_path(cluster, pool)
@@ -114,5 +127,7 @@ def agent_config(cluster: LocalCluster, nodes: Mapping[str, int], pool: str = "d
         command_map=[],
         interruption_taint=None,
         delete_nodes_on_exit=False,
+        machine_namespace=None,
+        machine_deployments="",
     )
     return from_args(args, cluster.state_dir, dict(os.environ))

@@ -178,6 +178,11 @@ class NodeKeeper:
 
     def start(self, on_gone: Callable[[str], None]) -> None:
         for name in self.names:
+            self.serve(name, on_gone)
+
+    def serve(self, name: str, on_gone: Callable[[str], None]) -> None:
+        """Heartbeat `name` from now on (a node registered at start, or one made later for a Machine)."""
+        if name not in self._beats:
             self._beats[name] = asyncio.create_task(self._heartbeat(name, on_gone), name=f"heartbeat-{name}")
 
     async def wait_schedulable(self, within: float = 30.0) -> None:

@@ -8,6 +8,20 @@ from rules_harness import Case, assert_case, run_cases
 pytestmark = pytest.mark.unit
 
 CASES = {
+    "isprintable_and_repr_follow_the_unicode_table": Case(
+        "def f(s: str) -> list[str]:\n"
+        "    return [str(s.isprintable()), repr(s), str([c.isprintable() for c in s])]\n",
+        "f",
+        [
+            ("",),
+            ("a b",),
+            ("tab\there",),
+            ("nb\u00a0sp",),
+            ("zw\u200bj",),
+            ("é中\u0378\U0010fffd",),
+            ("\x7f\x85",),
+        ],
+    ),
     "str_and_repr_of_lists_and_tuples": Case(
         "from typing import Optional\n\n"
         "def f(n: int, s: str) -> list[str]:\n"

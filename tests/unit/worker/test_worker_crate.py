@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from worker_builders import crate_files
 
+from portalis_worker import support_crate
 from portalis_worker.crate import CrateInputs, publish, render, rust_module_paths
 
 pytestmark = pytest.mark.unit
@@ -134,3 +136,15 @@ def test_fully_translated_crate_builds_offline(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "warning" not in proc.stderr
+
+
+def test_the_printable_table_is_the_one_cpython_generates() -> None:
+    """`portalis_py::printable` is generated from CPython's unicodedata; a stale table would make
+    `repr()` and `str.isprintable()` differ from Python on the characters that changed."""
+    root = Path(support_crate.SOURCE)
+    spec = importlib.util.spec_from_file_location("gen_printable", root / "tools" / "gen_printable.py")
+    assert spec is not None
+    assert spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    assert (root / "src" / "printable.rs").read_text() == generator.render()

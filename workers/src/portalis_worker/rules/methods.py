@@ -299,6 +299,9 @@ def _str_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call) 
                 INT,
             )
         return Val(call, INT)
+    if attr == "isprintable":  # true of the empty string too; CPython's Unicode table
+        _args(tx, node, attr, (0,))
+        return Val(f"portalis_py::printable::isprintable({tx.borrow(recv)})", BOOL)
     if attr == "isascii":  # true of the empty string too
         _args(tx, node, attr, (0,))
         return Val(f"{base}.is_ascii()", BOOL)

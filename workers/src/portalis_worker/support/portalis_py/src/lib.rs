@@ -8,12 +8,15 @@
 //!   and Python's rules for `search`, `match`, `fullmatch`, `findall`, `finditer`, `sub` and
 //!   `split` (empty matches included). Positions are in characters, as in Python.
 //! - [`text`]: Python's text forms (`repr` of a `str`).
+//! - [`printable`]: which characters Python prints as themselves (`str.isprintable`), from a
+//!   table generated from CPython's `unicodedata`.
 //! - [`union`]: `Union[...]` values (`Union2` to `Union4`).
 //! - [`log`]: `logging` as an unconfigured program sees it (warnings and above to stderr).
 //! - [`exc`]: exceptions over panics: `try`/`except`/`else`/`finally`, matching by class name.
 
 pub mod exc;
 pub mod log;
+pub mod printable;
 pub mod re;
 pub mod text;
 pub mod union;

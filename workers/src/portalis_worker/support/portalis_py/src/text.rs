@@ -68,21 +68,9 @@ pub fn bytes_repr(b: &[u8]) -> String {
     out
 }
 
-/// `str.isprintable()` for one character, for the characters real text holds.
+/// `str.isprintable()` for one character.
 fn printable(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    let n = c as u32;
-    !(c.is_control()
-        || c.is_whitespace()
-        || (0xad == n)
-        || (0x200b..=0x200f).contains(&n)
-        || (0x202a..=0x202e).contains(&n)
-        || (0x2060..=0x2064).contains(&n)
-        || n == 0xfeff
-        || (0xd800..=0xdfff).contains(&n)
-        || (0xe000..=0xf8ff).contains(&n))
+    crate::printable::is_printable(c)
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 Ledger records (JSON objects; see ledger.py for the framing):
 - `header`: `{kind, fp, shard, commit?}` first in every ledger; `fp` is the assignment's fingerprint.
   A ledger whose header has another fingerprint belongs to another job and is moved aside.
-- `memory`: `{kind, files}` with a translation memory (memory.py): the other jobs' memory files this
-  shard read and their sizes, pinned on its first start so that a resumed shard reads the same.
+- `memory`: `{kind, files, translator}` with a translation memory (memory.py): the other jobs' memory
+  files this shard read and their sizes, pinned on its first start so that a resumed shard reads the
+  same, and the digest of the translator that read them (entries of another one are ignored).
 - `unit`: `{kind, id, key, path, name, order, lines, status: translated|failed, backend, rust,
   types?, memory?, body?, sig? | reason+message}` (`types`: what type inference wrote in,
   typed_rules.py; `memory`: the match a unit was served from, `body` and `sig`: its canonical code's
@@ -45,6 +46,7 @@ from portalis_worker.memory import (
     job_entries,
     load_pinned,
     pin_files,
+    translator_digest,
     write_job_file,
 )
 from portalis_worker.package_check import PackageChecker
@@ -219,7 +221,8 @@ class Worker:
             return
         pin = next((r for r in records if r.get("kind") == "memory"), None)
         if pin is None or not isinstance(pin.get("files"), dict):
-            pin = {"kind": "memory", "files": pin_files(memory_dir, self.assignment.fingerprint())}
+            files = pin_files(memory_dir, self.assignment.fingerprint())
+            pin = {"kind": "memory", "files": files, "translator": translator_digest()}
             self.store.append([pin])
         files = {str(k): int(v) for k, v in pin["files"].items() if isinstance(v, int)}
         self.memory.index = load_pinned(memory_dir, files)

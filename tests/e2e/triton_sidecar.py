@@ -1,5 +1,6 @@
 """The Triton sidecar of a worker pod on the node agent: the real `tritonserver` of the nvidia-pytriton
-wheel on CPU, serving the repository's `model_repo/typer` (the committed checkpoint).
+wheel on CPU, serving the repository's `model_repo/typer` (the committed checkpoint) and `embedder` (our
+kernels' MinHash for the translation memory).
 
 The agent runs pods' containers as host processes and maps a container's program through its command
 map, so an e2e test starts its agent with `--command-map tritonserver=<python> <this file>`: the pod's
@@ -32,7 +33,9 @@ def options(argv: Sequence[str]) -> ServerOptions:
     missing = sorted(set(PORT_FLAGS) - {f for f, k in PORT_FLAGS.items() if k in ports})
     if missing:
         raise SystemExit(f"triton_sidecar: the pod's arguments lack {missing}: {list(argv)}")
-    return ServerOptions(model_repository=REPO / "model_repo", models=("typer",), config_name="cpu", **ports)
+    return ServerOptions(
+        model_repository=REPO / "model_repo", models=("typer", "embedder"), config_name="cpu", **ports
+    )
 
 
 def main(argv: Sequence[str]) -> None:

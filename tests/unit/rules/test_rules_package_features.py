@@ -711,6 +711,24 @@ CASES = {
         "f",
         [("-",), ("7-",), ("7",), ("k",), ("",)],
     ),
+    "generator_functions_are_eager_lists": Case(
+        "from typing import Generator, Iterator\n\n"
+        "def evens(n: int) -> Iterator[int]:\n"
+        "    for i in range(n):\n        if i % 2 == 0:\n            yield i\n"
+        "    if n > 6:\n        return\n    yield -1\n\n"
+        "def words(s: str) -> Generator[str, None, None]:\n"
+        "    yield from s.split()\n    yield 'end'\n\n"
+        "def pairs(s: str):\n    for a, b in zip(s, s[1:]):\n        yield a + b\n\n"
+        "class Bag:\n    def __init__(self, n: int) -> None:\n        self.n = n\n\n"
+        "    def items(self) -> Iterator[str]:\n        while self.n > 0:\n"
+        "            self.n -= 1\n            yield str(self.n)\n"
+        "            if self.n == 2:\n                break\n\n"
+        "def f(n: int, s: str) -> list[str]:\n"
+        "    return [str(list(evens(n))), str(sorted(words(s))), str(sum(evens(n))), str(list(pairs(s))),\n"
+        "            str([x for x in Bag(n).items()]), str('b' in words(s))]\n",
+        "f",
+        [(0, ""), (5, "a b"), (9, "abc b")],
+    ),
 }
 
 
@@ -753,6 +771,32 @@ def test_exception_classes_implement_error_and_display() -> None:
     rust = translate_module(EXCEPTIONS)
     assert "impl std::error::Error for InvalidVersion {}" in rust
     assert "impl std::fmt::Display for Invalid {" in rust
+
+
+@pytest.mark.parametrize(
+    ("source", "construct"),
+    [
+        (
+            "from typing import Iterator\n\ndef f() -> Iterator[int]:\n    while True:\n        yield 1\n",
+            "generator that never ends",
+        ),
+        ("def f():\n    x = yield 1\n    yield x\n", "yield used as an expression"),
+        ("def f(n: int):\n    yield n\n    return n\n", "return with a value in a generator"),
+        ("def f(n: int) -> list[int]:\n    yield n\n", "generator function annotated list"),
+        (
+            "from typing import Generator\n\ndef f() -> Generator[int, int, None]:\n    yield 1\n",
+            "generator with send or return type",
+        ),
+        (
+            "from typing import Iterator\n\ndef g() -> Iterator[int]:\n    yield 1\n\ndef f() -> int:\n"
+            "    return next(g())\n",
+            "next",
+        ),
+    ],
+)
+def test_generators_whose_eager_form_would_differ_are_refused(source: str, construct: str) -> None:
+    with pytest.raises(Unsupported, match=construct):
+        translate_module(source)
 
 
 @pytest.mark.parametrize(
@@ -849,6 +893,19 @@ def test_dunders_whose_absence_is_loud_may_be_left_out_and_the_others_may_not() 
         "    def get(self) -> int:\n        return self.n\n"
     )
     assert "/// - `__iter__`: unsupported: special method __iter__" in rust
+    # A `__repr__` that does not translate (`id()` has no counterpart) is left out: repr() and str()
+    # of the class are then refused where they are written, never printed another way.
+    source = (
+        "class T:\n    def __init__(self, s: str) -> None:\n        self.s = s\n\n"
+        "    def __repr__(self) -> str:\n        return f'<{self.s} @ {id(self)}>'\n\n"
+        "def name(t: T) -> str:\n    return t.s\n\n"
+        "def shown(t: T) -> str:\n    return str(t)\n"
+    )
+    with pytest.raises(Unsupported, match="str\\(\\) of T"):
+        translate_module(source)
+    assert "/// - `__repr__`: unsupported: call to unknown function id" in translate_module(
+        source.split("def shown")[0]
+    )
     with pytest.raises(Unsupported, match="special method __bool__"):
         translate_module(
             "class C:\n    def __init__(self) -> None:\n        self.n = 1\n\n"

@@ -132,7 +132,7 @@ UNION_REPR = "\n".join(
 # The Python side's canonical form, mirrored by PyRepr above; run in the child process.
 PY_REPR = r"""
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 def _float_text(value):
     if math.isinf(value):
@@ -187,6 +187,8 @@ def _as_declared(value, shape):
         return float(value) if type(value) is int else value
     if isinstance(shape, list) and value is not None:
         kind = shape[0]
+        if kind == "list" and isinstance(value, Iterator):  # a generator: its items, as translated
+            value = list(value)
         if kind == "option":
             return _as_declared(value, shape[1])
         if kind == "list" and isinstance(value, (list, tuple)):

@@ -520,11 +520,12 @@ LEAVABLE_DUNDERS = frozenset(
         *("__floordiv__", "__mod__", "__pow__", "__neg__", "__pos__", "__abs__", "__and__", "__or__"),
         *("__xor__", "__invert__", "__lshift__", "__rshift__", "__matmul__", "__int__", "__float__"),
         *("__index__", "__iadd__", "__isub__", "__imul__", "__ior__", "__iand__", "__rand__", "__ror__"),
-        GENERATED_REPR,
+        *("__repr__", GENERATED_REPR),
     }
 )
 """Dunders whose absence makes every use refused where it is translated (iterating, indexing,
-calling, an operator): a class may be translated without them. The others (`__init__`, `__eq__`,
+calling, an operator; `repr()`, and `str()` of a class without `__str__`): a class may be translated
+without them. The others (`__init__`, `__eq__`,
 `__hash__`, `__bool__`, `__len__`, `__str__`, `__format__`, `__setattr__`, ...) change what plain
 code does when absent, so a class that needs them is translated whole or not at all."""
 

@@ -7,7 +7,7 @@ import inspect
 import shutil
 import subprocess
 
-from portalis_worker.rules import runtime
+from portalis_worker.rules import generators, runtime
 from portalis_worker.rules.builtins import BUILTIN_NAMES, SUPPORTED_MODULES
 from portalis_worker.rules.classes import (
     abstract_members,
@@ -88,6 +88,7 @@ def _signature(module: ModuleContext, node: ast.FunctionDef, owner: str | None, 
     args = node.args
     if args.vararg or args.kwarg:
         raise Unsupported("*args or **kwargs", node.lineno)
+    generators.make_eager(node)
     classes = module.class_names()
     # Positional-only, positional and keyword-only parameters all become Rust parameters, in that
     # order; calls bind them by position and keyword (`bind_args`), so Python's rules hold.
@@ -115,9 +116,6 @@ def _signature(module: ModuleContext, node: ast.FunctionDef, owner: str | None, 
     decorators = [d for d in node.decorator_list if not _is_memo_decorator(d)]
     if decorators and owner is None:
         raise Unsupported("function decorator", node.lineno)
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Yield | ast.YieldFrom):
-            raise Unsupported("generator function (yield)", sub.lineno)
     return FuncSig(
         name=node.name,
         node=node,

@@ -340,7 +340,7 @@ class ExpressionTranslator:
             if k is not None:
                 inner = self.coerce(val, target.args[k], node)
                 return f"{union_path(target)}::{UNION_VARIANTS[k]}({inner})"
-        if ty.kind == "tuple" and is_vtuple(target):
+        if ty.kind == "tuple" and target.kind == "list":  # a tuple where tuple[T, ...] or Sequence[T] is
             tmp = self.fresh("t")
             parts = [
                 self.coerce(Val(f"{tmp}.{i}", a, "place"), target.args[0], node)

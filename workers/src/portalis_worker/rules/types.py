@@ -220,6 +220,7 @@ _GENERIC = {
     "list": "list",
     "Sequence": "list",
     "Iterable": "list",
+    "Iterator": "list",  # a generator's items, computed eagerly (rules/generators.py)
     "Set": "set",
     "set": "set",
     "FrozenSet": "set",

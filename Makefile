@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo demo-tools test lint tools images venv down clean train-typer
+.PHONY: demo demo-quick demo-tools test lint tools images venv down clean train-typer
 
 # The package and its runtime dependencies: all that the demo runs (operator, workers with the rules backend,
 # node agent). The test and serving extras (torch through NeMo, several GB of wheels) come with `venv`.
@@ -42,11 +42,18 @@ DEMO_TOOLS := kubernetes etcd kwok
 demo-tools:
 	@PYTHONPATH=localcluster/src $(PYTHON) -m portalis_dev.toolchain $(DEMO_TOOLS)
 
-# The main job on the embedded default: the local control plane, the node agent with simulated DGX
-# nodes and the operator; translates examples/sample-project and checks that its Rust crate builds.
-# A cold first run installs the package and builds the demo's Go tools side by side (docs/demo.md has the
-# measured time); the test and serving extras are left to `make test`.
+# The story of the mission on the embedded default (docs/demo.md): the local control plane, a pool whose
+# nodes the node agent serves (Cluster API machines), the operator and two jobs: a normal job starts on
+# spot, a critical job preempts it, the pool scales out at 75% spot, a spot node is reclaimed under a
+# worker, both jobs succeed and their crates build; every step is checked (tests/e2e/test_story_demo.py
+# plays the same function). A cold first run installs the package and builds the demo's Go tools side by
+# side (docs/demo.md has the measured time); the test and serving extras are left to `make test`.
 demo:
+	@$(MAKE) --no-print-directory -j2 $(VENV)/.core demo-tools
+	$(BIN)/portalis-dev story
+
+# The single sample job (examples/translationjob.yaml, 3 shards) and its crate (docs/demo.md).
+demo-quick:
 	@$(MAKE) --no-print-directory -j2 $(VENV)/.core demo-tools
 	$(BIN)/portalis-dev demo
 

@@ -6,10 +6,11 @@
 - `agent`: the node agent's simulated nodes, whose pods run as host processes (portalis_dev.agent). For a
   machine where the tests cannot run as root; nothing about the images is tested then.
 
-Three modules run on the node agent whatever this says (docs/install.md, "The end-to-end tier on real
+Four modules run on the node agent whatever this says (docs/install.md, "The end-to-end tier on real
 nodes"): test_kubectl_plugin.py (a git server on the host's loopback, trusted through the agent's
-environment), test_model_job.py (the Triton sidecar's image is not built here) and
-test_apiserver_outage.py (on real nodes the operator reclaims a worker after the outage).
+environment), test_model_job.py (the Triton sidecar's image is not built here),
+test_apiserver_outage.py (on real nodes the operator reclaims a worker after the outage) and
+test_story_demo.py (its pool's machines become agent nodes).
 """
 
 from __future__ import annotations

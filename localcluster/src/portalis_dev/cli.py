@@ -139,6 +139,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.main(state_dir, timeout=args.timeout, nodes=nodes, real_nodes=args.real_nodes)
 
 
+def cmd_story(args: argparse.Namespace) -> int:
+    from portalis_dev import story
+
+    return story.main(Path(args.state_dir) if args.state_dir else None)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="portalis-dev", description=__doc__)
     p.add_argument("--state-dir", help="control-plane state directory (default: .state/cluster in the repo)")
@@ -197,6 +203,13 @@ def parser() -> argparse.ArgumentParser:
         help="run the workers from the worker image on real kubelet nodes instead of the node agent (root)",
     )
     d.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser(
+        "story",
+        help="the mission as a story (make demo): preemption, scale-out at 75%% spot, a spot reclaim, "
+        "two jobs that succeed; every step checked",
+    )
+    s.set_defaults(func=cmd_story)
 
     i = sub.add_parser(
         "images", help="build the container images (buildah; cached on their inputs) and export OCI archives"

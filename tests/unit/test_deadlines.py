@@ -3,6 +3,7 @@ informer's handling of watch events (informer.Informer.apply), the pure part of 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -186,3 +187,25 @@ def test_the_safety_sweep_covers_every_job_once_per_period_in_slices() -> None:
     assert set(seen) == set(keys)
     assert sweep_slice(keys, 0, 900.0, 300.0)[0] == keys  # a long pause: everything, once
     assert sweep_slice([], 5, 1.0, 300.0) == ([], 0)
+
+
+def test_the_echo_of_our_own_write_is_not_reduced_again() -> None:
+    """The watch event of the version our write answered with is the object the store holds already:
+    it is neither parsed again (a job's model costs more than its plan) nor reported as a change."""
+    reduced: list[str] = []
+    changes: list[Any] = []
+
+    async def never(**_: Any) -> Any:
+        raise AssertionError("no request in this test")
+
+    def reduce(raw: Mapping[str, Any]) -> str | None:
+        reduced.append(raw["metadata"]["resourceVersion"])
+        return (raw.get("metadata") or {}).get("labels", {}).get("keep")
+
+    inf = Informer("t", never, reduce, lambda *c: changes.append(c))
+    inf.apply({"type": "ADDED", "object": obj("a", "5", "queued")})
+    inf.assume(obj("a", "7", "admitted"))
+    inf.apply({"type": "MODIFIED", "object": obj("a", "7", "admitted")})  # the echo
+    inf.apply({"type": "MODIFIED", "object": obj("a", "8", "running")})
+    assert reduced == ["5", "7", "8"]  # version 7 reduced once, from our write's answer
+    assert [c[2] for c in changes] == ["queued", "admitted", "running"]

@@ -9,8 +9,9 @@ Five informers, each holding compact values only:
 - the pool's nodes (label selector from the GPUPool): the fields snapshot.parse_node reads.
 
 A change marks what it can affect as dirty (cycle.Dirty): a job, the job that controls a worker pod, or
-everything (a node or the GPUPool changed). Pods that hold GPUs only wake the loop: they change
-capacity, which the scheduler reads whole each cycle, not any job's own plan.
+everything (a node or the GPUPool's spec changed; its status, written by the autoscaler, changes no
+plan). Pods that hold GPUs only wake the loop: they change capacity, which the scheduler reads whole
+each cycle, not any job's own plan.
 """
 
 from __future__ import annotations
@@ -63,12 +64,19 @@ def compact_hold(raw: Mapping[str, Any]) -> Hold | None:
 
 
 def compact_node(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a Node that snapshot.parse_node reads, and nothing that changes with heartbeats."""
+    """The fields of a Node that snapshot.parse_node reads, and nothing that changes with heartbeats: the
+    Ready condition's lastTransitionTime only while the node is not Ready (recovery's grace period
+    counts from it); some kubelets (kwok's among them) move it on every status update of a Ready node,
+    and every node change plans every job."""
     meta = raw.get("metadata") or {}
     spec = raw.get("spec") or {}
     status = raw.get("status") or {}
     ready = [
-        {k: cd.get(k) for k in ("type", "status", "lastTransitionTime")}
+        {
+            k: cd.get(k)
+            for k in ("type", "status", "lastTransitionTime")
+            if k != "lastTransitionTime" or cd.get("status") != "True"
+        }
         for cd in status.get("conditions") or ()
         if cd.get("type") == "Ready"
     ]
@@ -102,7 +110,7 @@ class ClusterCache:
             "gpupool",
             self.custom.list_cluster_custom_object,
             parse_pool,
-            self._everything_changed,
+            self._pool_changed,
             group=GROUP,
             version=VERSION,
             plural=POOLS,
@@ -281,6 +289,14 @@ class ClusterCache:
             if pod is not None and pod[0] in self._job_of_owner:
                 self._dirty.add(self._job_of_owner[pod[0]])
         self._wake()
+
+    def _pool_changed(self, key: Key, old: GPUPool | None, new: GPUPool | None) -> None:
+        """A new spec (or a pool created or deleted) can change every job's plan; the pool's status,
+        which the autoscaler writes as jobs come and go, changes none: it only wakes the loop."""
+        if old is None or new is None or old.spec != new.spec:
+            self._everything_changed()
+        else:
+            self._wake()
 
     def _everything_changed(self, *_: Any) -> None:
         self._everything = True

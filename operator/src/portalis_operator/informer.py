@@ -64,6 +64,14 @@ async def checked(resp: Any) -> Any:
     raise exc
 
 
+def reason_of(exc: ApiException) -> str:
+    """The API server's message in a refusal, or the HTTP reason when its body has none."""
+    try:
+        return str(json.loads(exc.body or b"{}").get("message", exc.reason))
+    except (ValueError, TypeError, AttributeError):
+        return str(exc.reason)
+
+
 async def read_json(resp: Any) -> Any:
     """The JSON body of a checked response, read and released."""
     try:
@@ -193,8 +201,10 @@ class Informer(Generic[V]):
         key = key_of(raw)
         assumed = self._assumed.get(key)
         if assumed is not None:
-            if kind != "DELETED" and _version(raw) < assumed:
-                return  # older than our own write, which the store already holds
+            if kind != "DELETED" and _version(raw) <= assumed:
+                if _version(raw) == assumed:
+                    del self._assumed[key]  # the echo of our own write: the store holds it already
+                return  # older than our own write, or the write itself: nothing to reduce again
             del self._assumed[key]
         old = self.items.get(key)
         new = None if kind == "DELETED" else self._reduce(raw)

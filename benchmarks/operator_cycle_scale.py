@@ -129,11 +129,13 @@ async def measure(n: int) -> dict[str, float]:
 
     from portalis_operator import metrics
     from portalis_operator.cache import ClusterCache
+    from portalis_operator.carryover import Carryover
     from portalis_operator.cycle import EVERYTHING, Dirty, plan_cycle
     from portalis_operator.settings import Settings
     from portalis_operator.snapshot import PoolConfig, build_jobs, build_nodes, other_gpus
 
     settings = Settings()
+    carry = Carryover()  # kept between cycles, as the controller keeps it
     api = client.ApiClient(client.Configuration())  # reaches no server: nothing here is sent
     cache = ClusterCache(settings, api, lambda: None)
     jobs_in, workers_in, holds_in = cache.jobs[0], cache.workers[0], cache.holds
@@ -158,6 +160,7 @@ async def measure(n: int) -> dict[str, float]:
             settings.start_policy(),
             lambda _: {},
             dirty,
+            carry,
         )
         metrics.observe_cycle("default", views, planned.plans, planned.waiting, node_views, now)
         return time.perf_counter() - t, len(planned.plans), planned

@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 
 from portalis_operator.api import TranslationJob
+from portalis_operator.carryover import Carryover
 from portalis_operator.cycle import EVERYTHING, Dirty, plan_cycle
 from portalis_operator.deadlines import DeadlineHeap
 from portalis_operator.jobs import JobPlan
 from portalis_operator.packing import Node
+from portalis_operator.recovery import NodeTrouble
 from portalis_operator.scheduling import SchedulingPolicy
 from portalis_operator.snapshot import JobView, NodeView, PodView, PoolConfig
 from portalis_operator.startup import StartPolicy
@@ -189,3 +191,36 @@ def test_every_job_is_planned_when_everything_changed() -> None:
     for i in range(5):
         world.add(new_job(rng, i, T0))
     assert set(plan(world, T0, EVERYTHING)) == set(world.jobs)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_what_a_cycle_carries_over_changes_no_plan(seed: int) -> None:
+    """plan_cycle with a Carryover kept across cycles (as the controller keeps it) plans exactly what a
+    cycle without one plans, while jobs, pods and nodes change (a node now and then lost or back)."""
+    rng = random.Random(seed)
+    world, carry = World(), Carryover()
+    nodes = dict(NODES)
+    now, created, reused = T0, 0, 0
+    for _cycle in range(100):
+        now += timedelta(seconds=rng.choice([0.5, 1, 5, 20, 45, 90]))
+        if created < 14 and rng.random() < 0.3:
+            world.add(new_job(rng, created, now))
+            created += 1
+        world.step(rng, now)
+        if rng.random() < 0.1:
+            trouble = rng.choice([NodeTrouble.NONE, NodeTrouble.LOST, NodeTrouble.NOTICE])
+            n3 = nodes["n3"].node
+            nodes["n3"] = NodeView(replace(n3, schedulable=trouble is NodeTrouble.NONE), trouble=trouble)
+        dirty = Dirty(frozenset(world.dirty))
+        world.dirty = set()
+        views = world.views()
+        fresh = plan_cycle(views, nodes, POOL, now, SchedulingPolicy(), START, lambda _: {}, dirty)
+        before = {k for k, (job, _pods, _o) in carry._occupancy.items() if job is world.jobs.get(k)}
+        carried = plan_cycle(views, nodes, POOL, now, SchedulingPolicy(), START, lambda _: {}, dirty, carry)
+        reused += len(before)
+        assert [(v.key, p) for v, p in carried.plans] == [(v.key, p) for v, p in fresh.plans]
+        assert carried.waiting == fresh.waiting
+        assert carried.pool == fresh.pool
+        for v, p in carried.plans:
+            world.apply(v, p, now)
+    assert reused > 0, "no job's occupancy was ever carried over: nothing was tested"

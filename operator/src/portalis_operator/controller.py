@@ -23,6 +23,7 @@ from kubernetes_asyncio import client
 
 from portalis_operator import metrics
 from portalis_operator.cache import ClusterCache
+from portalis_operator.carryover import Carryover
 from portalis_operator.cycle import EVERYTHING, Dirty, plan_cycle
 from portalis_operator.deadlines import DeadlineHeap, node_due, sweep_slice
 from portalis_operator.health import HealthState, Role, age
@@ -70,6 +71,7 @@ class Controller:
         self._wake = asyncio.Event()
         self.cache = ClusterCache(settings, api, self.trigger)
         self.deadlines = DeadlineHeap()
+        self.carry = Carryover()  # each job's occupancy and request, kept while it does not change
         self._node_due: datetime | None = None
         self._swept_at: float | None = None  # monotonic, the last cycle that took a slice of the sweep
         self._sweep_cursor = 0
@@ -176,7 +178,8 @@ class Controller:
         node's grace period. `keys`: every job's, in a stable order."""
         dirty = self.cache.take_dirty()
         dirty |= Dirty(frozenset(self.deadlines.pop_due(now) | self.writer.take_retries()))
-        # A job with a deferred write queued is planned once that write is made (writes.write_deferred).
+        # A job with a deferred write queued, or whose workers are being created, is planned once that
+        # is done (writes.write_deferred, writes.start_workers).
         dirty = Dirty(dirty.jobs - self.writer.pending(), dirty.everything)
         if self._node_due is not None and now >= self._node_due:
             dirty |= EVERYTHING
@@ -216,6 +219,7 @@ class Controller:
             self.settings.start_policy(),
             self.writer.refusals_of,
             dirty,
+            self.carry,
         )
         for key, when in planned.due.items():
             self.deadlines.schedule(key, when)

@@ -15,16 +15,14 @@ from datetime import datetime
 
 from portalis_operator import conditions as c
 from portalis_operator.admission import Admitted, Waiting
+from portalis_operator.carryover import Carryover
 from portalis_operator.deadlines import next_due
 from portalis_operator.jobs import Context, Event, JobPlan, plan_job, waiting_unchanged
 from portalis_operator.occupancy import (
     busy_nodes,
-    holds_capacity,
     output_claim,
     pending_since,
     replace_displaced,
-    request_of,
-    running_of,
     with_replacements,
 )
 from portalis_operator.output_paths import waiting_for_output
@@ -70,6 +68,7 @@ def plan_cycle(
     start: StartPolicy,
     refusals: Callable[[JobView], Mapping[int, str]] = lambda _: {},
     dirty: Dirty = EVERYTHING,
+    carry: Carryover | None = None,
 ) -> CyclePlan:
     """`refusals(view)`: what the API server last said to each of the job's refused pod creates.
 
@@ -77,15 +76,25 @@ def plan_cycle(
     the whole queue), but `plan_job` runs only for the jobs whose plan can differ from the last one:
     the `dirty` ones, those the scheduler admits, evicts or moves in the queue, those given a
     replacement node, those with refused pod creates, and (through `dirty`, from the deadline heap)
-    those whose time-based rules fall due (deadlines.next_due, returned in `due`)."""
-    running = [running_of(v, nodes) for v in views if holds_capacity(v)]
-    replacements = replace_displaced(views, nodes, running)
+    those whose time-based rules fall due (deadlines.next_due, returned in `due`).
+
+    `carry`: what the previous cycle computed per job (carryover.py), so that the unchanged jobs cost
+    no recomputation; the plan is the same without it."""
+    carry = carry if carry is not None else Carryover()
+    carry.start(views, nodes)
+    occupancy = {v.key: carry.occupancy(v, nodes) for v in views}
+    running = [o.running for o in occupancy.values() if o.running is not None]
+
+    def displaced(v: JobView) -> Sequence[int]:
+        return occupancy[v.key].displaced
+
+    replacements = replace_displaced(views, nodes, running, displaced)
     running = [with_replacements(r, replacements.get(r.job.key, {})) for r in running]
     holding = {r.job.key for r in running}
     claims = (output_claim(v, active=v.key in holding) for v in views)
     output_in_use_by = waiting_for_output(claim for claim in claims if claim is not None)
     queued = [
-        request_of(v.job, output_in_use_by.get(v.key))
+        carry.request(v.key, v.job, output_in_use_by.get(v.key))
         for v in views
         if v.key not in holding and v.job.status.phase not in (*FINAL, "Preempted")
     ]
@@ -137,7 +146,7 @@ def plan_cycle(
             running=[*running, *admitted],
             waiting=result.waiting,
             busy=busy_nodes(views, [*running, *admitted], nodes),
-            pending_since=pending_since(views, nodes, replacements, now),
+            pending_since=pending_since(views, nodes, replacements, now, displaced),
         ),
     )
 

@@ -8,7 +8,7 @@ Whether a pod means a finished or a displaced shard is recovery.shard_state's de
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -144,20 +144,28 @@ def displaced_shards(view: JobView, nodes: Mapping[str, NodeView]) -> list[int]:
 
 
 def replace_displaced(
-    views: Sequence[JobView], nodes: Mapping[str, NodeView], running: Sequence[RunningJob]
+    views: Sequence[JobView],
+    nodes: Mapping[str, NodeView],
+    running: Sequence[RunningJob],
+    displaced: Callable[[JobView], Sequence[int]] | None = None,
 ) -> dict[str, dict[int, str]]:
     """New nodes for displaced shards, highest priority first, before any new admission.
 
     A job keeps its own effective spot mode (so after N reclaims its shards go to on-demand nodes). Shards
-    that fit nowhere stay displaced: the job is Recovering until capacity appears.
+    that fit nowhere stay displaced: the job is Recovering until capacity appears. `displaced(view)`:
+    `displaced_shards(view, nodes)`, or the same remembered (carryover.py).
     """
+    shards_of = displaced or (lambda v: displaced_shards(v, nodes))
+    todo = [(v, shards) for v in views if (shards := shards_of(v))]
+    if not todo:
+        return {}
     pool = [v.node for v in nodes.values()]
     free = free_gpus(pool, running)
     out: dict[str, dict[int, str]] = {}
-    order = sorted(views, key=lambda v: (-priority_of(v.job), v.job.metadata.creation_timestamp or 0))
-    for view in order:
+    todo.sort(key=lambda vs: (-priority_of(vs[0].job), vs[0].job.metadata.creation_timestamp or 0))
+    for view, shards in todo:
         job = view.job
-        for shard in displaced_shards(view, nodes):
+        for shard in shards:
             one = JobRequest(
                 key=f"{view.key}#{shard}",
                 priority=priority_of(job),
@@ -189,12 +197,14 @@ def pending_since(
     nodes: Mapping[str, NodeView],
     replacements: Mapping[str, Mapping[int, str]],
     now: datetime,
+    displaced: Callable[[JobView], Sequence[int]] | None = None,
 ) -> datetime | None:
     """When the longest-waiting displaced shard (recovery) started waiting for a node: it counts as
     queued demand for the scale-up delay."""
+    shards_of = displaced or (lambda v: displaced_shards(v, nodes))
     out: datetime | None = None
     for v in views:
-        unplaced = [s for s in displaced_shards(v, nodes) if s not in replacements.get(v.key, {})]
+        unplaced = [s for s in shards_of(v) if s not in replacements.get(v.key, {})]
         if not unplaced:
             continue
         cond = c.find(v.job.status.conditions, c.RECOVERING)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from kubernetes.utils import parse_quantity
@@ -76,7 +77,7 @@ class JobView:
     job: TranslationJob
     pods: Mapping[int, PodView] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def key(self) -> str:
         return f"{self.job.metadata.namespace}/{self.job.metadata.name}"
 

@@ -3,8 +3,8 @@ ConfigMap output whose `portalis.dev/writers` annotation names its own pod, and 
 chart's `-worker-output` ValidatingAdmissionPolicy, templates/worker-admissionpolicy.yaml).
 
 The worker's `-output` Role is made as the operator makes it (get/update on ConfigMaps in the namespace,
-writes.Writer._ensure_worker_account); tokens are bound to a pod through the TokenRequest API, as the
-kubelet and the local node agent issue them.
+worker_namespace.WorkerNamespaces.ensure_worker_account); tokens are bound to a pod through the
+TokenRequest API, as the kubelet and the local node agent issue them.
 """
 
 from __future__ import annotations

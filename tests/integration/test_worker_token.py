@@ -52,7 +52,8 @@ def worker_token_policy(cluster: Any) -> Iterator[None]:
 
 
 def _worker_account(rbac: Any, core: Any, ns: str) -> None:
-    """What writes.Writer._ensure_worker_account creates: the ServiceAccount, get/patch on pods."""
+    """What worker_namespace.WorkerNamespaces.ensure_worker_account creates: the ServiceAccount,
+    get/patch on pods."""
     core.create_namespaced_service_account(ns, {"metadata": {"name": WORKER_SA}})
     rbac.create_namespaced_role(
         ns,

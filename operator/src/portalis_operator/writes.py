@@ -10,29 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from portalis_operator import metrics
-from portalis_operator.api import GROUP, VERSION, TranslationJob
+from portalis_operator.api import GROUP, VERSION, TranslationJob, TranslationJobStatus
 from portalis_operator.cost import GPUSeconds, estimate_usd
 from portalis_operator.events import EventBudget, event_body
-from portalis_operator.informer import checked, read_json
+from portalis_operator.informer import checked, read_json, reason_of
 from portalis_operator.jobs import JobPlan, PodDelete
 from portalis_operator.leadership import Clock, Fence, NotLeading
-from portalis_operator.manifests import build_worker_pod, output_config_maps, worker_pod_name
-from portalis_operator.network_policy import worker_network_policy
+from portalis_operator.manifests import build_worker_pod, worker_pod_name
 from portalis_operator.occupancy import spot_mode_of
 from portalis_operator.patches import merge_diff
 from portalis_operator.settings import Settings
 from portalis_operator.snapshot import JobView, PoolConfig
 from portalis_operator.startup import CreateRefusal, refused
+from portalis_operator.worker_namespace import WorkerNamespaces
 from portalis_operator.workload import CapacityType
+from portalis_operator.write_priority import AdmissionFirst
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,45 +81,60 @@ class Writer:
         self.written: Written = written or Discard()
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
-        self.rbac = client.RbacAuthorizationV1Api(api)
-        self.networking = client.NetworkingV1Api(api)
         self._limit = asyncio.Semaphore(settings.api_concurrency)
-        self._worker_accounts: set[str] = set()
         self._refusals: dict[tuple[str, str], CreateRefusal] = {}  # (namespace, pod) -> last refusal
-        self._events: asyncio.Queue[tuple[TranslationJob, str, str, str]] = asyncio.Queue()
+        self.priority = AdmissionFirst(clock.monotonic)  # reports wait behind the admission path
+        self._events: asyncio.Queue[tuple[float, TranslationJob, str, str, str]] = asyncio.Queue()
         self._event_budget = EventBudget()
         self._retry: set[str] = set()  # jobs ("namespace/name") whose writes failed: plan them again
-        self._deferred: asyncio.Queue[tuple[JobView, JobPlan, PoolConfig]] = asyncio.Queue()
+        self._deferred: asyncio.Queue[tuple[float, JobView, JobPlan, PoolConfig]] = asyncio.Queue()
         self._pending: set[str] = set()  # jobs with a deferred write queued or in flight
+        self._starting: dict[str, asyncio.Task[None]] = {}  # jobs whose workers are being created
+        self.namespaces = WorkerNamespaces(settings, api, self._writing)
 
     def start_event_posters(self) -> list[asyncio.Task[None]]:
-        """Events and status-only changes are written in the background, each by a few tasks: under a
-        burst the API server's capacity goes to admissions, and they catch up once it has passed."""
+        """Events and status-only changes are written in the background, each by a few tasks that wait
+        while the admission path writes (write_priority.py): under a burst the API server's capacity goes
+        to admissions, and they catch up once it has passed."""
         posters = [asyncio.create_task(self.post_events()) for _ in range(EVENT_POSTERS)]
         return posters + [asyncio.create_task(self.write_deferred()) for _ in range(BOOKKEEPERS)]
 
     def pending(self) -> set[str]:
-        """Jobs whose deferred status write is not made yet: not planned again until it is."""
-        return set(self._pending)
+        """Jobs whose deferred status write is not made yet, or whose workers are still being created
+        (`start_workers`): not planned again until that is done."""
+        return self._pending | self._starting.keys()
+
+    async def settle(self) -> None:
+        """Wait until the workers being created in the background are (tests, shutdown)."""
+        while self._starting:
+            await asyncio.gather(*self._starting.values(), return_exceptions=True)
 
     async def apply_all(self, plans: Sequence[tuple[JobView, JobPlan]], pool: PoolConfig) -> None:
         """A cycle's plans: those that admit, start, stop or count something now, at once; status-only
-        changes (`bookkeeping`) queued for the background writers."""
+        changes (`bookkeeping`) queued for the background writers. Returns once every status is
+        written (what the next cycle's capacity rests on); the workers of a job whose status was
+        written are created after it, in the background (`start_workers`), so that the next cycle
+        does not wait for them."""
         urgent = []
         for view, plan in plans:
+            if view.key in self._starting:
+                continue  # planned without the pods being created; planned again once they are
             if bookkeeping(plan):
                 if view.key in self._pending:
                     continue  # its queued write lands first; the job is planned again after it
                 self._pending.add(view.key)
-                self._deferred.put_nowait((view, plan, pool))
+                self._deferred.put_nowait((self.clock.monotonic(), view, plan, pool))
             else:  # at once, even beside a queued write: whichever lands second gets 409, is retried
                 urgent.append(self.apply(view, plan, pool))
-        await asyncio.gather(*urgent)
+        if urgent:
+            with self.priority.admitting():
+                await asyncio.gather(*urgent)
 
     async def write_deferred(self) -> None:
         while True:
-            view, plan, pool = await self._deferred.get()
+            queued_at, view, plan, pool = await self._deferred.get()
             try:
+                await self.priority.report_turn(queued_at)
                 await self.apply(view, plan, pool)
             except NotLeading:
                 pass  # the new leader plans every job
@@ -171,22 +186,10 @@ class Writer:
         if plan.deletes:
             ok = all(await asyncio.gather(*(self._delete_pod(ns, d) for d in plan.deletes)))
         if plan.create:
-            await self._ensure_worker_account(ns)
-            if not await self._ensure_output_config_maps(ns, job):
-                return False  # the workers would only wait for them; the next cycle tries again
-            spot = spot_mode_of(job)
-            nodes = {w.shard: w.node for w in status.workers or ()}
-            pod_settings = self.settings.worker_pod_settings(pool.capacity_type_label)
-            bodies = [
-                build_worker_pod(job, shard, spot_mode=spot, settings=pod_settings, node=nodes.get(shard))
-                for shard in plan.create
-                if not self._backing_off(ns, worker_pod_name(name, shard))
-            ]
-            created = await asyncio.gather(*(self._create_pod(ns, body) for body in bodies))
-            ok = ok and all(created)
+            self.start_workers(view, plan, status, pool)
         for ev in plan.events:  # posted in the background: they must not hold up admissions
             if self._event_budget.allow(job.metadata.uid or view.key, self.clock.monotonic()):
-                self._events.put_nowait((job, ev.type, ev.reason, ev.message))
+                self._events.put_nowait((self.clock.monotonic(), job, ev.type, ev.reason, ev.message))
             else:
                 log.debug("event %s on %s not posted: over its budget", ev.reason, view.key)
         if plan.delete_job:
@@ -197,6 +200,53 @@ class Writer:
                 ),
             )
         return ok
+
+    def start_workers(
+        self, view: JobView, plan: JobPlan, status: TranslationJobStatus, pool: PoolConfig
+    ) -> None:
+        """Create the job's worker pods (after their namespace's set-up and ConfigMaps) in a task of
+        their own: the status that records them is stored already, so a crash or a lost Lease from
+        here on leaves nothing the next leader cannot finish. The job is not planned again until the
+        task is done (`pending`); then it is, on what the creates left (the retry set)."""
+        if view.key in self._starting:
+            return  # its workers are being created; a second create would only get 409
+
+        async def start() -> None:
+            try:
+                with self.priority.admitting():
+                    created = await self._create_workers(view, plan, status, pool)
+                if not created:
+                    log.debug("workers of %s not all created; planned again", view.key)
+            except NotLeading:
+                pass  # the new leader plans every job
+            except Exception:
+                metrics.RECONCILE_ERRORS.labels("pods").inc()
+                log.exception("creating the workers of %s failed; planned again", view.key)
+            finally:
+                self._starting.pop(view.key, None)
+                self._retry.add(view.key)
+                self.trigger()
+
+        self._starting[view.key] = asyncio.create_task(start(), name=f"portalis-start-{view.key}")
+
+    async def _create_workers(
+        self, view: JobView, plan: JobPlan, status: TranslationJobStatus, pool: PoolConfig
+    ) -> bool:
+        job = view.job
+        ns, name = job.metadata.namespace or "default", job.metadata.name
+        await self.namespaces.ensure_worker_account(ns)
+        if not await self.namespaces.ensure_output_config_maps(ns, job):
+            return False  # the workers would only wait for them; the next cycle tries again
+        spot = spot_mode_of(job)
+        nodes = {w.shard: w.node for w in status.workers or ()}
+        pod_settings = self.settings.worker_pod_settings(pool.capacity_type_label)
+        bodies = [
+            build_worker_pod(job, shard, spot_mode=spot, settings=pod_settings, node=nodes.get(shard))
+            for shard in plan.create
+            if not self._backing_off(ns, worker_pod_name(name, shard))
+        ]
+        created = await asyncio.gather(*(self._create_pod(ns, body) for body in bodies))
+        return all(created)
 
     async def _patch_status(self, view: JobView, plan: JobPlan) -> bool:
         job = view.job
@@ -245,7 +295,7 @@ class Writer:
                 return True
             metrics.POD_CREATE_REFUSALS.inc()
             record = refused(
-                self._refusals.get(key), _reason(exc), self.clock.monotonic(), self.settings.start_policy()
+                self._refusals.get(key), reason_of(exc), self.clock.monotonic(), self.settings.start_policy()
             )
             self._refusals[key] = record
             log.error(
@@ -308,96 +358,15 @@ class Writer:
                 self.trigger()
                 return False
             metrics.RECONCILE_ERRORS.labels("pods").inc()
-            log.error("pod %s/%s not deleted: %s", ns, delete.name, _reason(exc))
+            log.error("pod %s/%s not deleted: %s", ns, delete.name, reason_of(exc))
             return False
         return True
 
-    async def _ensure_output_config_maps(self, ns: str, job: TranslationJob) -> bool:
-        """A ConfigMap output's ConfigMaps (manifests.output_config_maps), created before the pods. One
-        that exists is kept: the job's own from an earlier cycle, or another object's, which the worker
-        then refuses (exit 5, its writers do not name it). False when a create failed otherwise."""
-        for body in output_config_maps(job):
-            try:
-                async with self._writing():
-                    await self.core.create_namespaced_config_map(ns, body)
-            except ApiException as exc:
-                if exc.status != 409:
-                    metrics.RECONCILE_ERRORS.labels("pods").inc()
-                    log.error("configmap %s/%s not created: %s", ns, body["metadata"]["name"], _reason(exc))
-                    return False
-        return True
-
-    async def _ensure_worker_account(self, ns: str) -> None:
-        """The worker's ServiceAccount in a job's namespace, allowed only to read and patch pods there
-        (to report progress; the chart's worker-token ValidatingAdmissionPolicy narrows the patch to its
-        own pod's annotations), and the workers' NetworkPolicy. Created once per namespace and operator
-        run; existing objects are kept (a platform team may have adapted them)."""
-        if ns in self._worker_accounts:
-            return
-        sa = self.settings.worker_service_account
-        labels = {"app.kubernetes.io/managed-by": "portalis-operator"}
-        objects: list[Callable[[], Awaitable[Any]]] = [
-            lambda: self.core.create_namespaced_service_account(
-                ns, {"metadata": {"name": sa, "labels": labels}}
-            ),
-            lambda: self.rbac.create_namespaced_role(
-                ns,
-                {
-                    "metadata": {"name": sa, "labels": labels},
-                    "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "patch"]}],
-                },
-            ),
-            lambda: self.rbac.create_namespaced_role_binding(
-                ns,
-                {
-                    "metadata": {"name": sa, "labels": labels},
-                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
-                    "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
-                },
-            ),
-            # ConfigMap outputs (configmap_output.py in the worker): read the shards' ledgers, update the
-            # ConfigMaps whose writers annotation names the token's pod (the chart's policy). No create,
-            # no delete: the operator creates them, owned by the job. A Role of its own, so that a
-            # namespace whose pods-only Role predates it gets it too.
-            lambda: self.rbac.create_namespaced_role(
-                ns,
-                {
-                    "metadata": {"name": f"{sa}-output", "labels": labels},
-                    "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "update"]}],
-                },
-            ),
-            lambda: self.rbac.create_namespaced_role_binding(
-                ns,
-                {
-                    "metadata": {"name": f"{sa}-output", "labels": labels},
-                    "roleRef": {
-                        "apiGroup": "rbac.authorization.k8s.io",
-                        "kind": "Role",
-                        "name": f"{sa}-output",
-                    },
-                    "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
-                },
-            ),
-        ]
-        if self.settings.worker_network_policy:
-            objects.append(
-                lambda: self.networking.create_namespaced_network_policy(ns, worker_network_policy(sa, ns))
-            )
-        for create in objects:
-            try:
-                async with self._writing():
-                    await create()
-            except ApiException as exc:
-                if exc.status != 409:
-                    metrics.RECONCILE_ERRORS.labels("pods").inc()
-                    log.error("worker service account in %s: %s", ns, _reason(exc))
-                    return
-        self._worker_accounts.add(ns)
-
     async def post_events(self) -> None:
         while True:
-            job, type_, reason, message = await self._events.get()
+            queued_at, job, type_, reason, message = await self._events.get()
             try:
+                await self.priority.report_turn(queued_at)
                 await self._post_event(job, type_, reason, message)
             finally:
                 self._events.task_done()
@@ -430,7 +399,7 @@ class Writer:
             if exc.status == 404:
                 return None
             metrics.RECONCILE_ERRORS.labels(stage).inc()
-            log.error("%s call failed: %s", stage, _reason(exc))
+            log.error("%s call failed: %s", stage, reason_of(exc))
             return None
 
     async def flush_events(self) -> None:
@@ -494,10 +463,3 @@ async def _read(resp: Any) -> dict[str, Any] | None:
         return None
     data = await read_json(await checked(resp))
     return data if isinstance(data, dict) else None
-
-
-def _reason(exc: ApiException) -> str:
-    try:
-        return str(json.loads(exc.body or b"{}").get("message", exc.reason))
-    except (ValueError, TypeError, AttributeError):
-        return str(exc.reason)

@@ -110,6 +110,17 @@ def test_embedder_serves_our_kernels(client: TritonClient) -> None:
     np.testing.assert_array_equal(sig, minhash_signatures(SOURCES[:5], MinHashConfig(), backend="numpy"))
 
 
+def test_the_translation_memory_signs_with_the_embedder(client: TritonClient) -> None:
+    """The worker's signer (memory.FallbackSigner) gets the embedder's MinHash, the same bits as the
+    kernel in process, so memory entries signed either way compare."""
+    from portalis_worker.memory import FallbackSigner, LocalSigner
+
+    signer = FallbackSigner(client)
+    sigs = signer.minhash(SOURCES)
+    assert (signer.served, signer.local_count) == (len(SOURCES), 0)
+    np.testing.assert_array_equal(sigs, LocalSigner().minhash(SOURCES))
+
+
 def test_repeated_request_is_served_from_the_response_cache(client: TritonClient) -> None:
     def hits() -> int:
         stats = client._client.get_inference_statistics("translator", as_json=True)

@@ -165,6 +165,18 @@ def test_real_corpus_smoke_translates_a_real_package_into_a_crate_that_builds(tm
     assert v["pub_items_exported"] > 0
 
 
+@pytest.mark.skipif(shutil.which("rustc") is None, reason="rustc")
+def test_translation_memory_smoke_serves_a_later_release_from_the_earlier_one(tmp_path: Path) -> None:
+    run = run_smoke("translation_memory", tmp_path / "translation_memory.json", timeout=600)
+    v = run.values
+    assert 0 < v["units_served_from_memory_share"] <= 100
+    assert v["units_served_from_memory_exact"] > 0
+    # nothing lost: the later release's crate holds as much with the memory as without it
+    translated = next(r for r in run.records if r["metric"] == "translated_units_with_memory")
+    assert translated["value"] == int(translated["compared_with"].split()[0]), translated
+    assert v["mismatched_units_with_memory"] == 0
+
+
 def test_operator_cycle_scale_smoke_measures_every_kind_of_cycle(tmp_path: Path) -> None:
     run = run_smoke("operator_cycle_scale", tmp_path / "operator_cycle_scale.json", timeout=300)
     v = run.values

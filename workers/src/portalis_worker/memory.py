@@ -339,7 +339,8 @@ def apply_types(source: str, types: Mapping[str, Mapping[str, Any]]) -> str | No
 
 @dataclass(frozen=True)
 class Served:
-    """What the memory offered a unit: the match, and the types written in (a `types` match)."""
+    """What the memory offered a unit: the match, and the types its translation was given (written in
+    for a `types` match; the entry's own for the same code)."""
 
     match: Match
     types: TypesRecord | None = None
@@ -394,8 +395,8 @@ class MemoryBackend(RulesBackend):
         if match is None:
             return None
         metrics.MEMORY_MATCHES.labels(match=match.kind).inc()
-        if match.kind != "types":
-            self._served[unit.id] = Served(match)
+        if match.kind != "types":  # the same code: the entry's types (if any) are this unit's too
+            self._served[unit.id] = Served(match, match.entry.types)
             return match.entry.rust
         typed = apply_types(unit.source, match.entry.types or {})
         if typed is None:

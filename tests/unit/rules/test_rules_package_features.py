@@ -729,6 +729,19 @@ CASES = {
         "f",
         [(0, ""), (5, "a b"), (9, "abc b")],
     ),
+    "unpacking_in_displays_and_indexing_unions_of_tuples": Case(
+        "def key(n: int) -> tuple[int, str] | tuple[int, str, float]:\n"
+        "    return (n, 'a') if n > 0 else (n, 'b', 1.5)\n\n"
+        "def bump(v: tuple[int, ...]) -> tuple[int, ...]:\n"
+        "    return (*v[:-1], v[-1] + 1) if v else (0,)\n\n"
+        "def f(n: int, s: str, xs: list[int]) -> list[str]:\n"
+        "    k = key(n)\n"
+        "    v = tuple(range(n))\n"
+        "    return [str(k[0] + 1), k[1], str(bump(v)), str([*xs, 1, *v]), str(sorted({*s, 'z'})),\n"
+        "            str(list((*s, *('x', 'y'))))]\n",
+        "f",
+        [(0, "", []), (3, "ab", [5]), (-2, "zz", [1, 2])],
+    ),
 }
 
 
@@ -783,6 +796,7 @@ def test_exception_classes_implement_error_and_display() -> None:
         ("def f():\n    x = yield 1\n    yield x\n", "yield used as an expression"),
         ("def f(n: int):\n    yield n\n    return n\n", "return with a value in a generator"),
         ("def f(n: int) -> list[int]:\n    yield n\n", "generator function annotated list"),
+        ("def f(s: set[int]) -> list[int]:\n    return [*s]\n", "unpacking a set"),
         (
             "from typing import Generator\n\ndef f() -> Generator[int, int, None]:\n    yield 1\n",
             "generator with send or return type",

@@ -350,6 +350,34 @@ def test_type_aliases_declared_for_type_checkers_are_aliases() -> None:
     assert "pub type NumberOrString = portalis_py::union::Union2<f64, String>;" in alias
 
 
+
+def test_plain_assignments_under_type_checking_are_aliases_too() -> None:
+    """Nothing under `if TYPE_CHECKING:` runs, so `Key = tuple[int, str]` there is an alias (no
+    `TypeAlias` needed), and so is a union of the module's classes written before they are."""
+    files = {
+        "n/__init__.py": "",
+        "n/keys.py": (
+            "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n"
+            "    Key = tuple[int, str]\n    Either = Lo | Hi\n\n\n"
+            "class Lo:\n    def __init__(self, n: int) -> None:\n        self.n = n\n\n\n"
+            "class Hi:\n    def __init__(self, n: int) -> None:\n        self.n = n\n\n\n"
+            "def first(k: Key) -> int:\n    return k[0]\n\n\n"
+            "def size(e: Either) -> int:\n    return e.n if isinstance(e, Lo) else -e.n\n"
+        ),
+    }
+    index = index_of(files)
+    units = {u.name: u for u in split_source("n/keys.py", files["n/keys.py"], index)}
+    assert {"Key", "Either", "first", "size"} <= set(units)
+    translator = PackageTranslator(index)
+    assert "pub fn first(k: (isize, String)) -> isize" in translator.translate_unit(
+        "n/keys.py", units["first"].source
+    )
+    assert "pub fn size(e: portalis_py::union::Union2<Lo, Hi>) -> isize" in translator.translate_unit(
+        "n/keys.py", units["size"].source
+    )
+    assert "pub type Key = (isize, String);" in translator.translate_unit("n/keys.py", units["Key"].source)
+
+
 IMPORT_TIME = {
     "p/__init__.py": "",
     "p/c.py": (

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from portalis_worker.crate import module_path, rust_module_paths
 from portalis_worker.rules.classes import base_names, left_out_methods
 from portalis_worker.rules.decorators import STDLIB_DEPRECATED, is_transparent_decorator, strip_transparent
-from portalis_worker.units import assigned_name, is_explicit_alias, is_type_checking_block, strip_docstrings
+from portalis_worker.units import assigned_name, is_checker_alias, is_type_checking_block, strip_docstrings
 from portalis_worker.version_checks import fold_version_checks
 
 MAX_REEXPORT_HOPS = 8
@@ -105,8 +105,10 @@ def top_level_definitions(tree: ast.Module) -> list[tuple[str, ast.stmt]]:
             found.append((node.name, node))
         elif (name := assigned_name(node)) is not None:
             found.append((name, node))
-        elif is_type_checking_block(node):  # its `X: TypeAlias = ...` are the module's aliases
-            found.extend((n.target.id, n) for n in node.body if is_explicit_alias(n))  # type: ignore[attr-defined]
+        elif is_type_checking_block(node):  # its aliases are the module's aliases
+            for alias in node.body:  # type: ignore[attr-defined]
+                if is_checker_alias(alias) and (alias_name := assigned_name(alias)) is not None:
+                    found.append((alias_name, alias))
     return found
 
 

@@ -171,8 +171,8 @@ def _units_of(path: str, text: str, tree: ast.Module, index: PackageIndex | None
         elif is_type_checking_block(node):
             imports.extend(n for n in node.body if isinstance(n, ast.Import | ast.ImportFrom))  # type: ignore[attr-defined]
             if index is not None:
-                aliases = [n for n in node.body if is_explicit_alias(n)]  # type: ignore[attr-defined]
-                groups.extend((n.target.id, [n]) for n in aliases)
+                aliases = [n for n in node.body if is_checker_alias(n)]  # type: ignore[attr-defined]
+                groups.extend((name, [n]) for n in aliases if (name := assigned_name(n)) is not None)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             groups.append((node.name, [node]))
         elif index is not None and (name := assigned_name(node)) is not None:
@@ -256,8 +256,9 @@ def split_file(path: str, absolute: Path, max_bytes: int, index: PackageIndex | 
 
 
 def is_type_checking_block(node: ast.stmt) -> bool:
-    """`if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`) holding only imports and explicit type aliases
-    (`X: TypeAlias = ...`): imports and definitions, for the translator."""
+    """`if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`) holding only imports and type aliases
+    (`X: TypeAlias = ...`, or `X = <type>`: nothing there runs, so an assignment of a type is an
+    alias): imports and definitions, for the translator."""
     test = node.test if isinstance(node, ast.If) else None
     name = test.attr if isinstance(test, ast.Attribute) else getattr(test, "id", None)
     return (
@@ -265,9 +266,24 @@ def is_type_checking_block(node: ast.stmt) -> bool:
         and name == "TYPE_CHECKING"
         and not node.orelse
         and all(
-            isinstance(n, ast.Import | ast.ImportFrom | ast.Pass) or is_explicit_alias(n) for n in node.body
+            isinstance(n, ast.Import | ast.ImportFrom | ast.Pass) or is_checker_alias(n) for n in node.body
         )
     )
+
+
+def is_checker_alias(node: ast.stmt) -> bool:
+    """A type alias in an `if TYPE_CHECKING:` block: `X: TypeAlias = ...`, or `X = <type>` (a
+    subscripted generic, a union or a name)."""
+    if is_explicit_alias(node):
+        return True
+    if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+        return False
+    if not isinstance(node.targets[0], ast.Name):
+        return False
+    value = node.value
+    if isinstance(value, ast.BinOp):
+        return isinstance(value.op, ast.BitOr)
+    return isinstance(value, ast.Subscript | ast.Name | ast.Attribute)
 
 
 def is_explicit_alias(node: ast.stmt) -> bool:
@@ -286,3 +302,4 @@ def assigned_name(node: ast.stmt) -> str | None:
     if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
         return node.target.id
     return None
+

@@ -573,7 +573,7 @@ class ExpressionTranslator:
     def _sequence(self, elts: list[ast.expr], want: Ty | None, node: ast.AST, kind: str) -> Val:
         """Shared list/set literal logic."""
         if any(isinstance(e, ast.Starred) for e in elts):
-            self.fail("starred expression", node)
+            return self._unpacked(elts, want, node, kind)
         vals = [self.expr(e, want) for e in elts]
         elem = want or UNKNOWN
         for v in vals:
@@ -588,6 +588,53 @@ class ExpressionTranslator:
         if not codes:
             return Val("HashSet::new()", set_of(elem))
         return Val(f"HashSet::from([{', '.join(codes)}])", set_of(elem))
+
+    def _unpacked(self, elts: list[ast.expr], want: Ty | None, node: ast.AST, kind: str) -> Val:
+        """`[a, *xs, b]`, `(*xs, b)`, `{*xs, *ys}`: the items in order, each `*` operand's items (a
+        list, tuple, str or Optional-free iterable of one element type) in place. A tuple display
+        gives a `tuple[T, ...]`."""
+        parts: list[tuple[bool, Val]] = []
+        elem = want or UNKNOWN
+        for e in elts:
+            if isinstance(e, ast.Starred):
+                val = self.expr(e.value)
+                if val.ty.kind == "str":
+                    item = STR
+                elif val.ty.kind == "tuple":
+                    item = UNKNOWN
+                    for member in val.ty.args:
+                        item = self.unify_at(item, member, node)
+                elif val.ty.kind in ("list", "set") and not (val.ty.kind == "set" and kind != "set"):
+                    item = val.ty.args[0]
+                else:
+                    self.fail(f"unpacking a {val.ty} into a {kind}", e)
+                elem = self.unify_at(elem, item, node)
+                parts.append((True, val))
+            else:
+                val = self.expr(e, want)
+                elem = self.unify_at(elem, val.ty, node)
+                parts.append((False, val))
+        if self.vague(elem):
+            return self.unknown()
+        out = self.fresh("items")
+        steps = []
+        for starred, val in parts:
+            if not starred:
+                steps.append(f"{out}.push({self.coerce(val, elem, node)});")
+            elif val.ty.kind == "str":
+                steps.append(f"{out}.extend({self.wrap(val, PREC_ATOM)}.chars().map(|c| c.to_string()));")
+            elif val.ty.kind == "set":
+                steps.append(f"{out}.extend({self.coerce(val, set_of(elem), node)});")
+            else:  # a list, a tuple[T, ...] (its own kind of list) or a fixed tuple (made a list)
+                same = Ty("list", (elem,), val.ty.name) if val.ty.kind == "list" else list_of(elem)
+                steps.append(f"{out}.extend({self.coerce(val, same, node)});")
+        rust = rust_type(elem, node.lineno)
+        code = f"{{ let mut {out}: Vec<{rust}> = Vec::new(); {' '.join(steps)} {out} }}"
+        if kind == "set":
+            if not is_hashable(elem):
+                self.fail(f"set of {elem}", node)
+            return Val(f"{code}.into_iter().collect::<HashSet<{rust}>>()", set_of(elem))
+        return Val(code, vtuple_of(elem) if kind == "tuple" else list_of(elem))
 
     def expr_Dict(self, node: ast.Dict, expected: Ty | None) -> Val:
         """``HashMap::from([(k, v), ...])``."""
@@ -619,7 +666,8 @@ class ExpressionTranslator:
         if expected is not None and expected.kind == "tuple" and len(expected.args) == len(node.elts):
             wants = list(expected.args)
         if any(isinstance(e, ast.Starred) for e in node.elts):
-            self.fail("starred expression", node)
+            want = expected.args[0] if expected is not None and is_vtuple(expected) else None
+            return self._unpacked(node.elts, want, node, "tuple")
         vals = [self.expr(e, w) for e, w in zip(node.elts, wants, strict=True)]
         tys = [w if w is not None and not has_unknown(w) else v.ty for v, w in zip(vals, wants, strict=True)]
         codes = [self.coerce(v, t, node) for v, t in zip(vals, tys, strict=True)]
@@ -1170,6 +1218,12 @@ class ExpressionTranslator:
         base = self.unwrap_option(self.expr(node.value))
         if self.vague(base.ty):
             return self.unknown()
+        if base.ty.kind == "union" and isinstance(node.slice, ast.Constant | ast.Name | ast.UnaryOp):
+            # each member indexed alike (tuples of two shapes, say); the results must agree on a type
+            return self.per_member(base, node, lambda member: self._subscript(member, node))
+        return self._subscript(base, node)
+
+    def _subscript(self, base: Val, node: ast.Subscript) -> Val:
         kind = base.ty.kind
         if isinstance(node.slice, ast.Slice):
             return self._slice(base, node.slice, node)

@@ -350,7 +350,6 @@ def test_type_aliases_declared_for_type_checkers_are_aliases() -> None:
     assert "pub type NumberOrString = portalis_py::union::Union2<f64, String>;" in alias
 
 
-
 def test_plain_assignments_under_type_checking_are_aliases_too() -> None:
     """Nothing under `if TYPE_CHECKING:` runs, so `Key = tuple[int, str]` there is an alias (no
     `TypeAlias` needed), and so is a union of the module's classes written before they are."""

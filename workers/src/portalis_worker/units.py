@@ -302,4 +302,3 @@ def assigned_name(node: ast.stmt) -> str | None:
     if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
         return node.target.id
     return None
-

@@ -628,7 +628,7 @@ class ExpressionTranslator:
             else:  # a list, a tuple[T, ...] (its own kind of list) or a fixed tuple (made a list)
                 same = Ty("list", (elem,), val.ty.name) if val.ty.kind == "list" else list_of(elem)
                 steps.append(f"{out}.extend({self.coerce(val, same, node)});")
-        rust = rust_type(elem, node.lineno)
+        rust = rust_type(elem, getattr(node, "lineno", 0))
         code = f"{{ let mut {out}: Vec<{rust}> = Vec::new(); {' '.join(steps)} {out} }}"
         if kind == "set":
             if not is_hashable(elem):

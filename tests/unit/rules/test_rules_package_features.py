@@ -742,6 +742,19 @@ CASES = {
         "f",
         [(0, "", []), (3, "ab", [5]), (-2, "zz", [1, 2])],
     ),
+    "hash_of_values_holding_floats": Case(
+        "class Point:\n"
+        "    def __init__(self, x: float, tag: str) -> None:\n        self.key = (x, tag)\n\n"
+        "    def __eq__(self, other: object) -> bool:\n"
+        "        return isinstance(other, Point) and self.key == other.key\n\n"
+        "    def __hash__(self) -> int:\n        return hash(self.key)\n\n"
+        "def f(x: float, n: int) -> list[bool]:\n"
+        "    seen = {Point(x, 'a'), Point(x, 'a'), Point(x + 1, 'a')}\n"
+        "    return [hash(float(n)) == hash(n), hash((x, 'k')) == hash((x, 'k')), len(seen) == 2,\n"
+        "            hash((n, 'z')) == hash((float(n), 'z')), hash(-0.0) == hash(0)]\n",
+        "f",
+        [(0.5, 3), (2.0, -7), (-1e300, 0)],
+    ),
 }
 
 

@@ -616,9 +616,23 @@ def _hash(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:
     val = tx.expr(node.args[0])
     if tx.vague(val.ty):
         return tx.unknown()
-    if not is_hashable(val.ty) or val.ty.kind == "float":
+    if _py_hashable(val.ty):
+        # The support crate's `PyHash`: it covers f64 (Rust's `Hash` does not), and equal numbers
+        # of different types hash alike (`hash(1) == hash(1.0)`), as Python requires.
+        return Val(f"portalis_py::hash::hash(&{tx.wrap(val, PREC_ATOM)})", INT)
+    if not is_hashable(val.ty):
         tx.fail(f"hash() of {val.ty}", node)
     return Val(f"portalis_py::text::hash(&{tx.wrap(val, PREC_ATOM)})", INT)
+
+
+def _py_hashable(ty: Ty) -> bool:
+    """Types the support crate's `PyHash` covers and Python hashes: numbers, str, bytes, None, and
+    tuples, Optionals and unions of those (a list is unhashable in Python)."""
+    if ty.kind in ("int", "float", "bool", "str", "bytes", "none"):
+        return True
+    if ty.kind in ("tuple", "option", "union") or is_vtuple(ty):
+        return all(_py_hashable(a) for a in ty.args)
+    return False
 
 
 def _repr(tx: ExpressionTranslator, node: ast.Call, expected: Ty | None) -> Val:

@@ -11,10 +11,12 @@
 //! - [`printable`]: which characters Python prints as themselves (`str.isprintable`), from a
 //!   table generated from CPython's `unicodedata`.
 //! - [`union`]: `Union[...]` values (`Union2` to `Union4`).
+//! - [`hash`]: `hash()` of values that hold floats (equal numbers hash equal across types).
 //! - [`log`]: `logging` as an unconfigured program sees it (warnings and above to stderr).
 //! - [`exc`]: exceptions over panics: `try`/`except`/`else`/`finally`, matching by class name.
 
 pub mod exc;
+pub mod hash;
 pub mod log;
 pub mod printable;
 pub mod re;

@@ -4,10 +4,13 @@ decorators, `if TYPE_CHECKING:` imports, and the `pub` API."""
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 from rules_harness import Case, assert_case, run_cases
 
 from portalis_worker.rules import Unsupported, translate_module
+from portalis_worker.rules.rebinding import rename_converted_parameters
 
 pytestmark = pytest.mark.unit
 
@@ -755,6 +758,21 @@ CASES = {
         "f",
         [(0.5, 3), (2.0, -7), (-1e300, 0)],
     ),
+    "iterating_an_enum_and_a_parameter_converted_at_the_top": Case(
+        "import enum\nfrom typing import Iterable\n\n"
+        "class Unit(enum.Enum):\n    A = 0\n    B = 1\n    C = 2\n\n"
+        "def lower(min_unit: Unit, suppress: Iterable[Unit]) -> set[Unit]:\n"
+        "    suppress = set(suppress)\n"
+        "    for unit in Unit:\n        if unit == min_unit:\n            break\n        suppress.add(unit)\n"
+        "    return suppress\n\n"
+        "def total(xs: list[int], scale: int) -> float:\n"
+        "    scale = float(scale)\n    return sum(xs) / scale if scale else scale\n\n"
+        "def f(n: int, xs: list[int]) -> list[str]:\n"
+        "    units = sorted(u.name for u in lower(Unit.C if n > 0 else Unit.A, [Unit.B]))\n"
+        "    return units + [str(total(xs, n)), str([u.value for u in Unit])]\n",
+        "f",
+        [(1, [1, 2]), (0, []), (-4, [3])],
+    ),
 }
 
 
@@ -953,3 +971,22 @@ def test_an_unmapped_import_fails_only_what_uses_it() -> None:
     assert "/// - `old`: unsupported: import warnings at line 9" in rust
     with pytest.raises(Unsupported, match="from operator import at line 4"):
         translate_module("from operator import lt\n\ndef f(a: int, b: int) -> bool:\n    return lt(a, b)\n")
+
+
+def test_a_parameter_is_renamed_only_after_a_top_level_conversion() -> None:
+    def renamed(source: str) -> str:
+        func = ast.parse(source).body[0]
+        assert isinstance(func, ast.FunctionDef)
+        rename_converted_parameters(func)
+        return ast.unparse(func)
+
+    top = renamed("def f(xs, n):\n    n = n + 1\n    xs = set(xs)\n    xs.add(n)\n    return xs\n")
+    assert "xs_set = set(xs)\n    xs_set.add(n)\n    return xs_set" in top
+    assert "n = n + 1" in top  # not a conversion: the same variable
+    branch = "def f(xs, c):\n    if c:\n        xs = set(xs)\n    return xs\n"
+    assert renamed(branch) == ast.unparse(ast.parse(branch).body[0])
+    closure = "def f(xs):\n    g = lambda: len(xs)\n    xs = list(xs)\n    return g()\n"
+    assert renamed(closure) == ast.unparse(ast.parse(closure).body[0])
+    shadowed = renamed("def f(x):\n    x = str(x)\n    h = lambda x: x + 1\n    return x + str(h(1))\n")
+    assert "lambda x: x + 1" in shadowed
+    assert "return x_str + str(h(1))" in shadowed

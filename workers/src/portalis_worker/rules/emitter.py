@@ -7,7 +7,7 @@ import inspect
 import shutil
 import subprocess
 
-from portalis_worker.rules import generators, runtime
+from portalis_worker.rules import generators, rebinding, runtime
 from portalis_worker.rules.builtins import BUILTIN_NAMES, SUPPORTED_MODULES
 from portalis_worker.rules.classes import (
     abstract_members,
@@ -89,6 +89,7 @@ def _signature(module: ModuleContext, node: ast.FunctionDef, owner: str | None, 
     if args.vararg or args.kwarg:
         raise Unsupported("*args or **kwargs", node.lineno)
     generators.make_eager(node)
+    rebinding.rename_converted_parameters(node)
     classes = module.class_names()
     # Positional-only, positional and keyword-only parameters all become Rust parameters, in that
     # order; calls bind them by position and keyword (`bind_args`), so Python's rules hold.

@@ -1444,6 +1444,10 @@ class ExpressionTranslator:
                 return special
         if isinstance(node, ast.ListComp | ast.GeneratorExp | ast.SetComp):
             return self.comprehension(node, want)
+        if isinstance(node, ast.Name) and self.lookup(node.id) is None:
+            info = self.module.classes.get(node.id)
+            if info is not None and info.enum_members is not None:  # `for m in Color`: definition order
+                return f"{node.id}::MEMBERS.into_iter()", class_ty(node.id)
         val = self.unwrap_option(self.expr(node))
         return self.iter_value(val, node, snapshot)
 

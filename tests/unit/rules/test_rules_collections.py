@@ -10,6 +10,16 @@ pytestmark = pytest.mark.unit
 LIST_INT = "from typing import Dict, List, Optional, Set, Tuple\n"
 
 CASES = {
+    "dict_get_and_pop_with_a_default_of_a_wider_type": Case(
+        "def lookup(table: dict[str, int], name: str, default: int | None = None) -> int | None:\n"
+        "    return table.get(name, default)\n\n"
+        "def f(name: str, n: int) -> list[str]:\n"
+        "    table = {'a': 1, 'b': n}\n    names = {'a': 'x'}\n"
+        "    return [str(lookup(table, name)), str(lookup(table, name, n)), str(table.get(name, None)),\n"
+        "            str(names.pop(name, None)), str(table.get(name, -5))]\n",
+        "f",
+        [("a", 2), ("b", -1), ("zz", 0)],
+    ),
     "list_methods": Case(
         LIST_INT + "def f(xs: List[int]) -> List[int]:\n"
         "    ys = []\n"

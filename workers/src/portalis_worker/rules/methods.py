@@ -17,6 +17,7 @@ from portalis_worker.rules.types import (
     NONE,
     STR,
     Ty,
+    TypeClash,
     has_unknown,
     is_copy,
     list_of,
@@ -36,6 +37,23 @@ _STR_PREDICATES = {
     "isalnum": "c.is_alphanumeric()",
     "isspace": "c.is_whitespace()",
 }
+
+
+def _or_default(tx: ExpressionTranslator, found: str, value: Ty, default: Val, node: ast.Call) -> Val:
+    """`d.get(k, default)` / `d.pop(k, default)`: the value found, else the default; the result has
+    the Optional or union both fit in (`d.get(k, None)` on a `dict[str, int]` is an `Optional[int]`)."""
+    if tx.vague(default.ty):
+        return tx.unknown()
+    try:
+        result = unify(value, default.ty)
+    except TypeClash:
+        tx.fail(f"default of type {default.ty} for values of type {value}", node)
+    if result.kind not in ("option", "union"):  # int and float do not widen: 1 would print as 1.0
+        return Val(f"{found}.unwrap_or({tx.coerce(default, value, node)})", value)
+    inner = tx.fresh("v")
+    found_arm = tx.coerce(Val(inner, value, "temp"), result, node)
+    default_arm = tx.coerce(default, result, node)
+    return Val(f"match {found} {{ Some({inner}) => {found_arm}, None => {default_arm} }}", result)
 
 
 def mark_mutated(tx: ExpressionTranslator, node: ast.expr) -> None:
@@ -498,8 +516,7 @@ def _dict_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call,
         got = f"{base}.get({kref}).{'copied' if is_copy(value) else 'cloned'}()"
         if len(args) == 1:
             return Val(got, option_of(value))
-        default = tx.expr(args[1], value)
-        return Val(f"{got}.unwrap_or({tx.coerce(default, value, node)})", value)
+        return _or_default(tx, got, value, tx.expr(args[1], value), node)
     if attr in ("keys", "values", "items"):
         _args(tx, node, attr, (0,))
         found = (
@@ -515,8 +532,7 @@ def _dict_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call,
         kref = k.code if k.kind == "strlit" else f"&{tx.coerce(k, key, node)}"
         if len(args) == 1:
             return Val(f'{base}.remove({kref}).expect("KeyError")', value)
-        default = tx.expr(args[1], value)
-        return Val(f"{base}.remove({kref}).unwrap_or({tx.coerce(default, value, node)})", value)
+        return _or_default(tx, f"{base}.remove({kref})", value, tx.expr(args[1], value), node)
     if attr == "setdefault":
         k_node, d_node = _args(tx, node, attr, (2,))
         k, d = tx.expr(k_node, key), tx.expr(d_node, value)

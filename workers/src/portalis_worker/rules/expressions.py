@@ -590,9 +590,9 @@ class ExpressionTranslator:
         return Val(f"HashSet::from([{', '.join(codes)}])", set_of(elem))
 
     def _unpacked(self, elts: list[ast.expr], want: Ty | None, node: ast.AST, kind: str) -> Val:
-        """`[a, *xs, b]`, `(*xs, b)`, `{*xs, *ys}`: the items in order, each `*` operand's items (a
-        list, tuple, str or Optional-free iterable of one element type) in place. A tuple display
-        gives a `tuple[T, ...]`."""
+        """`[a, *xs, b]`, `(*xs, b)`, `{*xs, *ys}`: the items in order, each `*` operand's items in
+        place (a list, a tuple, a str, or a set in a set display; a set's arbitrary order is refused
+        in a list or tuple). A tuple display gives a `tuple[T, ...]`."""
         parts: list[tuple[bool, Val]] = []
         elem = want or UNKNOWN
         for e in elts:

@@ -773,6 +773,22 @@ CASES = {
         "f",
         [(1, [1, 2]), (0, []), (-4, [3])],
     ),
+    "attributes_annotated_none": Case(
+        "class Box:\n    _cache: None = None\n\n"
+        "    def __init__(self, n: int) -> None:\n        self.n = n\n        self._cache = None\n\n"
+        "    def get(self) -> int:\n        self._cache = None\n        return self.n\n\n"
+        "def f(n: int) -> list[int]:\n    nothing: None = None\n    b = Box(n)\n    return [b.get(), n]\n",
+        "f",
+        [(0,), (5,)],
+    ),
+    "a_class_without_init_or_fields": Case(
+        "class Inf:\n    def __repr__(self) -> str:\n        return 'Infinity'\n\n"
+        "    def twice(self, n: int) -> int:\n        return 2 * n\n\n"
+        "INF = Inf()\n\n"
+        "def f(n: int) -> list[str]:\n    return [repr(Inf()), str(INF.twice(n)), str(INF)]\n",
+        "f",
+        [(0,), (4,)],
+    ),
 }
 
 

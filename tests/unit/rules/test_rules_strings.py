@@ -8,9 +8,18 @@ from rules_harness import Case, assert_case, run_cases
 pytestmark = pytest.mark.unit
 
 CASES = {
+    "partition_rsplit_and_split_with_maxsplit": Case(
+        "def f(s: str, n: int) -> list[str]:\n"
+        "    a, sep, b = s.partition('=')\n    c, sep2, d = s.rpartition('=')\n"
+        "    return [a, sep, b, c, sep2, d, str(s.rsplit('/', n)), str(s.rsplit(None, n)), str(s.rsplit()),\n"
+        "            str(s.split('/', n)), str(s.rsplit('/'))]\n",
+        "f",
+        [("", 1), ("a=b=c", 0), ("  x/y z/ w  ", 1), ("k=v/w/x", -1), ("  a b  c  ", 2), ("é/ü ö", 5)],
+    ),
     "isprintable_and_repr_follow_the_unicode_table": Case(
         "def f(s: str) -> list[str]:\n"
-        "    return [str(s.isprintable()), repr(s), str([c.isprintable() for c in s])]\n",
+        "    return [str(s.isprintable()), repr(s), str([c.isprintable() for c in s]),\n"
+        "            str(s.isidentifier())]\n",
         "f",
         [
             ("",),
@@ -20,6 +29,9 @@ CASES = {
             ("zw\u200bj",),
             ("é中\u0378\U0010fffd",),
             ("\x7f\x85",),
+            ("_déjà1",),
+            ("1abc",),
+            ("class",),
         ],
     ),
     "str_and_repr_of_lists_and_tuples": Case(

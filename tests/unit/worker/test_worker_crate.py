@@ -138,13 +138,17 @@ def test_fully_translated_crate_builds_offline(tmp_path: Path) -> None:
     assert "warning" not in proc.stderr
 
 
-def test_the_printable_table_is_the_one_cpython_generates() -> None:
-    """`portalis_py::printable` is generated from CPython's unicodedata; a stale table would make
-    `repr()` and `str.isprintable()` differ from Python on the characters that changed."""
+def test_the_unicode_tables_are_the_ones_cpython_generates() -> None:
+    """`portalis_py::printable` and `identifier` are generated from CPython's unicodedata; a stale
+    table would make `repr()`, `str.isprintable()` or `str.isidentifier()` differ from Python on the
+    characters that changed."""
     root = Path(support_crate.SOURCE)
-    spec = importlib.util.spec_from_file_location("gen_printable", root / "tools" / "gen_printable.py")
+    spec = importlib.util.spec_from_file_location(
+        "gen_unicode_tables", root / "tools" / "gen_unicode_tables.py"
+    )
     assert spec is not None
     assert spec.loader is not None
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
-    assert (root / "src" / "printable.rs").read_text() == generator.render()
+    for name, generate in generator.OUTPUTS.items():
+        assert (root / "src" / name).read_text() == generate(), name

@@ -296,6 +296,8 @@ class ExpressionTranslator:
     def coerce(self, val: Val, target: Ty, node: ast.AST) -> str:
         """Owned code of ``val`` converted to ``target`` (int->float, T->Some(T), Option->T)."""
         ty = val.ty
+        if ty == target == NONE and val.code == "None":  # the literal where `()` is held
+            return "()"
         if self.vague(ty, target) or ty == target:
             return self.owned(val)
         if ty.kind == "never":  # a call that raises: Rust's `!` is every type
@@ -534,6 +536,8 @@ class ExpressionTranslator:
         if isinstance(value, str):
             return Val(rust_str_literal(value), STR, "strlit")
         if value is None:
+            if expected == NONE:  # a field or variable annotated `None` holds Rust's `()`
+                return Val("()", NONE)
             return Val("None", NONE)
         if isinstance(value, bytes):
             return Val(f"{rust_bytes_literal(value)}.to_vec()", BYTES)
@@ -1420,6 +1424,14 @@ class ExpressionTranslator:
         """``Point(1, 2)`` -> ``Point::new(1, 2)``."""
         info = self.module.classes[name]
         init = info.methods.get("__init__")
+        if (
+            init is None
+            and not info.fields
+            and info.enum_members is None
+            and not node.args
+            and not node.keywords
+        ):
+            return Val(f"{name}::default()", Ty("class", (), name))  # `object.__init__`: nothing to set
         if init is None:
             self.fail(f"class {name} without a constructor", node)
         val = self.call_user(init, node, f"{name}::new")

@@ -268,13 +268,24 @@ def _str_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call) 
         sep = tx.expr(args[0])
         if len(args) == 2:
             count = tx.coerce(tx.expr(args[1]), INT, node)
-            return Val(
-                f"{base}.splitn(({count} + 1).max(0) as usize, {tx.as_str(sep)})"
-                ".map(String::from).collect::<Vec<String>>()",
-                list_of(STR),
-            )
+            tx.module.helpers.add("py_split_n")
+            return Val(f"py_split_n({tx.borrow(recv)}, {tx.as_str(sep)}, {count})", list_of(STR))
         tx.module.helpers.add("py_split")
         return Val(f"py_split({tx.borrow(recv)}, {tx.as_str(sep)})", list_of(STR))
+    if attr == "rsplit":
+        args = _args(tx, node, attr, (0, 1, 2))
+        no_sep = not args or (isinstance(args[0], ast.Constant) and args[0].value is None)
+        sep_code = "None" if no_sep else f"Some({tx.as_str(tx.expr(args[0]))})"
+        count = tx.coerce(tx.expr(args[1]), INT, node) if len(args) == 2 else "-1"
+        tx.module.helpers.add("py_rsplit")
+        return Val(f"py_rsplit({tx.borrow(recv)}, {sep_code}, {count})", list_of(STR))
+    if attr in ("partition", "rpartition"):
+        (arg,) = _args(tx, node, attr, (1,))
+        tx.module.helpers.add("py_partition")
+        right = "true" if attr == "rpartition" else "false"
+        return Val(
+            f"py_partition({tx.borrow(recv)}, {tx.as_str(tx.expr(arg))}, {right})", tuple_of(STR, STR, STR)
+        )
     if attr == "splitlines":
         _args(tx, node, attr, (0,))
         return Val(f"{base}.lines().map(String::from).collect::<Vec<String>>()", list_of(STR))
@@ -317,9 +328,10 @@ def _str_method(tx: ExpressionTranslator, recv: Val, attr: str, node: ast.Call) 
                 INT,
             )
         return Val(call, INT)
-    if attr == "isprintable":  # true of the empty string too; CPython's Unicode table
+    if attr in ("isprintable", "isidentifier"):  # CPython's Unicode tables (the support crate)
         _args(tx, node, attr, (0,))
-        return Val(f"portalis_py::printable::isprintable({tx.borrow(recv)})", BOOL)
+        module = attr.removeprefix("is")
+        return Val(f"portalis_py::{module}::{attr}({tx.borrow(recv)})", BOOL)
     if attr == "isascii":  # true of the empty string too
         _args(tx, node, attr, (0,))
         return Val(f"{base}.is_ascii()", BOOL)

@@ -389,6 +389,75 @@ fn py_split(s: &str, sep: &str) -> Vec<String> {
 """,
         (),
     ),
+    "py_split_n": (
+        """
+/// Python `str.split(sep, maxsplit)` (a negative `maxsplit` is no limit).
+fn py_split_n(s: &str, sep: &str, maxsplit: isize) -> Vec<String> {
+    if sep.is_empty() {
+        panic!("ValueError: empty separator");
+    }
+    if maxsplit < 0 {
+        return s.split(sep).map(String::from).collect();
+    }
+    s.splitn(maxsplit as usize + 1, sep).map(String::from).collect()
+}
+""",
+        (),
+    ),
+    "py_rsplit": (
+        """
+/// Python `str.rsplit(sep, maxsplit)` (a negative `maxsplit` is no limit); `sep` None splits on
+/// runs of whitespace from the right, the rest keeping its leading whitespace.
+fn py_rsplit(s: &str, sep: Option<&str>, maxsplit: isize) -> Vec<String> {
+    if let Some(sep) = sep {
+        if sep.is_empty() {
+            panic!("ValueError: empty separator");
+        }
+        if maxsplit < 0 {
+            return s.split(sep).map(String::from).collect();
+        }
+        let mut parts: Vec<String> = s.rsplitn(maxsplit as usize + 1, sep).map(String::from).collect();
+        parts.reverse();
+        return parts;
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut end = s.trim_end().len();
+    while end > 0 {
+        if maxsplit >= 0 && out.len() == maxsplit as usize {
+            out.push(s[..end].to_string());
+            break;
+        }
+        let start = s[..end]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        out.push(s[start..end].to_string());
+        end = s[..start].trim_end().len();
+    }
+    out.reverse();
+    out
+}
+""",
+        (),
+    ),
+    "py_partition": (
+        """
+/// Python `str.partition(sep)` (`rpartition` with `from_right`).
+fn py_partition(s: &str, sep: &str, from_right: bool) -> (String, String, String) {
+    if sep.is_empty() {
+        panic!("ValueError: empty separator");
+    }
+    let found = if from_right { s.rfind(sep) } else { s.find(sep) };
+    match found {
+        Some(i) => (s[..i].to_string(), sep.to_string(), s[i + sep.len()..].to_string()),
+        None if from_right => (String::new(), String::new(), s.to_string()),
+        None => (s.to_string(), String::new(), String::new()),
+    }
+}
+""",
+        (),
+    ),
     "py_find": (
         """
 /// Python `str.find(sub)`: a character index, or -1.

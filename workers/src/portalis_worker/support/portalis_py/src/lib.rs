@@ -10,6 +10,7 @@
 //! - [`text`]: Python's text forms (`repr` of a `str`).
 //! - [`printable`]: which characters Python prints as themselves (`str.isprintable`), from a
 //!   table generated from CPython's `unicodedata`.
+//! - [`identifier`]: `str.isidentifier()`, from XID tables generated the same way.
 //! - [`union`]: `Union[...]` values (`Union2` to `Union4`).
 //! - [`hash`]: `hash()` of values that hold floats (equal numbers hash equal across types).
 //! - [`log`]: `logging` as an unconfigured program sees it (warnings and above to stderr).
@@ -17,6 +18,7 @@
 
 pub mod exc;
 pub mod hash;
+pub mod identifier;
 pub mod log;
 pub mod printable;
 pub mod re;

@@ -152,3 +152,41 @@ def test_the_unicode_tables_are_the_ones_cpython_generates() -> None:
     spec.loader.exec_module(generator)
     for name, generate in generator.OUTPUTS.items():
         assert (root / "src" / name).read_text() == generate(), name
+
+
+def _build_support(cache_dir: str) -> str:
+    return str(support_crate.rlib("rustc", "2021", Path(cache_dir)))
+
+
+def test_workers_in_several_processes_build_the_support_rlib_into_one_directory_at_once(
+    tmp_path: Path,
+) -> None:
+    """The pods of one node share the scratch directory the support crate is built into; three
+    workers starting together each build it (none waits for another) and every one gets a whole
+    rlib: a shared partial file made rustc fail in all but one of them."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        built = pool.map(_build_support, [str(tmp_path)] * 3)
+    assert len(set(built)) == 1
+    rlib = Path(built[0])
+    assert rlib.stat().st_size > 0
+    assert not list(tmp_path.glob("*.partial"))
+    probe = tmp_path / "probe.rs"
+    probe.write_text('fn main() { assert!(portalis_py::printable::isprintable("ok")); }\n')
+    run = subprocess.run(
+        [
+            "rustc",
+            "--edition",
+            "2021",
+            "--extern",
+            f"portalis_py={rlib}",
+            "-o",
+            str(tmp_path / "probe"),
+            str(probe),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr

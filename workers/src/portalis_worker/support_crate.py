@@ -12,6 +12,7 @@ calls `portalis_py::...`. The crate ships inside the worker package (support/por
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -51,7 +52,10 @@ def rlib(rustc: str, edition: str, cache_dir: Path) -> Path:
     with _LOCK:
         if not target.exists():
             cache_dir.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(".partial")
+            # Workers in other processes may build the same rlib into the same directory at once (the
+            # pods of one node share it): each writes its own partial file and moves it into place
+            # atomically, so a reader never sees half a file and no build overwrites another's.
+            partial = target.with_name(f"{target.stem}.{os.getpid()}.{threading.get_ident()}.partial")
             subprocess.run(
                 [
                     *(rustc, "--edition", edition, "--crate-type", "rlib", "--crate-name", CRATE_NAME),
@@ -70,7 +74,7 @@ def rlib(rustc: str, edition: str, cache_dir: Path) -> Path:
                 check=True,
                 timeout=600,
             )
-            partial.rename(target)
+            os.replace(partial, target)
     return target
 
 

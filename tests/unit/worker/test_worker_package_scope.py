@@ -134,10 +134,10 @@ def test_units_whose_dependencies_failed_are_dropped_from_the_crate_transitively
     assert out["C"]["status"] == "translated"
 
 
-@pytest.mark.skipif(shutil.which("rustc") is None, reason="rustc is required")
-def test_a_package_translates_to_a_crate_that_builds_and_agrees_with_cpython(tmp_path: Path) -> None:
-    source = write_project(tmp_path / "src", PACKAGE)
-    a = load_assignment(worker_env(tmp_path, source, PORTALIS_RUST_CHECK="true", PORTALIS_CRATE_NAME="geo"))
+def _translated_crate(tmp_path: Path, source: Path, name: str) -> Path:
+    """The real worker (rules backend, rustc check per file, ledger, assembly) on `source`: the
+    assembled crate's directory."""
+    a = load_assignment(worker_env(tmp_path, source, PORTALIS_RUST_CHECK="true", PORTALIS_CRATE_NAME=name))
     cache = CacheBackend()
     store = LocalFileStore(a.ledger_dir / "shard-0.ledger")
     worker = Worker(
@@ -146,7 +146,13 @@ def test_a_package_translates_to_a_crate_that_builds_and_agrees_with_cpython(tmp
     assert worker.run(list_sources(a.source_dir, a.include, a.exclude), worker.open_ledger())
     store.close()
     assert assemble_if_complete(a)
-    crate = a.output_dir / "geo"
+    return a.output_dir / name
+
+
+@pytest.mark.skipif(shutil.which("rustc") is None, reason="rustc is required")
+def test_a_package_translates_to_a_crate_that_builds_and_agrees_with_cpython(tmp_path: Path) -> None:
+    source = write_project(tmp_path / "src", PACKAGE)
+    crate = _translated_crate(tmp_path, source, "geo")
     report = (crate / "TRANSLATION_REPORT.md").read_text()
     failed = {line.split("`")[3] for line in report.splitlines() if line.startswith("| `")}
     assert failed == {"host", "greeting"}, report  # socket is refused; greeting depends on it
@@ -457,17 +463,7 @@ def test_an_alias_named_like_a_rust_prelude_type_is_renamed_and_its_module_build
             "    if isinstance(s, str):\n        return len(s) + len(t)\n    return -len(s)\n"
         ),
     }
-    source = write_project(tmp_path / "src", files)
-    a = load_assignment(worker_env(tmp_path, source, PORTALIS_RUST_CHECK="true", PORTALIS_CRATE_NAME="p"))
-    cache = CacheBackend()
-    store = LocalFileStore(a.ledger_dir / "shard-0.ledger")
-    worker = Worker(
-        a, store, [cache, RulesBackend()], cache, RustcChecker("rustc", "2021", a.scratch_dir), NullReporter()
-    )
-    assert worker.run(list_sources(a.source_dir, a.include, a.exclude), worker.open_ledger())
-    store.close()
-    assert assemble_if_complete(a)
-    crate = a.output_dir / "p"
+    crate = _translated_crate(tmp_path, write_project(tmp_path / "src", files), "p")
     rust = "\n".join(path.read_text() for path in sorted((crate / "src").rglob("*.rs")))
     assert "pub type String_ = portalis_py::union::Union2<String, Vec<u8>>;" in rust
     assert "pub type Table = HashMap<String, isize>;" in rust

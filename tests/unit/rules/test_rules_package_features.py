@@ -789,6 +789,21 @@ CASES = {
         "f",
         [(0,), (4,)],
     ),
+    "cast_of_a_union_collection_and_discarded_targets": Case(
+        "from collections.abc import Collection\nfrom typing import cast\n\n"
+        "def label(pairs: list[str], safe: Collection[str]) -> list[str]:\n"
+        "    out = []\n"
+        "    for pair in pairs:\n"
+        "        name, _, url = (s.strip() for s in pair.partition(','))\n"
+        "        out.append(name if name in safe else url)\n"
+        "    return out\n\n"
+        "def f(s: str, n: int) -> list[str]:\n"
+        "    env: dict[str, str | set[str]] = {'v': s, 'extras': {'a', 'b'}}\n"
+        "    version = cast('str', env['v'])\n"
+        "    return label([s, 'x , y', ' k,'], ['x', s]) + [version + str(n)]\n",
+        "f",
+        [("k", 1), ("a,b", 0)],
+    ),
 }
 
 

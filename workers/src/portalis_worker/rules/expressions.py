@@ -46,6 +46,7 @@ from portalis_worker.rules.types import (
     UNKNOWN,
     Ty,
     TypeClash,
+    annotation_to_ty,
     class_ty,
     dict_of,
     has_unknown,
@@ -1355,7 +1356,7 @@ class ExpressionTranslator:
             if name in self.module.unavailable:
                 self.fail(self.module.unavailable[name], node)
             if name == "cast" and len(node.args) == 2 and not node.keywords:
-                return self.expr(node.args[1], expected)  # typing.cast: a note for type checkers
+                return self._cast(node, expected)
             if name in builtins.BUILTIN_NAMES:
                 return builtins.call_builtin(self, name, node, expected)
             if self.inferring:
@@ -1419,6 +1420,29 @@ class ExpressionTranslator:
                 self.fail(f"could not infer type of parameter {pname} of {sig.name}", node)
             codes.append(self.coerce(val, pty, node))
         return Val(f"{ident(rust_name) if '::' not in rust_name else rust_name}({', '.join(codes)})", sig.ret)
+
+    def _cast(self, node: ast.Call, expected: Ty | None) -> Val:
+        """`typing.cast(T, x)`: `x`, a note for type checkers; on a union value with a member `T`,
+        that member (the value is asserted to hold it: another member panics with TypeError where
+        Python would go on with a value the annotation says it cannot have)."""
+        val = self.expr(node.args[1], expected)
+        if val.ty.kind != "union":
+            return val
+        try:
+            target = annotation_to_ty(node.args[0], self.module.class_names())
+        except Unsupported:
+            return val
+        k = union_member(val.ty, target)
+        if k is None or val.ty.args[k] != target:
+            return val
+        inner = self.fresh("v")
+        path = union_path(val.ty)
+        held = self.owned(Val(f"(*{inner})" if is_copy(target) else inner, target, "place"))
+        return Val(
+            f'match &{self.wrap(val, PREC_ATOM)} {{ {path}::{UNION_VARIANTS[k]}({inner}) => {held}, '
+            f'_ => panic!("TypeError: cast to {target} of another type") }}',
+            target,
+        )
 
     def construct(self, name: str, node: ast.Call) -> Val:
         """``Point(1, 2)`` -> ``Point::new(1, 2)``."""

@@ -174,6 +174,7 @@ class FunctionTranslator(ExpressionTranslator):
                     if name not in seen and name not in loop_local:
                         hoisted.add(name)
                     seen.add(name)
+        hoisted.discard("_")  # a discarded value (`a, _, b = ...`): never a variable
         return loop_local, hoisted
 
     def _outside_loads(self, stmts: list[ast.stmt], active: frozenset[str], out: set[str]) -> None:

@@ -221,6 +221,10 @@ _GENERIC = {
     "Sequence": "list",
     "Iterable": "list",
     "Iterator": "list",  # a generator's items, computed eagerly (rules/generators.py)
+    "Collection": "list",
+    "MutableSequence": "list",
+    "MutableSet": "set",
+    "MutableMapping": "dict",
     "Set": "set",
     "set": "set",
     "FrozenSet": "set",

@@ -1439,7 +1439,7 @@ class ExpressionTranslator:
         path = union_path(val.ty)
         held = self.owned(Val(f"(*{inner})" if is_copy(target) else inner, target, "place"))
         return Val(
-            f'match &{self.wrap(val, PREC_ATOM)} {{ {path}::{UNION_VARIANTS[k]}({inner}) => {held}, '
+            f"match &{self.wrap(val, PREC_ATOM)} {{ {path}::{UNION_VARIANTS[k]}({inner}) => {held}, "
             f'_ => panic!("TypeError: cast to {target} of another type") }}',
             target,
         )

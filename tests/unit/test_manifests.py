@@ -104,13 +104,18 @@ def test_the_translation_memory_lives_at_the_output_claims_root() -> None:
             "PORTALIS_MEMORY_DIR"
         ), None if mount is None else f"{mount['name']}:{mount['subPath']}"
 
+    on = {"backend": "auto", "memory": True}
     # shared by every job writing to the claim, whatever its output path
-    assert memory(tj("a").obj()) == ("/var/lib/portalis/memory", "output:.portalis/memory")
-    assert memory(tj("a").spec(translation={"backend": "rules"}).obj())[0] == "/var/lib/portalis/memory"
-    # off when the job says so, with the model backend, and without a PVC output
-    assert memory(tj("a").spec(translation={"backend": "auto", "memory": False}).obj()) == (None, None)
-    assert memory(tj("a").spec(translation={"backend": "model"}).obj()) == (None, None)
-    assert memory(tj("a").spec(output={"configMap": {"name": "crate"}}).obj()) == (None, None)
+    assert memory(tj("a").spec(translation=on).obj()) == (
+        "/var/lib/portalis/memory",
+        "output:.portalis/memory",
+    )
+    rules = {"backend": "rules", "memory": True}
+    assert memory(tj("a").spec(translation=rules).obj())[0] == "/var/lib/portalis/memory"
+    # off by default, with the model backend, and without a PVC output
+    assert memory(tj("a").obj()) == (None, None)
+    assert memory(tj("a").spec(translation={"backend": "model", "memory": True}).obj()) == (None, None)
+    assert memory(tj("a").spec(translation=on, output={"configMap": {"name": "crate"}}).obj()) == (None, None)
 
 
 def test_shard_out_of_range() -> None:

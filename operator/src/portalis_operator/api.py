@@ -133,7 +133,7 @@ class Model(SpecModel):
 
 class Translation(SpecModel):
     backend: Literal["auto", "model", "rules"] = "auto"
-    memory: bool = True
+    memory: bool = False
 
 
 class Checkpoint(SpecModel):

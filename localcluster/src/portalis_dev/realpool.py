@@ -66,8 +66,9 @@ def stop_pool(cluster: LocalCluster, pool: str, core: Any) -> None:
 
 def writable_by_workers(output_dir: Path, output_path: str) -> None:
     """Give the worker's uid the output volume's directory and the job's subPaths in it (the crate's
-    `<path>` and `<path>/.portalis/ledger`): the kubelet would create missing subPaths owned by root.
-    Only as root; otherwise they are left as they are."""
+    `<path>`, `<path>/.portalis/ledger`, and the translation memory's `.portalis/memory` at the volume's
+    root): the kubelet would create missing subPaths owned by root. Only as root; otherwise they are
+    left as they are."""
     if os.geteuid() != 0:
         return
     sub = Path(output_path.strip("/"))
@@ -76,6 +77,8 @@ def writable_by_workers(output_dir: Path, output_path: str) -> None:
         output_dir / sub,
         output_dir / sub / ".portalis",
         output_dir / sub / ".portalis" / "ledger",
+        output_dir / ".portalis",
+        output_dir / ".portalis" / "memory",
     ):
         directory.mkdir(parents=True, exist_ok=True)
         os.chown(directory, WORKER_UID, WORKER_UID)

@@ -4,6 +4,7 @@ and the worker serving near-duplicates from it within a job and across jobs."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from numpy.typing import NDArray
 from worker_builders import assignment, write_project
 
+from portalis_worker import metrics
 from portalis_worker.assignment import Assignment
 from portalis_worker.backends import Backend, CacheBackend, RulesBackend
 from portalis_worker.ledger import LocalFileStore, ledger_path, scan_bytes
@@ -34,6 +36,7 @@ from portalis_worker.memory import (
     job_entries,
     load_pinned,
     pin_files,
+    save_job_memory,
     write_job_file,
 )
 from portalis_worker.progress import NullReporter
@@ -316,3 +319,30 @@ def test_a_resumed_shard_reads_the_memory_it_pinned(tmp_path: Path) -> None:
     assert len(again.index) == len(memory.index)
     assert len([r for r in store.read() if r.get("kind") == "memory"]) == 1
     store.close()
+
+
+def test_a_memory_directory_the_worker_cannot_write_costs_the_memory_not_the_crate(tmp_path: Path) -> None:
+    # A path under a regular file cannot be created (as on a volume whose subPath the kubelet made
+    # owned by root, which the worker's uid cannot write; root ignores modes, so a file stands in).
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory")
+    failures = metrics.MEMORY_WRITE_FAILURES._value.get()
+    _, a = run_job(tmp_path, project(tmp_path / "v1", 1), "v1", blocker / "memory")
+    crate = a.output_dir / "demo-crate"
+    assert (crate / "Cargo.toml").is_file(), "the crate is published without its memory"
+    assert all(r["status"] == "translated" for r in units_of(a).values())
+    assert metrics.MEMORY_WRITE_FAILURES._value.get() == failures + 1
+    assert blocker.read_text() == "not a directory"
+
+
+def test_save_job_memory_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = Entry(key="k", body="b", name="f", rust="fn f() {}", signature=np.zeros(4, np.uint32))
+
+    def full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    reason = save_job_memory(tmp_path, "fp", [entry])
+    assert reason is not None
+    assert "No space left on device" in reason
+    assert list(tmp_path.iterdir()) == [], "neither the file nor its temporary"

@@ -46,8 +46,8 @@ from portalis_worker.memory import (
     job_entries,
     load_pinned,
     pin_files,
+    save_job_memory,
     translator_digest,
-    write_job_file,
 )
 from portalis_worker.package_check import PackageChecker
 from portalis_worker.package_index import PackageIndex
@@ -407,7 +407,7 @@ def assemble_if_complete(
         crate.update(render_report(inputs, verdicts))
     if assignment.memory_dir is not None:
         job = f"{assignment.job_namespace}/{assignment.job_name}"
-        write_job_file(assignment.memory_dir, fp, job_entries(units, verdicts, job))
+        save_job_memory(assignment.memory_dir, fp, job_entries(units, verdicts, job))
     target = assignment.output_dir / assignment.crate_name
     changed = publish(crate, target)
     LOG.info(

@@ -504,14 +504,32 @@ def write_job_file(memory_dir: Path, fp: str, entries: Sequence[Entry]) -> Path 
     target = memory_dir / f"{fp}{SUFFIX}"
     tmp = memory_dir / f".{fp}.{os.getpid()}.tmp"
     data = b"".join(encode_record(e.as_record()) for e in entries)
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, target)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     fd = os.open(memory_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
     return target
+
+
+def save_job_memory(memory_dir: Path, fp: str, entries: Sequence[Entry]) -> str | None:
+    """`write_job_file`, for the assembling shard: the memory only speeds later jobs up, so a directory
+    the worker cannot write (a subPath the kubelet created owned by root, a full or read-only volume)
+    costs the memory, never the crate. The reason when it was not written, else None."""
+    try:
+        write_job_file(memory_dir, fp, entries)
+    except OSError as e:
+        metrics.MEMORY_WRITE_FAILURES.inc()
+        reason = f"{type(e).__name__}: {e}"
+        LOG.warning("translation memory not written; the crate is not affected", extra={"reason": reason})
+        return reason
+    return None

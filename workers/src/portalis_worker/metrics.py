@@ -40,6 +40,12 @@ MEMORY_SIGNATURES = Counter(
     ["signer"],
     registry=REGISTRY,
 )
+MEMORY_WRITE_FAILURES = Counter(
+    "portalis_worker_memory_write_failures_total",
+    "Finished jobs whose translation memory file could not be written (the crate is published anyway;"
+    " the worker's log says why).",
+    registry=REGISTRY,
+)
 MEMORY_MATCHES = Counter(
     "portalis_worker_memory_matches_total",
     "Candidates the translation memory offered, by kind of match (exact, body, types); whether rustc"

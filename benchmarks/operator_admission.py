@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "localcluster" / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+import apiserver_requests  # noqa: E402
 import reporting  # noqa: E402
 
 from portalis_dev import nodes  # noqa: E402
@@ -227,6 +228,10 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _rows(writes: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in writes.items() if k == "total" or v >= 0.01)
+
+
 def _pct(values: list[float], p: int) -> float:
     if not values:
         return float("nan")
@@ -264,14 +269,20 @@ def main() -> int:
     results: list[dict[str, Any]] = []
     try:
         ensure_namespace(clients, f"{pool}-raw")
+        counted = apiserver_requests.read(api)
         raw = raw_ceiling(core, f"{pool}-raw", args.jobs, pool)
+        raw_writes = apiserver_requests.writes_per_item(counted, apiserver_requests.read(api), args.jobs)
+        print(f"API writes per raw pod: {_rows(raw_writes)}")
         print(
             f"raw pod creation: {raw['throughput']:.1f} pods/s, p50 {raw['p50']:.3f} s, p99 {raw['p99']:.3f} s"
         )
         core.delete_namespace(f"{pool}-raw")
 
         ensure_namespace(clients, f"{pool}-op")
+        counted = apiserver_requests.read(api)
         op = operator_run(cluster, api, f"{pool}-op", args.jobs, pool)
+        op_writes = apiserver_requests.writes_per_item(counted, apiserver_requests.read(api), args.jobs)
+        print(f"API writes per job: {_rows(op_writes)}")
         print(
             f"operator: {op['throughput']:.1f} jobs/s admitted ({op['throughput'] / raw['throughput']:.2f}x of raw), "
             f"create-to-pod p50 {op['p50']:.3f} s p99 {op['p99']:.3f} s, peak RSS {op['peak_rss_mb']:.0f} MB"
@@ -306,6 +317,18 @@ def main() -> int:
                 "value": op["throughput"] / raw["throughput"],
                 "unit": "ratio",
                 "compared_with": "target >= 0.5",
+            },
+            {
+                "metric": "api_writes_per_raw_pod",
+                "value": raw_writes["total"],
+                "unit": "writes",
+                "compared_with": "every client's, during the raw run: " + _rows(raw_writes),
+            },
+            {
+                "metric": "api_writes_per_job",
+                "value": op_writes["total"],
+                "unit": "writes",
+                "compared_with": "every client's, during the operator run: " + _rows(op_writes),
             },
             {
                 "metric": "create_to_pod_p50",

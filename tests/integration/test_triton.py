@@ -194,3 +194,20 @@ def test_server_down_is_a_clear_error() -> None:
             c.translate_batch(SOURCES[:1])
         with pytest.raises(TritonUnavailableError, match="not reachable"):
             c.require_model("translator")
+
+
+def test_the_jobs_model_version_is_the_version_asked(triton: TritonServer) -> None:
+    # spec.model.version reaches Triton: version 1 (the one in model_repo) answers, an absent one is a
+    # clear error that names the version (before, the version was ignored and the latest answered)
+    one = TritonClientSettings(url=triton.grpc_url, translator_version="1", attempts=1)
+    with TritonClient(one) as c:
+        c.require_model("translator")
+        assert len(c.translate_batch(SOURCES[:1])) == 1
+    nine = TritonClientSettings(url=triton.grpc_url, translator_version="9", attempts=1)
+    with TritonClient(nine) as c:
+        assert not c.model_ready("translator")
+        assert c.model_ready("embedder"), "the version is the translator's only"
+        with pytest.raises(ModelNotReadyError, match="'translator' version 9"):
+            c.require_model("translator")
+        with pytest.raises(ModelNotReadyError, match="translator"):
+            c.translate_batch(SOURCES[:1])

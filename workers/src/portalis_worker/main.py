@@ -85,7 +85,10 @@ def triton_translator(assignment: Assignment) -> ModelClient | None:
     try:
         return TritonClient(
             TritonClientSettings(
-                url=assignment.triton_url, translator_model=assignment.model_name, attempts=1
+                url=assignment.triton_url,
+                translator_model=assignment.model_name,
+                translator_version=str(assignment.model_version or ""),
+                attempts=1,
             )
         )
     except TritonUnavailableError as exc:  # tritonclient is not installed in this image

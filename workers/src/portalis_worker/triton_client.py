@@ -80,6 +80,8 @@ class TritonClientSettings:
 
     url: str = "127.0.0.1:8001"
     translator_model: str = "translator"
+    #: The translator model's version (spec.model.version); "" asks for the server's latest.
+    translator_version: str = ""
     embedder_model: str = "embedder"
     typer_model: str = "typer"
     #: Deadline for one request (client side and in Triton's queue), seconds.
@@ -139,17 +141,25 @@ class TritonClient:
         """The server is ready, which in Triton means every loaded model is ready."""
         return self._health(lambda: self._client.is_server_ready(client_timeout=self.settings.timeout_s))
 
+    def _version(self, model: str) -> str:
+        """The version asked of ``model``: the job's for the translator, else the server's latest."""
+        return self.settings.translator_version if model == self.settings.translator_model else ""
+
     def model_ready(self, model: str) -> bool:
-        """``model`` is loaded and ready (false for unknown models and when the server is down)."""
+        """``model`` (at the version asked of it) is loaded and ready (false for unknown models and
+        versions, and when the server is down)."""
         timeout = self.settings.timeout_s
-        return self._health(lambda: self._client.is_model_ready(model, client_timeout=timeout))
+        version = self._version(model)
+        return self._health(lambda: self._client.is_model_ready(model, version, client_timeout=timeout))
 
     def require_model(self, model: str) -> None:
         """Raise the precise error: server unreachable vs model missing."""
         if not self.is_live():
             raise TritonUnavailableError(f"Triton at {self.settings.url} is not reachable")
         if not self.model_ready(model):
-            raise ModelNotReadyError(f"model {model!r} is not loaded on Triton at {self.settings.url}")
+            version = self._version(model)
+            what = f"model {model!r}" + (f" version {version}" if version else "")
+            raise ModelNotReadyError(f"{what} is not loaded on Triton at {self.settings.url}")
 
     # --- inference ----------------------------------------------------------------------------
 
@@ -231,6 +241,7 @@ class TritonClient:
             result = self._client.infer(
                 model,
                 [inp],
+                model_version=self._version(model),
                 outputs=[grpcclient.InferRequestedOutput(name) for name in outputs],
                 priority=0 if priority is None else int(priority),
                 timeout=max(1, int(timeout * 1e6)),  # the server's queue deadline, microseconds
@@ -248,7 +259,7 @@ class TritonClient:
             def fetch() -> int:
                 try:
                     cfg = self._client.get_model_config(
-                        model, as_json=True, client_timeout=self.settings.timeout_s
+                        model, self._version(model), as_json=True, client_timeout=self.settings.timeout_s
                     )
                 except InferenceServerException as exc:
                     raise _classify(exc, model, self.settings.url) from exc

@@ -221,6 +221,24 @@ def _synced(port: int) -> bool:
         return bool(json.loads(resp.read()).get("scheduler", {}).get("synced"))
 
 
+def _delete_namespace(core: Any, ns: str) -> None:
+    """Delete a run's namespace and wait until it is gone: its pods hold the pool's GPUs, and deleting
+    them (and the scheduler's last binds into a terminating namespace, refused) must not run during the
+    next run. Before, the operator run shared the API server with the deletion of the raw run's pods."""
+    core.delete_namespace(ns)
+    wait_until(lambda: not _exists(core, ns), 600, f"namespace {ns} deleted")
+
+
+def _exists(core: Any, ns: str) -> bool:
+    try:
+        core.read_namespace(ns)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -276,7 +294,7 @@ def main() -> int:
         print(
             f"raw pod creation: {raw['throughput']:.1f} pods/s, p50 {raw['p50']:.3f} s, p99 {raw['p99']:.3f} s"
         )
-        core.delete_namespace(f"{pool}-raw")
+        _delete_namespace(core, f"{pool}-raw")
 
         ensure_namespace(clients, f"{pool}-op")
         counted = apiserver_requests.read(api)
@@ -287,7 +305,7 @@ def main() -> int:
             f"operator: {op['throughput']:.1f} jobs/s admitted ({op['throughput'] / raw['throughput']:.2f}x of raw), "
             f"create-to-pod p50 {op['p50']:.3f} s p99 {op['p99']:.3f} s, peak RSS {op['peak_rss_mb']:.0f} MB"
         )
-        core.delete_namespace(f"{pool}-op")
+        _delete_namespace(core, f"{pool}-op")
 
         big: dict[str, float] | None = None
         if args.rss_jobs:

@@ -239,11 +239,13 @@ def _plan(
         return b.done()
 
     if not c.is_true(conds, c.ADMITTED):
-        return _plan_queued(b, view, decision)
+        return _plan_queued(b, view, decision, ctx.nodes)
     return _plan_admitted(b, view, ctx)
 
 
-def _plan_queued(b: _Builder, view: JobView, decision: Admitted | Waiting | None) -> JobPlan:
+def _plan_queued(
+    b: _Builder, view: JobView, decision: Admitted | Waiting | None, pool: Mapping[str, NodeView]
+) -> JobPlan:
     job = view.job
     if isinstance(decision, Admitted):
         waited_from = queued_since(job) or job.metadata.creation_timestamp or b.now
@@ -255,10 +257,15 @@ def _plan_queued(b: _Builder, view: JobView, decision: Admitted | Waiting | None
         # Zero counters from the start, so `kubectl get tj` shows 0 recoveries rather than nothing.
         b.status.recoveries = b.status.recoveries or RecoveriesStatus(reclaims=0, error_retries=0)
         b.status.queue = None
+        # Each worker as the next cycle sees it once its pod exists (Pending, its node's capacity type),
+        # so that cycle writes nothing: it was a status write of its own for every admitted job.
+        name = job.metadata.name
         b.status.workers = [
-            WorkerStatus(shard=p.shard, pod=worker_pod_name(job.metadata.name, p.shard), node=p.node)
+            WorkerStatus(shard=p.shard, pod=worker_pod_name(name, p.shard), node=p.node, phase="Pending")
             for p in sorted(decision.placements, key=lambda p: p.shard)
         ]
+        for w in b.status.workers:
+            w.capacity_type = _capacity_type(pool, w.node or "")
         b.plan.create = [p.shard for p in decision.placements]
         b.plan.admission_wait = max(0.0, (b.now - waited_from).total_seconds())
         b.event("Normal", "Admitted", msg)
@@ -311,7 +318,9 @@ def _recover(b: _Builder, view: JobView, ctx: Context) -> RecoveryPlan:
         for s, p in view.pods.items()
     ]
     state = JobRecoveryState.from_job(view.job)
-    troubles = {name: v.trouble for name, v in ctx.nodes.items()}
+    # Only the nodes this job's pods are on (a pod whose node is gone is DELETED by its absence): a dict
+    # of every node per job made a full sweep quadratic (jobs x nodes).
+    troubles = {p.node: ctx.nodes[p.node].trouble for p in pods if p.node is not None and p.node in ctx.nodes}
     rp = plan_pods(state, pods, troubles, ctx.now, ctx.recovery)
     if (rp.reclaims, rp.error_retries) != (state.reclaims, state.error_retries):
         b.status.recoveries = RecoveriesStatus(reclaims=rp.reclaims, error_retries=rp.error_retries)

@@ -58,9 +58,13 @@ NODES = {"spot": 3, "on-demand": 1}  # agent nodes; real ones: e2e_nodes.REAL_PO
 JOB_TIMEOUT = 600.0 if REAL else 300.0  # real: containers on 2 shared cores, crate built in the pod
 # Progress reports every second (so a partial report comes early), and a job that stays on spot
 # through two reclaims of all its shards (three shards pack onto one node).
+# The translation memory on (off by default): the job's assembling worker writes its memory file to the
+# claim's `.portalis/memory` as the worker's uid, and a resumed shard must make the same choices from
+# the memory it pinned (the chaos run's bytes).
 OVERRIDES: Mapping[str, Any] = {
     "checkpoint": {"interval": "1s"},
     "recovery": {"maxReclaims": 50, "onDemandAfterReclaims": 50},
+    "translation": {"memory": True},
 }
 
 
@@ -94,6 +98,8 @@ class Outcome:
     build: demo.BuildResult | None
     ledgers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     inside: Inside | None = None
+    memory_files: dict[str, int] = field(default_factory=dict)
+    """The claim's translation memory after the job: file name -> size."""
 
     @property
     def phase(self) -> str:
@@ -161,6 +167,7 @@ def finish(env: Env, build_dir: Path, inside: Inside | None = None) -> Outcome:
         demo.cargo_build(env.crate, target_dir=build_dir),
         read_ledgers(env.ledger_dir),
         inside,
+        {p.name: p.stat().st_size for p in (env.volumes.output_dir / ".portalis" / "memory").glob("*.mem")},
     )
 
 
@@ -297,6 +304,10 @@ def test_sample_job_succeeds_and_its_crate_builds(fault_free: Outcome) -> None:
     assert result["crate"]["builds"] is True
     assert (result["units"]["total"], result["units"]["failed"]) == (report.total, report.failed)
     assert sum(r["count"] for r in result.get("failureReasons", [])) == report.failed
+    # the translation memory: written to the claim by the assembling worker (as the worker's uid on real
+    # nodes: a memory directory it could not write once kept every such job from finishing)
+    assert len(fault_free.memory_files) == 1, fault_free.memory_files
+    assert all(size > 0 for size in fault_free.memory_files.values())
 
 
 @pytest.mark.skipif(

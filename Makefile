@@ -25,7 +25,7 @@ $(VENV)/.installed: $(VENV)/.core
 
 venv: $(VENV)/.installed
 
-# Builds etcd, Kubernetes, kwok, helm, promtool, amtool, prometheus and alertmanager from Go modules once
+# Builds etcd, Kubernetes, kwok, helm, promtool, amtool, prometheus, alertmanager and Kueue from Go modules once
 # (cached outside the repo), up to 3 at a time.
 tools: venv
 	$(BIN)/portalis-dev build

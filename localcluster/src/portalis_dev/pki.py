@@ -142,6 +142,24 @@ def generate(pki_dir: Path) -> None:
     )
 
 
+def self_signed_serving(cert_dir: Path, cn: str, dns_names: tuple[str, ...] = ("localhost",)) -> None:
+    """A self-signed serving certificate for loopback (127.0.0.1 and `dns_names`): tls.crt and tls.key
+    in cert_dir, the file names controller-runtime's webhook server reads."""
+    cert_dir.mkdir(parents=True, exist_ok=True)
+    key = _key()
+    name = _name(cn)
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
+    sans.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    cert = (
+        _builder(name, name, key.public_key())
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _write_key(key, cert_dir / "tls.key")
+    _write_cert(cert, cert_dir / "tls.crt")
+
+
 def write_kubeconfig(path: Path, server: str, pki_dir: Path, ident: Identity, context: str) -> None:
     """A kubeconfig that points at `server` with ident's client certificate (paths, not inline data)."""
     config = {

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from portalis_dev.layout import GOMOD_DIR, cache_dir
-from portalis_dev.versions import KWOK, OPTIONAL_TOOLS, TOOLS, Tool, tool
+from portalis_dev.versions import KUEUE, KWOK, OPTIONAL_TOOLS, TOOLS, Tool, tool
 
 Progress = Callable[[str], None]
 
@@ -33,6 +33,9 @@ KWOK_STAGES = (
     "kustomize/stage/pod/fast/pod-delete.yaml",
 )
 KWOK_STAGES_FILE = "kwok-stages.yaml"
+# Kueue's CRDs (config/components/crd/bases of its module), all in one file beside the binary.
+KUEUE_CRD_DIR = "config/components/crd/bases"
+KUEUE_CRDS_FILE = "kueue-crds.yaml"
 
 
 class BuildError(RuntimeError):
@@ -127,6 +130,14 @@ def _copy_kwok_stages(dest: Path, env: dict[str, str]) -> None:
     (dest / KWOK_STAGES_FILE).write_text("\n---\n".join(docs) + "\n")
 
 
+def _copy_kueue_crds(dest: Path, env: dict[str, str]) -> None:
+    crd_dir = _module_dir("sigs.k8s.io/kueue", KUEUE, env) / KUEUE_CRD_DIR
+    docs = [p.read_text().strip() for p in sorted(crd_dir.glob("*.yaml"))]
+    if not docs:
+        raise BuildError(f"no CRDs in {crd_dir}")
+    (dest / KUEUE_CRDS_FILE).write_text("\n---\n".join(docs) + "\n")
+
+
 def build_tool(t: Tool, progress: Progress = _stderr) -> Path:
     """Build one tool into its cache folder (no-op when already there) and return the folder."""
     go_version = _go_version()
@@ -182,6 +193,8 @@ def build_tool(t: Tool, progress: Progress = _stderr) -> Path:
         (staging / src).rename(staging / dst)
     if t.name == "kwok":
         _copy_kwok_stages(staging, env)
+    if t.name == "kueue":
+        _copy_kueue_crds(staging, env)
     if not _complete(staging, t):
         raise BuildError(f"building {t.name} produced no {', '.join(t.binaries)}; log: {log}")
     shutil.rmtree(final, ignore_errors=True)
@@ -263,6 +276,10 @@ def binary(name: str) -> Path:
 
 def kwok_stages_file() -> Path:
     return tool_dir(tool("kwok")) / KWOK_STAGES_FILE
+
+
+def kueue_crds_file() -> Path:
+    return tool_dir(tool("kueue")) / KUEUE_CRDS_FILE
 
 
 def main(argv: list[str] | None = None) -> int:

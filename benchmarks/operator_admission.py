@@ -8,9 +8,12 @@ every job (1 shard x 1 GPU each), it:
   1. creates N worker pods directly with the Python client, as fast as it can (the ceiling);
   2. runs the operator as a subprocess and submits N TranslationJobs the same way, timing admission
      (job created -> its worker pod seen by a watch) and throughput (jobs admitted per second);
-  3. repeats 2 with --rss-jobs jobs and reads the operator's peak RSS (VmHWM) at the end.
-Both runs share the machine at the same moment in time, so their ratio is what to read.
-Writes benchmarks/results/operator_admission.json. --smoke submits 4 jobs (no RSS run) under names of
+  3. runs Kueue's manager (v0.17.0, built from Go modules on first use; kueue_side.py) with a
+     ClusterQueue of the pool's GPUs and submits N suspended Jobs the same way, timing job created ->
+     Workload admitted and -> its pod seen by a watch; Kueue is stopped afterwards;
+  4. repeats 2 with --rss-jobs jobs and reads the operator's peak RSS (VmHWM) at the end.
+The runs share the machine at nearly the same moment in time, so their ratios are what to read.
+Writes benchmarks/results/operator_admission.json. --smoke submits 4 jobs (also through Kueue; no RSS run) under names of
 its own, so it can share a running control plane (--state-dir of one that is up, --keep), removes its
 simulated nodes at the end and writes only to --out.
 """
@@ -39,6 +42,7 @@ sys.path.insert(0, str(REPO / "localcluster" / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import apiserver_requests  # noqa: E402
+import kueue_side  # noqa: E402
 import reporting  # noqa: E402
 
 from portalis_dev import nodes  # noqa: E402
@@ -307,6 +311,20 @@ def main() -> int:
         )
         _delete_namespace(core, f"{pool}-op")
 
+        # Kueue (built on first use) on the same pool: quota = the pool's GPUs; stopped before the RSS run.
+        ensure_namespace(clients, f"{pool}-kueue")
+        gpus = 8 * len(nodes.list_simulated(core, pool=pool))
+        kq = kueue_side.kueue_run(
+            cluster, api, f"{pool}-kueue", args.jobs, pool, gpus, THREADS, tidy=args.smoke
+        )
+        print(
+            f"Kueue: {kq['throughput']:.1f} jobs/s to pods ({kq['throughput'] / raw['throughput']:.2f}x of raw), "
+            f"{kq['admitted_throughput']:.1f}/s admitted; create-to-admitted p50 {kq['admitted_p50']:.3f} s "
+            f"p99 {kq['admitted_p99']:.3f} s, create-to-pod p50 {kq['p50']:.3f} s p99 {kq['p99']:.3f} s, "
+            f"peak RSS {kq['peak_rss_mb']:.0f} MB"
+        )
+        core.delete_namespace(f"{pool}-kueue")
+
         big: dict[str, float] | None = None
         if args.rss_jobs:
             ensure_namespace(clients, f"{pool}-rss")
@@ -367,6 +385,7 @@ def main() -> int:
                 "compared_with": "target < 300 MB at 5000 jobs",
             },
         ]
+        results += kueue_side.records(kq, raw, op, args.jobs)
         if big is not None:
             results.append(
                 {

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from benchmark_smoke import BENCHMARKS, run_smoke
+from portalis_dev import processes
 from portalis_dev.cluster import LocalCluster
 from portalis_dev.demo import Clients
 from portalis_dev.nodes import POOL_LABEL
@@ -19,7 +20,7 @@ from portalis_dev.nodes import POOL_LABEL
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
-def test_operator_admission_smoke(cluster: LocalCluster, core: Any, tmp_path: Path) -> None:
+def test_operator_admission_smoke(cluster: LocalCluster, core: Any, clients: Clients, tmp_path: Path) -> None:
     run = run_smoke(
         "operator_admission",
         tmp_path / "operator_admission.json",
@@ -33,9 +34,22 @@ def test_operator_admission_smoke(cluster: LocalCluster, core: Any, tmp_path: Pa
     assert v["admission_throughput"] > 0
     assert v["create_to_pod_p99"] >= v["create_to_pod_p50"] > 0
     assert v["operator_peak_rss_4_jobs"] > 0
+    # The same 4 jobs through Kueue's scheduler, side by side (benchmarks/kueue_side.py).
+    assert v["kueue_admission_throughput"] > 0
+    assert v["kueue_create_to_admitted_p99"] >= v["kueue_create_to_admitted_p50"] > 0
+    assert v["kueue_create_to_pod_p99"] >= v["kueue_create_to_pod_p50"] > 0
+    assert v["kueue_peak_rss_4_jobs"] > 0
+    assert "Kueue: " in run.output
     assert cluster.status().up, "the smoke run must leave a shared control plane up (--keep)"
     left = [n.metadata.name for n in core.list_node().items if _pool(n).startswith("smoke-")]
     assert left == [], "the smoke run must remove the simulated nodes it added"
+    assert not [r for r in processes.recorded(cluster.state_dir) if r.name == "kueue"], (
+        "Kueue must be stopped"
+    )
+    queues = clients.custom.list_cluster_custom_object("kueue.x-k8s.io", "v1beta2", "clusterqueues")
+    assert [
+        q["metadata"]["name"] for q in queues["items"] if q["metadata"]["name"].startswith("smoke-")
+    ] == []
 
 
 def _pool(node: Any) -> str:

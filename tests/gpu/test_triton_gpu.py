@@ -77,3 +77,16 @@ def test_embedder_cuda_kernels_match_numpy(client: TritonClient) -> None:
     np.testing.assert_allclose(emb, featurize(SOURCES, FeatureConfig(), backend="numpy"), atol=1e-6)
     sig = client.minhash(SOURCES)
     np.testing.assert_array_equal(sig, minhash_signatures(SOURCES, MinHashConfig(), backend="numpy"))
+
+
+def test_the_translation_memory_signs_on_the_gpu_embedder(client: TritonClient) -> None:
+    """The kernels in their worker path: the translation memory's signer (memory.FallbackSigner, as the
+    worker builds it over the pod's Triton) gets every signature from the embedder on KIND_GPU (none
+    signed in process), the same bits as the in-process kernel; the CPU twin is in
+    tests/integration/test_triton.py."""
+    from portalis_worker.memory import FallbackSigner, LocalSigner
+
+    signer = FallbackSigner(client)
+    sigs = signer.minhash(SOURCES)
+    assert (signer.served, signer.local_count) == (len(SOURCES), 0)
+    np.testing.assert_array_equal(sigs, LocalSigner().minhash(SOURCES))

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -511,7 +512,8 @@ def write_job_file(memory_dir: Path, fp: str, entries: Sequence[Entry]) -> Path 
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise
     fd = os.open(memory_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:

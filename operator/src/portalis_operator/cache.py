@@ -261,6 +261,10 @@ class ClusterCache:
         if informer is not None:
             informer.assume(raw)
 
+    def has_job(self, namespace: str, uid: str) -> bool:
+        """A TranslationJob with this uid is in the cache (writes.Written)."""
+        return (namespace, uid) in self._job_of_owner
+
     def _in(self, informers: Sequence[Informer[Any]], raw: Mapping[str, Any]) -> Informer[Any] | None:
         """The informer of the object's namespace (the only one, when every namespace is watched)."""
         if len(informers) == 1:

@@ -80,6 +80,21 @@ async def read_json(resp: Any) -> Any:
         resp.release()
 
 
+async def sent(call: Callable[[], Awaitable[Any]]) -> None:
+    """A write made with `_preload_content=False` whose answer nobody reads: its status checked (an error
+    raises ApiException, as `checked`), its body read (so the connection is kept for the next request)
+    and dropped, never decoded into the client's models. `call` is made only when this is awaited (a
+    write dropped before it starts leaves no coroutine behind). A test's stand-in client answers None."""
+    resp = await call()
+    if resp is None or not hasattr(resp, "read"):
+        return
+    resp = await checked(resp)
+    try:
+        await resp.read()
+    finally:
+        resp.release()
+
+
 def key_of(raw: Mapping[str, Any]) -> Key:
     meta = raw.get("metadata") or {}
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")

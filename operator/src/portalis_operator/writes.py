@@ -21,7 +21,7 @@ from portalis_operator import metrics
 from portalis_operator.api import GROUP, VERSION, TranslationJob, TranslationJobStatus
 from portalis_operator.cost import GPUSeconds, estimate_usd
 from portalis_operator.events import EventBudget, event_body
-from portalis_operator.informer import checked, read_json, reason_of
+from portalis_operator.informer import checked, read_json, reason_of, sent
 from portalis_operator.jobs import JobPlan, PodDelete
 from portalis_operator.leadership import Clock, Fence, NotLeading
 from portalis_operator.manifests import build_worker_pod, worker_pod_name
@@ -51,6 +51,9 @@ class Written(Protocol):
     def assume_pod(self, raw: Mapping[str, Any]) -> None:
         """A worker pod as our create left it."""
 
+    def has_job(self, namespace: str, uid: str) -> bool:
+        """A TranslationJob with this uid exists in the namespace."""
+
 
 class Discard:
     """Written, nowhere (a writer without a cache)."""
@@ -60,6 +63,9 @@ class Discard:
 
     def assume_pod(self, raw: Mapping[str, Any]) -> None:
         pass
+
+    def has_job(self, namespace: str, uid: str) -> bool:
+        return False  # unknown: every create is sent
 
 
 class Writer:
@@ -90,7 +96,7 @@ class Writer:
         self._deferred: asyncio.Queue[tuple[float, JobView, JobPlan, PoolConfig]] = asyncio.Queue()
         self._pending: set[str] = set()  # jobs with a deferred write queued or in flight
         self._starting: dict[str, asyncio.Task[None]] = {}  # jobs whose workers are being created
-        self.namespaces = WorkerNamespaces(settings, api, self._writing)
+        self.namespaces = WorkerNamespaces(settings, api, self._writing, self.written.has_job)
 
     def start_event_posters(self) -> list[asyncio.Task[None]]:
         """Events and status-only changes are written in the background, each by a few tasks that wait
@@ -385,7 +391,9 @@ class Writer:
             object_namespace=ns,
             resource_version=job.metadata.resource_version,
         )
-        await self._call("events", self.core.create_namespaced_event(ns, body))
+        await self._call(
+            "events", sent(lambda: self.core.create_namespaced_event(ns, body, _preload_content=False))
+        )
 
     async def _call(self, stage: str, coro: Coroutine[Any, Any, T]) -> T | None:
         """One write whose failure is only logged; not made (and None) when this replica may not write."""

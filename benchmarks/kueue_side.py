@@ -234,7 +234,15 @@ def _delete_and_wait(custom: Any, objects: list[tuple[str, dict[str, Any]]]) -> 
 
 
 def kueue_run(
-    cluster: LocalCluster, api: Any, ns: str, n: int, pool: str, gpus: int, threads: int, tidy: bool
+    cluster: LocalCluster,
+    api: Any,
+    ns: str,
+    n: int,
+    pool: str,
+    gpus: int,
+    threads: int,
+    tidy: bool,
+    qps: float = kueue.RELEASE_QPS,
 ) -> dict[str, float]:
     """Submit n Jobs through Kueue in namespace `ns` (which must exist) against `gpus` of `pool`.
 
@@ -247,7 +255,7 @@ def kueue_run(
     ext = client.ApiextensionsV1Api(api)
     name = f"{pool}-kueue"
     objects = queue_objects(name, ns, pool, gpus)
-    manager = kueue.start(cluster, core, ext, progress=lambda m: print(f"[kueue] {m}", flush=True))
+    manager = kueue.start(cluster, core, ext, progress=lambda m: print(f"[kueue] {m}", flush=True), qps=qps)
     admitted: FirstSeen | None = None
     pods: FirstSeen | None = None
     started: dict[str, float] = {}
@@ -294,6 +302,7 @@ def kueue_run(
             "p99": _pct(pod_lat, 99),
             "peak_rss_mb": rss,
             "api_writes_per_job": writes["total"],
+            "qps": qps,
         }
         print("API writes per Kueue job: " + rows(writes), flush=True)
     finally:
@@ -317,6 +326,10 @@ def kueue_run(
     return result
 
 
+def _qps(qps: float) -> str:
+    return f"client QPS {qps:g}" if qps >= 0 else "client rate limit off"
+
+
 def rows(writes: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.2f}" for k, v in writes.items() if k == "total" or v >= 0.01)
 
@@ -331,7 +344,7 @@ def records(
             "metric": "kueue_admission_throughput",
             "value": kq["throughput"],
             "unit": "jobs/s",
-            "compared_with": f"Kueue v0.17.0, Jobs created -> pods seen; raw ceiling {raw['throughput']:.1f} pods/s "
+            "compared_with": f"Kueue v0.17.0 ({_qps(kq['qps'])}), Jobs created -> pods seen; raw ceiling {raw['throughput']:.1f} pods/s "
             f"(ratio {ratio:.2f}); our operator {op['throughput']:.1f} jobs/s "
             f"(ratio {op['throughput'] / raw['throughput']:.2f}), same run",
         },

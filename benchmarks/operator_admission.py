@@ -268,6 +268,12 @@ def main() -> int:
     ap.add_argument("--rss-jobs", type=int, default=5000)
     ap.add_argument("--state-dir", default=str(REPO / ".state" / "bench"))
     ap.add_argument("--keep", action="store_true", help="leave the control plane running")
+    ap.add_argument(
+        "--kueue-qps",
+        type=float,
+        default=50,
+        help="Kueue's API client rate limit (default: its release's 50; negative: off)",
+    )
     reporting.add_arguments(ap, NAME)
     args = ap.parse_args()
     if args.smoke:
@@ -315,7 +321,7 @@ def main() -> int:
         ensure_namespace(clients, f"{pool}-kueue")
         gpus = 8 * len(nodes.list_simulated(core, pool=pool))
         kq = kueue_side.kueue_run(
-            cluster, api, f"{pool}-kueue", args.jobs, pool, gpus, THREADS, tidy=args.smoke
+            cluster, api, f"{pool}-kueue", args.jobs, pool, gpus, THREADS, args.smoke, args.kueue_qps
         )
         print(
             f"Kueue: {kq['throughput']:.1f} jobs/s to pods ({kq['throughput'] / raw['throughput']:.2f}x of raw), "

@@ -36,6 +36,8 @@ def test_configuration_is_one_loopback_replica_with_the_release_client_limits(tm
     assert cfg["webhook"] == {"host": "127.0.0.1", "port": 19443, "certDir": str(tmp_path)}
     assert cfg["leaderElection"] == {"leaderElect": False}
     assert cfg["clientConnection"] == {"qps": 50, "burst": 100}
+    # The benchmark's --kueue-qps -1: Kueue leaves its client unlimited for a negative QPS.
+    assert kueue.configuration(18081, 19443, tmp_path, qps=-1)["clientConnection"]["qps"] == -1
     assert cfg["integrations"] == {"frameworks": ["batch/job"]}
     # On: with it off, Kueue reads a metrics certificate from a fixed path under /etc.
     assert cfg["internalCertManagement"]["enable"] is True

@@ -45,6 +45,7 @@ WEBHOOK_SECRET = "kueue-webhook-server-cert"
 # The CRDs whose conversion webhook the manifests patch in, and Kueue's cert rotator injects a CA into.
 CONVERTED_CRDS = ("localqueues", "clusterqueues", "workloads", "cohorts", "multikueueclusters")
 PROCESS = "kueue"
+RELEASE_QPS = 50.0  # clientConnection.qps of the release's Configuration (burst 100)
 
 Progress = Callable[[str], None]
 
@@ -97,9 +98,12 @@ def install_crds(ext: Any, timeout: float = 120.0) -> list[str]:
     return names
 
 
-def configuration(health_port: int, webhook_port: int, cert_dir: Path) -> dict[str, Any]:
+def configuration(
+    health_port: int, webhook_port: int, cert_dir: Path, qps: float = RELEASE_QPS
+) -> dict[str, Any]:
     """Kueue's Configuration (config.kueue.x-k8s.io/v1beta2): the release's settings
-    (config/components/manager/controller_manager_config.yaml) for loopback and one replica."""
+    (config/components/manager/controller_manager_config.yaml) for loopback and one replica. `qps`: its
+    API client's rate limit (the release's 50, burst twice that); negative turns client-side limiting off."""
     return {
         "apiVersion": "config.kueue.x-k8s.io/v1beta2",
         "kind": "Configuration",
@@ -119,7 +123,7 @@ def configuration(health_port: int, webhook_port: int, cert_dir: Path) -> dict[s
                 "ResourceFlavor.kueue.x-k8s.io": 1,
             }
         },
-        "clientConnection": {"qps": 50, "burst": 100},
+        "clientConnection": {"qps": qps, "burst": max(int(2 * qps), 1)},
         "internalCertManagement": {
             "enable": True,
             "webhookServiceName": WEBHOOK_SERVICE,
@@ -176,7 +180,12 @@ class Kueue:
 
 
 def start(
-    cluster: LocalCluster, core: Any, ext: Any, progress: Progress = print, timeout: float = 180
+    cluster: LocalCluster,
+    core: Any,
+    ext: Any,
+    progress: Progress = print,
+    timeout: float = 180,
+    qps: float = RELEASE_QPS,
 ) -> Kueue:
     """Build Kueue on first use, install its CRDs and start its manager against `cluster`; returns once
     the manager reports ready (certificates in place, webhook server up)."""
@@ -194,7 +203,7 @@ def start(
     health_port, webhook_port = _free_port(), _free_port()
     config_file = home / "config.yaml"
     config_file.write_text(
-        yaml.safe_dump(configuration(health_port, webhook_port, cert_dir), sort_keys=False)
+        yaml.safe_dump(configuration(health_port, webhook_port, cert_dir, qps), sort_keys=False)
     )
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
     # --zap-log-level=2: as the release's Deployment runs it.

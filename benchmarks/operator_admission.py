@@ -226,11 +226,22 @@ def _synced(port: int) -> bool:
 
 
 def _delete_namespace(core: Any, ns: str) -> None:
-    """Delete a run's namespace and wait until it is gone: its pods hold the pool's GPUs, and deleting
-    them (and the scheduler's last binds into a terminating namespace, refused) must not run during the
-    next run. Before, the operator run shared the API server with the deletion of the raw run's pods."""
+    """Wait until the scheduler and kwok are done with a run's pods (all Running), then delete its
+    namespace and wait until it is gone: binding, starting and deleting them must not run during the
+    next run, and they hold the pool's GPUs. Before, the operator run shared the API server with the
+    raw run's backlog of binds and status updates and with the deletion of its 1,000 pods."""
+    wait_until(lambda: _all_running(core, ns), 600, f"the pods of {ns} Running")
     core.delete_namespace(ns)
     wait_until(lambda: not _exists(core, ns), 600, f"namespace {ns} deleted")
+
+
+def _all_running(core: Any, ns: str) -> bool:
+    pods = core.list_namespaced_pod(ns, _preload_content=False)
+    try:
+        items = json.loads(pods.data).get("items") or []
+    finally:
+        pods.release_conn()
+    return all((p.get("status") or {}).get("phase") == "Running" for p in items)
 
 
 def _exists(core: Any, ns: str) -> bool:

@@ -241,14 +241,13 @@ def kueue_run(
     pool: str,
     gpus: int,
     threads: int,
-    tidy: bool,
     qps: float = kueue.RELEASE_QPS,
 ) -> dict[str, float]:
     """Submit n Jobs through Kueue in namespace `ns` (which must exist) against `gpus` of `pool`.
 
-    `tidy`: delete the Jobs and queue objects and wait until they are gone before Kueue stops (on a shared
-    control plane); otherwise they are left as they are (the Workloads keep Kueue's finalizers) for the
-    control plane's teardown. Kueue is stopped either way."""
+    Afterwards the Jobs, their pods and Workloads and the queue objects are deleted, and waited for, while
+    Kueue still runs (it lifts its finalizers): so the namespace can go, and that deletion does not run
+    during whatever is measured next. Then Kueue is stopped."""
     core = client.CoreV1Api(api)
     batch = client.BatchV1Api(api)
     custom = client.CustomObjectsApi(api)
@@ -310,17 +309,21 @@ def kueue_run(
             if w is not None:
                 w.stop()
         try:
-            if tidy:
-                batch.delete_collection_namespaced_job(
-                    ns, label_selector=f"{kueue.QUEUE_LABEL}={name}", propagation_policy="Background"
-                )
+            batch.delete_collection_namespaced_job(
+                ns, label_selector=f"{kueue.QUEUE_LABEL}={name}", propagation_policy="Background"
+            )
 
-                def no_workloads() -> bool:
-                    listed = custom.list_namespaced_custom_object(kueue.GROUP, kueue.VERSION, ns, "workloads")
-                    return not listed["items"]
+            def all_gone() -> bool:
+                listed = custom.list_namespaced_custom_object(kueue.GROUP, kueue.VERSION, ns, "workloads")
+                left = core.list_namespaced_pod(ns, label_selector="bench=kueue", _preload_content=False)
+                try:
+                    left_pods = json.loads(left.data).get("items") or []
+                finally:
+                    left.release_conn()
+                return not listed["items"] and not left_pods
 
-                wait_until(no_workloads, 180, "the Jobs' Workloads to be deleted")
-                _delete_and_wait(custom, objects)
+            wait_until(all_gone, 600, "the Jobs' pods and Workloads to be deleted")
+            _delete_and_wait(custom, objects)
         finally:
             manager.stop()
     return result

@@ -332,7 +332,7 @@ def main() -> int:
         ensure_namespace(clients, f"{pool}-kueue")
         gpus = 8 * len(nodes.list_simulated(core, pool=pool))
         kq = kueue_side.kueue_run(
-            cluster, api, f"{pool}-kueue", args.jobs, pool, gpus, THREADS, args.smoke, args.kueue_qps
+            cluster, api, f"{pool}-kueue", args.jobs, pool, gpus, THREADS, args.kueue_qps
         )
         print(
             f"Kueue: {kq['throughput']:.1f} jobs/s to pods ({kq['throughput'] / raw['throughput']:.2f}x of raw), "
@@ -340,7 +340,7 @@ def main() -> int:
             f"p99 {kq['admitted_p99']:.3f} s, create-to-pod p50 {kq['p50']:.3f} s p99 {kq['p99']:.3f} s, "
             f"peak RSS {kq['peak_rss_mb']:.0f} MB"
         )
-        core.delete_namespace(f"{pool}-kueue")
+        _delete_namespace(core, f"{pool}-kueue")
 
         big: dict[str, float] | None = None
         if args.rss_jobs:

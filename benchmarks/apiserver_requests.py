@@ -26,9 +26,15 @@ def read(api: Any) -> Counter[Key]:
     return parse(resp.data.decode())
 
 
+CPU: Key = ("CPU", "process", "ms")
+"""The API server's own CPU time, in milliseconds, under this key: what its work cost, whatever the load."""
+
+
 def parse(text: str) -> Counter[Key]:
     out: Counter[Key] = Counter()
     for family in text_string_to_metric_families(text):
+        if family.name == "process_cpu_seconds":
+            out[CPU] += sum(int(1000 * s.value) for s in family.samples)
         if family.name != "apiserver_request":
             continue
         for sample in family.samples:
@@ -49,3 +55,8 @@ def writes_per_item(before: Mapping[Key, int], after: Mapping[Key, int], items: 
     rows = {f"{v} {r} {c}": n / items for (v, r, c), n in diff.items() if v in WRITES and n > 0}
     ordered = dict(sorted(rows.items(), key=lambda kv: -kv[1]))
     return {"total": sum(ordered.values()), **ordered}
+
+
+def cpu_seconds_per_item(before: Mapping[Key, int], after: Mapping[Key, int], items: int) -> float:
+    """The API server's CPU seconds between the two readings, per item."""
+    return (after.get(CPU, 0) - before.get(CPU, 0)) / 1000 / items

@@ -204,6 +204,7 @@ def operator_run(cluster: LocalCluster, api: Any, ns: str, n: int, pool: str) ->
         watcher.wait_for(n, timeout=1200)
         elapsed = max(watcher.seen.values()) - t0
         rss = _peak_rss_mb(proc.pid)
+        cpu = _cpu_seconds(proc.pid)
     finally:
         watcher.stop()
         proc.terminate()
@@ -216,6 +217,7 @@ def operator_run(cluster: LocalCluster, api: Any, ns: str, n: int, pool: str) ->
         "p50": _pct(lat, 50),
         "p99": _pct(lat, 99),
         "peak_rss_mb": rss,
+        "cpu_s": cpu,
     }
 
 
@@ -252,6 +254,12 @@ def _exists(core: Any, ns: str) -> bool:
             return False
         raise
     return True
+
+
+def _cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time so far (/proc/<pid>/stat, clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -310,8 +318,10 @@ def main() -> int:
         ensure_namespace(clients, f"{pool}-raw")
         counted = apiserver_requests.read(api)
         raw = raw_ceiling(core, f"{pool}-raw", args.jobs, pool)
-        raw_writes = apiserver_requests.writes_per_item(counted, apiserver_requests.read(api), args.jobs)
-        print(f"API writes per raw pod: {_rows(raw_writes)}")
+        reading = apiserver_requests.read(api)
+        raw_writes = apiserver_requests.writes_per_item(counted, reading, args.jobs)
+        raw_cpu = apiserver_requests.cpu_seconds_per_item(counted, reading, args.jobs)
+        print(f"API writes per raw pod: {_rows(raw_writes)}; API server CPU {1000 * raw_cpu:.1f} ms per pod")
         print(
             f"raw pod creation: {raw['throughput']:.1f} pods/s, p50 {raw['p50']:.3f} s, p99 {raw['p99']:.3f} s"
         )
@@ -320,8 +330,13 @@ def main() -> int:
         ensure_namespace(clients, f"{pool}-op")
         counted = apiserver_requests.read(api)
         op = operator_run(cluster, api, f"{pool}-op", args.jobs, pool)
-        op_writes = apiserver_requests.writes_per_item(counted, apiserver_requests.read(api), args.jobs)
-        print(f"API writes per job: {_rows(op_writes)}")
+        reading = apiserver_requests.read(api)
+        op_writes = apiserver_requests.writes_per_item(counted, reading, args.jobs)
+        op_cpu = apiserver_requests.cpu_seconds_per_item(counted, reading, args.jobs)
+        print(
+            f"API writes per job: {_rows(op_writes)}; API server CPU {1000 * op_cpu:.1f} ms per job, "
+            f"operator CPU {1000 * op['cpu_s'] / args.jobs:.1f} ms per job"
+        )
         print(
             f"operator: {op['throughput']:.1f} jobs/s admitted ({op['throughput'] / raw['throughput']:.2f}x of raw), "
             f"create-to-pod p50 {op['p50']:.3f} s p99 {op['p99']:.3f} s, peak RSS {op['peak_rss_mb']:.0f} MB"
@@ -382,6 +397,24 @@ def main() -> int:
                 "value": op_writes["total"],
                 "unit": "writes",
                 "compared_with": "every client's, during the operator run: " + _rows(op_writes),
+            },
+            {
+                "metric": "apiserver_cpu_per_raw_pod",
+                "value": 1000 * raw_cpu,
+                "unit": "ms",
+                "compared_with": "the API server's CPU time during the raw run, per pod",
+            },
+            {
+                "metric": "apiserver_cpu_per_job",
+                "value": 1000 * op_cpu,
+                "unit": "ms",
+                "compared_with": f"the API server's CPU time during the operator run, per job; raw {1000 * raw_cpu:.1f} ms",
+            },
+            {
+                "metric": "operator_cpu_per_job",
+                "value": 1000 * op["cpu_s"] / args.jobs,
+                "unit": "ms",
+                "compared_with": "the operator's CPU time over its run (start-up included), per job",
             },
             {
                 "metric": "create_to_pod_p50",

@@ -16,7 +16,14 @@ pytestmark = pytest.mark.unit
 
 
 def _crd(plural: str) -> dict[str, Any]:
-    return {"metadata": {"name": f"{plural}.kueue.x-k8s.io"}, "spec": {"group": "kueue.x-k8s.io"}}
+    versions = [
+        {"name": "v1beta1", "served": True, "storage": False},
+        {"name": "v1beta2", "served": True, "storage": True},
+    ]
+    return {
+        "metadata": {"name": f"{plural}.kueue.x-k8s.io"},
+        "spec": {"group": "kueue.x-k8s.io", "versions": versions},
+    }
 
 
 def test_only_the_converted_crds_get_a_conversion_webhook() -> None:
@@ -27,6 +34,9 @@ def test_only_the_converted_crds_get_a_conversion_webhook() -> None:
         assert conversion["strategy"] == "Webhook"
         assert conversion["webhook"]["clientConfig"]["service"]["namespace"] == kueue.NAMESPACE
     assert "conversion" not in by_name["resourceflavors.kueue.x-k8s.io"]
+    # Only the storage version is served where conversion would need the webhook.
+    served = {v["name"]: v["served"] for v in by_name["workloads.kueue.x-k8s.io"]["versions"]}
+    assert served == {"v1beta1": False, "v1beta2": True}
 
 
 def test_configuration_is_one_loopback_replica_with_the_release_client_limits(tmp_path: Path) -> None:

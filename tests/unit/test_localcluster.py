@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from harness import wait_for
 from portalis_dev import nodes, pki, processes
 from portalis_dev.cluster import ClusterError, allocate_ports, port_free
 from portalis_dev.layout import GOMOD_DIR
@@ -129,7 +130,11 @@ def test_a_stopped_process_restarts_with_its_own_command_line(tmp_path: Path) ->
     try:
         assert processes.alive(again)
         assert again.pid != rec.pid
-        assert Path(f"/proc/{again.pid}/cmdline").read_bytes().split(b"\0")[:3] == [a.encode() for a in argv]
+        # read until non-empty: on a loaded machine the new process's cmdline was once read empty
+        cmdline = wait_for(
+            lambda: Path(f"/proc/{again.pid}/cmdline").read_bytes(), timeout=10, what="its cmdline"
+        )
+        assert cmdline.split(b"\0")[:3] == [a.encode() for a in argv]
     finally:
         processes.stop(again, tmp_path, grace=5)
     with pytest.raises(RuntimeError, match="no saved command line"):

@@ -15,7 +15,6 @@ import contextlib
 import json
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ sys.path.insert(0, str(REPO / "localcluster" / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import apiserver_requests  # noqa: E402
+from first_seen import FirstSeen  # noqa: E402
 
 from portalis_dev import kueue  # noqa: E402
 from portalis_dev.cluster import LocalCluster  # noqa: E402
@@ -36,72 +36,6 @@ from portalis_dev.demo import wait_until  # noqa: E402
 from portalis_dev.nodes import GPU_RESOURCE, POOL_LABEL  # noqa: E402
 
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # the Job controller's label on the pods it creates
-
-
-class FirstSeen:
-    """Records the local time at which each key is first seen in a watch (raw JSON lines, resumed from the
-    last resourceVersion, listed again after a 410), as operator_admission.PodWatcher does for pods.
-    `key(obj)` names what an event is about, or None while it is not there yet."""
-
-    def __init__(self, stream: Callable[..., Any], key: Callable[[dict[str, Any]], str | None]) -> None:
-        self.seen: dict[str, float] = {}
-        self._key = key
-        self._stream_fn = stream
-        self._stop = threading.Event()
-        self._resp: Any = None
-        self._version: str | None = None
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._stream()
-            except Exception:
-                if self._stop.is_set():
-                    return
-                time.sleep(0.5)
-
-    def _stream(self) -> None:
-        self._resp = self._stream_fn(
-            watch=True,
-            timeout_seconds=30,
-            allow_watch_bookmarks=True,
-            resource_version=self._version,
-            _preload_content=False,
-        )
-        try:
-            for line in self._resp:
-                if not line.strip():
-                    continue
-                ev = json.loads(line)
-                obj = ev.get("object") or {}
-                if ev.get("type") == "ERROR":
-                    self._version = None
-                    return
-                self._version = (obj.get("metadata") or {}).get("resourceVersion") or self._version
-                if ev.get("type") in ("ADDED", "MODIFIED"):
-                    k = self._key(obj)
-                    if k is not None:
-                        self.seen.setdefault(k, time.monotonic())
-                if self._stop.is_set():
-                    return
-        finally:
-            self._resp.release_conn()
-
-    def wait_for(self, count: int, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.seen) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if len(self.seen) < count:
-            raise RuntimeError(f"only {len(self.seen)} of {count} {what} in {timeout:.0f} s")
-
-    def stop(self) -> None:
-        self._stop.set()
-        resp = self._resp
-        if resp is not None:
-            with contextlib.suppress(Exception):
-                resp.close()
 
 
 def admitted_job(workload: dict[str, Any]) -> str | None:

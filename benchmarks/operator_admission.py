@@ -21,14 +21,13 @@ simulated nodes at the end and writes only to --out.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import functools
 import json
 import os
 import secrets
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +43,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import apiserver_requests  # noqa: E402
 import kueue_side  # noqa: E402
 import reporting  # noqa: E402
+from first_seen import FirstSeen  # noqa: E402
 
 from portalis_dev import nodes  # noqa: E402
 from portalis_dev.cluster import LocalCluster, allocate_ports  # noqa: E402
@@ -85,75 +85,14 @@ def plain_pod(i: int, pool: str) -> dict[str, Any]:
     }
 
 
-class PodWatcher:
-    """Records the local time at which each pod (by name) is first seen.
-
-    Reads the watch as raw JSON lines (only the name and resourceVersion are looked at): decoding every
-    event into the client's models made this thread, not the operator, the bottleneck at 5,000 pods on
-    a loaded machine. Resumes from the last resourceVersion; lists again (a new watch) after 410."""
-
-    def __init__(self, core: Any, ns: str, selector: str) -> None:
-        self.seen: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._resp: Any = None
-        self._version: str | None = None
-        self._t = threading.Thread(target=self._run, args=(core, ns, selector), daemon=True)
-        self._t.start()
-
-    def _run(self, core: Any, ns: str, selector: str) -> None:
-        while not self._stop.is_set():
-            try:
-                self._stream(core, ns, selector)
-            except Exception:
-                if self._stop.is_set():  # closing the stream on stop() ends it with an error: expected
-                    return
-                time.sleep(0.5)  # a dropped connection: resume
-
-    def _stream(self, core: Any, ns: str, selector: str) -> None:
-        self._resp = core.list_namespaced_pod(
-            ns,
-            label_selector=selector,
-            watch=True,
-            timeout_seconds=30,
-            allow_watch_bookmarks=True,
-            resource_version=self._version,
-            _preload_content=False,
-        )
-        try:
-            for line in self._resp:
-                if not line.strip():
-                    continue
-                ev = json.loads(line)
-                obj = ev.get("object") or {}
-                if ev.get("type") == "ERROR":
-                    self._version = None  # 410: start again from a list
-                    return
-                meta = obj.get("metadata") or {}
-                self._version = meta.get("resourceVersion") or self._version
-                if ev.get("type") in ("ADDED", "MODIFIED") and meta.get("name"):
-                    self.seen.setdefault(meta["name"], time.monotonic())
-                if self._stop.is_set():
-                    return
-        finally:
-            self._resp.release_conn()
-
-    def wait_for(self, count: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.seen) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if len(self.seen) < count:
-            raise RuntimeError(f"only {len(self.seen)} of {count} pods appeared in {timeout:.0f} s")
-
-    def stop(self) -> None:
-        self._stop.set()
-        resp = self._resp
-        if resp is not None:
-            with contextlib.suppress(Exception):
-                resp.close()
+def pod_watcher(core: Any, ns: str, selector: str) -> FirstSeen:
+    """The first time each pod of `ns` matching `selector` is seen, by name."""
+    pods = functools.partial(core.list_namespaced_pod, ns, label_selector=selector)
+    return FirstSeen(pods, lambda obj: (obj.get("metadata") or {}).get("name"))
 
 
 def raw_ceiling(core: Any, ns: str, n: int, pool: str) -> dict[str, float]:
-    watcher = PodWatcher(core, ns, "bench=raw")
+    watcher = pod_watcher(core, ns, "bench=raw")
     started: dict[str, float] = {}
 
     def create(i: int) -> None:
@@ -164,7 +103,7 @@ def raw_ceiling(core: Any, ns: str, n: int, pool: str) -> dict[str, float]:
     t0 = time.monotonic()
     with ThreadPoolExecutor(THREADS) as executor:
         list(executor.map(create, range(n)))
-    watcher.wait_for(n, timeout=600)
+    watcher.wait_for(n, 600, "pods appeared")
     elapsed = max(watcher.seen.values()) - t0
     watcher.stop()
     lat = [watcher.seen[k] - v for k, v in started.items()]
@@ -187,7 +126,7 @@ def operator_run(cluster: LocalCluster, api: Any, ns: str, n: int, pool: str) ->
     proc = subprocess.Popen(
         [str(REPO / ".venv" / "bin" / "portalis-operator")], env=env, stdout=log, stderr=subprocess.STDOUT
     )
-    watcher = PodWatcher(core, ns, "portalis.dev/job")
+    watcher = pod_watcher(core, ns, "portalis.dev/job")
     started: dict[str, float] = {}
     try:
         wait_until(lambda: _synced(health_port), 120, "the operator's first scheduling cycle")
@@ -201,7 +140,7 @@ def operator_run(cluster: LocalCluster, api: Any, ns: str, n: int, pool: str) ->
         with ThreadPoolExecutor(THREADS) as executor:
             list(executor.map(create, range(n)))
         submitted = time.monotonic() - t0
-        watcher.wait_for(n, timeout=1200)
+        watcher.wait_for(n, 1200, "pods appeared")
         elapsed = max(watcher.seen.values()) - t0
         rss = _peak_rss_mb(proc.pid)
         cpu = _cpu_seconds(proc.pid)

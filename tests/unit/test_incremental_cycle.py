@@ -8,7 +8,9 @@ must be one whose full plan writes nothing, and the jobs it plans get the same p
 
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -224,3 +226,25 @@ def test_what_a_cycle_carries_over_changes_no_plan(seed: int) -> None:
         for v, p in carried.plans:
             world.apply(v, p, now)
     assert reused > 0, "no job's occupancy was ever carried over: nothing was tested"
+
+
+def test_a_running_job_keeps_no_old_model_alive() -> None:
+    """Once a queued job is admitted, the carryover no longer holds the model its queue request was made
+    from: only the cache's current model of a running job stays alive (at 5,000 running jobs the old
+    one doubled the operator's memory per job)."""
+    world, carry = World(), Carryover()
+    world.add(new_job(random.Random(1), 0, T0))
+    queued = world.jobs["ns/j0"]
+    old = weakref.ref(queued)
+    del queued
+    now = T0
+    for _cycle in range(4):  # admit, pods start, then quiet cycles
+        planned = plan_cycle(world.views(), NODES, POOL, now, SchedulingPolicy(), START, carry=carry)
+        for v, p in planned.plans:
+            world.apply(v, p, now)
+        world.step(random.Random(0), now)
+        now += timedelta(seconds=1)
+    assert world.jobs["ns/j0"].status.phase in ("Admitted", "Running")
+    del planned
+    gc.collect()
+    assert old() is None, "the queued model is still referenced after the job was admitted"

@@ -3,6 +3,10 @@ job's occupancy (occupancy.holds_capacity, running_of, displaced_shards) and its
 (occupancy.request_of), recomputed only when the job's object, its worker pods or the pool's nodes
 changed. A cache, never a decision of its own: plan_cycle plans the same with or without it.
 
+It keeps only what the last cycle used: an entry holds the job's model it was computed from, and a kept
+entry of a job that no longer asks (a queued job's request once it runs) would keep that job's old model
+alive beside the cache's current one, doubling the operator's memory per running job.
+
 "Changed" is identity: the informers replace a job's model and a pod's view on every change (cache.py)
 and never mutate one in place, so the same objects mean the same inputs. The nodes are compared by
 what occupancy reads of them (name, trouble, cordoned); any difference recomputes every job.
@@ -32,19 +36,20 @@ class Carryover:
     def __init__(self) -> None:
         self._occupancy: dict[str, tuple[TranslationJob, tuple[PodView, ...], Occupancy]] = {}
         self._requests: dict[str, tuple[TranslationJob, str | None, JobRequest]] = {}
+        self._requested: dict[str, tuple[TranslationJob, str | None, JobRequest]] = {}  # this cycle's
         self._nodes: tuple[tuple[str, object, bool], ...] | None = None
 
     def start(self, views: Sequence[JobView], nodes: Mapping[str, NodeView]) -> None:
-        """A new cycle over `views` and `nodes`: forget the jobs that are gone, and every occupancy when
-        the nodes changed."""
+        """A new cycle over `views` and `nodes`: forget the jobs that are gone, every occupancy when the
+        nodes changed, and the requests the last cycle did not ask for."""
         sig = tuple((name, v.trouble, v.cordoned) for name, v in nodes.items())
         if sig != self._nodes:
             self._occupancy.clear()
             self._nodes = sig
-        if len(self._occupancy) > len(views) or len(self._requests) > len(views):
+        if len(self._occupancy) > len(views):
             keys = {v.key for v in views}
             self._occupancy = {k: e for k, e in self._occupancy.items() if k in keys}
-            self._requests = {k: e for k, e in self._requests.items() if k in keys}
+        self._requests, self._requested = self._requested, {}
 
     def occupancy(self, view: JobView, nodes: Mapping[str, NodeView]) -> Occupancy:
         pods = tuple(view.pods.values())
@@ -60,11 +65,10 @@ class Carryover:
 
     def request(self, key: str, job: TranslationJob, output_in_use_by: str | None) -> JobRequest:
         hit = self._requests.get(key)
-        if hit is not None and hit[0] is job and hit[1] == output_in_use_by:
-            return hit[2]
-        request = request_of(job, output_in_use_by)
-        self._requests[key] = (job, output_in_use_by, request)
-        return request
+        if hit is None or hit[0] is not job or hit[1] != output_in_use_by:
+            hit = (job, output_in_use_by, request_of(job, output_in_use_by))
+        self._requested[key] = hit
+        return hit[2]
 
 
 def _same(a: tuple[PodView, ...], b: tuple[PodView, ...]) -> bool:

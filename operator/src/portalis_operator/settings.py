@@ -11,12 +11,12 @@ import uuid
 from datetime import timedelta
 from typing import Literal
 
-from kubernetes.utils import parse_quantity
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portalis_operator.manifests import WorkerPodSettings
 from portalis_operator.preemption import PreemptionPolicy
+from portalis_operator.quantity import parse_quantity
 from portalis_operator.queueing import AgingPolicy
 from portalis_operator.scheduling import SchedulingPolicy
 from portalis_operator.startup import StartPolicy

@@ -15,14 +15,13 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from kubernetes.utils import parse_quantity
-
 from portalis_operator.api import GROUP, GPUPoolSpec, Pricing, SpotMix, TranslationJob
 from portalis_operator.cost import run_times
 from portalis_operator.manifests import GPU_RESOURCE, JOB_LABEL, SHARD_LABEL, worker_pod_name
 from portalis_operator.packing import Node
 from portalis_operator.placement import capacity_type_from_label
 from portalis_operator.progress import ShardProgress, parse_report
+from portalis_operator.quantity import parse_quantity
 from portalis_operator.quotas import NO_QUOTAS, NamespaceQuotas
 from portalis_operator.recovery import (
     DEFAULT_RECOVERY,

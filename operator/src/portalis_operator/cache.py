@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -30,6 +31,7 @@ from portalis_operator.cycle import Dirty
 from portalis_operator.informer import Informer, Key
 from portalis_operator.manifests import JOB_LABEL
 from portalis_operator.settings import Settings
+from portalis_operator.shared_parts import SharedParts
 from portalis_operator.snapshot import OwnerKey, PodRef, PodView, gpu_hold, worker_pod
 
 log = logging.getLogger(__name__)
@@ -42,12 +44,14 @@ WorkerPod = tuple[OwnerKey, PodView]
 Hold = tuple[str, int]  # (node, GPUs)
 
 
-def parse_job(raw: Mapping[str, Any]) -> TranslationJob | None:
+def parse_job(raw: Mapping[str, Any], parts: SharedParts | None = None) -> TranslationJob | None:
+    """The job's validated model; with `parts`, its spec's parts shared with the other cached jobs'."""
     try:
-        return TranslationJob.model_validate(raw)
+        job = TranslationJob.model_validate(raw)
     except ValidationError as exc:  # the API server validated it; only a newer CRD gets here
         log.error("skipping TranslationJob %s that this operator cannot read: %s", _name(raw), exc)
         return None
+    return job if parts is None else parts.share(job)
 
 
 def parse_pool(raw: Mapping[str, Any]) -> GPUPool | None:
@@ -116,6 +120,7 @@ class ClusterCache:
             plural=POOLS,
             field_selector=f"metadata.name={settings.pool}",
         )
+        self.parts = SharedParts()  # equal spec parts of the cached jobs, held once
         spaces: list[str | None] = list(settings.namespaces) or [None]
         self._spaces = spaces
         self.jobs = [self._job_informer(ns) for ns in spaces]
@@ -137,7 +142,7 @@ class ClusterCache:
             return Informer(
                 "jobs",
                 self.custom.list_cluster_custom_object,
-                parse_job,
+                functools.partial(parse_job, parts=self.parts),
                 self._job_changed,
                 group=GROUP,
                 version=VERSION,
@@ -146,7 +151,7 @@ class ClusterCache:
         return Informer(
             f"jobs in {ns}",
             self.custom.list_namespaced_custom_object,
-            parse_job,
+            functools.partial(parse_job, parts=self.parts),
             self._job_changed,
             group=GROUP,
             version=VERSION,

@@ -1,6 +1,7 @@
 """Admission throughput, create-to-pods latency and peak RSS of the operator, against the raw ceiling.
 
 Run: .venv/bin/python benchmarks/operator_admission.py [--jobs 1000] [--rss-jobs 5000]
+         [--paced-jobs 300 --paced-rate 10]
      .venv/bin/python benchmarks/operator_admission.py --smoke [--state-dir DIR --keep] [--out FILE]
 
 On a private local control plane (its own state directory), with enough simulated DGX capacity for
@@ -11,9 +12,12 @@ every job (1 shard x 1 GPU each), it:
   3. runs Kueue's manager (v0.17.0, built from Go modules on first use; kueue_side.py) with a
      ClusterQueue of the pool's GPUs and submits N suspended Jobs the same way, timing job created ->
      Workload admitted and -> its pod seen by a watch; Kueue is stopped afterwards;
-  4. repeats 2 with --rss-jobs jobs and reads the operator's peak RSS (VmHWM) at the end.
+  4. submits --paced-jobs raw pods, then as many TranslationJobs through the operator, at a steady
+     --paced-rate per second instead of a burst: the create-to-pod latency of a job when the pipeline
+     is not saturated (a burst's p99 is the length of its queue, not the latency of one admission);
+  5. repeats 2 with --rss-jobs jobs and reads the operator's peak RSS (VmHWM) at the end.
 The runs share the machine at nearly the same moment in time, so their ratios are what to read.
-Writes benchmarks/results/operator_admission.json. --smoke submits 4 jobs (also through Kueue; no RSS run) under names of
+Writes benchmarks/results/operator_admission.json. --smoke submits 4 jobs (also through Kueue and paced; no RSS run) under names of
 its own, so it can share a running control plane (--state-dir of one that is up, --keep), removes its
 simulated nodes at the end and writes only to --out.
 """
@@ -30,6 +34,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -91,7 +96,21 @@ def pod_watcher(core: Any, ns: str, selector: str) -> FirstSeen:
     return FirstSeen(pods, lambda obj: (obj.get("metadata") or {}).get("name"))
 
 
-def raw_ceiling(core: Any, ns: str, n: int, pool: str) -> dict[str, float]:
+def submit(create: Callable[[int], None], n: int, rate: float | None) -> None:
+    """`create(i)` for i in 0..n-1 from THREADS threads: as fast as they go (rate None, a burst), or
+    the i-th no earlier than i / rate seconds after the start (a steady arrival rate)."""
+    t0 = time.monotonic()
+
+    def paced(i: int) -> None:
+        if rate is not None:
+            time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+        create(i)
+
+    with ThreadPoolExecutor(THREADS) as executor:
+        list(executor.map(paced, range(n)))
+
+
+def raw_ceiling(core: Any, ns: str, n: int, pool: str, rate: float | None = None) -> dict[str, float]:
     watcher = pod_watcher(core, ns, "bench=raw")
     started: dict[str, float] = {}
 
@@ -101,8 +120,7 @@ def raw_ceiling(core: Any, ns: str, n: int, pool: str) -> dict[str, float]:
         core.create_namespaced_pod(ns, body)
 
     t0 = time.monotonic()
-    with ThreadPoolExecutor(THREADS) as executor:
-        list(executor.map(create, range(n)))
+    submit(create, n, rate)
     watcher.wait_for(n, 600, "pods appeared")
     elapsed = max(watcher.seen.values()) - t0
     watcher.stop()
@@ -110,7 +128,10 @@ def raw_ceiling(core: Any, ns: str, n: int, pool: str) -> dict[str, float]:
     return {"throughput": n / elapsed, "p50": _pct(lat, 50), "p99": _pct(lat, 99)}
 
 
-def operator_run(cluster: LocalCluster, api: Any, ns: str, n: int, pool: str) -> dict[str, float]:
+def operator_run(
+    cluster: LocalCluster, api: Any, ns: str, n: int, pool: str, rate: float | None = None
+) -> dict[str, float]:
+    """The operator admits `n` jobs, submitted in a burst (`rate` None) or at `rate` jobs/s."""
     core = client.CoreV1Api(api)
     custom = client.CustomObjectsApi(api)
     health_port = allocate_ports().kwok  # any free loopback port
@@ -137,8 +158,7 @@ def operator_run(cluster: LocalCluster, api: Any, ns: str, n: int, pool: str) ->
             custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
 
         t0 = time.monotonic()
-        with ThreadPoolExecutor(THREADS) as executor:
-            list(executor.map(create, range(n)))
+        submit(create, n, rate)
         submitted = time.monotonic() - t0
         watcher.wait_for(n, 1200, "pods appeared")
         elapsed = max(watcher.seen.values()) - t0
@@ -224,6 +244,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--jobs", type=int, default=1000)
     ap.add_argument("--rss-jobs", type=int, default=5000)
+    ap.add_argument("--paced-jobs", type=int, default=300, help="jobs of the steady-rate run (0: none)")
+    ap.add_argument(
+        "--paced-rate", type=float, default=10.0, help="its arrival rate, jobs (and raw pods) per second"
+    )
     ap.add_argument("--state-dir", default=str(REPO / ".state" / "bench"))
     ap.add_argument("--keep", action="store_true", help="leave the control plane running")
     ap.add_argument(
@@ -235,7 +259,7 @@ def main() -> int:
     reporting.add_arguments(ap, NAME)
     args = ap.parse_args()
     if args.smoke:
-        args.jobs, args.rss_jobs = 4, 0
+        args.jobs, args.rss_jobs, args.paced_jobs = 4, 0, 4
     # The pool and the namespaces' prefix: a smoke run's own, so that it can share a control plane.
     pool = f"smoke-{secrets.token_hex(3)}" if args.smoke else "bench"
 
@@ -295,6 +319,22 @@ def main() -> int:
             f"peak RSS {kq['peak_rss_mb']:.0f} MB"
         )
         _delete_namespace(core, f"{pool}-kueue")
+
+        # A steady arrival rate below what the burst showed the pipeline can take: the latency of one
+        # job through the operator, not the length of a burst's queue. Raw pods at the same rate beside it.
+        paced: tuple[dict[str, float], dict[str, float]] | None = None
+        if args.paced_jobs:
+            ensure_namespace(clients, f"{pool}-paced-raw")
+            paced_raw = raw_ceiling(core, f"{pool}-paced-raw", args.paced_jobs, pool, args.paced_rate)
+            _delete_namespace(core, f"{pool}-paced-raw")
+            ensure_namespace(clients, f"{pool}-paced")
+            paced_op = operator_run(cluster, api, f"{pool}-paced", args.paced_jobs, pool, args.paced_rate)
+            _delete_namespace(core, f"{pool}-paced")
+            paced = (paced_raw, paced_op)
+            print(
+                f"at {args.paced_rate:g} jobs/s: operator create-to-pod p50 {paced_op['p50']:.3f} s "
+                f"p99 {paced_op['p99']:.3f} s; raw pods p50 {paced_raw['p50']:.3f} s p99 {paced_raw['p99']:.3f} s"
+            )
 
         big: dict[str, float] | None = None
         if args.rss_jobs:
@@ -375,6 +415,20 @@ def main() -> int:
             },
         ]
         results += kueue_side.records(kq, raw, op, args.jobs)
+        if paced is not None:
+            paced_raw, paced_op = paced
+            share = args.paced_rate / op["throughput"]
+            for pct in ("p50", "p99"):
+                results.append(
+                    {
+                        "metric": f"paced_create_to_pod_{pct}",
+                        "value": paced_op[pct],
+                        "unit": "s",
+                        "compared_with": f"{args.paced_jobs} jobs arriving at {args.paced_rate:g}/s "
+                        f"({share:.2f}x of this run's burst admission throughput); raw pods at the same "
+                        f"rate {paced_raw[pct]:.3f} s" + ("; target < 2 s" if pct == "p99" else ""),
+                    }
+                )
         if big is not None:
             results.append(
                 {

@@ -39,6 +39,8 @@ def test_operator_admission_smoke(cluster: LocalCluster, core: Any, clients: Cli
     assert v["kueue_create_to_admitted_p99"] >= v["kueue_create_to_admitted_p50"] > 0
     assert v["kueue_create_to_pod_p99"] >= v["kueue_create_to_pod_p50"] > 0
     assert v["kueue_peak_rss_4_jobs"] > 0
+    # The same jobs again at a steady arrival rate (the latency of one admission, not of a queue).
+    assert v["paced_create_to_pod_p99"] >= v["paced_create_to_pod_p50"] > 0
     assert "Kueue: " in run.output
     assert cluster.status().up, "the smoke run must leave a shared control plane up (--keep)"
     left = [n.metadata.name for n in core.list_node().items if _pool(n).startswith("smoke-")]

@@ -29,6 +29,10 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 SERVICE_CIDR = "10.0.0.0/24"
 
 
+PROFILING_ENV = "PORTALIS_APISERVER_PROFILING"
+"""Set (to anything) when the control plane starts: the API server serves /debug/pprof."""
+
+
 class ClusterError(RuntimeError):
     """The control plane could not be brought up or down; the message says which part and why."""
 
@@ -269,7 +273,8 @@ class LocalCluster:
                 f"--kubelet-client-key={pk / 'admin.key'}",
                 "--max-requests-inflight=1000",
                 "--max-mutating-requests-inflight=500",
-                "--profiling=false",
+                # /debug/pprof for profiling the API server under a benchmark (benchmarks/README.md)
+                f"--profiling={'true' if os.environ.get(PROFILING_ENV) else 'false'}",
             ],
             sd,
         )

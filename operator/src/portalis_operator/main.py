@@ -5,19 +5,19 @@ from __future__ import annotations
 import logging
 import sys
 
-# kopf imports the synchronous `kubernetes` client, where it is installed (this distribution installs it
-# for its tools), only to offer it as a fallback login; handlers.login is used instead. Loading that
-# client's modules (about 220) cost the operator about 7 MB of resident memory, and nothing in the
-# operator uses it (quantity.py parses quantities): here it counts as not installed.
-sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
+from pydantic import ValidationError
 
-import kopf  # noqa: E402
-from pydantic import ValidationError  # noqa: E402
-
-from portalis_operator.settings import Settings  # noqa: E402
+from portalis_operator.settings import Settings
 
 
 def main() -> int:
+    # kopf imports the synchronous `kubernetes` client, where it is installed (this distribution installs
+    # it for its tools), only to offer it as a fallback login; handlers.login is used instead. Loading
+    # that client's modules (about 220) cost the operator about 7 MB of resident memory, and nothing in
+    # the operator uses it (quantity.py parses quantities): in this process it counts as not installed.
+    sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
+    import kopf
+
     try:
         settings = Settings()
     except ValidationError as exc:

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from portalis_dev.demo import wait_until
+
 
 class FirstSeen:
     """Records the local time at which each key is first seen in a watch. `stream` is a list call of the
@@ -67,11 +69,8 @@ class FirstSeen:
             self._resp.release_conn()
 
     def wait_for(self, count: int, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.seen) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if len(self.seen) < count:
-            raise RuntimeError(f"only {len(self.seen)} of {count} {what} in {timeout:.0f} s")
+        """Until `count` keys are seen (the demo library's one wait helper); DemoError on timeout."""
+        wait_until(lambda: len(self.seen) >= count, timeout, f"{count} {what}", interval=0.05)
 
     def stop(self) -> None:
         self._stop.set()
